@@ -1,0 +1,494 @@
+//! A ZooKeeper session with blocking, time-bounded node operations.
+//!
+//! Wraps `zookeeper_client::Client` on the private runtime. Every call waits
+//! for a usable connection (bounded by its timeout), sends one request and
+//! waits for the reply. Writes are never retried behind the caller's back:
+//! a write cut off by a connection loss may or may not have been applied,
+//! and only the caller can know what that means.
+
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use zookeeper_client as zk;
+
+use crate::acl::Acl;
+use crate::config::{self, Config};
+use crate::dispatch::Dispatcher;
+use crate::error::{Code, Error, Result};
+use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
+use crate::path;
+use crate::runtime::{self, Deadline, Timeout};
+
+/// Called with (old, new) on every session state change, on a dispatcher
+/// thread.
+pub type StateCallback = Box<dyn FnMut(SessionState, SessionState) + Send>;
+
+/// A ZooKeeper session. Cheap to clone; clones share the session.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    zk: RwLock<Option<zk::Client>>,
+    config: Config,
+    session_id: i64,
+    session_timeout: Duration,
+    state: Arc<watch::Sender<SessionState>>,
+    callback: Mutex<Option<CallbackPump>>,
+}
+
+/// Forwards state changes to a user callback through a dispatcher thread.
+struct CallbackPump {
+    task: tokio::task::JoinHandle<()>,
+    // Declared after `task`: the task is aborted before the thread is joined.
+    _dispatcher: Arc<Dispatcher>,
+}
+
+impl Drop for CallbackPump {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Client {
+    /// Connects and waits until the session is established, at most the
+    /// configured connect timeout.
+    pub fn connect(config: Config) -> Result<Client> {
+        config.validate()?;
+        let hosts = config.hosts();
+        config::parse_hosts(&hosts)?;
+        let default_acl = config.default_acl()?;
+        debug_assert!(!default_acl.is_empty());
+        let mut connector = zk::Client::connector().with_session_timeout(config.session_timeout());
+        if let Some(auth) = config.auth() {
+            connector = connector.with_auth(&auth.scheme, &auth.credentials());
+        }
+        let connect_timeout = config.connect_timeout();
+        let deadline = Timeout::from_duration(connect_timeout).deadline();
+        let zk = runtime::block_on(deadline.run("connect", connector.connect(&hosts)))
+            .map_err(|_| {
+                Error::new(Code::ConnectionLoss, format!("no session with {hosts} within {} ms", connect_timeout.as_millis()))
+            })?
+            .map_err(|e| Error::from(e).context(format!("connect to {hosts}")))?;
+        let session_id = zk.session_id().0;
+        let session_timeout = zk.session_timeout();
+        let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
+        spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
+        let inner = Inner {
+            zk: RwLock::new(Some(zk)),
+            config,
+            session_id,
+            session_timeout,
+            state,
+            callback: Mutex::new(None),
+        };
+        Ok(Client { inner: Arc::new(inner) })
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn session_id(&self) -> i64 {
+        self.inner.session_id
+    }
+
+    /// The session timeout the server granted.
+    pub fn session_timeout(&self) -> Duration {
+        self.inner.session_timeout
+    }
+
+    pub fn state(&self) -> SessionState {
+        *self.inner.state.borrow()
+    }
+
+    /// A receiver of state changes, for recipes running on the runtime.
+    pub(crate) fn state_receiver(&self) -> watch::Receiver<SessionState> {
+        self.inner.state.subscribe()
+    }
+
+    /// Replaces the state-change callback (`None` removes it). The callback
+    /// runs on a dedicated thread, one call at a time, and may call back
+    /// into the library.
+    pub fn set_state_callback(&self, callback: Option<StateCallback>) {
+        let pump = callback.map(|cb| self.start_pump(cb));
+        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), pump);
+        // Dropped outside the lock: joining the old thread may wait for a
+        // callback that itself calls into this client.
+        drop(old);
+    }
+
+    fn start_pump(&self, callback: StateCallback) -> CallbackPump {
+        let dispatcher = Arc::new(Dispatcher::new("zkutil-client-cb"));
+        let callback = Arc::new(Mutex::new(callback));
+        let mut changes = self.inner.state.subscribe();
+        let mut last = *changes.borrow_and_update();
+        let weak_dispatcher = Arc::downgrade(&dispatcher);
+        let task = runtime::handle().spawn(async move {
+            while changes.changed().await.is_ok() {
+                let new = *changes.borrow_and_update();
+                if new == last {
+                    continue;
+                }
+                let old = std::mem::replace(&mut last, new);
+                let Some(dispatcher) = weak_dispatcher.upgrade() else { break };
+                let callback = callback.clone();
+                dispatcher.post(move || (callback.lock().unwrap())(old, new));
+                if new.is_terminal() {
+                    break;
+                }
+            }
+        });
+        CallbackPump { task, _dispatcher: dispatcher }
+    }
+
+    /// Closes the session now, so its ephemeral nodes vanish at once, and
+    /// waits (at most a few seconds) for the server to confirm. Later calls
+    /// on any clone return [`Code::Closed`].
+    pub fn close(&self) {
+        let taken = self.inner.zk.write().unwrap().take();
+        if let Some(zk) = taken {
+            close_session(zk, self.inner.session_timeout);
+        }
+        self.inner.state.send_if_modified(|s| {
+            let changed = *s != SessionState::Closed && !s.is_terminal();
+            if changed {
+                *s = SessionState::Closed;
+            }
+            changed
+        });
+        // The pump ends by itself after posting the final state; wait for
+        // that (briefly), then stop its thread once queued callbacks ran.
+        let pump = self.inner.callback.lock().unwrap().take();
+        if let Some(mut pump) = pump {
+            let _ = runtime::block_on(tokio::time::timeout(Duration::from_secs(1), &mut pump.task));
+            drop(pump);
+        }
+    }
+
+    /// The crate's client, if the session was not closed.
+    pub(crate) fn zk(&self) -> Result<zk::Client> {
+        self.inner.zk.read().unwrap().clone().ok_or_else(|| Error::closed("client is closed"))
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient(Arc::downgrade(&self.inner))
+    }
+
+    /// Waits until the session is connected (or fails for good), then
+    /// returns the crate's client. `NoWait` fails at once when suspended.
+    pub(crate) async fn ready(&self, deadline: Deadline) -> Result<zk::Client> {
+        let zk = self.zk()?;
+        let mut changes = self.inner.state.subscribe();
+        loop {
+            let state = *changes.borrow_and_update();
+            match state {
+                s if s.is_connected() => return Ok(zk),
+                SessionState::Expired => return Err(Error::new(Code::SessionExpired, "session expired")),
+                SessionState::AuthFailed => return Err(Error::new(Code::AuthFailed, "authentication failed")),
+                SessionState::Closed => return Err(Error::closed("client is closed")),
+                _ => {}
+            }
+            if deadline.is_expired() {
+                return Err(Error::new(Code::ConnectionLoss, "not connected to ZooKeeper"));
+            }
+            let changed = deadline.run("wait for connection", changes.changed()).await;
+            match changed {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(Error::closed("client is closed")),
+                Err(_) => return Err(Error::new(Code::ConnectionLoss, "not connected to ZooKeeper before the timeout")),
+            }
+        }
+    }
+
+    /// Runs one request: waits for a connection, then for the reply.
+    /// Idempotent requests (reads) are repeated after a connection loss while
+    /// time remains; writes are not.
+    pub(crate) fn call<T, F, Fut>(&self, timeout: Timeout, what: &str, idempotent: bool, op: F) -> Result<T>
+    where
+        F: Fn(zk::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<T, zk::Error>>,
+    {
+        let deadline = timeout.deadline();
+        // A request already sent is given its round trip even with NoWait.
+        let reply_deadline = match timeout {
+            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
+            _ => deadline,
+        };
+        runtime::block_on(async {
+            loop {
+                let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
+                match reply_deadline.run(what, op(zk)).await {
+                    Err(timeout) => return Err(timeout),
+                    Ok(Ok(value)) => return Ok(value),
+                    Ok(Err(e)) => {
+                        let err = Error::from(e);
+                        if idempotent && err.code() == Code::ConnectionLoss && !deadline.is_expired() {
+                            continue;
+                        }
+                        return Err(err.context(what));
+                    }
+                }
+            }
+        })
+    }
+
+    fn acl_or_default(&self, acl: &Option<Vec<Acl>>) -> Result<Vec<zk::Acl>> {
+        let acl = match acl {
+            Some(acl) => acl.clone(),
+            None => self.inner.config.default_acl()?,
+        };
+        if acl.is_empty() {
+            return Err(Error::new(Code::InvalidAcl, "ACL list is empty"));
+        }
+        acl.iter().map(|a| a.validate().map(|_| a.to_zk())).collect()
+    }
+
+    /// Creates a node and returns its path (with the sequence number for a
+    /// sequential node) and stat.
+    pub fn create(&self, path: &str, data: &[u8], options: &CreateOptions, timeout: Timeout) -> Result<(String, Stat)> {
+        if options.sequential {
+            path::validate_sequential_prefix(path)?;
+        } else {
+            path::validate(path)?;
+            if path == "/" {
+                return Err(Error::new(Code::InvalidPath, "the root node cannot be created"));
+            }
+        }
+        path::check_data_len(data)?;
+        if options.ttl.is_some() && options.kind != NodeKind::Persistent {
+            return Err(Error::invalid_argument("a TTL is only allowed on persistent nodes"));
+        }
+        if options.ttl.is_some_and(|t| t.is_zero()) {
+            return Err(Error::invalid_argument("a TTL must be positive"));
+        }
+        let acl = self.acl_or_default(&options.acl)?;
+        let what = format!("create {path}");
+        let deadline = timeout.deadline();
+        let attempt = |zk: zk::Client| {
+            let acl = acl.clone();
+            async move { create_once(&zk, path, data, options, &acl).await }
+        };
+        match self.call(timeout, &what, false, attempt) {
+            Err(e) if e.code() == Code::NoNode && options.make_parents => {
+                let parent = path::parent(path.trim_end_matches('/')).unwrap_or("/");
+                if parent != "/" {
+                    let rest = remaining(deadline);
+                    self.make_dirs(parent, &acl, rest).map_err(|e| e.context(format!("create parents of {path}")))?;
+                }
+                self.call(remaining(deadline), &what, false, attempt)
+            }
+            other => other,
+        }
+    }
+
+    /// `mkdir -p` of persistent nodes with `acl`.
+    fn make_dirs(&self, dir: &str, acl: &[zk::Acl], timeout: Timeout) -> Result<()> {
+        let what = format!("create {dir}");
+        self.call(timeout, &what, true, |zk| async move {
+            let options = zk::CreateMode::Persistent.with_acls(zk::Acls::new(acl));
+            zk.mkdir(dir, &options).await
+        })
+    }
+
+    pub fn get(&self, path: &str, timeout: Timeout) -> Result<(Vec<u8>, Stat)> {
+        path::validate(path)?;
+        let (data, stat) = self.call(timeout, &format!("get {path}"), true, |zk| async move { zk.get_data(path).await })?;
+        Ok((data, Stat::from(&stat)))
+    }
+
+    /// Sets data if the node's version is `version` (`None`: any version).
+    pub fn set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
+        path::validate(path)?;
+        path::check_data_len(data)?;
+        let stat =
+            self.call(timeout, &format!("set {path}"), false, |zk| async move { zk.set_data(path, data, version).await })?;
+        Ok(Stat::from(&stat))
+    }
+
+    /// Deletes the node if its version is `version` (`None`: any version).
+    pub fn delete(&self, path: &str, version: Option<i32>, timeout: Timeout) -> Result<()> {
+        path::validate(path)?;
+        if path == "/" {
+            return Err(Error::new(Code::InvalidPath, "the root node cannot be deleted"));
+        }
+        self.call(timeout, &format!("delete {path}"), false, |zk| async move { zk.delete(path, version).await })
+    }
+
+    /// The node's stat, or `None` when it does not exist.
+    pub fn exists(&self, path: &str, timeout: Timeout) -> Result<Option<Stat>> {
+        path::validate(path)?;
+        let stat = self.call(timeout, &format!("exists {path}"), true, |zk| async move { zk.check_stat(path).await })?;
+        Ok(stat.as_ref().map(Stat::from))
+    }
+
+    /// The names of the node's children (unsorted, as the server returns
+    /// them) and its stat.
+    pub fn children(&self, path: &str, timeout: Timeout) -> Result<(Vec<String>, Stat)> {
+        path::validate(path)?;
+        let (names, stat) =
+            self.call(timeout, &format!("children {path}"), true, |zk| async move { zk.get_children(path).await })?;
+        Ok((names, Stat::from(&stat)))
+    }
+
+    pub fn get_acl(&self, path: &str, timeout: Timeout) -> Result<(Vec<Acl>, Stat)> {
+        path::validate(path)?;
+        let (acl, stat) = self.call(timeout, &format!("get_acl {path}"), true, |zk| async move { zk.get_acl(path).await })?;
+        Ok((acl.iter().map(Acl::from_zk).collect(), Stat::from(&stat)))
+    }
+
+    /// Sets the ACL if the node's ACL version is `aversion` (`None`: any).
+    pub fn set_acl(&self, path: &str, acl: &[Acl], aversion: Option<i32>, timeout: Timeout) -> Result<Stat> {
+        path::validate(path)?;
+        let acl = self.acl_or_default(&Some(acl.to_vec()))?;
+        let stat = self.call(timeout, &format!("set_acl {path}"), false, |zk| {
+            let acl = acl.clone();
+            async move { zk.set_acl(path, &acl, aversion).await }
+        })?;
+        Ok(Stat::from(&stat))
+    }
+
+    /// Adds credentials to the session (kept across reconnects). A refused
+    /// credential ends the session with [`Code::AuthFailed`].
+    pub fn add_auth(&self, scheme: &str, credentials: &[u8], timeout: Timeout) -> Result<()> {
+        if scheme.is_empty() {
+            return Err(Error::invalid_argument("auth scheme is empty"));
+        }
+        self.call(timeout, &format!("add_auth {scheme}"), false, |zk| async move { zk.auth(scheme, credentials).await })
+    }
+
+    /// [`Client::get`] for JSON values: fails with [`Code::BadJson`] when the
+    /// data is not UTF-8 JSON text.
+    pub fn get_json(&self, path: &str, timeout: Timeout) -> Result<(String, Stat)> {
+        let (data, stat) = self.get(path, timeout)?;
+        let text = crate::json::text_from_bytes(data).map_err(|e| e.context(format!("get_json {path}")))?;
+        Ok((text, stat))
+    }
+
+    /// [`Client::set`] with the value checked as JSON first.
+    pub fn set_json(&self, path: &str, json: &str, version: Option<i32>, timeout: Timeout) -> Result<Stat> {
+        crate::json::validate(json)?;
+        self.set(path, json.as_bytes(), version, timeout)
+    }
+
+    /// [`Client::create`] with the value checked as JSON first.
+    pub fn create_json(&self, path: &str, json: &str, options: &CreateOptions, timeout: Timeout) -> Result<(String, Stat)> {
+        crate::json::validate(json)?;
+        self.create(path, json.as_bytes(), options, timeout)
+    }
+
+    /// Ends this session from a second connection with the same session
+    /// credentials, the way ZooKeeper's own tests expire a session. The
+    /// client sees `Expired` on its next contact with the server.
+    pub fn expire_session_for_testing(&self) -> Result<()> {
+        let zk = self.zk()?;
+        let session = zk.session().clone();
+        let hosts = self.inner.config.hosts();
+        let deadline = Timeout::After(Duration::from_secs(10)).deadline();
+        runtime::block_on(deadline.run("expire session", async move {
+            let other = zk::Client::connector().with_session(session).connect(&hosts).await?;
+            drop(other);
+            Ok::<(), zk::Error>(())
+        }))?
+        .map_err(Error::from)?;
+        let mut changes = self.state_receiver();
+        runtime::block_on(deadline.run("wait for expiry", async move {
+            let _ = changes.wait_for(|s| s.is_terminal()).await;
+        }))
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(zk) = self.zk.get_mut().unwrap().take() {
+            close_session(zk, self.session_timeout);
+        }
+    }
+}
+
+/// A client reference that does not keep the session open.
+#[derive(Clone)]
+pub(crate) struct WeakClient(Weak<Inner>);
+
+impl WeakClient {
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|inner| Client { inner })
+    }
+}
+
+fn remaining(deadline: Deadline) -> Timeout {
+    match deadline.remaining() {
+        None => Timeout::Forever,
+        Some(d) if d.is_zero() => Timeout::NoWait,
+        Some(d) => Timeout::After(d),
+    }
+}
+
+async fn create_once(
+    zk: &zk::Client,
+    path: &str,
+    data: &[u8],
+    options: &CreateOptions,
+    acl: &[zk::Acl],
+) -> std::result::Result<(String, Stat), zk::Error> {
+    let mode = match (options.kind, options.sequential) {
+        (NodeKind::Persistent, false) => zk::CreateMode::Persistent,
+        (NodeKind::Persistent, true) => zk::CreateMode::PersistentSequential,
+        (NodeKind::Ephemeral, false) => zk::CreateMode::Ephemeral,
+        (NodeKind::Ephemeral, true) => zk::CreateMode::EphemeralSequential,
+        (NodeKind::Container, _) => zk::CreateMode::Container,
+    };
+    let mut zk_options = mode.with_acls(zk::Acls::new(acl));
+    if let Some(ttl) = options.ttl {
+        zk_options = zk_options.with_ttl(ttl);
+    }
+    let (stat, sequence) = zk.create(path, data, &zk_options).await?;
+    let created = if options.sequential { format!("{path}{sequence}") } else { path.to_string() };
+    Ok((created, Stat::from(&stat)))
+}
+
+/// Drops the last handle to the session (which makes the crate send
+/// CloseSession) and waits until the server confirmed or the session ended.
+fn close_session(zk: zk::Client, session_timeout: Duration) {
+    let mut watcher = zk.state_watcher();
+    // On a runtime thread (a recipe task dropped the last handle) we cannot
+    // block; the session still closes in the background.
+    if tokio::runtime::Handle::try_current().is_ok() {
+        drop(zk);
+        return;
+    }
+    let context = runtime::handle().enter();
+    drop(zk);
+    drop(context);
+    let wait = session_timeout.min(Duration::from_secs(5));
+    let _ = runtime::block_on(tokio::time::timeout(wait, async move {
+        while !watcher.state().is_terminated() {
+            watcher.changed().await;
+        }
+    }));
+}
+
+fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<watch::Sender<SessionState>>) {
+    runtime::handle().spawn(async move {
+        loop {
+            let zk_state = watcher.changed().await;
+            let new = SessionState::from_zk(zk_state);
+            let Some(state) = state.upgrade() else { return };
+            // A Closed set by close() is final; the crate's later states
+            // (its own Closed) change nothing.
+            state.send_if_modified(|s| {
+                let changed = *s != new && !s.is_terminal();
+                if changed {
+                    *s = new;
+                }
+                changed
+            });
+            if new.is_terminal() {
+                return;
+            }
+        }
+    });
+}

@@ -1,0 +1,25 @@
+//! zkutil: ZooKeeper recipes (distributed lock, compare-and-swap, cached
+//! reader, waits, digest-ACL helpers, tree import/export) for C, C++, Go and
+//! Ruby through a C ABI, ported from the Python package k3zkutil.
+//!
+//! The modules at the top are a safe, blocking Rust core; `ffi` is the only
+//! place with `unsafe` and C types.
+
+pub mod acl;
+pub mod client;
+pub mod config;
+pub mod dispatch;
+pub mod error;
+pub mod json;
+pub mod lockid;
+pub mod node;
+pub mod path;
+pub mod runtime;
+
+pub mod ffi;
+
+pub use client::Client;
+pub use config::Config;
+pub use error::{Code, Error, Result};
+pub use node::{CreateOptions, NodeKind, SessionState, Stat};
+pub use runtime::Timeout;
