@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn deadline_run_times_out() {
         let d = Timeout::After(Duration::from_millis(20)).deadline();
-        let err = block_on(d.run("sleep", tokio::time::sleep(Duration::from_secs(5)))).unwrap_err();
+        let err = block_on(async { d.run("sleep", tokio::time::sleep(Duration::from_secs(5))).await }).unwrap_err();
         assert_eq!(err.code(), crate::error::Code::OperationTimeout);
         assert!(Timeout::NoWait.deadline().is_expired());
         assert!(!Timeout::Forever.deadline().is_expired());
