@@ -15,7 +15,7 @@ use zookeeper_client as zk;
 
 use crate::acl::Acl;
 use crate::config::{self, Config};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::StateFollower;
 use crate::error::{Code, Error, Result};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
 use crate::path;
@@ -37,20 +37,7 @@ struct Inner {
     session_id: i64,
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
-    callback: Mutex<Option<CallbackPump>>,
-}
-
-/// Forwards state changes to a user callback through a dispatcher thread.
-struct CallbackPump {
-    task: tokio::task::JoinHandle<()>,
-    // Declared after `task`: the task is aborted before the thread is joined.
-    _dispatcher: Arc<Dispatcher>,
-}
-
-impl Drop for CallbackPump {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
+    callback: Mutex<Option<StateFollower>>,
 }
 
 impl Client {
@@ -112,37 +99,16 @@ impl Client {
 
     /// Replaces the state-change callback (`None` removes it). The callback
     /// runs on a dedicated thread, one call at a time, and may call back
-    /// into the library.
+    /// into the library. When this returns, the old callback is dropped
+    /// (unless this is called from inside it).
     pub fn set_state_callback(&self, callback: Option<StateCallback>) {
-        let pump = callback.map(|cb| self.start_pump(cb));
-        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), pump);
+        let follower = callback.map(|callback| {
+            StateFollower::spawn("zkutil-client-cb", self.inner.state.subscribe(), |s: &SessionState| s.is_terminal(), callback)
+        });
+        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), follower);
         // Dropped outside the lock: joining the old thread may wait for a
         // callback that itself calls into this client.
         drop(old);
-    }
-
-    fn start_pump(&self, callback: StateCallback) -> CallbackPump {
-        let dispatcher = Arc::new(Dispatcher::new("zkutil-client-cb"));
-        let callback = Arc::new(Mutex::new(callback));
-        let mut changes = self.inner.state.subscribe();
-        let mut last = *changes.borrow_and_update();
-        let weak_dispatcher = Arc::downgrade(&dispatcher);
-        let task = runtime::handle().spawn(async move {
-            while changes.changed().await.is_ok() {
-                let new = *changes.borrow_and_update();
-                if new == last {
-                    continue;
-                }
-                let old = std::mem::replace(&mut last, new);
-                let Some(dispatcher) = weak_dispatcher.upgrade() else { break };
-                let callback = callback.clone();
-                dispatcher.post(move || (callback.lock().unwrap())(old, new));
-                if new.is_terminal() {
-                    break;
-                }
-            }
-        });
-        CallbackPump { task, _dispatcher: dispatcher }
     }
 
     /// Closes the session now, so its ephemeral nodes vanish at once, and
@@ -160,13 +126,10 @@ impl Client {
             }
             changed
         });
-        // The pump ends by itself after posting the final state; wait for
-        // that (briefly), then stop its thread once queued callbacks ran.
-        let pump = self.inner.callback.lock().unwrap().take();
-        if let Some(mut pump) = pump {
-            let _ = runtime::block_on(tokio::time::timeout(Duration::from_secs(1), &mut pump.task));
-            drop(pump);
-        }
+        // The follower delivers the final state, then ends by itself;
+        // dropping it waits for that.
+        let follower = self.inner.callback.lock().unwrap().take();
+        drop(follower);
     }
 
     /// The crate's client, if the session was not closed.
@@ -387,13 +350,26 @@ impl Client {
         let zk = self.zk()?;
         let session = zk.session().clone();
         let hosts = self.inner.config.hosts();
+        let session_timeout = self.inner.session_timeout;
         let deadline = Timeout::After(Duration::from_secs(10)).deadline();
+        // The original client reconnects as soon as the second connection
+        // takes the session over, so the takeover may need a few tries.
         runtime::block_on(deadline.run("expire session", async move {
-            let other = zk::Client::connector().with_session(session).connect(&hosts).await?;
-            drop(other);
-            Ok::<(), zk::Error>(())
-        }))?
-        .map_err(Error::from)?;
+            loop {
+                let connector = zk::Client::connector()
+                    .with_session(session.clone())
+                    .with_session_timeout(session_timeout)
+                    .with_fail_eagerly();
+                match connector.connect(&hosts).await {
+                    Ok(other) => {
+                        drop(other);
+                        return;
+                    }
+                    Err(zk::Error::SessionExpired) => return,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        }))?;
         let mut changes = self.state_receiver();
         runtime::block_on(deadline.run("wait for expiry", async move {
             let _ = changes.wait_for(|s| s.is_terminal()).await;
@@ -464,11 +440,14 @@ fn close_session(zk: zk::Client, session_timeout: Duration) {
     drop(zk);
     drop(context);
     let wait = session_timeout.min(Duration::from_secs(5));
-    let _ = runtime::block_on(tokio::time::timeout(wait, async move {
-        while !watcher.state().is_terminated() {
-            watcher.changed().await;
-        }
-    }));
+    let _ = runtime::block_on(async move {
+        let closed = async {
+            while !watcher.state().is_terminated() {
+                watcher.changed().await;
+            }
+        };
+        tokio::time::timeout(wait, closed).await
+    });
 }
 
 fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<watch::Sender<SessionState>>) {

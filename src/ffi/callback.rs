@@ -1,0 +1,39 @@
+//! Plumbing for C callbacks: the `user_data` pointer with its optional
+//! destructor, run exactly once when the library no longer needs it.
+
+use std::ffi::c_void;
+
+/// Destructor for a callback's `user_data`, called exactly once, on any
+/// library thread, after the last call of the callback.
+pub type zku_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
+
+/// `user_data` and its destructor, owned by the library.
+pub(crate) struct UserData {
+    ptr: *mut c_void,
+    free: zku_free_fn,
+}
+
+// SAFETY: the C API documents that callbacks (and so `user_data`) are used
+// from library threads; the caller agreed to that when registering.
+unsafe impl Send for UserData {}
+// SAFETY: as above; the library never touches the pointee itself.
+unsafe impl Sync for UserData {}
+
+impl UserData {
+    pub(crate) fn new(ptr: *mut c_void, free: zku_free_fn) -> UserData {
+        UserData { ptr, free }
+    }
+
+    pub(crate) fn ptr(&self) -> *mut c_void {
+        self.ptr
+    }
+}
+
+impl Drop for UserData {
+    fn drop(&mut self) {
+        if let Some(free) = self.free {
+            // SAFETY: the caller's destructor for its own pointer, run once.
+            unsafe { free(self.ptr) };
+        }
+    }
+}
