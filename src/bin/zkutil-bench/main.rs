@@ -1,0 +1,77 @@
+//! zkutil-bench: times the library's recipes against the raw ZooKeeper
+//! operations they are built from, on one client, in one run, and prints
+//! ratios (recipe / raw floor). See README "Benchmark".
+//!
+//! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
+
+mod raw;
+mod report;
+
+use std::time::Duration;
+
+use zkutil::{Client, Config};
+
+/// What every benchmark gets: a connected client, a scratch root and N.
+pub struct Ctx {
+    pub client: Client,
+    pub config: Config,
+    pub root: String,
+    pub n: usize,
+}
+
+impl Ctx {
+    /// A second client on the same servers, for contention benchmarks.
+    pub fn new_client(&self) -> Client {
+        Client::connect(self.config.clone()).expect("connect")
+    }
+}
+
+fn main() {
+    let mut hosts = std::env::var("ZKU_HOSTS").unwrap_or_else(|_| "127.0.0.1:2181".to_string());
+    let mut n = 2000;
+    let mut only: Option<Vec<String>> = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--hosts" => hosts = args.next().expect("--hosts needs a value"),
+            "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
+            "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
+            "-h" | "--help" => {
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,...]");
+                return;
+            }
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    let config = Config {
+        hosts: Some(hosts.clone()),
+        session_timeout: Some(Duration::from_secs(10)),
+        ..Config::default()
+    };
+    let client = Client::connect(config.clone()).expect("connect");
+    let root = format!("/zkutil-bench-{}", std::process::id());
+    let t = zkutil::Timeout::After(Duration::from_secs(10));
+    client.create(&root, b"", &zkutil::CreateOptions::persistent(), t).expect("create bench root");
+    let ctx = Ctx { client, config, root, n };
+    println!("zkutil-bench hosts={hosts} n={n}");
+    let wanted = |name: &str| only.as_ref().is_none_or(|o| o.iter().any(|w| w == name));
+    let floors = raw::run(&ctx);
+    if wanted("raw") {
+        report::floors(&floors);
+    }
+    cleanup(&ctx);
+}
+
+/// Deletes the scratch tree (best effort).
+fn cleanup(ctx: &Ctx) {
+    let t = zkutil::Timeout::After(Duration::from_secs(10));
+    fn delete_tree(c: &Client, path: &str, t: zkutil::Timeout) {
+        if let Ok((children, _)) = c.children(path, t) {
+            for child in children {
+                delete_tree(c, &format!("{path}/{child}"), t);
+            }
+        }
+        let _ = c.delete(path, None, t);
+    }
+    delete_tree(&ctx.client, &ctx.root, t);
+}
