@@ -199,6 +199,43 @@ impl Client {
         })
     }
 
+    /// Runs one write exactly like [`Client::call`] with `idempotent` false,
+    /// but tells "not sent" from "sent, fate unknown": a failure after the
+    /// request left (connection loss, the timeout running out while waiting
+    /// for the reply, the session expiring) becomes [`Code::OutcomeUnknown`].
+    /// Failures before sending (no connection in time) keep their code.
+    pub(crate) fn write_once<T, F, Fut>(&self, timeout: Timeout, what: &str, op: F) -> Result<T>
+    where
+        F: FnOnce(zk::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<T, zk::Error>>,
+    {
+        let deadline = timeout.deadline();
+        let reply_deadline = match timeout {
+            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
+            _ => deadline,
+        };
+        runtime::block_on(async {
+            let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
+            let in_flight = |cause: Error| {
+                Error::new(
+                    Code::OutcomeUnknown,
+                    format!("{what}: the request was sent but no reply came ({cause}); it may or may not have been applied"),
+                )
+            };
+            match reply_deadline.run(what, op(zk)).await {
+                Err(timeout) => Err(in_flight(timeout)),
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => {
+                    let err = Error::from(e);
+                    match err.code() {
+                        Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired => Err(in_flight(err)),
+                        _ => Err(err.context(what)),
+                    }
+                }
+            }
+        })
+    }
+
     fn acl_or_default(&self, acl: &Option<Vec<Acl>>) -> Result<Vec<zk::Acl>> {
         let acl = match acl {
             Some(acl) => acl.clone(),
@@ -243,6 +280,34 @@ impl Client {
                     self.make_dirs(parent, &acl, rest).map_err(|e| e.context(format!("create parents of {path}")))?;
                 }
                 self.call(remaining(deadline), &what, false, attempt)
+            }
+            other => other,
+        }
+    }
+
+    /// Creates one non-sequential node through [`Client::write_once`], so a
+    /// create cut off in flight gives [`Code::OutcomeUnknown`]. Missing
+    /// parents are made first when `options.make_parents` says so.
+    pub(crate) fn create_write_once(&self, path: &str, data: &[u8], options: &CreateOptions, timeout: Timeout) -> Result<Stat> {
+        path::validate(path)?;
+        if options.sequential || path == "/" {
+            return Err(Error::invalid_argument("create_write_once: one named node only"));
+        }
+        path::check_data_len(data)?;
+        let acl = self.acl_or_default(&options.acl)?;
+        let what = format!("create {path}");
+        let deadline = timeout.deadline();
+        let attempt = |zk: zk::Client| {
+            let acl = acl.clone();
+            async move { create_once(&zk, path, data, options, &acl).await.map(|(_, stat)| stat) }
+        };
+        match self.write_once(timeout, &what, attempt) {
+            Err(e) if e.code() == Code::NoNode && options.make_parents => {
+                let parent = path::parent(path).unwrap_or("/");
+                if parent != "/" {
+                    self.make_dirs(parent, &acl, remaining(deadline)).map_err(|e| e.context(format!("create parents of {path}")))?;
+                }
+                self.write_once(remaining(deadline), &what, attempt)
             }
             other => other,
         }
