@@ -264,7 +264,7 @@ pub unsafe extern "C" fn zku_cas_commit_json(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or live and not shared; NUL-terminated (caller).
         let (cas, json) = unsafe { (handle_mut(cas)?, str_arg(json, "json")?) };
-        crate::json::validate(json)?;
+        crate::json::validate(json).map_err(|e| e.context("the new value"))?;
         let st = cas.cas.commit(json.as_bytes(), timeout_arg(timeout_ms)?);
         cas.refresh();
         // SAFETY: NULL or writable (caller).
