@@ -40,6 +40,10 @@ struct State {
     /// Faults that fired so far.
     fired: usize,
     next_conn: u64,
+    /// While set, new connections are closed at once.
+    refusing: bool,
+    /// Cuts every live connection.
+    cuts: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
 
 pub struct Proxy {
@@ -59,6 +63,10 @@ impl Proxy {
         thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
+                if shared.lock().unwrap().refusing {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(&upstream) else {
                     let _ = client.shutdown(Shutdown::Both);
                     continue;
@@ -89,6 +97,19 @@ impl Proxy {
         s.drop_xid = None;
     }
 
+    /// Cuts every connection and refuses new ones (`true`), as if the
+    /// server were unreachable, or accepts them again (`false`).
+    pub fn set_refusing(&self, refusing: bool) {
+        let cuts = {
+            let mut s = self.state.lock().unwrap();
+            s.refusing = refusing;
+            if refusing { std::mem::take(&mut s.cuts) } else { Vec::new() }
+        };
+        for cut in cuts {
+            cut();
+        }
+    }
+
     /// Number of faults that fired.
     pub fn fired(&self) -> usize {
         self.state.lock().unwrap().fired
@@ -104,13 +125,14 @@ struct Pair {
 
 impl Pair {
     fn run(self) {
-        let cut = {
+        let cut: Arc<dyn Fn() + Send + Sync> = {
             let (a, b) = (self.client.try_clone().unwrap(), self.server.try_clone().unwrap());
             Arc::new(move || {
                 let _ = a.shutdown(Shutdown::Both);
                 let _ = b.shutdown(Shutdown::Both);
             })
         };
+        self.state.lock().unwrap().cuts.push(cut.clone());
         let (mut c_in, mut s_out) = (self.client.try_clone().unwrap(), self.server.try_clone().unwrap());
         let (state, conn, cut1) = (self.state.clone(), self.conn, cut.clone());
         thread::spawn(move || {
