@@ -13,6 +13,7 @@
 
 mod follow;
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -130,6 +131,8 @@ pub(crate) struct Shared {
     snapshot: Mutex<Snapshot>,
     changed: Condvar,
     dispatcher: Mutex<Option<Dispatcher<ReaderEvent>>>,
+    /// Set by close: queued events are no longer delivered.
+    stopped: Arc<AtomicBool>,
 }
 
 pub(crate) struct Snapshot {
@@ -196,8 +199,14 @@ impl Reader {
             }
         })?;
         let path: Arc<str> = path.into();
+        let stopped = Arc::new(AtomicBool::new(false));
         let dispatcher = callback.map(|mut callback| {
-            Dispatcher::new("zkutil-reader-cb", move |event: ReaderEvent| callback(&event))
+            let stopped = stopped.clone();
+            Dispatcher::new("zkutil-reader-cb", move |event: ReaderEvent| {
+                if !stopped.load(Ordering::Acquire) {
+                    callback(&event);
+                }
+            })
         });
         let snapshot = Snapshot {
             cursor_text: doc.text.clone(),
@@ -218,6 +227,7 @@ impl Reader {
             snapshot: Mutex::new(snapshot),
             changed: Condvar::new(),
             dispatcher: Mutex::new(dispatcher),
+            stopped,
         });
         let task = runtime::handle().spawn(follow::follow(shared.clone(), client.clone(), watcher));
         Ok(Reader { shared, task: Mutex::new(Some(task)), _client: client.clone() })
@@ -316,6 +326,7 @@ impl Reader {
             snap.closed_by_user = true;
             snap.state = ReaderState::Closed;
         }
+        self.shared.stopped.store(true, Ordering::Release);
         self.shared.changed.notify_all();
         if let Some(task) = self.task.lock().unwrap().take() {
             task.abort();
