@@ -4,8 +4,10 @@
 //!
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
+mod cas;
 mod raw;
 mod report;
+mod waits;
 
 use std::time::Duration;
 
@@ -37,7 +39,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,cas,wait,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -58,6 +60,12 @@ fn main() {
     let floors = raw::run(&ctx);
     if wanted("raw") {
         report::floors(&floors);
+    }
+    if wanted("cas") {
+        cas::run(&ctx, &floors);
+    }
+    if wanted("wait") {
+        waits::run(&ctx);
     }
     cleanup(&ctx);
 }
