@@ -94,8 +94,9 @@ const START_MARK: &str = "zk-watchdog: starting java";
 /// The watchdog, run as `bash -c WATCHDOG zk-watchdog OWNER PIDFILE LOG
 /// CLEANUP JAVA ARGS...` with stdin a pipe from the owner.
 ///
-/// It starts the JVM in the background (stdin /dev/null, output appended to
-/// LOG), writes its pid plus a newline to PIDFILE, then loops reading stdin
+/// It appends `$START_MARK` (environment) to LOG, starts the JVM in the
+/// background (stdin /dev/null, output appended to LOG), writes its pid plus
+/// a newline to PIDFILE, then loops reading stdin
 /// with a 0.5 s timeout:
 /// * a line `stop`   -> kill the JVM (SIGKILL), reap it, exit; keep the files.
 /// * EOF             -> the owner closed the pipe or died: kill the JVM, then
