@@ -33,13 +33,14 @@
 # polls it every 0.5 s). Without it a server runs until `stop`, so callers
 # should `trap '... stop DIR' EXIT`.
 #
-# Environment: ZK_START_TIMEOUT (seconds, default 30), ZK_JVM_OPTS (extra
+# Environment: ZK_START_TIMEOUT or ZKU_ZK_START_TIMEOUT (seconds, default
+# 30), ZK_JVM_OPTS (extra
 # JVM options), ZKU_ZK_CLASSPATH, ZKU_JAVA or JAVA_HOME.
 set -euo pipefail
 
 script=$(readlink -f "${BASH_SOURCE[0]}")
 script_dir=$(dirname "$script")
-start_timeout=${ZK_START_TIMEOUT:-30}
+start_timeout=${ZK_START_TIMEOUT:-${ZKU_ZK_START_TIMEOUT:-30}}
 zk_jar=/usr/share/java/zookeeper.jar
 classpath=${ZKU_ZK_CLASSPATH:-/etc/zookeeper/conf:$zk_jar:/usr/share/java/slf4j-log4j12.jar:/usr/share/java/log4j-1.2.jar}
 main_class=org.apache.zookeeper.server.quorum.QuorumPeerMain
