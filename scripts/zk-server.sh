@@ -34,8 +34,8 @@
 # should `trap '... stop DIR' EXIT`.
 #
 # Environment: ZK_START_TIMEOUT or ZKU_ZK_START_TIMEOUT (seconds, default
-# 30), ZK_JVM_OPTS (extra
-# JVM options), ZKU_ZK_CLASSPATH, ZKU_JAVA or JAVA_HOME.
+# 30), ZK_JVM_OPTS (extra JVM options), ZKU_ZK_CLASSPATH, ZKU_JAVA or
+# JAVA_HOME.
 set -euo pipefail
 
 script=$(readlink -f "${BASH_SOURCE[0]}")
