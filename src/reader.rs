@@ -131,7 +131,7 @@ pub(crate) struct Shared {
     snapshot: Mutex<Snapshot>,
     changed: Condvar,
     dispatcher: Mutex<Option<Dispatcher<ReaderEvent>>>,
-    /// Set by close: queued events are no longer delivered.
+    /// Set by a close from inside the callback: queued events are dropped.
     stopped: Arc<AtomicBool>,
 }
 
@@ -318,20 +318,29 @@ impl Reader {
     }
 
     /// Stops following the node: blocked and later `watch` calls return
-    /// [`Code::Closed`], the callback is not called again once this returns
-    /// (unless called from the callback itself) and is dropped. Idempotent.
+    /// [`Code::Closed`]. Events that happened before are still delivered,
+    /// then the callback is dropped; once this returns it is not called
+    /// again. Called from the callback itself, it returns at once and the
+    /// callback is not called again after it returns. Idempotent.
     pub fn close(&self) {
         {
             let mut snap = self.shared.lock();
             snap.closed_by_user = true;
             snap.state = ReaderState::Closed;
         }
-        self.shared.stopped.store(true, Ordering::Release);
         self.shared.changed.notify_all();
         if let Some(task) = self.task.lock().unwrap().take() {
             task.abort();
         }
+        // From here on nothing is posted (the snapshot is final and the
+        // dispatcher gone). Events posted before are still delivered when
+        // closing from outside (dropping the dispatcher delivers its queue,
+        // then joins); from inside the callback they are dropped, since the
+        // callback must not run again once it returns.
         let dispatcher = self.shared.dispatcher.lock().unwrap().take();
+        if dispatcher.as_ref().is_some_and(|d| d.is_current()) {
+            self.shared.stopped.store(true, Ordering::Release);
+        }
         // Outside the lock: joining waits for a callback that may call us.
         drop(dispatcher);
     }

@@ -518,6 +518,28 @@ fn close_wakes_a_blocked_watch_and_stops_the_callback() {
 }
 
 #[test]
+fn close_still_delivers_the_events_that_happened_before_it() {
+    let c = CClient::connect(&shared_server().connect_string(), 10_000);
+    let other = core_client(&shared_server().connect_string(), 10_000);
+    let path = unique_path("reader-close-flush");
+    other.create(&path, br#"{"n": 0}"#, &CreateOptions::persistent(), T).unwrap();
+    for round in 1..=20 {
+        let rec = Recorder::new();
+        let reader = new_reader(&c, &path, Some(&rec)).unwrap();
+        other.set(&path, format!(r#"{{"n": {round}}}"#).as_bytes(), None, T).unwrap();
+        // The reader has the change (watch saw it); its event may still be
+        // queued for the callback thread. Free delivers it first.
+        let (_, new, _) = watch(reader, 10_000).unwrap();
+        assert_eq!(n_of(&new), round);
+        free(reader);
+        let events = rec.events();
+        assert_eq!(events.len(), 1, "round {round}: {events:?}");
+        assert_eq!((events[0].kind, n_of(&events[0].new)), (ZKU_READER_EVENT_CHANGED, round));
+        assert_eq!(rec.freed.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[test]
 fn the_callback_may_call_back_into_the_library_and_close_its_reader() {
     let server = shared_server();
     let c = CClient::connect(&server.connect_string(), 10_000);

@@ -293,11 +293,12 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
 }
 
 /// Stops the reader: blocked and later `zku_reader_watch` calls return
-/// ZKU_ECLOSED, reads return ZKU_ECLOSED, and once this returns the
-/// callback is not called again and `user_data_free` has run (unless
-/// called from inside the callback: then right after the callback returns).
-/// Thread-safe, idempotent, NULL is fine. Blocking only while a callback
-/// in progress finishes.
+/// ZKU_ECLOSED, reads return ZKU_ECLOSED. Events that happened before the
+/// call are still delivered to the callback; once this returns the callback
+/// is not called again and `user_data_free` has run. Called from inside the
+/// callback it returns at once: the callback is not called again after it
+/// returns, and `user_data_free` runs right after. Thread-safe, idempotent,
+/// NULL is fine. Blocking while earlier events are delivered.
 ///
 /// # Safety
 /// `reader` is NULL or live.
