@@ -480,3 +480,104 @@ impl Snapshot {
         events.push(if state == ReaderState::Expired { EventKind::Expired } else { EventKind::Closed });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn snapshot(text: &str) -> Snapshot {
+        let doc = Doc::decode(text.as_bytes().to_vec()).unwrap();
+        Snapshot {
+            cursor_text: doc.text.clone(),
+            doc,
+            stat: Stat { czxid: 1, mzxid: 1, ..Stat::default() },
+            state: ReaderState::Fresh,
+            connected: true,
+            problem: None,
+            changes: 0,
+            problems: 0,
+            cursor_changes: 0,
+            cursor_problems: 0,
+            seen: Some((1, 1)),
+            closed_by_user: false,
+        }
+    }
+
+    fn stat(czxid: i64, mzxid: i64, version: i32) -> Stat {
+        Stat { czxid, mzxid, version, ..Stat::default() }
+    }
+
+    #[test]
+    fn decode_wants_a_utf8_json_object() {
+        assert!(Doc::decode(b"{\"a\": [1]}".to_vec()).is_ok());
+        assert_eq!(Doc::decode(b"[1]".to_vec()).unwrap_err().code(), Code::NotJsonObject);
+        assert_eq!(Doc::decode(b"\"s\"".to_vec()).unwrap_err().code(), Code::NotJsonObject);
+        assert_eq!(Doc::decode(b"{".to_vec()).unwrap_err().code(), Code::BadJson);
+        assert_eq!(Doc::decode(vec![0xff]).unwrap_err().code(), Code::BadJson);
+    }
+
+    #[test]
+    fn reads_report_changes_once_and_problems_once() {
+        let mut s = snapshot("{\"n\": 0}");
+        let mut ev = Vec::new();
+        s.read("/p", b"{\"n\": 0}".to_vec(), stat(1, 1, 0), &mut ev);
+        assert!(ev.is_empty(), "same mzxid: nothing new");
+        s.read("/p", b"{\"n\": 0}".to_vec(), stat(1, 2, 1), &mut ev);
+        assert_eq!(ev, [EventKind::Changed], "a write of the same bytes is a change");
+        ev.clear();
+        s.read("/p", b"[1]".to_vec(), stat(1, 3, 2), &mut ev);
+        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Invalid][..], ReaderState::Invalid));
+        assert_eq!(&*s.doc.text, "{\"n\": 0}", "the last good value stays");
+        ev.clear();
+        s.read("/p", b"[1]".to_vec(), stat(1, 3, 2), &mut ev);
+        assert!(ev.is_empty(), "the same bad value is reported once");
+        s.deleted("/p", &mut ev);
+        s.deleted("/p", &mut ev);
+        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Deleted][..], ReaderState::Deleted));
+        ev.clear();
+        s.read("/p", b"{\"n\": 5}".to_vec(), stat(9, 9, 0), &mut ev);
+        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Changed][..], ReaderState::Fresh));
+        assert_eq!((s.changes, s.problems), (2, 2));
+    }
+
+    #[test]
+    fn stale_then_resync_reports_change_before_fresh() {
+        let mut s = snapshot("{}");
+        let mut ev = Vec::new();
+        s.disconnected(&mut ev);
+        s.disconnected(&mut ev);
+        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Stale][..], ReaderState::Stale));
+        ev.clear();
+        s.read("/p", b"{\"x\": 1}".to_vec(), stat(1, 5, 1), &mut ev);
+        assert_eq!(s.state, ReaderState::Stale, "still stale until resynced");
+        s.resynced(&mut ev);
+        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Changed, EventKind::Fresh][..], ReaderState::Fresh));
+        ev.clear();
+        // Disconnected while deleted: back to Deleted, not Fresh.
+        s.deleted("/p", &mut ev);
+        s.disconnected(&mut ev);
+        assert_eq!(s.state, ReaderState::Stale);
+        s.deleted("/p", &mut ev);
+        s.resynced(&mut ev);
+        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Deleted, EventKind::Stale, EventKind::Fresh][..], ReaderState::Deleted));
+    }
+
+    #[test]
+    fn nothing_changes_or_is_posted_after_a_final_state() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shared = Shared {
+            path: "/p".into(),
+            snapshot: Mutex::new(snapshot("{}")),
+            changed: Condvar::new(),
+            dispatcher: Mutex::new(Some(Dispatcher::new("test-reader", move |e: ReaderEvent| tx.send(e.kind).unwrap()))),
+            stopped: Arc::new(AtomicBool::new(false)),
+        };
+        shared.update(|s, ev| s.finish(ReaderState::Expired, ev));
+        shared.update(|s, ev| s.disconnected(ev));
+        shared.update(|s, ev| s.read("/p", b"{\"a\": 1}".to_vec(), stat(1, 7, 1), ev));
+        assert_eq!(shared.lock().state, ReaderState::Expired);
+        assert_eq!(&*shared.lock().doc.text, "{}");
+        drop(shared.dispatcher.lock().unwrap().take());
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [EventKind::Expired]);
+    }
+}
