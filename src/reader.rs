@@ -191,6 +191,8 @@ impl Reader {
                     Err(e) => {
                         let e = Error::from(e);
                         if e.code() == Code::ConnectionLoss && !deadline.is_expired() {
+                            // The state may show the loss a moment later.
+                            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                             continue;
                         }
                         return Err(e.context(&what));

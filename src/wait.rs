@@ -113,8 +113,12 @@ where
                 Ok(Check::Done(value)) => return Ok(value),
                 Ok(Check::Again) => continue,
                 Ok(Check::Wait(watcher)) => watcher,
-                // Lost the connection during the check: wait for it, check again.
-                Err(e) if e.code() == Code::ConnectionLoss => continue,
+                // Lost the connection during the check: wait for it (the
+                // state may show it a moment later), check again.
+                Err(e) if e.code() == Code::ConnectionLoss => {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                    continue;
+                }
                 Err(e) => return Err(e.context(what)),
             };
             wait_change(watcher, &mut states, deadline, what).await?;

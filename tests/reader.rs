@@ -467,7 +467,8 @@ fn session_expiry_is_its_own_final_event() {
     let (tx, rx) = std::sync::mpsc::channel();
     let reader = Reader::new(&client, &path, Some(Box::new(move |e| tx.send(e.kind).unwrap())), T).unwrap();
     thread::scope(|s| {
-        let blocked = s.spawn(|| reader.watch(Timeout::Forever));
+        // Bounded, so that a failure below fails instead of hanging the scope.
+        let blocked = s.spawn(|| reader.watch(Timeout::After(WAIT * 2)));
         client.expire_session_for_testing().unwrap();
         assert_eq!(blocked.join().unwrap().unwrap_err().code(), Code::SessionExpired);
     });
@@ -584,6 +585,8 @@ fn the_callback_may_free_its_reader() {
     let reader = new_reader(&c, &path, Some(&rec)).unwrap();
     rec.reader.store(reader, Ordering::SeqCst);
     other.set(&path, br#"{"n": 1}"#, None, T).unwrap();
+    // One change at a time: the reader may coalesce writes in quick succession.
+    rec.wait_until("first change", |e| e.len() == 1);
     other.set(&path, br#"{"n": 2}"#, None, T).unwrap();
     let deadline = Instant::now() + WAIT;
     while rec.freed.load(Ordering::SeqCst) == 0 {

@@ -196,8 +196,9 @@ fn expiry_and_close_end_the_waits() {
 
     let c = core_client(&hosts, 10_000);
     thread::scope(|s| {
-        let next = s.spawn(|| wait::get_next(&c, &path, 5, false, Timeout::Forever));
-        let absent = s.spawn(|| wait::wait_absent(&c, &path, Timeout::Forever));
+        // Bounded, so that a failure below fails instead of hanging the scope.
+        let next = s.spawn(|| wait::get_next(&c, &path, 5, false, Timeout::After(Duration::from_secs(60))));
+        let absent = s.spawn(|| wait::wait_absent(&c, &path, Timeout::After(Duration::from_secs(60))));
         wait_watch(shared_server().port(), &path, true);
         c.expire_session_for_testing().unwrap();
         assert_eq!(next.join().unwrap().unwrap_err().code(), Code::SessionExpired);
@@ -207,7 +208,7 @@ fn expiry_and_close_end_the_waits() {
 
     let c = core_client(&hosts, 10_000);
     thread::scope(|s| {
-        let next = s.spawn(|| wait::get_next(&c, &path, 5, false, Timeout::Forever));
+        let next = s.spawn(|| wait::get_next(&c, &path, 5, false, Timeout::After(Duration::from_secs(60))));
         wait_watch(shared_server().port(), &path, true);
         c.close();
         assert_eq!(next.join().unwrap().unwrap_err().code(), Code::Closed);

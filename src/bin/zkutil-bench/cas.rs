@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use zkutil::cas::{self, Cas, CasOptions, Decision};
 use zkutil::{CreateOptions, Timeout};
 
-use crate::raw::{Floors, per_op};
+use crate::raw::Floors;
 use crate::report::{line, ratio};
 use crate::Ctx;
 
