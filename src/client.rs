@@ -423,9 +423,12 @@ impl Client {
         let session = zk.session().clone();
         let hosts = self.inner.config.hosts();
         let session_timeout = self.inner.session_timeout;
-        let deadline = Timeout::After(Duration::from_secs(10)).deadline();
+        let deadline = Timeout::After(Duration::from_secs(30)).deadline();
+        let mut changes = self.state_receiver();
         // The original client reconnects as soon as the second connection
-        // takes the session over, so the takeover may need a few tries.
+        // takes the session over, and may take it back before the second
+        // one's CloseSession is processed (then nothing expires): repeat
+        // the takeover until this client sees the end of its session.
         runtime::block_on(deadline.run("expire session", async move {
             loop {
                 let connector = zk::Client::connector()
@@ -433,18 +436,18 @@ impl Client {
                     .with_session_timeout(session_timeout)
                     .with_fail_eagerly();
                 match connector.connect(&hosts).await {
-                    Ok(other) => {
-                        drop(other);
-                        return;
+                    Ok(other) => drop(other),
+                    Err(zk::Error::SessionExpired) => {}
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
                     }
-                    Err(zk::Error::SessionExpired) => return,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+                let ended = tokio::time::timeout(Duration::from_secs(2), changes.wait_for(|s| s.is_terminal())).await;
+                if ended.is_ok() {
+                    return;
                 }
             }
-        }))?;
-        let mut changes = self.state_receiver();
-        runtime::block_on(deadline.run("wait for expiry", async move {
-            let _ = changes.wait_for(|s| s.is_terminal()).await;
         }))
     }
 }
