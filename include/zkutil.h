@@ -952,6 +952,7 @@ zku_rc zku_cas_value(const struct zku_cas *cas, const uint8_t **data, size_t *le
 /**
  * The current value as a NUL-terminated JSON text, borrowed like
  * `zku_cas_value`. NULL when the handle is not in JSON mode or is NULL.
+ * Never blocks.
  *
  * # Safety
  * `cas` is NULL or live.
@@ -960,7 +961,8 @@ const char *zku_cas_json(const struct zku_cas *cas);
 
 /**
  * Copies the stat of the current value into `*stat`. While the node does
- * not exist (ZKU_CAS_CREATE) the stat is all zeros with version -1.
+ * not exist (ZKU_CAS_CREATE) the stat is all zeros with version -1. Never
+ * blocks.
  * Errors: ZKU_ENULL.
  *
  * # Safety
@@ -1007,7 +1009,9 @@ uint32_t zku_cas_attempts(const struct zku_cas *cas);
 zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
 
 /**
- * `zku_cas_commit` with a NUL-terminated JSON text.
+ * `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
+ * both modes). Blocking, up to `timeout_ms`. Errors: as `zku_cas_commit`,
+ * plus ZKU_EUTF8.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1026,8 +1030,7 @@ zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeou
 zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error **err);
 
 /**
- * After ZKU_EUNKNOWN from a commit: waits for the connection (up to
- * `timeout_ms`) and re-sends the same write with the same expected
+ * After ZKU_EUNKNOWN from a commit: waits for the connection and re-sends the same write with the same expected
  * version, which can never apply twice. Returns 0 when it is now applied
  * (exactly once; the handle holds it, `*stat` (may be NULL) its stat);
  * ZKU_EBADVERSION when the first write was certainly not applied (another
@@ -1035,6 +1038,7 @@ zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error 
  * ZKU_EUNKNOWN when it still cannot be known (the node holds the written
  * bytes, which another writer may also have written from the same read,
  * or it moved on, or was deleted; or no connection in time: call again).
+ * Blocking, up to `timeout_ms` (a read follows a conflicting retry).
  * Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
  * ZKU_ECLOSED, ZKU_ENOAUTH.
  *
@@ -1044,8 +1048,9 @@ zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error 
 zku_rc zku_cas_resolve(struct zku_cas *cas, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
 
 /**
- * Frees a CAS handle (a write of unknown outcome stays unknown). NULL is
- * fine; free each handle once.
+ * Frees a CAS handle (a write of unknown outcome stays unknown). Never
+ * blocks. NULL is fine; free each handle once, with no other call on it in
+ * progress.
  *
  * # Safety
  * `cas` is NULL or a live handle.
@@ -1541,9 +1546,10 @@ int32_t zku_reader_state(const struct zku_reader *reader);
 void zku_reader_close(const struct zku_reader *reader);
 
 /**
- * Closes (see `zku_reader_close`) and frees the reader. NULL is fine; free
- * once, when no other call on it is in progress (close it first to wake a
- * blocked `zku_reader_watch`). May be called from the reader's callback.
+ * Closes (see `zku_reader_close`; blocking while earlier events are
+ * delivered) and frees the reader. NULL is fine; free once, when no other
+ * call on it is in progress (close it first to wake a blocked
+ * `zku_reader_watch`). May be called from the reader's own callback.
  *
  * # Safety
  * `reader` is NULL or a live reader.

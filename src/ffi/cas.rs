@@ -157,6 +157,7 @@ pub unsafe extern "C" fn zku_cas_value(
 
 /// The current value as a NUL-terminated JSON text, borrowed like
 /// `zku_cas_value`. NULL when the handle is not in JSON mode or is NULL.
+/// Never blocks.
 ///
 /// # Safety
 /// `cas` is NULL or live.
@@ -168,7 +169,8 @@ pub unsafe extern "C" fn zku_cas_json(cas: *const zku_cas) -> *const c_char {
 }
 
 /// Copies the stat of the current value into `*stat`. While the node does
-/// not exist (ZKU_CAS_CREATE) the stat is all zeros with version -1.
+/// not exist (ZKU_CAS_CREATE) the stat is all zeros with version -1. Never
+/// blocks.
 /// Errors: ZKU_ENULL.
 ///
 /// # Safety
@@ -247,7 +249,9 @@ pub unsafe extern "C" fn zku_cas_commit(
     })
 }
 
-/// `zku_cas_commit` with a NUL-terminated JSON text.
+/// `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
+/// both modes). Blocking, up to `timeout_ms`. Errors: as `zku_cas_commit`,
+/// plus ZKU_EUTF8.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -291,8 +295,7 @@ pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err:
     })
 }
 
-/// After ZKU_EUNKNOWN from a commit: waits for the connection (up to
-/// `timeout_ms`) and re-sends the same write with the same expected
+/// After ZKU_EUNKNOWN from a commit: waits for the connection and re-sends the same write with the same expected
 /// version, which can never apply twice. Returns 0 when it is now applied
 /// (exactly once; the handle holds it, `*stat` (may be NULL) its stat);
 /// ZKU_EBADVERSION when the first write was certainly not applied (another
@@ -300,6 +303,7 @@ pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err:
 /// ZKU_EUNKNOWN when it still cannot be known (the node holds the written
 /// bytes, which another writer may also have written from the same read,
 /// or it moved on, or was deleted; or no connection in time: call again).
+/// Blocking, up to `timeout_ms` (a read follows a conflicting retry).
 /// Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
 /// ZKU_ECLOSED, ZKU_ENOAUTH.
 ///
@@ -325,8 +329,9 @@ pub unsafe extern "C" fn zku_cas_resolve(
     })
 }
 
-/// Frees a CAS handle (a write of unknown outcome stays unknown). NULL is
-/// fine; free each handle once.
+/// Frees a CAS handle (a write of unknown outcome stays unknown). Never
+/// blocks. NULL is fine; free each handle once, with no other call on it in
+/// progress.
 ///
 /// # Safety
 /// `cas` is NULL or a live handle.

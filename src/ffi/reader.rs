@@ -310,9 +310,10 @@ pub unsafe extern "C" fn zku_reader_close(reader: *const zku_reader) {
     }
 }
 
-/// Closes (see `zku_reader_close`) and frees the reader. NULL is fine; free
-/// once, when no other call on it is in progress (close it first to wake a
-/// blocked `zku_reader_watch`). May be called from the reader's callback.
+/// Closes (see `zku_reader_close`; blocking while earlier events are
+/// delivered) and frees the reader. NULL is fine; free once, when no other
+/// call on it is in progress (close it first to wake a blocked
+/// `zku_reader_watch`). May be called from the reader's own callback.
 ///
 /// # Safety
 /// `reader` is NULL or a live reader.
