@@ -678,8 +678,9 @@ zku_rc zku_perm_letters_to_mask(const char *letters, int32_t *out, struct zku_er
 zku_rc zku_perm_names_to_mask(const char *const *names, size_t n, int32_t *out, struct zku_error **err);
 
 /**
- * A ZKU_PERM_* mask to letters in `cdrwa` order, upper case when `lower`
- * is false. Errors: ZKU_EPERM for bits outside 31.
+ * A ZKU_PERM_* mask to letters, upper case when `lower` is false, in the
+ * order k3zkutil's parse_kazoo_acl gives: "cdrwa" for all five, else
+ * r, w, c, d, a. Errors: ZKU_EPERM for bits outside 31.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -687,8 +688,9 @@ zku_rc zku_perm_names_to_mask(const char *const *names, size_t n, int32_t *out, 
 zku_rc zku_perm_mask_to_letters(int32_t mask, bool lower, char **out, struct zku_error **err);
 
 /**
- * A ZKU_PERM_* mask to long names in `cdrwa` order, upper case when
- * `lower` is false. Errors: ZKU_EPERM for bits outside 31.
+ * A ZKU_PERM_* mask to long names, upper case when `lower` is false, in
+ * the order of zku_perm_mask_to_letters. Errors: ZKU_EPERM for bits
+ * outside 31.
  *
  * # Safety
  * Pointers are NULL or valid.

@@ -168,21 +168,26 @@ fn check_mask(mask: u32) -> Result<()> {
     Ok(())
 }
 
-/// The bitmask to letters in canonical `cdrwa` order.
+/// The bitmask to letters in the order k3zkutil's parse_kazoo_acl gives
+/// them (what its export_hierarchy writes): "cdrwa" for all five, else
+/// read, write, create, delete, admin (kazoo's acl_list order).
 pub fn mask_to_letters(mask: u32, lower: bool) -> Result<String> {
     check_mask(mask)?;
-    let letters: String = PERMS.iter().filter(|p| mask & p.2 != 0).map(|p| p.0).collect();
+    let letters: String = if mask == PERM_ALL {
+        "cdrwa".to_string()
+    } else {
+        [('r', PERM_READ), ('w', PERM_WRITE), ('c', PERM_CREATE), ('d', PERM_DELETE), ('a', PERM_ADMIN)]
+            .iter()
+            .filter(|(_, bit)| mask & bit != 0)
+            .map(|(letter, _)| *letter)
+            .collect()
+    };
     Ok(if lower { letters } else { letters.to_uppercase() })
 }
 
-/// The bitmask to long names in canonical order.
+/// The bitmask to long names, in the order of [`mask_to_letters`].
 pub fn mask_to_names(mask: u32, lower: bool) -> Result<Vec<String>> {
-    check_mask(mask)?;
-    Ok(PERMS
-        .iter()
-        .filter(|p| mask & p.2 != 0)
-        .map(|p| if lower { p.1.to_string() } else { p.1.to_uppercase() })
-        .collect())
+    perm_to_long(&mask_to_letters(mask, true)?, lower)
 }
 
 #[cfg(test)]
@@ -208,6 +213,8 @@ mod tests {
         assert_eq!(letters_to_mask("rW").unwrap(), 3);
         assert_eq!(names_to_mask(&["ALL"]).unwrap(), 31);
         assert_eq!(mask_to_letters(12, true).unwrap(), "cd");
+        assert_eq!(mask_to_letters(5, true).unwrap(), "rc");
+        assert_eq!(mask_to_letters(31, false).unwrap(), "CDRWA");
         assert_eq!(mask_to_names(3, false).unwrap(), ["READ", "WRITE"]);
         assert_eq!(mask_to_letters(32, true).unwrap_err().code(), Code::BadPermission);
     }

@@ -327,8 +327,9 @@ pub unsafe extern "C" fn zku_perm_names_to_mask(
     })
 }
 
-/// A ZKU_PERM_* mask to letters in `cdrwa` order, upper case when `lower`
-/// is false. Errors: ZKU_EPERM for bits outside 31.
+/// A ZKU_PERM_* mask to letters, upper case when `lower` is false, in the
+/// order k3zkutil's parse_kazoo_acl gives: "cdrwa" for all five, else
+/// r, w, c, d, a. Errors: ZKU_EPERM for bits outside 31.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -350,8 +351,9 @@ pub unsafe extern "C" fn zku_perm_mask_to_letters(
     })
 }
 
-/// A ZKU_PERM_* mask to long names in `cdrwa` order, upper case when
-/// `lower` is false. Errors: ZKU_EPERM for bits outside 31.
+/// A ZKU_PERM_* mask to long names, upper case when `lower` is false, in
+/// the order of zku_perm_mask_to_letters. Errors: ZKU_EPERM for bits
+/// outside 31.
 ///
 /// # Safety
 /// Pointers are NULL or valid.

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs zkutil from a CMake build dir into a scratch prefix, then builds
+# and runs a tiny program against it twice: with find_package(zkutil)
+# (shared and static) and with pkg-config.
+# Usage: run.sh BUILD_DIR WORK_DIR
+set -euo pipefail
+build=$1
+work=$2
+here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$work"
+mkdir -p "$work"
+prefix="$work/prefix"
+
+cmake --install "$build" --prefix "$prefix" >/dev/null
+libdir=$(find "$prefix" -name 'zkutil.pc' -printf '%h\n' | head -1 | xargs dirname)
+echo "installed into $prefix (libdir $libdir):"
+(cd "$prefix" && find . -type f -o -type l | sort | sed 's/^/  /')
+
+echo "== find_package(zkutil)"
+cmake -S "$here/project" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/cmake-build" >/dev/null
+"$work/cmake-build/consumer_shared"
+"$work/cmake-build/consumer_static"
+
+echo "== pkg-config --cflags --libs zkutil"
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+# shellcheck disable=SC2046 # word splitting of pkg-config output is intended
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc" "$here/project/main.c" \
+    $(pkg-config --cflags --libs zkutil)
+LD_LIBRARY_PATH="$libdir" "$work/consumer_pc"
+echo "downstream: all passed"
