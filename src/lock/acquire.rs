@@ -80,8 +80,12 @@ impl Inner {
         let deadline = timeout.deadline();
         let reply_deadline = self.reply_deadline(timeout, deadline);
         let mut cancel = self.cancel.subscribe();
-        let guard = runtime::block_on(interruptible(self.ops.clone().lock_owned(), deadline, &mut cancel, &what))
-            .map_err(|e| if e.code() == Code::OperationTimeout { e.context("another operation on this lock handle") } else { e })?;
+        let guard = match self.ops.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => runtime::block_on(interruptible(self.ops.clone().lock_owned(), deadline, &mut cancel, &what)).map_err(|e| {
+                if e.code() == Code::OperationTimeout { e.context("another operation on this lock handle") } else { e }
+            })?,
+        };
 
         // Already held, or waiting to learn whether it still is.
         loop {

@@ -254,6 +254,9 @@ impl Inner {
     }
 
     fn lock_ops(&self, deadline: Deadline, what: &str) -> Result<OwnedMutexGuard<()>> {
+        if let Ok(guard) = self.ops.clone().try_lock_owned() {
+            return Ok(guard);
+        }
         runtime::block_on(deadline.run(what, self.ops.clone().lock_owned()))
             .map_err(|e| e.context("another operation on this lock handle"))
     }

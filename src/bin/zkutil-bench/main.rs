@@ -4,6 +4,7 @@
 //!
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
+mod lock;
 mod raw;
 mod report;
 
@@ -37,7 +38,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -58,6 +59,9 @@ fn main() {
     let floors = raw::run(&ctx);
     if wanted("raw") {
         report::floors(&floors);
+    }
+    if wanted("lock") {
+        lock::run(&ctx, &floors);
     }
     cleanup(&ctx);
 }
