@@ -1080,11 +1080,12 @@ zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *nam
 /**
  * Frees a lock handle. If the lock is held (or suspended) it is released
  * first — Blocking, up to the default timeout capped at the session
- * timeout — then acquires blocked on it are cancelled, the state callback
+ * timeout — then the state callback
  * stops (its `user_data_free` runs) and, for a handle made by
  * `zku_lock_new_with_config`, its client is closed. The descriptor of
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
- * in progress or follow, except a blocked acquire that this cancels.
+ * in progress or follow (to stop an acquire blocked in another thread,
+ * call `zku_lock_cancel`, wait for that thread to return, then free).
  *
  * # Safety
  * `lock` is NULL or a live lock.
