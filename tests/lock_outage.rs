@@ -215,3 +215,42 @@ fn ensemble_leader_restart_keeps_exclusion_and_hands_the_lock_on() {
     assert_eq!(order[0], first_token);
     assert!(order.windows(2).all(|w| w[0] < w[1]), "tokens increase in hold order: {order:?}");
 }
+
+#[test]
+fn lost_after_the_session_timeout_then_the_session_comes_back() {
+    // The servers restore sessions when they restart, so a session can
+    // outlive a disconnection longer than its timeout. The lock was already
+    // reported LOST (another client may have taken it); it stays LOST, and
+    // the node it left is deleted as soon as we reconnect.
+    let mut server = ZkServer::start();
+    let dir = unique_path("comes-back");
+    let session = Duration::from_secs(20);
+    let c = Client::connect(config(&server.connect_string(), &dir, session)).unwrap();
+    let l = Lock::new(&c, "res", LockOptions::default()).unwrap();
+    let seen = record_states(&l);
+    let token = l.acquire(T).unwrap();
+    server.stop();
+    wait_for_state(&l, LockState::Suspended, Duration::from_secs(30));
+    let suspended = Instant::now();
+    wait_for_state(&l, LockState::Lost, Duration::from_secs(60));
+    assert!(suspended.elapsed() >= session - Duration::from_secs(1), "LOST only after the session timeout");
+    server.restart();
+    // The client reconnects with the same session (within 1.4 x its timeout).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !c.state().is_connected() {
+        assert!(Instant::now() < deadline, "client state {:?}", c.state());
+        thread::sleep(Duration::from_millis(50));
+    }
+    let other = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(10))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while other.exists(l.path(), T).unwrap().is_some_and(|s| s.czxid == token) {
+        assert!(Instant::now() < deadline, "the stale node was not removed");
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(l.state(), LockState::Lost, "no resurrection");
+    let rival = Lock::new(&other, "res", LockOptions::default()).unwrap();
+    rival.acquire(Timeout::NoWait).expect("free at once, without waiting for the session to end");
+    assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(rival.state(), LockState::Held, "our release after the loss left the new owner alone");
+    assert!(!seen.lock().unwrap().iter().any(|(old, new)| *old == LockState::Lost && *new == LockState::Held));
+}

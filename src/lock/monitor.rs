@@ -117,7 +117,9 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, watcher: zk::Oneshot
             }
             Wake::Expire => {
                 lose(&weak, generation, format!("disconnected for longer than the session timeout ({} ms)", session_timeout.as_millis()));
-                remove_stale(&weak, generation, session).await;
+                // Its own task: a release acknowledging the loss stops this
+                // monitor, not the cleanup.
+                crate::runtime::handle().spawn(remove_stale(weak, generation, session));
                 return;
             }
             Wake::Retry => {
@@ -248,7 +250,7 @@ fn lose(weak: &Weak<Inner>, generation: u64, why: String) {
 /// After an ephemeral lock was declared LOST for a long disconnection: if
 /// the session comes back after all, delete our node (if it still is ours
 /// and this handle has not acquired again), so it does not block others.
-async fn remove_stale(weak: &Weak<Inner>, generation: u64, mut session: watch::Receiver<SessionState>) {
+async fn remove_stale(weak: Weak<Inner>, generation: u64, mut session: watch::Receiver<SessionState>) {
     loop {
         let state = *session.borrow_and_update();
         if state.is_terminal() {
@@ -269,18 +271,22 @@ async fn remove_stale(weak: &Weak<Inner>, generation: u64, mut session: watch::R
             };
             let Some(held) = held else { return };
             let Ok(zk) = inner.client.ready(Deadline::never().min_after(inner.client.session_timeout())).await else { return };
-            match zk.get_data(&inner.path).await {
-                Ok((data, stat)) => {
-                    if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !inner.holds(&data) {
-                        return;
+            // A moved version means someone wrote the node: read it again.
+            for _ in 0..3 {
+                match zk.get_data(&inner.path).await {
+                    Ok((data, stat)) => {
+                        if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !inner.holds(&data) {
+                            return;
+                        }
+                        match zk.delete(&inner.path, Some(stat.version)).await {
+                            Ok(()) | Err(zk::Error::NoNode) => return,
+                            Err(zk::Error::BadVersion) => continue,
+                            Err(_) => break,
+                        }
                     }
-                    match zk.delete(&inner.path, Some(stat.version)).await {
-                        Ok(()) | Err(zk::Error::NoNode) => return,
-                        Err(_) => {}
-                    }
+                    Err(zk::Error::NoNode) => return,
+                    Err(_) => break,
                 }
-                Err(zk::Error::NoNode) => return,
-                Err(_) => {}
             }
         }
         if session.changed().await.is_err() {
