@@ -306,7 +306,10 @@ fn no_report_after_release() {
     other.set(l.path(), b"y", None, T).unwrap();
     other.delete(l.path(), None, T).unwrap();
     thread::sleep(Duration::from_millis(300));
-    assert_eq!(*seen.lock().unwrap(), vec![(LockState::Unlocked, LockState::Held), (LockState::Held, LockState::Unlocked)]);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(LockState::Unlocked, LockState::Held), (LockState::Held, LockState::Unlocked)]
+    );
 }
 
 #[test]
@@ -343,7 +346,10 @@ fn acl_and_node_id_from_the_configuration() {
     assert!(l.identifier().starts_with("abc-"), "{}", l.identifier());
     l.acquire(T).unwrap();
     let (acl, _) = c.get_acl(l.path(), T).unwrap();
-    assert_eq!(acl, vec![Acl::digest("foo", "bar", acl::PERM_CREATE | acl::PERM_DELETE), Acl::digest("xp", "123", acl::PERM_ALL)]);
+    assert_eq!(
+        acl,
+        vec![Acl::digest("foo", "bar", acl::PERM_CREATE | acl::PERM_DELETE), Acl::digest("xp", "123", acl::PERM_ALL)]
+    );
     let (data, _) = c.get(l.path(), T).unwrap();
     assert_eq!(json(&data)["id"].as_str().unwrap().split('-').next(), Some("abc"));
     // A client without the credentials cannot read or take it.
@@ -411,7 +417,12 @@ fn acquire_loop_reports_each_holder_change() {
     let waiter = thread::spawn(move || {
         let token = b
             .acquire_loop(Timeout::Forever, &mut |h| {
-                tx.send((h.id().unwrap(), h.stat.version, serde_json::from_slice::<serde_json::Value>(&h.data).unwrap())).unwrap();
+                tx.send((
+                    h.id().unwrap(),
+                    h.stat.version,
+                    serde_json::from_slice::<serde_json::Value>(&h.data).unwrap(),
+                ))
+                .unwrap();
                 true
             })
             .unwrap();
@@ -564,7 +575,9 @@ fn closed_and_expired_clients() {
     assert_eq!(l.acquire(T).unwrap_err().code(), Code::SessionExpired);
     assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
     wait_until("node gone", Duration::from_secs(10), || observer.exists(l.path(), T).unwrap().is_none());
-    wait_until("callbacks", Duration::from_secs(5), || seen.lock().unwrap().last() == Some(&(LockState::Lost, LockState::Unlocked)));
+    wait_until("callbacks", Duration::from_secs(5), || {
+        seen.lock().unwrap().last() == Some(&(LockState::Lost, LockState::Unlocked))
+    });
     let seen = seen.lock().unwrap();
     assert_eq!(seen[0], (LockState::Unlocked, LockState::Held));
     assert_eq!(seen[seen.len() - 2].1, LockState::Lost, "{seen:?}");

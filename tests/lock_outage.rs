@@ -61,7 +61,11 @@ fn restart_within_the_session_timeout_keeps_the_lock() {
     wait_for_state(&l, LockState::Held, Duration::from_secs(30));
     assert_eq!(
         *seen.lock().unwrap(),
-        vec![(LockState::Unlocked, LockState::Held), (LockState::Held, LockState::Suspended), (LockState::Suspended, LockState::Held)],
+        vec![
+            (LockState::Unlocked, LockState::Held),
+            (LockState::Held, LockState::Suspended),
+            (LockState::Suspended, LockState::Held)
+        ],
         "never LOST"
     );
     assert_eq!(l.token(), Some(token));
@@ -102,7 +106,14 @@ fn outage_longer_than_the_session_timeout_loses_the_lock() {
     rival.acquire(Timeout::After(Duration::from_secs(60))).unwrap();
     assert!(rival.is_locked());
     let seen = seen.lock().unwrap();
-    assert_eq!(seen[..3], [(LockState::Unlocked, LockState::Held), (LockState::Held, LockState::Suspended), (LockState::Suspended, LockState::Lost)]);
+    assert_eq!(
+        seen[..3],
+        [
+            (LockState::Unlocked, LockState::Held),
+            (LockState::Held, LockState::Suspended),
+            (LockState::Suspended, LockState::Lost)
+        ]
+    );
 }
 
 #[test]
@@ -166,7 +177,8 @@ fn ensemble_leader_restart_keeps_exclusion_and_hands_the_lock_on() {
     let order = Arc::new(Mutex::new(Vec::new()));
     let waiters: Vec<_> = (0..3)
         .map(|_| {
-            let (hosts, dir, inside, max_inside, order) = (hosts.clone(), dir.clone(), inside.clone(), max_inside.clone(), order.clone());
+            let (hosts, dir, inside, max_inside, order) =
+                (hosts.clone(), dir.clone(), inside.clone(), max_inside.clone(), order.clone());
             thread::spawn(move || {
                 let c = Client::connect(config(&hosts, &dir, session)).unwrap();
                 let l = Lock::new(&c, "res", LockOptions::default()).unwrap();
@@ -201,7 +213,11 @@ fn ensemble_leader_restart_keeps_exclusion_and_hands_the_lock_on() {
     // The holder kept the lock throughout (suspended while cut off).
     wait_for_state(&holder, LockState::Held, Duration::from_secs(60));
     eprintln!("holder states: {:?}", holder_seen.lock().unwrap());
-    assert!(!holder_seen.lock().unwrap().iter().any(|(_, new)| *new == LockState::Lost), "{:?}", holder_seen.lock().unwrap());
+    assert!(
+        !holder_seen.lock().unwrap().iter().any(|(_, new)| *new == LockState::Lost),
+        "{:?}",
+        holder_seen.lock().unwrap()
+    );
     assert_eq!(holder_client.get(holder.path(), T).unwrap().1.czxid, first_token);
     assert_eq!(inside.load(Ordering::SeqCst), 0, "no waiter got in while it was held");
     order.lock().unwrap().push(first_token);

@@ -90,7 +90,12 @@ impl Env {
     }
 
     fn lock(&self, identifier: Option<&str>) -> Lock {
-        Lock::new(&self.client, "foo", LockOptions { identifier: identifier.map(str::to_string), ..LockOptions::default() }).unwrap()
+        Lock::new(
+            &self.client,
+            "foo",
+            LockOptions { identifier: identifier.map(str::to_string), ..LockOptions::default() },
+        )
+        .unwrap()
     }
 }
 

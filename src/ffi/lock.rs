@@ -11,7 +11,9 @@ use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
 use super::node::zku_stat;
-use super::{bytes_arg, clear_out, guard, guard_value, handle, opt_str_arg, required_out, set_out, str_arg, write_out, zku_rc};
+use super::{
+    bytes_arg, clear_out, guard, guard_value, handle, opt_str_arg, required_out, set_out, str_arg, write_out, zku_rc,
+};
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
 use crate::lock::{Lock, LockOptions, LockState};
@@ -59,7 +61,8 @@ pub const ZKU_LOCK_DEFAULT_TIMEOUT: i32 = -2;
 /// Called with the old and new state on every lock state change, in order,
 /// on a library thread dedicated to this lock. It may call back into the
 /// library (even free the lock).
-pub type zku_lock_state_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_lock_state, new_state: zku_lock_state)>;
+pub type zku_lock_state_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_lock_state, new_state: zku_lock_state)>;
 
 /// Called by `zku_lock_acquire_loop` on the calling thread each time the
 /// holder's node changes while waiting: `holder` is its data (normally
@@ -67,8 +70,9 @@ pub type zku_lock_state_fn = Option<unsafe extern "C" fn(user_data: *mut c_void,
 /// valid during the call), `version` the node version. Return 0 to keep
 /// waiting, non-zero to stop (the acquire returns ZKU_EABORTED). It may
 /// call any library function except operations on this same lock.
-pub type zku_lock_holder_fn =
-    Option<unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int>;
+pub type zku_lock_holder_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int,
+>;
 
 fn state_code(state: LockState) -> zku_lock_state {
     match state {
@@ -145,8 +149,9 @@ pub unsafe extern "C" fn zku_lock_new(
         unsafe { clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or valid (caller).
-        let (client, name, identifier) =
-            unsafe { (&handle(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?) };
+        let (client, name, identifier) = unsafe {
+            (&handle(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
+        };
         let lock = Lock::new(client, name, options(identifier, flags, default_timeout_ms)?)?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, boxed(lock)?) };
@@ -187,7 +192,11 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
         required_out(out, "out")?;
         // SAFETY: NULL or valid (caller).
         let (config, name, identifier) = unsafe {
-            (config.as_ref().map_or_else(Config::new, |c| c.config.clone()), str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
+            (
+                config.as_ref().map_or_else(Config::new, |c| c.config.clone()),
+                str_arg(name, "name")?,
+                opt_str_arg(identifier, "identifier")?,
+            )
         };
         let Some(on_state) = on_state else {
             return Err(Error::invalid_argument(
@@ -256,7 +265,12 @@ pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
 /// # Safety
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_lock_acquire(lock: *const zku_lock, timeout_ms: i32, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_lock_acquire(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    token: *mut i64,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, 0) };
@@ -442,7 +456,8 @@ pub unsafe extern "C" fn zku_lock_cancel(lock: *const zku_lock) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_get_state(lock: *const zku_lock) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    unsafe { lock.as_ref() }.map_or(ZKU_LOCK_UNLOCKED, |l| guard_value(ZKU_LOCK_UNLOCKED, || state_code(l.lock.state())))
+    unsafe { lock.as_ref() }
+        .map_or(ZKU_LOCK_UNLOCKED, |l| guard_value(ZKU_LOCK_UNLOCKED, || state_code(l.lock.state())))
 }
 
 /// True only while ZKU_LOCK_HELD (false while suspended, and for NULL).
@@ -487,7 +502,9 @@ pub unsafe extern "C" fn zku_lock_token(lock: *const zku_lock, token: *mut i64, 
 pub unsafe extern "C" fn zku_lock_lost_reason(lock: *const zku_lock) -> *mut c_char {
     // SAFETY: NULL or live (caller).
     let Some(l) = (unsafe { lock.as_ref() }) else { return std::ptr::null_mut() };
-    guard_value(std::ptr::null_mut(), || l.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut()))
+    guard_value(std::ptr::null_mut(), || {
+        l.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
+    })
 }
 
 /// This handle's identifier, valid until `zku_lock_free` (NULL for NULL).
@@ -651,7 +668,8 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or valid (caller).
-        let (lock, path, data) = unsafe { (lock_arg(lock)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
+        let (lock, path, data) =
+            unsafe { (lock_arg(lock)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
         let st = lock.guarded_set(path, data, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };

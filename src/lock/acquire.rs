@@ -23,13 +23,21 @@ use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
 use crate::runtime::{self, Deadline, Timeout};
 
-type Replies = (std::result::Result<zk::Stat, zk::Error>, std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>);
+type Replies =
+    (std::result::Result<zk::Stat, zk::Error>, std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>);
 type AttemptFuture = Pin<Box<dyn Future<Output = Replies> + Send>>;
 
 /// What one attempt found.
 enum Attempt {
-    Held { held: Held, data: Vec<u8>, watcher: zk::OneshotWatcher },
-    Taken { holder: Holder, watcher: zk::OneshotWatcher },
+    Held {
+        held: Held,
+        data: Vec<u8>,
+        watcher: zk::OneshotWatcher,
+    },
+    Taken {
+        holder: Holder,
+        watcher: zk::OneshotWatcher,
+    },
     /// The node was gone by the time of the get: try again at once.
     Vanished,
     /// The parent directory does not exist.
@@ -52,7 +60,11 @@ pub(super) enum Outcome {
 }
 
 impl Inner {
-    pub(super) fn acquire(self: &Arc<Self>, timeout: Timeout, on_holder: Option<&mut dyn FnMut(&Holder) -> bool>) -> Result<i64> {
+    pub(super) fn acquire(
+        self: &Arc<Self>,
+        timeout: Timeout,
+        on_holder: Option<&mut dyn FnMut(&Holder) -> bool>,
+    ) -> Result<i64> {
         match self.acquire_impl(timeout, true, on_holder)? {
             Outcome::Held { token, .. } => Ok(token),
             // Only returned without waiting.
@@ -62,8 +74,12 @@ impl Inner {
 
     pub(super) fn try_acquire(self: &Arc<Self>, timeout: Timeout) -> Result<TryAcquire> {
         Ok(match self.acquire_impl(timeout, false, None)? {
-            Outcome::Held { token, data, version } => TryAcquire { locked: true, holder: data, version, token: Some(token) },
-            Outcome::Taken(holder) => TryAcquire { locked: false, version: holder.stat.version, holder: holder.data, token: None },
+            Outcome::Held { token, data, version } => {
+                TryAcquire { locked: true, holder: data, version, token: Some(token) }
+            }
+            Outcome::Taken(holder) => {
+                TryAcquire { locked: false, version: holder.stat.version, holder: holder.data, token: None }
+            }
         })
     }
 
@@ -82,9 +98,14 @@ impl Inner {
         let mut cancel = self.cancel.subscribe();
         let guard = match self.ops.clone().try_lock_owned() {
             Ok(guard) => guard,
-            Err(_) => runtime::block_on(interruptible(self.ops.clone().lock_owned(), deadline, &mut cancel, &what)).map_err(|e| {
-                if e.code() == Code::OperationTimeout { e.context("another operation on this lock handle") } else { e }
-            })?,
+            Err(_) => runtime::block_on(interruptible(self.ops.clone().lock_owned(), deadline, &mut cancel, &what))
+                .map_err(|e| {
+                    if e.code() == Code::OperationTimeout {
+                        e.context("another operation on this lock handle")
+                    } else {
+                        e
+                    }
+                })?,
         };
 
         // Already held, or waiting to learn whether it still is.
@@ -121,7 +142,8 @@ impl Inner {
         let mut made_parent = false;
         loop {
             let data = self.node_data();
-            let step = runtime::block_on(self.attempt_step(deadline, reply_deadline, &mut cancel, &mut session, data, &what));
+            let step =
+                runtime::block_on(self.attempt_step(deadline, reply_deadline, &mut cancel, &mut session, data, &what));
             let attempt = match step {
                 Ok(attempt) => attempt,
                 Err(Stop::Interrupted(attempt, err)) => {
@@ -151,7 +173,8 @@ impl Inner {
                         return Err(Error::new(Code::NoNode, format!("{what}: the parent node does not exist")));
                     }
                     made_parent = true;
-                    runtime::block_on(self.make_parent(reply_deadline)).map_err(|e| e.context(format!("{what}: create the lock directory")))?;
+                    runtime::block_on(self.make_parent(reply_deadline))
+                        .map_err(|e| e.context(format!("{what}: create the lock directory")))?;
                 }
                 Attempt::Unknown(err) => {
                     maybe_created = true;
@@ -174,7 +197,10 @@ impl Inner {
                             // On the caller's thread, outside the runtime, so
                             // it may call blocking library functions.
                             if !report(&holder) {
-                                return Err(Error::new(Code::Aborted, format!("{what}: stopped by the holder callback")));
+                                return Err(Error::new(
+                                    Code::Aborted,
+                                    format!("{what}: stopped by the holder callback"),
+                                ));
                             }
                         }
                     }
@@ -184,8 +210,9 @@ impl Inner {
                             _ = session.changed() => {}
                         }
                     };
-                    runtime::block_on(interruptible(changed, deadline, &mut cancel, &what))
-                        .map_err(|e| if e.code() == Code::OperationTimeout { held_by(&self.path, &holder) } else { e })?;
+                    runtime::block_on(interruptible(changed, deadline, &mut cancel, &what)).map_err(|e| {
+                        if e.code() == Code::OperationTimeout { held_by(&self.path, &holder) } else { e }
+                    })?;
                 }
             }
         }
@@ -244,7 +271,9 @@ impl Inner {
                     Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })
                 }
             }
-            Err(zk::Error::NoNode) if created_unknown => Ok(Attempt::Unknown(Error::new(Code::ConnectionLoss, "connection lost"))),
+            Err(zk::Error::NoNode) if created_unknown => {
+                Ok(Attempt::Unknown(Error::new(Code::ConnectionLoss, "connection lost")))
+            }
             Err(zk::Error::NoNode) => Ok(Attempt::Vanished),
             Err(e) if is_connection(&e) => Ok(Attempt::Unknown(Error::from(e))),
             Err(e) => Err(Error::from(e).context(format!("get {}", self.path))),
@@ -303,7 +332,13 @@ impl Inner {
 }
 
 /// Sends the create, then the get-and-watch, without waiting in between.
-fn start_attempt(zk: zk::Client, path: Arc<str>, data: Vec<u8>, acl: Arc<Vec<zk::Acl>>, ephemeral: bool) -> AttemptFuture {
+fn start_attempt(
+    zk: zk::Client,
+    path: Arc<str>,
+    data: Vec<u8>,
+    acl: Arc<Vec<zk::Acl>>,
+    ephemeral: bool,
+) -> AttemptFuture {
     Box::pin(async move {
         let mode = if ephemeral { zk::CreateMode::Ephemeral } else { zk::CreateMode::Persistent };
         let options = mode.with_acls(zk::Acls::new(&acl));
@@ -358,7 +393,12 @@ async fn clean_up(inner: Arc<Inner>, attempt: Option<AttemptFuture>, mut unknown
 }
 
 /// Awaits `fut` until the deadline, or until the handle is cancelled.
-pub(super) async fn interruptible<F: Future>(fut: F, deadline: Deadline, cancel: &mut watch::Receiver<u64>, what: &str) -> Result<F::Output> {
+pub(super) async fn interruptible<F: Future>(
+    fut: F,
+    deadline: Deadline,
+    cancel: &mut watch::Receiver<u64>,
+    what: &str,
+) -> Result<F::Output> {
     tokio::select! {
         biased;
         _ = cancel.changed() => Err(cancelled(what)),

@@ -114,7 +114,10 @@ mod tests {
             String::from_utf8(encode("\u{7f}\u{2028}\u{1}\"\\/é\n", "null")).unwrap(),
             "{\"id\": \"\u{7f}\u{2028}\\u0001\\\"\\\\/é\\n\", \"val\": null}"
         );
-        assert_eq!(python_spacing(r#" { "x" :[1,2 , {"a b":"c,d: e"}],"y":"\"q,"} "#), r#"{"x": [1, 2, {"a b": "c,d: e"}], "y": "\"q,"}"#);
+        assert_eq!(
+            python_spacing(r#" { "x" :[1,2 , {"a b":"c,d: e"}],"y":"\"q,"} "#),
+            r#"{"x": [1, 2, {"a b": "c,d: e"}], "y": "\"q,"}"#
+        );
         assert_eq!(python_spacing("[]"), "[]");
         assert_eq!(val_text("{\"a\":1}").unwrap(), "{\"a\": 1}");
         assert_eq!(val_text("{").unwrap_err().code(), Code::BadJson);

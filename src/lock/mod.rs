@@ -190,7 +190,12 @@ impl Lock {
     /// k3zkutil's on_lost requirement, the caller must take the state
     /// changes (the callback), since nobody else watches that session.
     /// The client is closed when the lock is dropped.
-    pub fn with_own_client(config: Config, name: &str, options: LockOptions, on_change: LockStateCallback) -> Result<Lock> {
+    pub fn with_own_client(
+        config: Config,
+        name: &str,
+        options: LockOptions,
+        on_change: LockStateCallback,
+    ) -> Result<Lock> {
         // Check the arguments before connecting, so a bad one leaves no
         // session behind.
         check_args(&config, name, &options)?;

@@ -51,7 +51,12 @@ enum Wake {
     Retry,
 }
 
-pub(super) async fn run(weak: Weak<Inner>, generation: u64, watcher: zk::OneshotWatcher, mut session: watch::Receiver<SessionState>) {
+pub(super) async fn run(
+    weak: Weak<Inner>,
+    generation: u64,
+    watcher: zk::OneshotWatcher,
+    mut session: watch::Receiver<SessionState>,
+) {
     let (ephemeral, session_timeout) = match weak.upgrade() {
         Some(inner) => (inner.ephemeral, inner.client.session_timeout()),
         None => return,
@@ -116,7 +121,11 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, watcher: zk::Oneshot
                 now.is_connected()
             }
             Wake::Expire => {
-                lose(&weak, generation, format!("disconnected for longer than the session timeout ({} ms)", session_timeout.as_millis()));
+                lose(
+                    &weak,
+                    generation,
+                    format!("disconnected for longer than the session timeout ({} ms)", session_timeout.as_millis()),
+                );
                 // Its own task: a release acknowledging the loss stops this
                 // monitor, not the cleanup.
                 crate::runtime::handle().spawn(remove_stale(weak, generation, session));
@@ -177,7 +186,10 @@ async fn verify(inner: &Arc<Inner>, generation: u64) -> Verified {
     match zk.get_and_watch_data(&inner.path).await {
         Ok((data, stat, watcher)) => {
             if stat.czxid != held.token {
-                return Verified::Lost(format!("the lock node was replaced (czxid {} instead of {})", stat.czxid, held.token));
+                return Verified::Lost(format!(
+                    "the lock node was replaced (czxid {} instead of {})",
+                    stat.czxid, held.token
+                ));
             }
             if stat.ephemeral_owner != held.owner {
                 return Verified::Lost(format!("the lock node is owned by session {:#x}", stat.ephemeral_owner));
@@ -270,7 +282,9 @@ async fn remove_stale(weak: Weak<Inner>, generation: u64, mut session: watch::Re
                 s.held
             };
             let Some(held) = held else { return };
-            let Ok(zk) = inner.client.ready(Deadline::never().min_after(inner.client.session_timeout())).await else { return };
+            let Ok(zk) = inner.client.ready(Deadline::never().min_after(inner.client.session_timeout())).await else {
+                return;
+            };
             // A moved version means someone wrote the node: read it again.
             for _ in 0..3 {
                 match zk.get_data(&inner.path).await {

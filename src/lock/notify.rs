@@ -16,7 +16,9 @@ pub(crate) struct Pollable {
 
 impl Pollable {
     pub(crate) fn new() -> Result<Pollable> {
-        let io = |e: std::io::Error| Error::new(Code::SystemError, format!("cannot create the lock's notification socket pair: {e}"));
+        let io = |e: std::io::Error| {
+            Error::new(Code::SystemError, format!("cannot create the lock's notification socket pair: {e}"))
+        };
         let (read, write) = UnixStream::pair().map_err(io)?;
         read.set_nonblocking(true).map_err(io)?;
         write.set_nonblocking(true).map_err(io)?;

@@ -45,7 +45,10 @@ impl Inner {
                 (LockState::Lost, _) => {
                     let why = s.lost_reason.clone().unwrap_or_default();
                     self.finish(&mut s);
-                    return Err(Error::new(Code::LockLost, format!("{what}: the lock was already lost ({why}); nothing deleted")));
+                    return Err(Error::new(
+                        Code::LockLost,
+                        format!("{what}: the lock was already lost ({why}); nothing deleted"),
+                    ));
                 }
                 _ => return Ok(()),
             }
@@ -113,7 +116,10 @@ impl Inner {
             if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !self.holds(&data) {
                 return Err(Error::new(
                     Code::LockLost,
-                    format!("the lock node is no longer ours (held by {:?}); left in place", data::holder_id(&data).unwrap_or_default()),
+                    format!(
+                        "the lock node is no longer ours (held by {:?}); left in place",
+                        data::holder_id(&data).unwrap_or_default()
+                    ),
                 ));
             }
             match reply_deadline.run("delete", zk.delete(path, Some(stat.version))).await? {
@@ -137,7 +143,9 @@ impl Inner {
                 let zk = self.client.ready(deadline).await?;
                 let (holder, stat) = match reply_deadline.run(&what, zk.get_data(&self.path)).await? {
                     Ok(r) => r,
-                    Err(zk::Error::NoNode) => return Ok(TryRelease { released: true, holder: self.node_data(), version: -1 }),
+                    Err(zk::Error::NoNode) => {
+                        return Ok(TryRelease { released: true, holder: self.node_data(), version: -1 });
+                    }
                     Err(e) if is_connection(&e) => continue,
                     Err(e) => return Err(Error::from(e)),
                 };
@@ -145,7 +153,9 @@ impl Inner {
                     return Ok(TryRelease { released: false, holder, version: stat.version });
                 }
                 match reply_deadline.run(&what, zk.delete(&self.path, Some(stat.version))).await? {
-                    Ok(()) | Err(zk::Error::NoNode) => return Ok(TryRelease { released: true, holder, version: stat.version }),
+                    Ok(()) | Err(zk::Error::NoNode) => {
+                        return Ok(TryRelease { released: true, holder, version: stat.version });
+                    }
                     Err(zk::Error::BadVersion) => continue,
                     Err(e) if is_connection(&e) => continue,
                     Err(e) => return Err(Error::from(e)),
@@ -168,7 +178,12 @@ impl Inner {
         result.map_err(|e| e.context(what))
     }
 
-    pub(super) fn set_val(self: &Arc<Self>, val_json: &str, expected_version: Option<i32>, timeout: Timeout) -> Result<i32> {
+    pub(super) fn set_val(
+        self: &Arc<Self>,
+        val_json: &str,
+        expected_version: Option<i32>,
+        timeout: Timeout,
+    ) -> Result<i32> {
         self.check_open()?;
         let val = data::val_text(val_json)?;
         let what = format!("set_val {}", self.path);
@@ -198,7 +213,9 @@ impl Inner {
     }
 
     pub(super) fn get_val(self: &Arc<Self>, timeout: Timeout) -> Result<(String, i32)> {
-        let holder = self.holder(timeout)?.ok_or_else(|| Error::new(Code::NoNode, format!("get_val {}: the lock is not held by anyone", self.path)))?;
+        let holder = self.holder(timeout)?.ok_or_else(|| {
+            Error::new(Code::NoNode, format!("get_val {}: the lock is not held by anyone", self.path))
+        })?;
         let val = data::stored_val(&holder.data).map_err(|e| e.context(format!("get_val {}", self.path)))?;
         Ok((val, holder.stat.version))
     }
@@ -214,7 +231,13 @@ impl Inner {
 
     /// A set (`data` given) or delete of `path` in one multi with a version
     /// check on the lock node.
-    pub(super) fn guarded_write(self: &Arc<Self>, path: &str, data: Option<&[u8]>, version: Option<i32>, timeout: Timeout) -> Result<Option<Stat>> {
+    pub(super) fn guarded_write(
+        self: &Arc<Self>,
+        path: &str,
+        data: Option<&[u8]>,
+        version: Option<i32>,
+        timeout: Timeout,
+    ) -> Result<Option<Stat>> {
         self.check_open()?;
         crate::path::validate(path)?;
         if let Some(data) = data {
@@ -244,7 +267,10 @@ impl Inner {
                 }),
                 Err(zk::CheckWriteError::CheckFailed { source }) => Err(Error::new(
                     Code::LockLost,
-                    format!("the lock node {lock_path} is gone or changed (expected version {}): {source}", held.version),
+                    format!(
+                        "the lock node {lock_path} is gone or changed (expected version {}): {source}",
+                        held.version
+                    ),
                 )),
                 Err(zk::CheckWriteError::OperationFailed { source, .. }) => Err(Error::from(source)),
                 Err(zk::CheckWriteError::RequestFailed { source }) => Err(Error::from(source)),
@@ -274,9 +300,10 @@ impl Inner {
         let s = self.shared.lock().unwrap();
         match (s.state, s.held) {
             (LockState::Held, Some(h)) => Ok(h),
-            (LockState::Lost, _) => {
-                Err(Error::new(Code::LockLost, format!("{what}: the lock was lost ({})", s.lost_reason.clone().unwrap_or_default())))
-            }
+            (LockState::Lost, _) => Err(Error::new(
+                Code::LockLost,
+                format!("{what}: the lock was lost ({})", s.lost_reason.clone().unwrap_or_default()),
+            )),
             _ => Err(Error::new(Code::NotLocked, format!("{what}: the lock is not held by this handle"))),
         }
     }
