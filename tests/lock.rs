@@ -569,9 +569,18 @@ fn closed_and_expired_clients() {
     let l = lock(&c, "foo");
     let seen = record_states(&l);
     l.acquire(T).unwrap();
-    c.expire_session_for_testing().unwrap();
+    // The client may take its session back before the helper's second
+    // connection closes it (the helper then times out): try again.
+    let mut tries = 0;
+    while let Err(e) = c.expire_session_for_testing() {
+        tries += 1;
+        assert!(tries < 5, "cannot expire the session: {e}");
+    }
     wait_for_state(&l, LockState::Lost, Duration::from_secs(10));
-    assert!(l.lost_reason().unwrap().contains("expired"), "{:?}", l.lost_reason());
+    // Expired, or the node deleted when the session was closed just before
+    // our client learnt it.
+    let reason = l.lost_reason().unwrap();
+    assert!(reason.contains("expired") || reason.contains("deleted"), "{reason}");
     assert_eq!(l.acquire(T).unwrap_err().code(), Code::SessionExpired);
     assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
     wait_until("node gone", Duration::from_secs(10), || observer.exists(l.path(), T).unwrap().is_none());
