@@ -5,6 +5,7 @@
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
 mod cas;
+mod lock;
 mod raw;
 mod report;
 mod waits;
@@ -39,7 +40,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,cas,wait,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,cas,wait,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -60,6 +61,9 @@ fn main() {
     let floors = raw::run(&ctx);
     if wanted("raw") {
         report::floors(&floors);
+    }
+    if wanted("lock") {
+        lock::run(&ctx, &floors);
     }
     if wanted("cas") {
         cas::run(&ctx, &floors);
