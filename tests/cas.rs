@@ -628,13 +628,13 @@ fn a_freed_client_makes_the_handle_fail_with_closed() {
 /// same JSON counter at the same time; the total is exact.
 #[test]
 fn interop_with_k3zkutil_cas_loop() {
-    // The venv scripts/install-deps.sh makes (ZKU_VENV, default .venv).
-    let venv = std::env::var("ZKU_VENV").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv").to_string());
-    let python = format!("{venv}/bin/python");
-    if !std::path::Path::new(&python).exists() {
-        eprintln!("interop_with_k3zkutil_cas_loop: no venv with k3zkutil at {venv} (scripts/install-deps.sh venv); not run");
-        return;
-    }
+    // As tests/lock_python.rs: ZKU_PYTHON, else the venv that
+    // scripts/install-deps.sh makes in .venv.
+    let python = std::env::var("ZKU_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string());
+    assert!(
+        std::path::Path::new(&python).exists(),
+        "no Python with k3zkutil at {python}: set ZKU_PYTHON or run scripts/install-deps.sh venv"
+    );
     let hosts = shared_server().connect_string();
     let direct = core_client(&hosts);
     let path = unique_path("cas-k3");
