@@ -22,12 +22,12 @@
 //!   [`Code::OutcomeUnknown`]. ZooKeeper keeps no request ids, so nothing
 //!   more can be learnt.
 
-use crate::client::Client;
+use crate::client::{Client, remaining};
 use crate::error::{Code, Error, Result};
 use crate::json;
 use crate::node::{CreateOptions, Stat};
 use crate::path;
-use crate::runtime::{Deadline, Timeout};
+use crate::runtime::Timeout;
 
 /// How a CAS handle reads and writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -359,11 +359,3 @@ pub fn update(
     }
 }
 
-/// What is left of `deadline`, as a timeout (`NoWait` once it passed).
-pub(crate) fn remaining(deadline: Deadline) -> Timeout {
-    match deadline.remaining() {
-        None => Timeout::Forever,
-        Some(d) if d.is_zero() => Timeout::NoWait,
-        Some(d) => Timeout::After(d),
-    }
-}

@@ -174,6 +174,16 @@ impl Client {
         }
     }
 
+    /// How long a request already sent may take: the call's `deadline`, or
+    /// with `NoWait` (one attempt, no waiting for a connection) its round
+    /// trip, bounded by the session timeout.
+    pub(crate) fn reply_deadline(&self, timeout: Timeout, deadline: Deadline) -> Deadline {
+        match timeout {
+            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
+            _ => deadline,
+        }
+    }
+
     /// Runs one request: waits for a connection, then for the reply.
     /// Idempotent requests (reads) are repeated after a connection loss while
     /// time remains; writes are not.
@@ -183,11 +193,7 @@ impl Client {
         Fut: Future<Output = std::result::Result<T, zk::Error>>,
     {
         let deadline = timeout.deadline();
-        // A request already sent is given its round trip even with NoWait.
-        let reply_deadline = match timeout {
-            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
-            _ => deadline,
-        };
+        let reply_deadline = self.reply_deadline(timeout, deadline);
         runtime::block_on(async {
             loop {
                 let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
@@ -217,10 +223,7 @@ impl Client {
         Fut: Future<Output = std::result::Result<T, zk::Error>>,
     {
         let deadline = timeout.deadline();
-        let reply_deadline = match timeout {
-            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
-            _ => deadline,
-        };
+        let reply_deadline = self.reply_deadline(timeout, deadline);
         runtime::block_on(async {
             let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
             let in_flight = |cause: Error| {
@@ -470,7 +473,8 @@ impl WeakClient {
     }
 }
 
-fn remaining(deadline: Deadline) -> Timeout {
+/// What is left of `deadline`, as a timeout (`NoWait` once it passed).
+pub(crate) fn remaining(deadline: Deadline) -> Timeout {
     match deadline.remaining() {
         None => Timeout::Forever,
         Some(d) if d.is_zero() => Timeout::NoWait,

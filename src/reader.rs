@@ -176,10 +176,7 @@ impl Reader {
         path::validate(path)?;
         let what = format!("reader {path}");
         let deadline = timeout.deadline();
-        let request_deadline = match timeout {
-            Timeout::NoWait => crate::runtime::Deadline::never().min_after(client.session_timeout()),
-            _ => deadline,
-        };
+        let request_deadline = client.reply_deadline(timeout, deadline);
         let (doc, stat, watcher) = runtime::block_on(async {
             loop {
                 let zk = client.ready(deadline).await.map_err(|e| e.context(&what))?;

@@ -92,11 +92,7 @@ where
     Fut: Future<Output = Result<Check<T>>>,
 {
     let deadline = timeout.deadline();
-    // A request already sent gets its round trip even with timeout 0.
-    let request_deadline = match timeout {
-        Timeout::NoWait => Deadline::never().min_after(client.session_timeout()),
-        _ => deadline,
-    };
+    let request_deadline = client.reply_deadline(timeout, deadline);
     runtime::block_on(async {
         let mut states = client.state_receiver();
         loop {

@@ -20,14 +20,13 @@ use proxy::{Fault, OP_SET_DATA, OPS_CREATE, Proxy};
 use zkutil::ffi::cas::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::node::{ZKU_MAX_DATA_LEN, zku_stat};
-use zkutil::{Client, Config, CreateOptions, Timeout};
+use zkutil::{Client, CreateOptions, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(10));
 const TMS: i32 = 10_000;
 
 fn core_client(hosts: &str) -> Client {
-    let config = Config { hosts: Some(hosts.to_string()), session_timeout: Some(Duration::from_secs(10)), ..Config::default() };
-    Client::connect(config).expect("connect")
+    capi::core_client(hosts, 10_000)
 }
 
 fn shared_c() -> CClient {

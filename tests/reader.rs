@@ -25,16 +25,10 @@ use zkutil::ffi::error::*;
 use zkutil::ffi::node::{zku_client_get, zku_stat};
 use zkutil::ffi::reader::*;
 use zkutil::reader::{EventKind, Reader, ReaderState};
-use zkutil::{Client, Code, Config, CreateOptions, Timeout};
+use zkutil::{Code, CreateOptions, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(10));
 const WAIT: Duration = Duration::from_secs(30);
-
-fn core_client(hosts: &str, session_ms: u64) -> Client {
-    let config =
-        Config { hosts: Some(hosts.to_string()), session_timeout: Some(Duration::from_millis(session_ms)), ..Config::default() };
-    Client::connect(config).expect("connect")
-}
 
 #[derive(Debug, Clone)]
 struct Ev {
@@ -296,16 +290,10 @@ fn watch_and_callback_report_each_change_with_old_and_new() {
         assert_eq!((ev.path.as_str(), n_of(&ev.old), ev.version), (path.as_str(), i - 1, i as i32));
         to_callback.push(ev.at.duration_since(start).as_secs_f64() * 1000.0);
     }
-    report("reader set->callback", &mut to_callback);
-    report("reader set->watch return", &mut to_watch);
+    report_latency("reader set->callback", &mut to_callback);
+    report_latency("reader set->watch return", &mut to_watch);
     free(reader);
     assert_eq!(rec.freed.load(Ordering::SeqCst), 1, "user_data_free ran once, by the time free returned");
-}
-
-fn report(name: &str, samples: &mut [f64]) {
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    eprintln!("latency {name}: p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms over {}", at(0.5), at(0.9), at(1.0), samples.len());
 }
 
 #[test]

@@ -20,15 +20,9 @@ use zkutil::ffi::buf::zku_buf;
 use zkutil::ffi::error::*;
 use zkutil::ffi::node::zku_stat;
 use zkutil::ffi::wait::*;
-use zkutil::{Client, Code, Config, CreateOptions, Timeout, wait};
+use zkutil::{Code, CreateOptions, Timeout, wait};
 
 const T: Timeout = Timeout::After(Duration::from_secs(10));
-
-fn core_client(hosts: &str, session_ms: u64) -> Client {
-    let config =
-        Config { hosts: Some(hosts.to_string()), session_timeout: Some(Duration::from_millis(session_ms)), ..Config::default() };
-    Client::connect(config).expect("connect")
-}
 
 /// zku_get_next through the C ABI: (rc, message, data, stat).
 fn get_next(c: &CClient, path: &str, version: i32, flags: u32, timeout_ms: i32) -> ((i32, String), Vec<u8>, zku_stat) {
@@ -63,12 +57,6 @@ fn wait_watch(port: u16, path: &str, present: bool) {
         assert!(Instant::now() < deadline, "watch on {path} still {}", if present { "absent" } else { "present" });
         thread::sleep(Duration::from_millis(10));
     }
-}
-
-fn percentiles(name: &str, samples: &mut [f64]) {
-    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    eprintln!("latency {name}: p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms over {} wake-ups", at(0.5), at(0.9), at(1.0), samples.len());
 }
 
 #[test]
@@ -120,7 +108,7 @@ fn get_next_wakes_on_each_set_and_leaves_no_watch() {
             latencies.push(returned.duration_since(start).as_secs_f64() * 1000.0);
         }
     });
-    percentiles("get_next set->return", &mut latencies);
+    report_latency("get_next set->return", &mut latencies);
     wait_watch(server.port(), &path, false);
 }
 
@@ -183,7 +171,7 @@ fn wait_absent_returns_at_once_wakes_on_delete_and_times_out() {
             latencies.push(returned.duration_since(start).as_secs_f64() * 1000.0);
         });
     }
-    percentiles("wait_absent delete->return", &mut latencies);
+    report_latency("wait_absent delete->return", &mut latencies);
     wait_watch(server.port(), &path, false);
 }
 

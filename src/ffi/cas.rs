@@ -43,10 +43,22 @@ pub struct zku_cas {
 
 impl zku_cas {
     fn refresh(&mut self) {
-        self.view.clear();
-        self.view.extend_from_slice(self.cas.value());
-        self.view.push(0);
+        nul_terminated(&mut self.view, self.cas.value());
     }
+
+    /// Commits and refreshes the view, whatever the outcome.
+    fn commit(&mut self, data: &[u8], timeout_ms: i32) -> Result<crate::node::Stat> {
+        let result = self.cas.commit(data, timeout_arg(timeout_ms)?);
+        self.refresh();
+        result
+    }
+}
+
+/// Fills `buf` with `bytes` and a NUL, for views that may be used as text.
+fn nul_terminated(buf: &mut Vec<u8>, bytes: &[u8]) {
+    buf.clear();
+    buf.extend_from_slice(bytes);
+    buf.push(0);
 }
 
 /// # Safety
@@ -241,10 +253,9 @@ pub unsafe extern "C" fn zku_cas_commit(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or live and not used by another thread; valid bytes (caller).
         let (cas, data) = unsafe { (handle_mut(cas)?, bytes_arg(data, len, "data")?) };
-        let st = cas.cas.commit(data, timeout_arg(timeout_ms)?);
-        cas.refresh();
+        let st = cas.commit(data, timeout_ms)?;
         // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stat, st?.into()) };
+        unsafe { write_out(stat, st.into()) };
         Ok(())
     })
 }
@@ -269,10 +280,9 @@ pub unsafe extern "C" fn zku_cas_commit_json(
         // SAFETY: NULL or live and not shared; NUL-terminated (caller).
         let (cas, json) = unsafe { (handle_mut(cas)?, str_arg(json, "json")?) };
         crate::json::validate(json).map_err(|e| e.context("the new value"))?;
-        let st = cas.cas.commit(json.as_bytes(), timeout_arg(timeout_ms)?);
-        cas.refresh();
+        let st = cas.commit(json.as_bytes(), timeout_ms)?;
         // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stat, st?.into()) };
+        unsafe { write_out(stat, st.into()) };
         Ok(())
     })
 }
@@ -445,9 +455,7 @@ pub unsafe extern "C" fn zku_cas_update(
             unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?) };
         let mut view = Vec::new();
         let updated = cas::update(client, path, options, max_attempts, timeout_arg(timeout_ms)?, |cas| {
-            view.clear();
-            view.extend_from_slice(cas.value());
-            view.push(0);
+            nul_terminated(&mut view, cas.value());
             let current_stat = cas.stat().map(|s| zku_stat::from(*s));
             let stat_ptr = current_stat.as_ref().map_or(std::ptr::null(), |s| s as *const zku_stat);
             let mut next = zku_cas_next { value: None };

@@ -6,6 +6,7 @@
 
 use std::ffi::{CStr, CString, c_char};
 use std::ptr::null_mut;
+use std::time::Duration;
 
 use zkutil::ffi::buf::*;
 use zkutil::ffi::client::*;
@@ -114,4 +115,21 @@ pub fn take_buf(b: *mut zku_buf) -> Vec<u8> {
         zku_buf_free(b);
         data
     }
+}
+
+/// A core (Rust API) client, for setting up and checking from the side.
+pub fn core_client(hosts: &str, session_ms: u64) -> zkutil::Client {
+    let config = zkutil::Config {
+        hosts: Some(hosts.to_string()),
+        session_timeout: Some(Duration::from_millis(session_ms)),
+        ..zkutil::Config::default()
+    };
+    zkutil::Client::connect(config).expect("connect")
+}
+
+/// Prints latency percentiles (samples in ms); measured, never asserted.
+pub fn report_latency(name: &str, samples: &mut [f64]) {
+    samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    eprintln!("latency {name}: p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms over {}", at(0.5), at(0.9), at(1.0), samples.len());
 }
