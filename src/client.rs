@@ -144,10 +144,6 @@ impl Client {
         self.inner.zk.read().unwrap().clone().ok_or_else(|| Error::closed("client is closed"))
     }
 
-    pub(crate) fn downgrade(&self) -> WeakClient {
-        WeakClient(Arc::downgrade(&self.inner))
-    }
-
     /// Waits until the session is connected (or fails for good), then
     /// returns the crate's client. `NoWait` fails at once when suspended.
     pub(crate) async fn ready(&self, deadline: Deadline) -> Result<zk::Client> {
@@ -460,16 +456,6 @@ impl Drop for Inner {
         if let Some(zk) = self.zk.get_mut().unwrap().take() {
             close_session(zk, self.session_timeout);
         }
-    }
-}
-
-/// A client reference that does not keep the session open.
-#[derive(Clone)]
-pub(crate) struct WeakClient(Weak<Inner>);
-
-impl WeakClient {
-    pub(crate) fn upgrade(&self) -> Option<Client> {
-        self.0.upgrade().map(|inner| Client { inner })
     }
 }
 
