@@ -10,6 +10,7 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod hierarchy;
 pub mod json;
 pub mod lockid;
 pub mod node;

@@ -12,6 +12,7 @@ pub mod callback;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod hierarchy;
 pub mod lockid;
 pub mod node;
 pub mod version;
