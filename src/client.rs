@@ -59,7 +59,14 @@ impl Client {
             .map_err(|_| {
                 Error::new(Code::ConnectionLoss, format!("no session with {hosts} within {} ms", connect_timeout.as_millis()))
             })?
-            .map_err(|e| Error::from(e).context(format!("connect to {hosts}")))?;
+            .map_err(|e| match e {
+                // The crate gives up after its own session timeout.
+                zk::Error::Timeout | zk::Error::NoHosts => Error::new(
+                    Code::ConnectionLoss,
+                    format!("no session with {hosts} within {} ms", connect_timeout.as_millis()),
+                ),
+                e => Error::from(e).context(format!("connect to {hosts}")),
+            })?;
         let session_id = zk.session_id().0;
         let session_timeout = zk.session_timeout();
         let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test: installs what is missing, then
+#   1. cargo test            (unit tests, integration tests against real
+#                             ZooKeeper servers the tests start themselves)
+#   2. the k3zkutil comparison of the pure helpers (Python, ctypes)
+#   3. ctest                 (C examples against a fixture server, header
+#                             C11/C++17 checks, install + downstream builds)
+#   4. ctest again with the examples under ASan + UBSan
+# Exits non-zero as soon as a step fails; each runner prints its own summary.
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==== %s\n' "$*"; }
+
+step "install dependencies"
+scripts/install-deps.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+
+step "cargo test"
+cargo test --locked 2>&1
+
+step "k3zkutil comparison (pure helpers through the C ABI)"
+cargo build --locked --release --lib
+"${ZKU_VENV:-$repo/.venv}/bin/python" tests/python/compare_k3zkutil.py target/release/libzkutil.so
+
+step "ctest (C examples, header, install)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DZKU_CARGO_TARGET_DIR="$repo/target" >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+step "ctest under AddressSanitizer + UndefinedBehaviorSanitizer"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DZKU_SANITIZE=ON -DZKU_CARGO_TARGET_DIR="$repo/target" >/dev/null
+cmake --build build-asan -j "$jobs"
+ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j "$jobs" -L example
+
+printf '\nall tests passed\n'
