@@ -305,10 +305,16 @@ fn check_acl_id(scheme: &str, id: &str) -> std::result::Result<(), String> {
                 Some((a, b)) => (a, Some(b)),
                 None => (id, None),
             };
-            let max = match addr.parse::<std::net::IpAddr>() {
-                Ok(std::net::IpAddr::V4(_)) => 32,
-                Ok(std::net::IpAddr::V6(_)) => 128,
-                Err(_) => return Err(format!("an ip id is an address or address/bits, got {id:?}")),
+            // As ZooKeeper reads it: four dot-separated numbers 0-255
+            // (leading zeros allowed), or (3.9 and later) an IPv6 address.
+            let v4 = addr.split('.').count() == 4
+                && addr.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 255));
+            let max = if v4 {
+                32
+            } else if addr.parse::<std::net::Ipv6Addr>().is_ok() {
+                128
+            } else {
+                return Err(format!("an ip id is an address or address/bits, got {id:?}"));
             };
             match bits.map(str::parse::<u32>) {
                 None => Ok(()),
@@ -354,7 +360,8 @@ mod tests {
     #[test]
     fn lossless_extensions() {
         let doc = Document::parse(
-            r#"{"__text__": "", "__acls__": [{"scheme": "world", "id": "anyone", "perms": "r"}, {"scheme": "ip", "id": "127.0.0.1/8", "perms": "cdrwa"}],
+            r#"{"__text__": "", "__acls__": [{"scheme": "world", "id": "anyone", "perms": "r"}, {"scheme": "ip", "id": "127.0.0.1/8", "perms": "cdrwa"},
+                             {"scheme": "ip", "id": "10.0.0.010", "perms": "r"}, {"scheme": "ip", "id": "fe80::1/64", "perms": "r"}],
                 "b": {"__data__": "/wA=", "__acl__": {"xp": "a"}, "__acls__": [{"scheme": "digest", "id": "u:h", "perms": ""}]},
                 "__children__": {"__val__": {}, "x": {"__val__": null}}}"#,
             &users(),
@@ -382,6 +389,8 @@ mod tests {
             (r#"{"a": {"__acl__": {}}}"#, Code::InvalidAcl, "/a: the ACL has no entries"),
             (r#"{"a": {"__acls__": [{"scheme": "world", "id": "x", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
             (r#"{"a": {"__acls__": [{"scheme": "ip", "id": "10.0.0.0/33", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
+            (r#"{"a": {"__acls__": [{"scheme": "ip", "id": "10.0.0.256", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
+            (r#"{"a": {"__acls__": [{"scheme": "ip", "id": "host.example", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
             (r#"{"a": {"__acls__": [{"scheme": "digest", "id": "nohash", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
             (r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone", "perms": "q"}]}}"#, Code::BadPermission, "/a/__acls__/0/perms"),
             (r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone"}]}}"#, Code::BadJson, "no \"perms\""),
