@@ -528,3 +528,33 @@ k3zkutil.init_hierarchy(hosts, {top: json.loads(body)}, {"xp": "123", "foo": "pw
         delete_tree(&c, &format!("/{top}"));
     }
 }
+
+#[test]
+fn a_node_deleted_during_the_export_is_left_out() {
+    let c = shared();
+    let root = unique_path("vanish");
+    let mut doc = String::from("{");
+    for i in 0..400 {
+        doc.push_str(&format!(r#"{}"c{i:03}": {{"__text__": "{i}"}}"#, if i > 0 { "," } else { "" }));
+    }
+    doc.push('}');
+    import(&c, &root, &doc, &Users::new(), false).unwrap();
+    // When the first child's reply arrives, the reads of the last ones are
+    // not sent yet (the window is smaller than 400): delete one of them
+    // then, from another thread (a progress callback must not call into
+    // the library itself).
+    let victim = format!("{root}/c399");
+    let other = shared();
+    let mut progress = |done: u64, _: Option<u64>| {
+        if done == 2 {
+            let (other, victim) = (other.clone(), victim.clone());
+            std::thread::spawn(move || other.delete(&victim, None, T).unwrap()).join().unwrap();
+        }
+    };
+    let text = hierarchy::export(&c, &root, &ExportOptions::default(), T, Some(&mut progress)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let keys: Vec<&String> = v.as_object().unwrap().keys().filter(|k| k.starts_with('c')).collect();
+    assert_eq!(keys.len(), 399);
+    assert!(v.get("c399").is_none() && v.get("c398").is_some());
+    delete_tree(&c, &root);
+}

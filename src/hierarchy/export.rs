@@ -33,8 +33,6 @@ impl Read {
     }
 }
 
-type Reply = (Vec<u8>, Vec<zk::Acl>, Vec<String>);
-
 pub(super) fn export(
     client: &Client,
     at: &str,
@@ -60,7 +58,10 @@ pub(super) fn export(
         let mut level = vec![0usize];
         let mut done = 0u64;
         while !level.is_empty() {
-            let mut replies: Vec<(usize, Option<Reply>)> = Vec::with_capacity(level.len());
+            // Data and ACL of the whole level (two requests a node, sent
+            // together), then the children of the nodes that have some
+            // (leaves, most of a tree, cost no third request).
+            let mut read = Vec::with_capacity(level.len());
             pipeline::run(
                 client,
                 deadlines,
@@ -69,17 +70,15 @@ pub(super) fn export(
                 WINDOW,
                 |i| {
                     let p = arena[i].path.as_str();
-                    // Three requests sent now, their replies awaited in order.
                     let data = zk.get_data(p);
                     let acl = zk.get_acl(p);
-                    let children = zk.get_children(p);
-                    async move { Ok((data.await?.0, acl.await?.0, children.await?.0)) }
+                    async move { Ok((data.await?, acl.await?.0)) }
                 },
                 |i, reply| {
                     match reply {
-                        Ok(r) => replies.push((i, Some(r))),
-                        // Deleted since its parent was listed: not exported.
-                        Err(zk::Error::NoNode) if i != 0 => replies.push((i, None)),
+                        Ok(((data, stat), acl)) => read.push((i, data, acl, stat.num_children > 0)),
+                        // Deleted since its parent was listed: left out.
+                        Err(zk::Error::NoNode) if i != 0 => {}
                         Err(e) => return Err(Error::from(e).context(format!("export {}", arena[i].path))),
                     }
                     done += 1;
@@ -90,18 +89,46 @@ pub(super) fn export(
                 },
             )
             .await?;
+            let mut parents = Vec::new();
+            for (i, data, acl, has_children) in read {
+                let node = &mut arena[i];
+                node.present = true;
+                node.data = data;
+                node.acl = acl.iter().map(Acl::from_zk).collect();
+                if has_children {
+                    parents.push(i);
+                }
+            }
+            let mut listed: Vec<(usize, Vec<String>)> = Vec::with_capacity(parents.len());
+            let mut gone = Vec::new();
+            pipeline::run(
+                client,
+                deadlines,
+                &what,
+                parents,
+                WINDOW,
+                |i| zk.get_children(&arena[i].path),
+                |i, reply| {
+                    match reply {
+                        Ok((names, _)) => listed.push((i, names)),
+                        Err(zk::Error::NoNode) if i != 0 => gone.push(i),
+                        Err(e) => return Err(Error::from(e).context(format!("export {}", arena[i].path))),
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+            for i in gone {
+                arena[i].present = false;
+            }
             let mut next = Vec::new();
-            for (i, reply) in replies {
-                let Some((data, acl, mut names)) = reply else { continue };
+            for (i, mut names) in listed {
                 names.sort();
                 if arena[i].path == "/" {
                     // ZooKeeper's own subtree (/zookeeper/config, quota) is
                     // not user data; export "/zookeeper" to get it.
                     names.retain(|n| n != "zookeeper");
                 }
-                arena[i].present = true;
-                arena[i].data = data;
-                arena[i].acl = acl.iter().map(Acl::from_zk).collect();
                 for name in names {
                     let child = arena.len();
                     arena.push(Read::new(path::join(&arena[i].path, &name), name));

@@ -27,7 +27,9 @@ use crate::error::Result;
 use crate::runtime::Timeout;
 
 /// Progress of a long import or export: nodes done, and the total when
-/// known. Called on the calling thread, between replies.
+/// known. Called on the calling thread between replies, inside the
+/// library's wait: keep it short, and do not call into the library from it
+/// (hand such work to another thread).
 pub type ProgressFn<'a> = &'a mut dyn FnMut(u64, Option<u64>);
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //!
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
+mod hierarchy;
 mod raw;
 mod report;
 
@@ -58,6 +59,9 @@ fn main() {
     let floors = raw::run(&ctx);
     if wanted("raw") {
         report::floors(&floors);
+    }
+    if wanted("hierarchy") {
+        hierarchy::run(&ctx, &floors);
     }
     cleanup(&ctx);
 }
