@@ -74,6 +74,14 @@
 #define ZKU_EXPORT_PRETTY 2
 
 /**
+ * Export flag: leave out a node's ACL when it equals its parent's (import
+ * gives such a node its parent's ACL, so nothing is lost; k3zkutil's
+ * init_hierarchy does the same). The root's ACL is always written.
+ * Ignored with ZKU_EXPORT_K3ZKUTIL.
+ */
+#define ZKU_EXPORT_OMIT_INHERITED_ACL 4
+
+/**
  * Largest node data accepted, in bytes (ZooKeeper's 1 MiB request limit
  * minus room for the path and headers). Larger data gives ZKU_ETOOLARGE
  * before anything is sent.
@@ -1066,7 +1074,8 @@ zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, c
  * the result elsewhere and exporting again gives the same text.
  *
  * `users_json` (NULL: none): `{"user": "password"}`. `flags`:
- * ZKU_EXPORT_K3ZKUTIL (k3zkutil's lossy output instead), ZKU_EXPORT_PRETTY.
+ * ZKU_EXPORT_K3ZKUTIL (k3zkutil's lossy output instead), ZKU_EXPORT_PRETTY,
+ * ZKU_EXPORT_OMIT_INHERITED_ACL.
  * Reads are pipelined level by level; the export is not a snapshot (a
  * node deleted meanwhile is left out). Exporting "/" leaves out
  * "/zookeeper". Blocking, up to `timeout_ms` in all. Safe to call from

@@ -126,6 +126,10 @@ fn init_import_export_round_trip() {
     let (_, _, short) = export(c, &root, Some(r#"{"xp": "123"}"#), ZKU_EXPORT_PRETTY);
     assert!(short.contains("\n  \"__acl__\": {\n    \"xp\": \"cdrwa\"\n  }"), "{short}");
 
+    let (_, _, omitted) = export(c, &root, None, ZKU_EXPORT_OMIT_INHERITED_ACL);
+    let o: serde_json::Value = serde_json::from_str(&omitted).unwrap();
+    assert!(o["__acls__"].is_array() && o["b"].get("__acls__").is_none(), "{omitted}");
+
     let copy = format!("{root}-copy");
     let c_copy = cs(&copy);
     let text = cs(&first);

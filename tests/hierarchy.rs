@@ -259,6 +259,19 @@ fn any_tree_survives_export_import_export() {
     import(&c, &dst2, &with_users, &users(), false).unwrap();
     assert_eq!(snapshot(&c, &dst2), src_snapshot);
 
+    // Leaving out ACLs equal to the parent's loses nothing either.
+    let options = ExportOptions { omit_inherited_acl: true, users: users(), ..ExportOptions::default() };
+    let compact = hierarchy::export(&c, &src, &options, T, None).unwrap();
+    let parsed: serde_json::Value = serde_json::from_str(&compact).unwrap();
+    assert!(parsed["__acls__"].is_array(), "the root's ACL is always written");
+    assert!(parsed["text"].get("__acls__").is_none() && parsed["text"].get("__acl__").is_none());
+    assert!(parsed["ip"]["__acls__"].is_array());
+    assert!(parsed["deep"]["d1"].get("__acls__").is_none());
+    assert!(compact.len() < with_users.len() / 2, "{} vs {}", compact.len(), with_users.len());
+    let dst3 = format!("{base}/dst3");
+    import(&c, &dst3, &compact, &users(), false).unwrap();
+    assert_eq!(snapshot(&c, &dst3), src_snapshot);
+
     // Pretty output is the same document.
     let pretty = hierarchy::export(&c, &src, &ExportOptions { pretty: true, ..ExportOptions::default() }, T, None).unwrap();
     assert!(pretty.contains("\n  \"__val__\": {\n    \"top\": true\n  },"), "{}", &pretty[..200]);

@@ -26,6 +26,11 @@ pub const ZKU_IMPORT_UPDATE_VALUES: u32 = 1;
 pub const ZKU_EXPORT_K3ZKUTIL: u32 = 1;
 /// Export flag: indent the document by two spaces.
 pub const ZKU_EXPORT_PRETTY: u32 = 2;
+/// Export flag: leave out a node's ACL when it equals its parent's (import
+/// gives such a node its parent's ACL, so nothing is lost; k3zkutil's
+/// init_hierarchy does the same). The root's ACL is always written.
+/// Ignored with ZKU_EXPORT_K3ZKUTIL.
+pub const ZKU_EXPORT_OMIT_INHERITED_ACL: u32 = 4;
 
 /// What an import did.
 #[repr(C)]
@@ -169,7 +174,8 @@ pub unsafe extern "C" fn zku_import_hierarchy(
 /// the result elsewhere and exporting again gives the same text.
 ///
 /// `users_json` (NULL: none): `{"user": "password"}`. `flags`:
-/// ZKU_EXPORT_K3ZKUTIL (k3zkutil's lossy output instead), ZKU_EXPORT_PRETTY.
+/// ZKU_EXPORT_K3ZKUTIL (k3zkutil's lossy output instead), ZKU_EXPORT_PRETTY,
+/// ZKU_EXPORT_OMIT_INHERITED_ACL.
 /// Reads are pipelined level by level; the export is not a snapshot (a
 /// node deleted meanwhile is left out). Exporting "/" leaves out
 /// "/zookeeper". Blocking, up to `timeout_ms` in all. Safe to call from
@@ -198,7 +204,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
         // SAFETY: NULL or live/valid (caller).
         let (client, path, users) =
             unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?, opt_str_arg(users_json, "users_json")?) };
-        let known = ZKU_EXPORT_K3ZKUTIL | ZKU_EXPORT_PRETTY;
+        let known = ZKU_EXPORT_K3ZKUTIL | ZKU_EXPORT_PRETTY | ZKU_EXPORT_OMIT_INHERITED_ACL;
         if flags & !known != 0 {
             return Err(Error::invalid_argument(format!("unknown export flags {:#x}", flags & !known)));
         }
@@ -206,6 +212,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
             format: if flags & ZKU_EXPORT_K3ZKUTIL != 0 { ExportFormat::K3zkutil } else { ExportFormat::Lossless },
             pretty: flags & ZKU_EXPORT_PRETTY != 0,
             users: users_arg(users)?,
+            omit_inherited_acl: flags & ZKU_EXPORT_OMIT_INHERITED_ACL != 0,
         };
         let timeout = timeout_arg(timeout_ms)?;
         let text = hierarchy::export(client, path, &options, timeout, None)?;

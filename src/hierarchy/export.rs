@@ -141,7 +141,7 @@ pub(super) fn export(
         Ok::<_, Error>(arena)
     })?;
     let doc = match options.format {
-        ExportFormat::Lossless => lossless_node(&arena, 0, 1, &options.users)?,
+        ExportFormat::Lossless => lossless_node(&arena, 0, 1, None, options)?,
         ExportFormat::K3zkutil => k3zkutil_node(&arena, 0)?,
     };
     Ok(json::to_python_text(&doc, options.pretty.then_some(2)))
@@ -160,13 +160,17 @@ fn too_deep(at: &str) -> Error {
 
 /// The lossless form. `nesting` is the JSON level of this node's object
 /// (the document itself is level 1), kept within what import reads.
-fn lossless_node(arena: &[Read], i: usize, nesting: usize, users: &Users) -> Result<Json> {
+/// `parent_acl` is the ACL this node would inherit on import (`None` for
+/// the root), for `omit_inherited_acl`.
+fn lossless_node(arena: &[Read], i: usize, nesting: usize, parent_acl: Option<&[Acl]>, options: &ExportOptions) -> Result<Json> {
     let node = &arena[i];
     if nesting + 2 > MAX_NESTING {
         return Err(too_deep(&node.path));
     }
     let mut pairs = vec![value_pair(&node.data, nesting)];
-    pairs.push(acl_pair(&node.acl, users)?);
+    if !(options.omit_inherited_acl && parent_acl == Some(node.acl.as_slice())) {
+        pairs.push(acl_pair(&node.acl, &options.users)?);
+    }
     let mut reserved = Vec::new();
     for &c in &node.children {
         if !arena[c].present {
@@ -174,14 +178,15 @@ fn lossless_node(arena: &[Read], i: usize, nesting: usize, users: &Users) -> Res
         }
         let name = &arena[c].name;
         if is_reserved(name) {
-            reserved.push((name.clone(), lossless_node(arena, c, nesting + 2, users)?));
+            reserved.push((name.clone(), lossless_node(arena, c, nesting + 2, Some(&node.acl), options)?));
         } else {
-            pairs.push((name.clone(), lossless_node(arena, c, nesting + 1, users)?));
+            pairs.push((name.clone(), lossless_node(arena, c, nesting + 1, Some(&node.acl), options)?));
         }
     }
     if !reserved.is_empty() {
         // Names shaped like __name__ would read as format keys.
-        pairs.insert(2, (KEY_CHILDREN.to_string(), Json::Object(reserved)));
+        let at = pairs.iter().take_while(|(k, _)| is_reserved(k)).count();
+        pairs.insert(at, (KEY_CHILDREN.to_string(), Json::Object(reserved)));
     }
     Ok(Json::Object(pairs))
 }

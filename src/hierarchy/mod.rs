@@ -75,6 +75,10 @@ pub struct ExportOptions {
     /// Digest entries of these users (with the right password) are
     /// written in the short `{user: perms}` form.
     pub users: Users,
+    /// Lossless format: leave out a node's ACL when it equals its parent's
+    /// (import gives a node its parent's ACL when the document has none,
+    /// so nothing is lost). The root's ACL is always written.
+    pub omit_inherited_acl: bool,
 }
 
 /// Creates (or updates) the tree `doc` describes at `root`. The root is
