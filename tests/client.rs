@@ -137,7 +137,7 @@ fn digest_acl_is_enforced_and_auth_added_later_works() {
     bob.add_auth("digest", b"bob:pw", T).unwrap();
     assert_eq!(bob.get(&path, T).unwrap().0, b"private");
     assert_eq!(bob.set(&path, b"x", None, T).unwrap_err().code(), Code::NoAuth);
-    assert_eq!(bob.delete(&path, None, T).unwrap_err().code(), Code::NoAuth);
+    assert_eq!(bob.set_acl(&path, &[Acl::open()], None, T).unwrap_err().code(), Code::NoAuth);
 
     // World ACL given explicitly; an empty ACL is refused before sending.
     let open = format!("{path}-open");

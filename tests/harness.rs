@@ -133,6 +133,25 @@ fn server_stop_restart_keeps_data() {
 }
 
 #[test]
+fn restart_waits_while_someone_else_holds_the_port() {
+    let mut s = ZkServer::start();
+    let port = s.port();
+    s.stop();
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).expect("bind the stopped server's port");
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(1500));
+        drop(squatter);
+    });
+    s.restart();
+    release.join().unwrap();
+    assert_eq!(s.port(), port);
+    assert_eq!(zk::four_letter(port, "ruok").as_deref(), Some("imok"));
+    assert_eq!(zk::server_mode(port).as_deref(), Some("standalone"));
+    let log = std::fs::read_to_string(s.log_path()).unwrap();
+    assert!(log.contains("Address already in use"), "the squatter was never met:\n{}", s.log_tail(30));
+}
+
+#[test]
 fn cluster_survives_leader_loss() {
     let mut c = ZkCluster::start(3);
     assert_eq!(c.size(), 3);

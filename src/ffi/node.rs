@@ -114,6 +114,20 @@ fn version_arg(version: i32) -> Result<Option<i32>> {
     }
 }
 
+/// Writes a create's outputs: the path (when wanted) and the stat.
+///
+/// # Safety
+/// Both out-parameters are NULL or writable.
+unsafe fn write_created((path, st): (String, Stat), created_path: *mut *mut c_char, stat: *mut zku_stat) -> Result<()> {
+    if !created_path.is_null() {
+        // SAFETY: non-NULL and writable (caller).
+        unsafe { write_out(created_path, raw_string(path)?) };
+    }
+    // SAFETY: NULL or writable (caller).
+    unsafe { write_out(stat, st.into()) };
+    Ok(())
+}
+
 /// # Safety
 /// `client` is NULL or live.
 unsafe fn client_arg<'a>(client: *const zku_client) -> Result<&'a Client> {
@@ -159,18 +173,9 @@ pub unsafe extern "C" fn zku_client_create(
         let (client, path, data, acl) =
             unsafe { (client_arg(client)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?, acl.as_ref()) };
         let options = create_options(flags, ttl_ms, acl)?;
-        let (created, st) = client.create(path, data, &options, timeout_arg(timeout_ms)?)?;
-        let created = raw_string(created)?;
+        let created = client.create(path, data, &options, timeout_arg(timeout_ms)?)?;
         // SAFETY: NULL or writable (caller).
-        unsafe {
-            if created_path.is_null() {
-                super::buf::zku_string_free(created);
-            } else {
-                write_out(created_path, created);
-            }
-            write_out(stat, st.into());
-        }
-        Ok(())
+        unsafe { write_created(created, created_path, stat) }
     })
 }
 
@@ -425,18 +430,9 @@ pub unsafe extern "C" fn zku_client_create_json(
         let (client, path, json, acl) =
             unsafe { (client_arg(client)?, str_arg(path, "path")?, str_arg(json, "json")?, acl.as_ref()) };
         let options = create_options(flags, 0, acl)?;
-        let (created, st) = client.create_json(path, json, &options, timeout_arg(timeout_ms)?)?;
-        let created = raw_string(created)?;
+        let created = client.create_json(path, json, &options, timeout_arg(timeout_ms)?)?;
         // SAFETY: NULL or writable (caller).
-        unsafe {
-            if created_path.is_null() {
-                super::buf::zku_string_free(created);
-            } else {
-                write_out(created_path, created);
-            }
-            write_out(stat, st.into());
-        }
-        Ok(())
+        unsafe { write_created(created, created_path, stat) }
     })
 }
 

@@ -52,7 +52,10 @@ const MAIN_CLASS: &str = "org.apache.zookeeper.server.quorum.QuorumPeerMain";
 
 /// JVM options: small and fast to start; TTL nodes enabled; console logging
 /// (to the log file); no fsync (the page cache survives SIGKILL, which is all
-/// a restart test needs).
+/// a restart test needs); leader election retries at least every second
+/// (the default backoff grows to 60 s and can stall a loaded machine);
+/// expired TTL nodes and empty containers are removed within about a second
+/// (default: a minute).
 const JVM_OPTS: &[&str] = &[
     "-Xmx256m",
     "-XX:+UseSerialGC",
@@ -62,6 +65,8 @@ const JVM_OPTS: &[&str] = &[
     "-Djava.net.preferIPv4Stack=true",
     "-Dzookeeper.extendedTypesEnabled=true",
     "-Dzookeeper.forceSync=no",
+    "-Dzookeeper.fastleader.maxNotificationInterval=1000",
+    "-Dznode.container.checkIntervalMs=1000",
     "-Dzookeeper.jmx.log4j.disable=true",
     "-Dzookeeper.root.logger=INFO,CONSOLE",
 ];
@@ -80,14 +85,18 @@ minSessionTimeout=400
 const START_ATTEMPTS: usize = 3;
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(50);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
 const LOG_TAIL_LINES: usize = 60;
 const TEMP_PREFIX: &str = "zkutil-test-";
+/// Written to the log by the watchdog before each JVM start.
+const START_MARK: &str = "zk-watchdog: starting java";
 
 /// The watchdog, run as `bash -c WATCHDOG zk-watchdog OWNER PIDFILE LOG
 /// CLEANUP JAVA ARGS...` with stdin a pipe from the owner.
 ///
-/// It starts the JVM in the background (stdin /dev/null, output appended to
-/// LOG), writes its pid plus a newline to PIDFILE, then loops reading stdin
+/// It appends `$START_MARK` (environment) to LOG, starts the JVM in the
+/// background (stdin /dev/null, output appended to LOG), writes its pid plus
+/// a newline to PIDFILE, then loops reading stdin
 /// with a 0.5 s timeout:
 /// * a line `stop`   -> kill the JVM (SIGKILL), reap it, exit; keep the files.
 /// * EOF             -> the owner closed the pipe or died: kill the JVM, then
@@ -112,6 +121,7 @@ alive() {
 }
 pstat "$owner" || exit 1
 owner_start=$P_START
+printf '%s\n' "$START_MARK" >>"$log"
 "$@" </dev/null >>"$log" 2>&1 &
 jpid=$!
 printf '%s\n' "$jpid" >"$pidfile"
@@ -146,10 +156,15 @@ exit 0
 /// "conf", ...) to 127.0.0.1:`port` and returns the whole reply, or `None`
 /// when the connection or the read fails (e.g. the server is down).
 pub fn four_letter(port: u16, cmd: &str) -> Option<String> {
+    four_letter_within(port, cmd, Duration::from_secs(5))
+}
+
+/// [`four_letter`] with a bound on each of connect, write and read.
+pub fn four_letter_within(port: u16, cmd: &str, timeout: Duration) -> Option<String> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.set_write_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut stream = TcpStream::connect_timeout(&addr, timeout).ok()?;
+    stream.set_read_timeout(Some(timeout)).ok()?;
+    stream.set_write_timeout(Some(timeout)).ok()?;
     stream.write_all(cmd.as_bytes()).ok()?;
     let mut reply = String::new();
     stream.read_to_string(&mut reply).ok()?;
@@ -302,6 +317,7 @@ impl Jvm {
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(WATCHDOG)
+            .env("START_MARK", START_MARK)
             .arg("zk-watchdog")
             .arg(std::process::id().to_string())
             .arg(&pidfile)
@@ -447,15 +463,20 @@ impl Instance {
 
     fn probe(&self) -> Probe {
         if !self.is_running() {
+            // Only this run's part of the log counts.
             let port_in_use = fs::read_to_string(&self.log)
-                .map(|log| log.contains("Address already in use"))
+                .map(|log| {
+                    let run = log.rsplit_once(START_MARK).map_or(log.as_str(), |(_, run)| run);
+                    run.contains("Address already in use")
+                })
                 .unwrap_or(false);
             return Probe::Dead { port_in_use };
         }
-        if four_letter(self.port, "ruok").as_deref() != Some("imok") {
+        // Short timeouts: a probe that times out is simply retried.
+        if four_letter_within(self.port, "ruok", PROBE_TIMEOUT).as_deref() != Some("imok") {
             return Probe::NotReady;
         }
-        if let Some(conf) = four_letter(self.port, "conf") {
+        if let Some(conf) = four_letter_within(self.port, "conf", PROBE_TIMEOUT) {
             let ours = format!("dataDir={}", self.data_dir.display());
             if conf.contains("dataDir=") && !conf.contains(&ours) {
                 return Probe::Foreign;
@@ -545,6 +566,27 @@ fn wait_serving(inst: &Instance, modes: &[&str], deadline: Instant) -> Result<()
     }
 }
 
+/// Starts a stopped instance again on its own ports and waits until it
+/// serves in one of `modes`. While someone else holds a port, retries until
+/// [`start_timeout`] has passed.
+fn relaunch(inst: &mut Instance, modes: &[&str]) -> Result<(), String> {
+    let deadline = Instant::now() + start_timeout();
+    loop {
+        inst.launch()?;
+        match wait_serving(inst, modes, deadline) {
+            Ok(()) => return Ok(()),
+            Err(WaitError::PortInUse(msg)) => {
+                inst.kill();
+                if Instant::now() > deadline {
+                    return Err(msg);
+                }
+                sleep(Duration::from_millis(300));
+            }
+            Err(WaitError::Failed(msg)) => return Err(msg),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // Standalone server
 // ---------------------------------------------------------------------------
@@ -601,23 +643,9 @@ impl ZkServer {
     /// until it serves. Stops it first when it is running.
     pub fn restart(&mut self) {
         self.stop();
-        let mut last = String::new();
-        for _ in 0..5 {
-            if let Err(e) = self.inst.launch() {
-                panic!("cannot restart ZooKeeper: {e}");
-            }
-            match wait_serving(&self.inst, &["standalone"], Instant::now() + start_timeout()) {
-                Ok(()) => return,
-                Err(WaitError::PortInUse(msg)) => {
-                    // The port is ours to keep; wait for whoever took it.
-                    last = msg;
-                    self.inst.kill();
-                    sleep(Duration::from_millis(500));
-                }
-                Err(WaitError::Failed(msg)) => panic!("{msg}"),
-            }
+        if let Err(msg) = relaunch(&mut self.inst, &["standalone"]) {
+            panic!("{msg}");
         }
-        panic!("{last}");
     }
 
     /// The JVM is alive (it may still be starting).
@@ -863,23 +891,9 @@ impl ZkCluster {
             return;
         }
         let modes = self.wanted_modes();
-        let mut last = String::new();
-        for _ in 0..5 {
-            let inst = &mut self.members[i].inst;
-            if let Err(e) = inst.launch() {
-                panic!("cannot start member {i}: {e}");
-            }
-            match wait_serving(inst, modes, Instant::now() + start_timeout()) {
-                Ok(()) => return,
-                Err(WaitError::PortInUse(msg)) => {
-                    last = msg;
-                    inst.kill();
-                    sleep(Duration::from_millis(500));
-                }
-                Err(WaitError::Failed(msg)) => panic!("member {i}: {msg}\n{}", self.all_log_tails()),
-            }
+        if let Err(msg) = relaunch(&mut self.members[i].inst, modes) {
+            panic!("member {i}: {msg}\n{}", self.all_log_tails());
         }
-        panic!("member {i}: {last}");
     }
 
     /// Index of the member whose `srvr` says "Mode: leader".
