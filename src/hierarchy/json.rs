@@ -1,5 +1,6 @@
 //! An order-keeping JSON model for hierarchy documents, and a writer that
-//! formats values the way k3zkutil stores them.
+//! formats values the way k3zkutil stores them (also used by the `zkutil`
+//! command to update JSON values without reordering their keys).
 //!
 //! `serde_json::Value` sorts object keys (or, with a feature the rest of the
 //! crate does not need, keeps only the last of duplicate keys). A hierarchy
@@ -20,7 +21,7 @@ use crate::error::{Code, Error, Result};
 pub(crate) const MAX_NESTING: usize = 127;
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Json {
+pub enum Json {
     Null,
     Bool(bool),
     Number(serde_json::Number),
@@ -155,7 +156,7 @@ impl<'de> Visitor<'de> for JsonVisitor {
 }
 
 /// Parses one JSON value (ZKU_EJSON with line and column when malformed).
-pub(crate) fn parse(text: &str) -> Result<Json> {
+pub fn parse(text: &str) -> Result<Json> {
     serde_json::from_str(text).map_err(|e| Error::new(Code::BadJson, format!("invalid JSON: {e}")))
 }
 
@@ -169,7 +170,7 @@ pub(crate) fn parse_bytes(data: &[u8]) -> Option<Json> {
 /// does, which is how k3zkutil (k3utfjson.dump) stores node values:
 /// `", "` and `": "` separators, non-ASCII kept, floats as Python's repr.
 /// With `indent`, as `json.dumps(..., indent=n)`.
-pub(crate) fn to_python_text(value: &Json, indent: Option<usize>) -> String {
+pub fn to_python_text(value: &Json, indent: Option<usize>) -> String {
     let mut out = String::new();
     write_value(&mut out, value, indent, 0);
     out

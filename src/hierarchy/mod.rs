@@ -16,7 +16,7 @@
 mod document;
 mod export;
 mod import;
-pub(crate) mod json;
+pub mod json;
 mod pipeline;
 
 pub use document::{Document, Users};
