@@ -236,7 +236,7 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     unsafe { zku_config_free(nowhere) };
 
     // Export.
-    let mut out: *mut c_char = 0x1 as *mut c_char;
+    let mut out: *mut c_char = std::ptr::dangling_mut();
     // SAFETY: NULL path is the point; `out` is writable.
     let got = call(|err| unsafe { zku_export_hierarchy(c, null(), null(), 0, 5000, &mut out, err) });
     expect("export NULL path", got, ZKU_ENULL, "path");
