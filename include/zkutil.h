@@ -82,6 +82,19 @@
 #define ZKU_EXPORT_OMIT_INHERITED_ACL 4
 
 /**
+ * Lock flag: a persistent node that survives the session (k3zkutil's
+ * `ephemeral=False`); default is ephemeral.
+ */
+#define ZKU_LOCK_PERSISTENT 1
+
+/**
+ * For a lock call's `timeout_ms`: use the handle's default timeout. For
+ * `default_timeout_ms` when creating a handle: the library default, 10 s
+ * (k3zkutil's).
+ */
+#define ZKU_LOCK_DEFAULT_TIMEOUT -2
+
+/**
  * Largest node data accepted, in bytes (ZooKeeper's 1 MiB request limit
  * minus room for the path and headers). Larger data gives ZKU_ETOOLARGE
  * before anything is sent.
@@ -166,6 +179,16 @@ typedef struct zku_config zku_config;
 typedef struct zku_error zku_error;
 
 /**
+ * A distributed lock on one node, `lock_dir + name` (k3zkutil's ZKLock:
+ * same node, same `{"id": ..., "val": ...}` data, so Python k3zkutil
+ * processes and this library exclude each other). Safe to use from several
+ * threads: calls that talk to the server run one at a time per handle;
+ * `zku_lock_get_state`, `zku_lock_token`, `zku_lock_cancel` and the
+ * notifications never wait for them. Does not survive fork().
+ */
+typedef struct zku_lock zku_lock;
+
+/**
  * A list of strings owned by the library (children names, permission
  * names). Free with `zku_strings_free`.
  */
@@ -228,35 +251,27 @@ typedef struct zku_import_stats {
 } zku_import_stats;
 
 /**
- * A parsed lock identifier. Absent parts are NULL. Read the fields
- * directly; free with `zku_lock_id_parts_free`.
+ * A lock handle's state, from `zku_lock_get_state`, the state callback
+ * and `zku_lock_fd_drain`.
  */
-typedef struct zku_lock_id_parts {
-    /**
-     * The text before the first '-' (never NULL, may be empty).
-     */
-    char *node_id;
-    /**
-     * The second part.
-     */
-    char *ip;
-    /**
-     * The third part as a number; meaningful when `has_process_id`.
-     */
-    int64_t process_id;
-    /**
-     * False when the third part is missing or not all digits.
-     */
-    bool has_process_id;
-    /**
-     * Everything after the third '-'.
-     */
-    char *uuid;
-    /**
-     * The text after "txid:" when node_id starts with it.
-     */
-    char *txid;
-} zku_lock_id_parts;
+typedef int32_t zku_lock_state;
+
+/**
+ * Called with the old and new state on every lock state change, in order,
+ * on a library thread dedicated to this lock. It may call back into the
+ * library (even free the lock).
+ */
+typedef void (*zku_lock_state_fn)(void *user_data, zku_lock_state old_state, zku_lock_state new_state);
+
+/**
+ * Called by `zku_lock_acquire_loop` on the calling thread each time the
+ * holder's node changes while waiting: `holder` is its data (normally
+ * `{"id": ..., "val": ...}` JSON; NUL-terminated after `holder_len` bytes,
+ * valid during the call), `version` the node version. Return 0 to keep
+ * waiting, non-zero to stop (the acquire returns ZKU_EABORTED). It may
+ * call any library function except operations on this same lock.
+ */
+typedef int (*zku_lock_holder_fn)(void *user_data, const char *holder, size_t holder_len, int32_t version);
 
 /**
  * A znode's metadata, as ZooKeeper's Stat.
@@ -307,6 +322,37 @@ typedef struct zku_stat {
      */
     int32_t num_children;
 } zku_stat;
+
+/**
+ * A parsed lock identifier. Absent parts are NULL. Read the fields
+ * directly; free with `zku_lock_id_parts_free`.
+ */
+typedef struct zku_lock_id_parts {
+    /**
+     * The text before the first '-' (never NULL, may be empty).
+     */
+    char *node_id;
+    /**
+     * The second part.
+     */
+    char *ip;
+    /**
+     * The third part as a number; meaningful when `has_process_id`.
+     */
+    int64_t process_id;
+    /**
+     * False when the third part is missing or not all digits.
+     */
+    bool has_process_id;
+    /**
+     * Everything after the third '-'.
+     */
+    char *uuid;
+    /**
+     * The text after "txid:" when node_id starts with it.
+     */
+    char *txid;
+} zku_lock_id_parts;
 
 
 
@@ -615,6 +661,32 @@ typedef struct zku_stat {
  * The key is already locked by the caller.
  */
 #define ZKU_EALREADYLOCKED -1018
+
+/**
+ * Not held by this handle (never acquired, released, or a loss already
+ * acknowledged by `zku_lock_release`).
+ */
+#define ZKU_LOCK_UNLOCKED 0
+
+/**
+ * Held, confirmed by the last contact with the server.
+ */
+#define ZKU_LOCK_HELD 1
+
+/**
+ * Connection lost (or ownership being re-verified): the session may still
+ * be alive, but protected work must pause. Back to ZKU_LOCK_HELD once,
+ * after reconnecting, the node is verified to be ours (same czxid, same
+ * ephemeral owner, our identifier); ZKU_LOCK_LOST otherwise.
+ */
+#define ZKU_LOCK_SUSPENDED 2
+
+/**
+ * Lost for good: session expired or closed, node deleted or changed to
+ * another holder, or (ephemeral locks) disconnected for longer than the
+ * session timeout. `zku_lock_release` acknowledges it (ZKU_ELOCKLOST).
+ */
+#define ZKU_LOCK_LOST 3
 
 #ifdef __cplusplus
 extern "C" {
@@ -1089,6 +1161,306 @@ zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, c
  * Pointers are NULL or valid.
  */
 zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, const char *users_json, uint32_t flags, int32_t timeout_ms, char **out, struct zku_error **err);
+
+/**
+ * Creates a lock handle on `name` (path: the client's lock_dir + name)
+ * using a shared client, which must stay alive while the lock is used
+ * (freeing the client makes lock calls fail with ZKU_ECLOSED).
+ * `identifier` NULL: a new unique one (node_id-ip-pid-uuid); handles with
+ * the same identifier count as the same holder (to resume after a
+ * restart). `flags`: 0 or ZKU_LOCK_PERSISTENT. `default_timeout_ms`: used
+ * when a call passes ZKU_LOCK_DEFAULT_TIMEOUT (ZKU_LOCK_DEFAULT_TIMEOUT
+ * here means 10 s). The node gets the client's configured default ACL.
+ * Nothing is sent to the server. Free with `zku_lock_free`.
+ * Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
+ * ZKU_EINVAL (empty identifier, unknown flags, bad timeout), ZKU_EPERM.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_new(const struct zku_client *client, const char *name, const char *identifier, uint32_t flags, int32_t default_timeout_ms, struct zku_lock **out, struct zku_error **err);
+
+/**
+ * Creates a lock handle with its own client, connected from `config`
+ * (NULL: all defaults; copied), closed by `zku_lock_free`. As k3zkutil
+ * requires on_lost for a lock that makes its own client, `on_state` is
+ * required: nobody else watches that session. It gets every state change
+ * as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
+ * runs exactly once, after the last call. Blocking: waits for the session
+ * (the configured connect timeout). Other arguments as `zku_lock_new`.
+ * Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
+ * `zku_client_new`, and those of `zku_lock_new`. On failure the caller
+ * keeps `user_data` (`user_data_free` is not called).
+ *
+ * # Safety
+ * Pointers are NULL or valid; `on_state` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *name, const char *identifier, uint32_t flags, int32_t default_timeout_ms, zku_lock_state_fn on_state, void *user_data, zku_free_fn user_data_free, struct zku_lock **out, struct zku_error **err);
+
+/**
+ * Frees a lock handle. If the lock is held (or suspended) it is released
+ * first — Blocking, up to the default timeout capped at the session
+ * timeout — then the state callback
+ * stops (its `user_data_free` runs) and, for a handle made by
+ * `zku_lock_new_with_config`, its client is closed. The descriptor of
+ * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
+ * in progress or follow (to stop an acquire blocked in another thread,
+ * call `zku_lock_cancel`, wait for that thread to return, then free).
+ *
+ * # Safety
+ * `lock` is NULL or a live lock.
+ */
+void zku_lock_free(struct zku_lock *lock);
+
+/**
+ * Acquires the lock, waiting up to `timeout_ms` for the holder to let go
+ * (0: one attempt; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
+ * default). Blocking. One round trip when the lock is free. On success
+ * `*token` (may be NULL) receives the fencing token: the lock node's czxid,
+ * larger for every new acquisition. Already held by this handle: success
+ * at once with the current token. While ZKU_LOCK_SUSPENDED, waits (up to
+ * the timeout) for the ownership check. A timed-out or cancelled acquire
+ * leaves no node behind.
+ * Errors: ZKU_ETIMEOUT (another holder kept it; the message names it),
+ * ZKU_ECANCELLED (`zku_lock_cancel`), ZKU_ECONNECTIONLOSS (no connection
+ * before the timeout), ZKU_ESESSIONEXPIRED, ZKU_ECLOSED, ZKU_ENOAUTH,
+ * ZKU_EINVAL (bad timeout).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, int64_t *token, struct zku_error **err);
+
+/**
+ * `zku_lock_acquire`, calling `on_holder` on this thread each time the
+ * holder's node changes while waiting (first when we find it taken), as
+ * k3zkutil's acquire_loop yields (holder, version). `on_holder` returning
+ * non-zero stops waiting: ZKU_EABORTED. `on_holder` NULL behaves as
+ * `zku_lock_acquire`. Blocking. Errors: as `zku_lock_acquire`, plus
+ * ZKU_EABORTED.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `on_holder` may be called with `user_data`
+ * during this call only.
+ */
+zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, zku_lock_holder_fn on_holder, void *user_data, int64_t *token, struct zku_error **err);
+
+/**
+ * One attempt that never waits for the holder (k3zkutil's try_acquire).
+ * `timeout_ms` bounds only the wait for a connection and the reply.
+ * Blocking. On success: `*locked` whether we hold it now; `*holder` (may
+ * be NULL; free with `zku_buf_free`) the holder's node data (ours when
+ * locked); `*version` (may be NULL) the node version; `*token` (may be
+ * NULL) the fencing token when locked, else 0.
+ * Errors: ZKU_ENULL (`locked` NULL), connection codes, ZKU_ECANCELLED,
+ * ZKU_ECLOSED, ZKU_ENOAUTH, ZKU_EINVAL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, bool *locked, struct zku_buf **holder, int32_t *version, int64_t *token, struct zku_error **err);
+
+/**
+ * Releases the lock: deletes our node, never another holder's (see the
+ * lock documentation for how). Blocking, up to `timeout_ms`. Not held:
+ * ZKU_OK, nothing sent (k3zkutil's silent release). After
+ * ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
+ * ZKU_LOCK_UNLOCKED. A release that fails for lack of a connection leaves
+ * the state as it is; call it again.
+ * Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
+ * ZKU_ESESSIONEXPIRED (the lock is then LOST), ZKU_ECLOSED, ZKU_EINVAL.
+ *
+ * # Safety
+ * `lock` is NULL or live; `err` NULL or writable.
+ */
+zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, struct zku_error **err);
+
+/**
+ * k3zkutil's try_release: deletes the lock node if it holds our
+ * identifier (whoever created it; versioned delete), else leaves it.
+ * Blocking, up to `timeout_ms`. On success: `*released` true when the node
+ * held our identifier and is gone, or when there was no node; `*holder`
+ * (may be NULL; `zku_buf_free`) the node data read (our data when there
+ * was no node); `*version` (may be NULL) its version (-1 when there was no
+ * node). A handle holding the lock becomes ZKU_LOCK_UNLOCKED when released.
+ * Errors: ZKU_ENULL (`released` NULL), connection codes, ZKU_ECLOSED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_try_release(const struct zku_lock *lock, int32_t timeout_ms, bool *released, struct zku_buf **holder, int32_t *version, struct zku_error **err);
+
+/**
+ * Makes acquires blocked on this lock, in any thread, return
+ * ZKU_ECANCELLED promptly (a create already sent is finished and its node
+ * deleted before the next operation on this lock runs). Acquires started
+ * after this call are not affected. Never blocks. NULL is ignored.
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+void zku_lock_cancel(const struct zku_lock *lock);
+
+/**
+ * The lock state (ZKU_LOCK_UNLOCKED for NULL). Never blocks.
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+zku_lock_state zku_lock_get_state(const struct zku_lock *lock);
+
+/**
+ * True only while ZKU_LOCK_HELD (false while suspended, and for NULL).
+ * Never blocks.
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+bool zku_lock_is_locked(const struct zku_lock *lock);
+
+/**
+ * The fencing token (lock node czxid) of the current acquisition, also
+ * while suspended or after it was lost (until `zku_lock_release`
+ * acknowledges the loss). Never blocks.
+ * Errors: ZKU_ENOTLOCKED (unlocked), ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_token(const struct zku_lock *lock, int64_t *token, struct zku_error **err);
+
+/**
+ * Why the lock was lost, while ZKU_LOCK_LOST (free with
+ * `zku_string_free`); NULL otherwise. Never blocks.
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+char *zku_lock_lost_reason(const struct zku_lock *lock);
+
+/**
+ * This handle's identifier, valid until `zku_lock_free` (NULL for NULL).
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+const char *zku_lock_identifier(const struct zku_lock *lock);
+
+/**
+ * The lock node's path, valid until `zku_lock_free` (NULL for NULL).
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+const char *zku_lock_path(const struct zku_lock *lock);
+
+/**
+ * Sets the node's "val" to `val_json` while the lock is held (k3zkutil's
+ * set_lock_val), if the node's version is `expected_version` (-1: the
+ * version this handle last saw or wrote). Later acquisitions by this
+ * handle write this value too. Not reported as a change of holder or a
+ * loss. Blocking, up to `timeout_ms`; waits while suspended. On success
+ * `*new_version` (may be NULL) receives the node's new version.
+ * Errors: ZKU_EJSON, ZKU_ENOTLOCKED, ZKU_ELOCKLOST, ZKU_EBADVERSION,
+ * ZKU_ETOOLARGE, connection codes, ZKU_EINVAL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32_t expected_version, int32_t timeout_ms, int32_t *new_version, struct zku_error **err);
+
+/**
+ * The lock node's "val" as JSON text (`*val_json`, free with
+ * `zku_string_free`) and the node version (`*version`, may be NULL),
+ * whoever holds it (k3zkutil's get_lock_val). Blocking, up to
+ * `timeout_ms`.
+ * Errors: ZKU_ENONODE (nobody holds the lock), ZKU_EJSON / ZKU_ENOTOBJECT
+ * (foreign node data), ZKU_ENULL, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_get_val(const struct zku_lock *lock, int32_t timeout_ms, char **val_json, int32_t *version, struct zku_error **err);
+
+/**
+ * The current holder: `*holder_id` (may be NULL; `zku_string_free`) its
+ * identifier (the "id" member; its JSON text when not a string; NULL when
+ * the data has none), `*holder_data` (may be NULL; `zku_buf_free`) the
+ * node data, `*stat` (may be NULL) the node's stat (`czxid` is the
+ * holder's fencing token). Blocking, up to `timeout_ms`.
+ * Errors: ZKU_ENONODE (the lock is free), connection codes, ZKU_ENOAUTH.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **holder_id, struct zku_buf **holder_data, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Sets `path`'s data only if we still hold the lock: one multi operation
+ * with a version check on the lock node, so a write after losing the lock
+ * fails even before the loss is noticed. `expected_version` applies to
+ * `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
+ * On success `*stat` (may be NULL) receives `path`'s new stat.
+ * Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),
+ * ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
+ * (`path` is the lock node), ZKU_ETOOLARGE, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `data` has `data_len` readable bytes.
+ */
+zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Deletes `path` only if we still hold the lock (as
+ * `zku_lock_guarded_set`). Blocking, up to `timeout_ms`.
+ * Errors: as `zku_lock_guarded_set`, plus ZKU_ENOTEMPTY.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, int32_t expected_version, int32_t timeout_ms, struct zku_error **err);
+
+/**
+ * Sets (or with `callback` NULL, removes) the state-change callback. It
+ * gets every transition in order, on a library thread dedicated to this
+ * lock, and may call back into the library. A previous callback is
+ * removed first: after this returns it is not called again and its
+ * `user_data_free` has run (unless this is called from inside it).
+ * `user_data_free` (may be NULL) runs exactly once, when the callback is
+ * replaced or removed or the lock freed.
+ * Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_lock_set_state_callback(const struct zku_lock *lock, zku_lock_state_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
+
+/**
+ * A descriptor that becomes readable on every state change, for poll(),
+ * epoll, libevent or Ruby's IO.select, as an alternative to the callback.
+ * It is readable once right after its creation (the first call), so read
+ * the state then. When it polls readable, call `zku_lock_fd_drain`. The
+ * descriptor belongs to the lock: do not read, write or close it; it is
+ * closed by `zku_lock_free`. Never blocks.
+ * Errors: ZKU_ENULL, ZKU_ESYSTEM (no descriptors left).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_fd(const struct zku_lock *lock, int *fd, struct zku_error **err);
+
+/**
+ * Empties the descriptor of `zku_lock_fd` (so it is not readable until the
+ * next change) and returns the current state (>= 0), or ZKU_ENULL for
+ * NULL. Never blocks. Changes between two drains are coalesced: the
+ * callback sees every transition, the descriptor the latest state.
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+zku_lock_state zku_lock_fd_drain(const struct zku_lock *lock);
 
 /**
  * A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.

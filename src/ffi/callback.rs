@@ -27,6 +27,12 @@ impl UserData {
     pub(crate) fn ptr(&self) -> *mut c_void {
         self.ptr
     }
+
+    /// Hands `user_data` back to the caller without running its destructor
+    /// (for a registration that failed after this was made).
+    pub(crate) fn disarm(mut self) {
+        self.free = None;
+    }
 }
 
 impl Drop for UserData {

@@ -5,6 +5,7 @@
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
 mod hierarchy;
+mod lock;
 mod raw;
 mod report;
 
@@ -38,7 +39,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -62,6 +63,9 @@ fn main() {
     }
     if wanted("hierarchy") {
         hierarchy::run(&ctx, &floors);
+    }
+    if wanted("lock") {
+        lock::run(&ctx, &floors);
     }
     cleanup(&ctx);
 }

@@ -1,0 +1,777 @@
+//! `zku_lock`: the distributed lock (k3zkutil's ZKLock) with fencing
+//! tokens, lock states (getter, callback, pollable descriptor),
+//! cancellation, safe release and guarded writes.
+
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::Arc;
+
+use super::buf::{raw_string, zku_buf};
+use super::callback::{UserData, zku_free_fn};
+use super::client::zku_client;
+use super::config::zku_config;
+use super::error::zku_error;
+use super::node::zku_stat;
+use super::{
+    bytes_arg, clear_out, guard, guard_value, handle, opt_str_arg, required_out, set_out, str_arg, write_out, zku_rc,
+};
+use crate::config::Config;
+use crate::error::{Code, Error, Result};
+use crate::lock::{Lock, LockOptions, LockState};
+use crate::runtime::Timeout;
+
+/// A distributed lock on one node, `lock_dir + name` (k3zkutil's ZKLock:
+/// same node, same `{"id": ..., "val": ...}` data, so Python k3zkutil
+/// processes and this library exclude each other). Safe to use from several
+/// threads: calls that talk to the server run one at a time per handle;
+/// `zku_lock_get_state`, `zku_lock_token`, `zku_lock_cancel` and the
+/// notifications never wait for them. Does not survive fork().
+pub struct zku_lock {
+    lock: Lock,
+    identifier: CString,
+    path: CString,
+}
+
+/// A lock handle's state, from `zku_lock_get_state`, the state callback
+/// and `zku_lock_fd_drain`.
+pub type zku_lock_state = i32;
+/// Not held by this handle (never acquired, released, or a loss already
+/// acknowledged by `zku_lock_release`).
+pub const ZKU_LOCK_UNLOCKED: zku_lock_state = 0;
+/// Held, confirmed by the last contact with the server.
+pub const ZKU_LOCK_HELD: zku_lock_state = 1;
+/// Connection lost (or ownership being re-verified): the session may still
+/// be alive, but protected work must pause. Back to ZKU_LOCK_HELD once,
+/// after reconnecting, the node is verified to be ours (same czxid, same
+/// ephemeral owner, our identifier); ZKU_LOCK_LOST otherwise.
+pub const ZKU_LOCK_SUSPENDED: zku_lock_state = 2;
+/// Lost for good: session expired or closed, node deleted or changed to
+/// another holder, or (ephemeral locks) disconnected for longer than the
+/// session timeout. `zku_lock_release` acknowledges it (ZKU_ELOCKLOST).
+pub const ZKU_LOCK_LOST: zku_lock_state = 3;
+
+/// Lock flag: a persistent node that survives the session (k3zkutil's
+/// `ephemeral=False`); default is ephemeral.
+pub const ZKU_LOCK_PERSISTENT: u32 = 1;
+
+/// For a lock call's `timeout_ms`: use the handle's default timeout. For
+/// `default_timeout_ms` when creating a handle: the library default, 10 s
+/// (k3zkutil's).
+pub const ZKU_LOCK_DEFAULT_TIMEOUT: i32 = -2;
+
+/// Called with the old and new state on every lock state change, in order,
+/// on a library thread dedicated to this lock. It may call back into the
+/// library (even free the lock).
+pub type zku_lock_state_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_lock_state, new_state: zku_lock_state)>;
+
+/// Called by `zku_lock_acquire_loop` on the calling thread each time the
+/// holder's node changes while waiting: `holder` is its data (normally
+/// `{"id": ..., "val": ...}` JSON; NUL-terminated after `holder_len` bytes,
+/// valid during the call), `version` the node version. Return 0 to keep
+/// waiting, non-zero to stop (the acquire returns ZKU_EABORTED). It may
+/// call any library function except operations on this same lock.
+pub type zku_lock_holder_fn = Option<
+    unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int,
+>;
+
+fn state_code(state: LockState) -> zku_lock_state {
+    match state {
+        LockState::Unlocked => ZKU_LOCK_UNLOCKED,
+        LockState::Held => ZKU_LOCK_HELD,
+        LockState::Suspended => ZKU_LOCK_SUSPENDED,
+        LockState::Lost => ZKU_LOCK_LOST,
+    }
+}
+
+fn options(identifier: Option<&str>, flags: u32, default_timeout_ms: i32) -> Result<LockOptions> {
+    if flags & !ZKU_LOCK_PERSISTENT != 0 {
+        return Err(Error::invalid_argument(format!("unknown lock flags {:#x}", flags & !ZKU_LOCK_PERSISTENT)));
+    }
+    let timeout = match default_timeout_ms {
+        ZKU_LOCK_DEFAULT_TIMEOUT => LockOptions::default().timeout,
+        ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
+    };
+    Ok(LockOptions { identifier: identifier.map(str::to_string), ephemeral: flags & ZKU_LOCK_PERSISTENT == 0, timeout })
+}
+
+fn boxed(lock: Lock) -> Result<*mut zku_lock> {
+    let identifier = super::buf::c_string(lock.identifier().to_string())?;
+    let path = super::buf::c_string(lock.path().to_string())?;
+    Ok(Box::into_raw(Box::new(zku_lock { lock, identifier, path })))
+}
+
+/// A lock call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
+fn lock_timeout(lock: &Lock, ms: i32) -> Result<Timeout> {
+    if ms == ZKU_LOCK_DEFAULT_TIMEOUT { Ok(lock.default_timeout()) } else { super::timeout_arg(ms) }
+}
+
+fn version_arg(version: i32) -> Result<Option<i32>> {
+    match version {
+        -1 => Ok(None),
+        v if v >= 0 => Ok(Some(v)),
+        v => Err(Error::invalid_argument(format!("expected version must be -1 or >= 0, got {v}"))),
+    }
+}
+
+/// # Safety
+/// `lock` is NULL or live.
+unsafe fn lock_arg<'a>(lock: *const zku_lock) -> Result<&'a Lock> {
+    // SAFETY: forwarded from the caller.
+    unsafe { handle(lock, "lock") }.map(|l| &l.lock)
+}
+
+/// Creates a lock handle on `name` (path: the client's lock_dir + name)
+/// using a shared client, which must stay alive while the lock is used
+/// (freeing the client makes lock calls fail with ZKU_ECLOSED).
+/// `identifier` NULL: a new unique one (node_id-ip-pid-uuid); handles with
+/// the same identifier count as the same holder (to resume after a
+/// restart). `flags`: 0 or ZKU_LOCK_PERSISTENT. `default_timeout_ms`: used
+/// when a call passes ZKU_LOCK_DEFAULT_TIMEOUT (ZKU_LOCK_DEFAULT_TIMEOUT
+/// here means 10 s). The node gets the client's configured default ACL.
+/// Nothing is sent to the server. Free with `zku_lock_free`.
+/// Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
+/// ZKU_EINVAL (empty identifier, unknown flags, bad timeout), ZKU_EPERM.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_new(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    flags: u32,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_lock,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { clear_out(out) };
+        required_out(out, "out")?;
+        // SAFETY: NULL or valid (caller).
+        let (client, name, identifier) = unsafe {
+            (&handle(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
+        };
+        let lock = Lock::new(client, name, options(identifier, flags, default_timeout_ms)?)?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, boxed(lock)?) };
+        Ok(())
+    })
+}
+
+/// Creates a lock handle with its own client, connected from `config`
+/// (NULL: all defaults; copied), closed by `zku_lock_free`. As k3zkutil
+/// requires on_lost for a lock that makes its own client, `on_state` is
+/// required: nobody else watches that session. It gets every state change
+/// as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
+/// runs exactly once, after the last call. Blocking: waits for the session
+/// (the configured connect timeout). Other arguments as `zku_lock_new`.
+/// Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
+/// `zku_client_new`, and those of `zku_lock_new`. On failure the caller
+/// keeps `user_data` (`user_data_free` is not called).
+///
+/// # Safety
+/// Pointers are NULL or valid; `on_state` and `user_data` stay usable from
+/// library threads until `user_data_free` runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_new_with_config(
+    config: *const zku_config,
+    name: *const c_char,
+    identifier: *const c_char,
+    flags: u32,
+    default_timeout_ms: i32,
+    on_state: zku_lock_state_fn,
+    user_data: *mut c_void,
+    user_data_free: zku_free_fn,
+    out: *mut *mut zku_lock,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { clear_out(out) };
+        required_out(out, "out")?;
+        // SAFETY: NULL or valid (caller).
+        let (config, name, identifier) = unsafe {
+            (
+                config.as_ref().map_or_else(Config::new, |c| c.config.clone()),
+                str_arg(name, "name")?,
+                opt_str_arg(identifier, "identifier")?,
+            )
+        };
+        let Some(on_state) = on_state else {
+            return Err(Error::invalid_argument(
+                "on_state is required for a lock with its own client (nobody else watches its session)",
+            ));
+        };
+        let options = options(identifier, flags, default_timeout_ms)?;
+        let user_data = Arc::new(UserData::new(user_data, user_data_free));
+        let for_callback = user_data.clone();
+        let callback = Box::new(move |old, new| {
+            // SAFETY: the caller's callback with its own user_data, on a
+            // library thread, as documented.
+            unsafe { on_state(for_callback.ptr(), state_code(old), state_code(new)) }
+        });
+        let lock = match Lock::with_own_client(config, name, options, callback) {
+            Ok(lock) => lock,
+            Err(e) => {
+                // The callback is gone; the caller keeps user_data.
+                if let Ok(user_data) = Arc::try_unwrap(user_data) {
+                    user_data.disarm();
+                }
+                return Err(e);
+            }
+        };
+        drop(user_data);
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, boxed(lock)?) };
+        Ok(())
+    })
+}
+
+/// Frees a lock handle. If the lock is held (or suspended) it is released
+/// first — Blocking, up to the default timeout capped at the session
+/// timeout — then the state callback
+/// stops (its `user_data_free` runs) and, for a handle made by
+/// `zku_lock_new_with_config`, its client is closed. The descriptor of
+/// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
+/// in progress or follow (to stop an acquire blocked in another thread,
+/// call `zku_lock_cancel`, wait for that thread to return, then free).
+///
+/// # Safety
+/// `lock` is NULL or a live lock.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
+    if lock.is_null() {
+        return;
+    }
+    // SAFETY: from zku_lock_new*, freed once (caller).
+    let lock = unsafe { Box::from_raw(lock) };
+    guard_value((), || drop(lock));
+}
+
+/// Acquires the lock, waiting up to `timeout_ms` for the holder to let go
+/// (0: one attempt; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
+/// default). Blocking. One round trip when the lock is free. On success
+/// `*token` (may be NULL) receives the fencing token: the lock node's czxid,
+/// larger for every new acquisition. Already held by this handle: success
+/// at once with the current token. While ZKU_LOCK_SUSPENDED, waits (up to
+/// the timeout) for the ownership check. A timed-out or cancelled acquire
+/// leaves no node behind.
+/// Errors: ZKU_ETIMEOUT (another holder kept it; the message names it),
+/// ZKU_ECANCELLED (`zku_lock_cancel`), ZKU_ECONNECTIONLOSS (no connection
+/// before the timeout), ZKU_ESESSIONEXPIRED, ZKU_ECLOSED, ZKU_ENOAUTH,
+/// ZKU_EINVAL (bad timeout).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_acquire(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    token: *mut i64,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, 0) };
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let t = lock.acquire(lock_timeout(lock, timeout_ms)?)?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, t) };
+        Ok(())
+    })
+}
+
+/// `zku_lock_acquire`, calling `on_holder` on this thread each time the
+/// holder's node changes while waiting (first when we find it taken), as
+/// k3zkutil's acquire_loop yields (holder, version). `on_holder` returning
+/// non-zero stops waiting: ZKU_EABORTED. `on_holder` NULL behaves as
+/// `zku_lock_acquire`. Blocking. Errors: as `zku_lock_acquire`, plus
+/// ZKU_EABORTED.
+///
+/// # Safety
+/// Pointers are NULL or valid; `on_holder` may be called with `user_data`
+/// during this call only.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_acquire_loop(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    on_holder: zku_lock_holder_fn,
+    user_data: *mut c_void,
+    token: *mut i64,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, 0) };
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let t = match on_holder {
+            None => lock.acquire(timeout)?,
+            Some(on_holder) => lock.acquire_loop(timeout, &mut |holder| {
+                let mut data = holder.data.clone();
+                let len = data.len();
+                data.push(0);
+                // SAFETY: the caller's callback with its user_data, on its own
+                // thread; `data` is NUL-terminated and outlives the call.
+                unsafe { on_holder(user_data, data.as_ptr().cast(), len, holder.stat.version) == 0 }
+            })?,
+        };
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, t) };
+        Ok(())
+    })
+}
+
+/// One attempt that never waits for the holder (k3zkutil's try_acquire).
+/// `timeout_ms` bounds only the wait for a connection and the reply.
+/// Blocking. On success: `*locked` whether we hold it now; `*holder` (may
+/// be NULL; free with `zku_buf_free`) the holder's node data (ours when
+/// locked); `*version` (may be NULL) the node version; `*token` (may be
+/// NULL) the fencing token when locked, else 0.
+/// Errors: ZKU_ENULL (`locked` NULL), connection codes, ZKU_ECANCELLED,
+/// ZKU_ECLOSED, ZKU_ENOAUTH, ZKU_EINVAL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_try_acquire(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    locked: *mut bool,
+    holder: *mut *mut zku_buf,
+    version: *mut i32,
+    token: *mut i64,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: out-parameters NULL or writable (caller).
+        unsafe {
+            write_out(locked, false);
+            clear_out(holder);
+            write_out(version, 0);
+            write_out(token, 0);
+        }
+        required_out(locked, "locked")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let r = lock.try_acquire(lock_timeout(lock, timeout_ms)?)?;
+        // SAFETY: out-parameters NULL or writable (caller); `locked` checked.
+        unsafe {
+            set_out(locked, r.locked);
+            write_out(version, r.version);
+            write_out(token, r.token.unwrap_or(0));
+            if !holder.is_null() {
+                write_out(holder, zku_buf::boxed(r.holder));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Releases the lock: deletes our node, never another holder's (see the
+/// lock documentation for how). Blocking, up to `timeout_ms`. Not held:
+/// ZKU_OK, nothing sent (k3zkutil's silent release). After
+/// ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
+/// ZKU_LOCK_UNLOCKED. A release that fails for lack of a connection leaves
+/// the state as it is; call it again.
+/// Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
+/// ZKU_ESESSIONEXPIRED (the lock is then LOST), ZKU_ECLOSED, ZKU_EINVAL.
+///
+/// # Safety
+/// `lock` is NULL or live; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_release(lock: *const zku_lock, timeout_ms: i32, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        lock.release(lock_timeout(lock, timeout_ms)?)
+    })
+}
+
+/// k3zkutil's try_release: deletes the lock node if it holds our
+/// identifier (whoever created it; versioned delete), else leaves it.
+/// Blocking, up to `timeout_ms`. On success: `*released` true when the node
+/// held our identifier and is gone, or when there was no node; `*holder`
+/// (may be NULL; `zku_buf_free`) the node data read (our data when there
+/// was no node); `*version` (may be NULL) its version (-1 when there was no
+/// node). A handle holding the lock becomes ZKU_LOCK_UNLOCKED when released.
+/// Errors: ZKU_ENULL (`released` NULL), connection codes, ZKU_ECLOSED.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_try_release(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    released: *mut bool,
+    holder: *mut *mut zku_buf,
+    version: *mut i32,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: out-parameters NULL or writable (caller).
+        unsafe {
+            write_out(released, false);
+            clear_out(holder);
+            write_out(version, 0);
+        }
+        required_out(released, "released")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let r = lock.try_release(lock_timeout(lock, timeout_ms)?)?;
+        // SAFETY: out-parameters NULL or writable (caller); `released` checked.
+        unsafe {
+            set_out(released, r.released);
+            write_out(version, r.version);
+            if !holder.is_null() {
+                write_out(holder, zku_buf::boxed(r.holder));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Makes acquires blocked on this lock, in any thread, return
+/// ZKU_ECANCELLED promptly (a create already sent is finished and its node
+/// deleted before the next operation on this lock runs). Acquires started
+/// after this call are not affected. Never blocks. NULL is ignored.
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_cancel(lock: *const zku_lock) {
+    // SAFETY: NULL or live (caller).
+    if let Some(l) = unsafe { lock.as_ref() } {
+        guard_value((), || l.lock.cancel());
+    }
+}
+
+/// The lock state (ZKU_LOCK_UNLOCKED for NULL). Never blocks.
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_get_state(lock: *const zku_lock) -> zku_lock_state {
+    // SAFETY: NULL or live (caller).
+    unsafe { lock.as_ref() }
+        .map_or(ZKU_LOCK_UNLOCKED, |l| guard_value(ZKU_LOCK_UNLOCKED, || state_code(l.lock.state())))
+}
+
+/// True only while ZKU_LOCK_HELD (false while suspended, and for NULL).
+/// Never blocks.
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_is_locked(lock: *const zku_lock) -> bool {
+    // SAFETY: NULL or live (caller).
+    unsafe { zku_lock_get_state(lock) == ZKU_LOCK_HELD }
+}
+
+/// The fencing token (lock node czxid) of the current acquisition, also
+/// while suspended or after it was lost (until `zku_lock_release`
+/// acknowledges the loss). Never blocks.
+/// Errors: ZKU_ENOTLOCKED (unlocked), ZKU_ENULL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_token(lock: *const zku_lock, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, 0) };
+        required_out(token, "token")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let t = lock.token().ok_or_else(|| Error::new(Code::NotLocked, "the lock is not held by this handle"))?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(token, t) };
+        Ok(())
+    })
+}
+
+/// Why the lock was lost, while ZKU_LOCK_LOST (free with
+/// `zku_string_free`); NULL otherwise. Never blocks.
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_lost_reason(lock: *const zku_lock) -> *mut c_char {
+    // SAFETY: NULL or live (caller).
+    let Some(l) = (unsafe { lock.as_ref() }) else { return std::ptr::null_mut() };
+    guard_value(std::ptr::null_mut(), || {
+        l.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
+    })
+}
+
+/// This handle's identifier, valid until `zku_lock_free` (NULL for NULL).
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_identifier(lock: *const zku_lock) -> *const c_char {
+    // SAFETY: NULL or live (caller).
+    unsafe { lock.as_ref() }.map_or(std::ptr::null(), |l| l.identifier.as_ptr())
+}
+
+/// The lock node's path, valid until `zku_lock_free` (NULL for NULL).
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_path(lock: *const zku_lock) -> *const c_char {
+    // SAFETY: NULL or live (caller).
+    unsafe { lock.as_ref() }.map_or(std::ptr::null(), |l| l.path.as_ptr())
+}
+
+/// Sets the node's "val" to `val_json` while the lock is held (k3zkutil's
+/// set_lock_val), if the node's version is `expected_version` (-1: the
+/// version this handle last saw or wrote). Later acquisitions by this
+/// handle write this value too. Not reported as a change of holder or a
+/// loss. Blocking, up to `timeout_ms`; waits while suspended. On success
+/// `*new_version` (may be NULL) receives the node's new version.
+/// Errors: ZKU_EJSON, ZKU_ENOTLOCKED, ZKU_ELOCKLOST, ZKU_EBADVERSION,
+/// ZKU_ETOOLARGE, connection codes, ZKU_EINVAL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_set_val(
+    lock: *const zku_lock,
+    val_json: *const c_char,
+    expected_version: i32,
+    timeout_ms: i32,
+    new_version: *mut i32,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(new_version, 0) };
+        // SAFETY: NULL or valid (caller).
+        let (lock, val) = unsafe { (lock_arg(lock)?, str_arg(val_json, "val_json")?) };
+        let v = lock.set_val(val, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(new_version, v) };
+        Ok(())
+    })
+}
+
+/// The lock node's "val" as JSON text (`*val_json`, free with
+/// `zku_string_free`) and the node version (`*version`, may be NULL),
+/// whoever holds it (k3zkutil's get_lock_val). Blocking, up to
+/// `timeout_ms`.
+/// Errors: ZKU_ENONODE (nobody holds the lock), ZKU_EJSON / ZKU_ENOTOBJECT
+/// (foreign node data), ZKU_ENULL, connection codes.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_get_val(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    val_json: *mut *mut c_char,
+    version: *mut i32,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: out-parameters NULL or writable (caller).
+        unsafe {
+            clear_out(val_json);
+            write_out(version, 0);
+        }
+        required_out(val_json, "val_json")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let (val, v) = lock.get_val(lock_timeout(lock, timeout_ms)?)?;
+        let val = raw_string(val)?;
+        // SAFETY: checked non-NULL / NULL or writable (caller).
+        unsafe {
+            set_out(val_json, val);
+            write_out(version, v);
+        }
+        Ok(())
+    })
+}
+
+/// The current holder: `*holder_id` (may be NULL; `zku_string_free`) its
+/// identifier (the "id" member; its JSON text when not a string; NULL when
+/// the data has none), `*holder_data` (may be NULL; `zku_buf_free`) the
+/// node data, `*stat` (may be NULL) the node's stat (`czxid` is the
+/// holder's fencing token). Blocking, up to `timeout_ms`.
+/// Errors: ZKU_ENONODE (the lock is free), connection codes, ZKU_ENOAUTH.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_holder(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    holder_id: *mut *mut c_char,
+    holder_data: *mut *mut zku_buf,
+    stat: *mut zku_stat,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: out-parameters NULL or writable (caller).
+        unsafe {
+            clear_out(holder_id);
+            clear_out(holder_data);
+            write_out(stat, zku_stat::default());
+        }
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let holder = lock
+            .holder(lock_timeout(lock, timeout_ms)?)?
+            .ok_or_else(|| Error::new(Code::NoNode, format!("{}: the lock is free", lock.path())))?;
+        let id = match holder.id() {
+            Some(id) if !holder_id.is_null() => raw_string(id)?,
+            _ => std::ptr::null_mut(),
+        };
+        // SAFETY: NULL or writable (caller).
+        unsafe {
+            write_out(holder_id, id);
+            write_out(stat, holder.stat.into());
+            if !holder_data.is_null() {
+                write_out(holder_data, zku_buf::boxed(holder.data));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Sets `path`'s data only if we still hold the lock: one multi operation
+/// with a version check on the lock node, so a write after losing the lock
+/// fails even before the loss is noticed. `expected_version` applies to
+/// `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
+/// On success `*stat` (may be NULL) receives `path`'s new stat.
+/// Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),
+/// ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
+/// (`path` is the lock node), ZKU_ETOOLARGE, connection codes.
+///
+/// # Safety
+/// Pointers are NULL or valid; `data` has `data_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_guarded_set(
+    lock: *const zku_lock,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    expected_version: i32,
+    timeout_ms: i32,
+    stat: *mut zku_stat,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, zku_stat::default()) };
+        // SAFETY: NULL or valid (caller).
+        let (lock, path, data) =
+            unsafe { (lock_arg(lock)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
+        let st = lock.guarded_set(path, data, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, st.into()) };
+        Ok(())
+    })
+}
+
+/// Deletes `path` only if we still hold the lock (as
+/// `zku_lock_guarded_set`). Blocking, up to `timeout_ms`.
+/// Errors: as `zku_lock_guarded_set`, plus ZKU_ENOTEMPTY.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_guarded_delete(
+    lock: *const zku_lock,
+    path: *const c_char,
+    expected_version: i32,
+    timeout_ms: i32,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or valid (caller).
+        let (lock, path) = unsafe { (lock_arg(lock)?, str_arg(path, "path")?) };
+        lock.guarded_delete(path, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)
+    })
+}
+
+/// Sets (or with `callback` NULL, removes) the state-change callback. It
+/// gets every transition in order, on a library thread dedicated to this
+/// lock, and may call back into the library. A previous callback is
+/// removed first: after this returns it is not called again and its
+/// `user_data_free` has run (unless this is called from inside it).
+/// `user_data_free` (may be NULL) runs exactly once, when the callback is
+/// replaced or removed or the lock freed.
+/// Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
+///
+/// # Safety
+/// Pointers are NULL or valid; `callback` and `user_data` stay usable from
+/// library threads until `user_data_free` runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_set_state_callback(
+    lock: *const zku_lock,
+    callback: zku_lock_state_fn,
+    user_data: *mut c_void,
+    user_data_free: zku_free_fn,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let Some(callback) = callback else {
+            lock.set_state_callback(None);
+            return Ok(());
+        };
+        let user_data = UserData::new(user_data, user_data_free);
+        lock.set_state_callback(Some(Box::new(move |old, new| {
+            // SAFETY: the caller's callback with its own user_data, on a
+            // library thread, as documented at registration.
+            unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
+        })));
+        Ok(())
+    })
+}
+
+/// A descriptor that becomes readable on every state change, for poll(),
+/// epoll, libevent or Ruby's IO.select, as an alternative to the callback.
+/// It is readable once right after its creation (the first call), so read
+/// the state then. When it polls readable, call `zku_lock_fd_drain`. The
+/// descriptor belongs to the lock: do not read, write or close it; it is
+/// closed by `zku_lock_free`. Never blocks.
+/// Errors: ZKU_ENULL, ZKU_ESYSTEM (no descriptors left).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(fd, -1) };
+        required_out(fd, "fd")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let raw = lock.pollable_fd()?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(fd, raw) };
+        Ok(())
+    })
+}
+
+/// Empties the descriptor of `zku_lock_fd` (so it is not readable until the
+/// next change) and returns the current state (>= 0), or ZKU_ENULL for
+/// NULL. Never blocks. Changes between two drains are coalesced: the
+/// callback sees every transition, the descriptor the latest state.
+///
+/// # Safety
+/// `lock` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_fd_drain(lock: *const zku_lock) -> zku_lock_state {
+    // SAFETY: NULL or live (caller).
+    match unsafe { lock.as_ref() } {
+        None => super::error::ZKU_ENULL,
+        Some(l) => guard_value(super::error::ZKU_EPANIC, || state_code(l.lock.drain_notifications())),
+    }
+}

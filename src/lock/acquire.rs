@@ -1,0 +1,427 @@
+//! Acquiring: one attempt is a create and a get-and-watch of the lock node
+//! sent back to back (the client sends requests in call order and the
+//! server answers a session's requests in order), so the uncontended path
+//! costs one round trip, and the create2 reply's stat carries the fencing
+//! token. When another handle holds the node we wait for the watch, a
+//! session change, the deadline or a cancel.
+//!
+//! A create whose outcome we did not see (cancelled or timed out while in
+//! flight, or cut off by a connection loss) may have made our node: the
+//! cleanup finishes the attempt and deletes the node if it is ours, holding
+//! the handle's operation mutex so no later acquire races with it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{OwnedMutexGuard, watch};
+use zookeeper_client as zk;
+
+use super::{Held, Holder, Inner, LockState, TryAcquire};
+use crate::error::{Code, Error, Result};
+use crate::node::{SessionState, Stat};
+use crate::runtime::{self, Deadline, Timeout};
+
+type Replies =
+    (std::result::Result<zk::Stat, zk::Error>, std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>);
+type AttemptFuture = Pin<Box<dyn Future<Output = Replies> + Send>>;
+
+/// What one attempt found.
+enum Attempt {
+    Held {
+        held: Held,
+        data: Vec<u8>,
+        watcher: zk::OneshotWatcher,
+    },
+    Taken {
+        holder: Holder,
+        watcher: zk::OneshotWatcher,
+    },
+    /// The node was gone by the time of the get: try again at once.
+    Vanished,
+    /// The parent directory does not exist.
+    NoParent,
+    /// The connection broke; our create may or may not have been applied.
+    Unknown(Error),
+}
+
+/// Why a step ended without an attempt result.
+enum Stop {
+    /// Timed out or cancelled with the attempt in flight.
+    Interrupted(AttemptFuture, Error),
+    Failed(Error),
+}
+
+/// What `acquire_impl` returns.
+pub(super) enum Outcome {
+    Held { token: i64, data: Vec<u8>, version: i32 },
+    Taken(Holder),
+}
+
+impl Inner {
+    pub(super) fn acquire(
+        self: &Arc<Self>,
+        timeout: Timeout,
+        on_holder: Option<&mut dyn FnMut(&Holder) -> bool>,
+    ) -> Result<i64> {
+        match self.acquire_impl(timeout, true, on_holder)? {
+            Outcome::Held { token, .. } => Ok(token),
+            // Only returned without waiting.
+            Outcome::Taken(holder) => Err(held_by(&self.path, &holder)),
+        }
+    }
+
+    pub(super) fn try_acquire(self: &Arc<Self>, timeout: Timeout) -> Result<TryAcquire> {
+        Ok(match self.acquire_impl(timeout, false, None)? {
+            Outcome::Held { token, data, version } => {
+                TryAcquire { locked: true, holder: data, version, token: Some(token) }
+            }
+            Outcome::Taken(holder) => {
+                TryAcquire { locked: false, version: holder.stat.version, holder: holder.data, token: None }
+            }
+        })
+    }
+
+    /// The acquire loop. `wait`: wait for the holder (acquire) or return
+    /// after the first attempt (try_acquire).
+    fn acquire_impl(
+        self: &Arc<Self>,
+        timeout: Timeout,
+        wait: bool,
+        mut on_holder: Option<&mut dyn FnMut(&Holder) -> bool>,
+    ) -> Result<Outcome> {
+        self.check_open()?;
+        let what = format!("acquire {}", self.path);
+        let deadline = timeout.deadline();
+        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let mut cancel = self.cancel.subscribe();
+        let guard = match self.ops.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => runtime::block_on(interruptible(self.ops.clone().lock_owned(), deadline, &mut cancel, &what))
+                .map_err(|e| {
+                    if e.code() == Code::OperationTimeout {
+                        e.context("another operation on this lock handle")
+                    } else {
+                        e
+                    }
+                })?,
+        };
+
+        // Already held, or waiting to learn whether it still is.
+        loop {
+            let (state, held) = {
+                let s = self.shared.lock().unwrap();
+                (s.state, s.held)
+            };
+            match (state, held) {
+                (LockState::Held, Some(h)) => {
+                    return Ok(Outcome::Held { token: h.token, data: self.node_data(), version: h.version });
+                }
+                (LockState::Suspended, _) => {
+                    let mut states = self.states.subscribe();
+                    let settled = async {
+                        let _ = states.wait_for(|s| *s != LockState::Suspended).await;
+                    };
+                    runtime::block_on(interruptible(settled, deadline, &mut cancel, &what)).map_err(|e| {
+                        if e.code() == Code::OperationTimeout {
+                            Error::new(Code::ConnectionLoss, format!("{what}: the held lock is suspended (connection lost) and was not re-verified before the timeout"))
+                        } else {
+                            e
+                        }
+                    })?;
+                }
+                _ => break,
+            }
+        }
+
+        let mut session = self.client.state_receiver();
+        let mut last_reported: Option<(i64, i32, Vec<u8>)> = None;
+        // Whether a create of ours may have been applied unseen.
+        let mut maybe_created = false;
+        let mut made_parent = false;
+        loop {
+            let data = self.node_data();
+            let step =
+                runtime::block_on(self.attempt_step(deadline, reply_deadline, &mut cancel, &mut session, data, &what));
+            let attempt = match step {
+                Ok(attempt) => attempt,
+                Err(Stop::Interrupted(attempt, err)) => {
+                    self.clean_up(Some(attempt), maybe_created, guard);
+                    return Err(err);
+                }
+                Err(Stop::Failed(err)) => {
+                    if maybe_created && !is_terminal(&err) {
+                        self.clean_up(None, true, guard);
+                    }
+                    return Err(err);
+                }
+            };
+            match attempt {
+                Attempt::Held { held, data, watcher } => {
+                    let token = self.install(held, watcher);
+                    return Ok(Outcome::Held { token, data, version: held.version });
+                }
+                Attempt::Vanished => {
+                    maybe_created = false;
+                    if wait && timeout != Timeout::NoWait && deadline.is_expired() {
+                        return Err(Error::timeout(format!("{what}: timed out")));
+                    }
+                }
+                Attempt::NoParent => {
+                    if made_parent {
+                        return Err(Error::new(Code::NoNode, format!("{what}: the parent node does not exist")));
+                    }
+                    made_parent = true;
+                    runtime::block_on(self.make_parent(reply_deadline))
+                        .map_err(|e| e.context(format!("{what}: create the lock directory")))?;
+                }
+                Attempt::Unknown(err) => {
+                    maybe_created = true;
+                    if deadline.is_expired() {
+                        self.clean_up(None, true, guard);
+                        return Err(err.context(what));
+                    }
+                    // Wait for the connection and try again: a node we made
+                    // is recognised by our identifier.
+                }
+                Attempt::Taken { holder, watcher } => {
+                    maybe_created = false;
+                    if !wait {
+                        return Ok(Outcome::Taken(holder));
+                    }
+                    if let Some(report) = on_holder.as_mut() {
+                        let seen = (holder.stat.czxid, holder.stat.version, holder.data.clone());
+                        if last_reported.as_ref() != Some(&seen) {
+                            last_reported = Some(seen);
+                            // On the caller's thread, outside the runtime, so
+                            // it may call blocking library functions.
+                            if !report(&holder) {
+                                return Err(Error::new(
+                                    Code::Aborted,
+                                    format!("{what}: stopped by the holder callback"),
+                                ));
+                            }
+                        }
+                    }
+                    let changed = async {
+                        tokio::select! {
+                            _ = watcher.changed() => {}
+                            _ = session.changed() => {}
+                        }
+                    };
+                    runtime::block_on(interruptible(changed, deadline, &mut cancel, &what)).map_err(|e| {
+                        if e.code() == Code::OperationTimeout { held_by(&self.path, &holder) } else { e }
+                    })?;
+                }
+            }
+        }
+    }
+
+    /// Waits for a connection, sends the create and the get, and sorts out
+    /// the replies.
+    async fn attempt_step(
+        &self,
+        deadline: Deadline,
+        reply_deadline: Deadline,
+        cancel: &mut watch::Receiver<u64>,
+        session: &mut watch::Receiver<SessionState>,
+        data: Vec<u8>,
+        what: &str,
+    ) -> std::result::Result<Attempt, Stop> {
+        let zk = tokio::select! {
+            biased;
+            _ = cancel.changed() => return Err(Stop::Failed(cancelled(what))),
+            zk = self.client.ready(deadline) => zk.map_err(|e| Stop::Failed(e.context(what)))?,
+        };
+        session.borrow_and_update();
+        let mut attempt = start_attempt(zk, self.path.clone(), data, self.acl.clone(), self.ephemeral);
+        let replies = tokio::select! {
+            biased;
+            _ = cancel.changed() => Err(cancelled(what)),
+            r = reply_deadline.run(what, &mut attempt) => r,
+        };
+        match replies {
+            Ok(replies) => self.classify(replies).map_err(Stop::Failed),
+            Err(err) => Err(Stop::Interrupted(attempt, err)),
+        }
+    }
+
+    fn classify(&self, (created, got): Replies) -> Result<Attempt> {
+        let created_unknown = match &created {
+            Ok(_) => false,
+            Err(zk::Error::NodeExists) => false,
+            Err(zk::Error::NoNode) => return Ok(Attempt::NoParent),
+            Err(e) if is_connection(e) => true,
+            Err(e) => return Err(Error::from(e.clone()).context(format!("create {}", self.path))),
+        };
+        match got {
+            Ok((data, stat, watcher)) => {
+                if self.holds(&data) {
+                    let owner = stat.ephemeral_owner;
+                    let held = Held {
+                        token: stat.czxid,
+                        owner,
+                        version: stat.version,
+                        mzxid: stat.mzxid,
+                        checked_release: !self.ephemeral || owner != self.client.session_id(),
+                    };
+                    Ok(Attempt::Held { held, data, watcher })
+                } else {
+                    Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })
+                }
+            }
+            Err(zk::Error::NoNode) if created_unknown => {
+                Ok(Attempt::Unknown(Error::new(Code::ConnectionLoss, "connection lost")))
+            }
+            Err(zk::Error::NoNode) => Ok(Attempt::Vanished),
+            Err(e) if is_connection(&e) => Ok(Attempt::Unknown(Error::from(e))),
+            Err(e) => Err(Error::from(e).context(format!("get {}", self.path))),
+        }
+    }
+
+    /// Records a new acquisition and starts its monitor.
+    fn install(self: &Arc<Self>, held: Held, watcher: zk::OneshotWatcher) -> i64 {
+        let mut s = self.shared.lock().unwrap();
+        s.generation += 1;
+        s.held = Some(held);
+        s.lost_reason = None;
+        s.suppressed_loss = None;
+        s.releasing = false;
+        if let Some(old) = s.monitor.take() {
+            old.abort();
+        }
+        let task = super::monitor::run(Arc::downgrade(self), s.generation, watcher, self.client.state_receiver());
+        s.monitor = Some(runtime::handle().spawn(task).abort_handle());
+        self.transition(&mut s, LockState::Held);
+        held.token
+    }
+
+    async fn make_parent(&self, deadline: Deadline) -> Result<()> {
+        let parent = crate::path::parent(&self.path).unwrap_or("/").to_string();
+        if parent == "/" {
+            return Err(Error::new(Code::NoNode, "no parent"));
+        }
+        let zk = self.client.ready(deadline).await?;
+        let acl = self.acl.clone();
+        let options = zk::CreateMode::Persistent.with_acls(zk::Acls::new(&acl));
+        deadline.run("mkdir", zk.mkdir(&parent, &options)).await?.map_err(Error::from)
+    }
+
+    /// Makes sure an attempt we gave up on leaves no node: waits (briefly
+    /// on this thread, then in the background) for its replies and deletes
+    /// the node if it is ours. `unknown`: an earlier create's outcome is
+    /// unknown too. The operation mutex is held until this is done.
+    fn clean_up(self: &Arc<Self>, attempt: Option<AttemptFuture>, unknown: bool, guard: OwnedMutexGuard<()>) {
+        if attempt.is_none() && !unknown {
+            return;
+        }
+        let in_flight = attempt.is_some();
+        let mut task = Box::pin(clean_up(self.clone(), attempt, unknown, guard));
+        if !in_flight && !self.client.state().is_connected() {
+            // Nothing to wait for before the connection is back.
+            runtime::handle().spawn(task);
+            return;
+        }
+        let grace = self.client.session_timeout().min(Duration::from_secs(2));
+        let done = runtime::block_on(async { tokio::time::timeout(grace, &mut task).await.is_ok() });
+        if !done {
+            runtime::handle().spawn(task);
+        }
+    }
+}
+
+/// Sends the create, then the get-and-watch, without waiting in between.
+fn start_attempt(
+    zk: zk::Client,
+    path: Arc<str>,
+    data: Vec<u8>,
+    acl: Arc<Vec<zk::Acl>>,
+    ephemeral: bool,
+) -> AttemptFuture {
+    Box::pin(async move {
+        let mode = if ephemeral { zk::CreateMode::Ephemeral } else { zk::CreateMode::Persistent };
+        let options = mode.with_acls(zk::Acls::new(&acl));
+        // Both requests are queued in this order when the calls are made;
+        // the futures only wait for the replies.
+        let create = zk.create(&path, &data, &options);
+        let get = zk.get_and_watch_data(&path);
+        let created = create.await.map(|(stat, _)| stat);
+        let got = get.await;
+        (created, got)
+    })
+}
+
+async fn clean_up(inner: Arc<Inner>, attempt: Option<AttemptFuture>, mut unknown: bool, _guard: OwnedMutexGuard<()>) {
+    let mut created: Option<i64> = None;
+    if let Some(attempt) = attempt {
+        let (c, g) = attempt.await;
+        drop(g);
+        match c {
+            Ok(stat) => created = Some(stat.czxid),
+            Err(e) if is_connection(&e) => unknown = true,
+            Err(_) => {}
+        }
+    }
+    if created.is_none() && !unknown {
+        return;
+    }
+    let session_id = inner.client.session_id();
+    loop {
+        // Until the session ends: then an ephemeral node is gone anyway.
+        let Ok(zk) = inner.client.ready(Deadline::never()).await else { return };
+        let (data, stat) = match zk.get_data(&inner.path).await {
+            Ok(r) => r,
+            Err(zk::Error::NoNode) => return,
+            Err(e) if is_connection(&e) => continue,
+            Err(_) => return,
+        };
+        let ours = match created {
+            Some(czxid) => stat.czxid == czxid,
+            None => inner.holds(&data) && (!inner.ephemeral || stat.ephemeral_owner == session_id),
+        };
+        if !ours {
+            return;
+        }
+        match zk.delete(&inner.path, Some(stat.version)).await {
+            Ok(()) | Err(zk::Error::NoNode) => return,
+            Err(zk::Error::BadVersion) => continue,
+            Err(e) if is_connection(&e) => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Awaits `fut` until the deadline, or until the handle is cancelled.
+pub(super) async fn interruptible<F: Future>(
+    fut: F,
+    deadline: Deadline,
+    cancel: &mut watch::Receiver<u64>,
+    what: &str,
+) -> Result<F::Output> {
+    tokio::select! {
+        biased;
+        _ = cancel.changed() => Err(cancelled(what)),
+        r = deadline.run(what, fut) => r,
+    }
+}
+
+fn cancelled(what: &str) -> Error {
+    Error::new(Code::Cancelled, format!("{what}: cancelled"))
+}
+
+fn held_by(path: &str, holder: &Holder) -> Error {
+    let id = holder.id().unwrap_or_else(|| String::from_utf8_lossy(&holder.data).into_owned());
+    Error::timeout(format!("acquire {path}: timed out; held by {id:?} (version {})", holder.stat.version))
+}
+
+/// Errors after which the session may live on and a request's outcome is
+/// unknown.
+pub(super) fn is_connection(e: &zk::Error) -> bool {
+    Error::from(e.clone()).code() == Code::ConnectionLoss
+}
+
+/// The session is over: nothing left to clean up through it.
+fn is_terminal(e: &Error) -> bool {
+    matches!(e.code(), Code::SessionExpired | Code::Closed | Code::AuthFailed)
+}

@@ -1,0 +1,496 @@
+//! The distributed lock: k3zkutil's ZKLock (same node, same data, same
+//! identifier rules, so a Python k3zkutil process and this library exclude
+//! each other), with fencing tokens, honest lock states, cancellation and
+//! safe release.
+//!
+//! One node per lock at `lock_dir + name` holding `{"id": ..., "val": ...}`.
+//! Two handles with the same identifier both count as holder (resuming a
+//! lock after a restart). Every waiter watches that one node, so a release
+//! wakes them all and they race to create it (the herd effect, inherent in
+//! the k3zkutil layout).
+//!
+//! Files: `acquire` (the pipelined create + get, waiting, cancellation and
+//! cleanup), `monitor` (the task that follows a held lock's node and
+//! session), `release` (release, try_release, the value, guarded writes),
+//! `data` (the node's JSON), `notify` (the pollable descriptor).
+
+mod acquire;
+mod data;
+mod monitor;
+mod notify;
+mod release;
+
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use zookeeper_client as zk;
+
+use crate::client::Client;
+use crate::config::{Config, Key};
+use crate::dispatch::Dispatcher;
+use crate::error::{Code, Error, Result};
+use crate::node::Stat;
+use crate::runtime::{Deadline, Timeout};
+
+/// Where a lock handle stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LockState {
+    /// Not held by this handle (never acquired, released, or a loss
+    /// acknowledged by `release`).
+    Unlocked,
+    /// Held, and the last contact with the server confirmed it.
+    Held,
+    /// The connection is lost (or ownership is being re-verified); the
+    /// session may still be alive. Protected work must pause. Becomes
+    /// `Held` again once, after reconnecting, the node is verified to be
+    /// ours (same creation zxid, same ephemeral owner, our identifier);
+    /// `Lost` otherwise.
+    Suspended,
+    /// Lost for good: session expired or closed, the node deleted, changed
+    /// to another holder, or (ephemeral locks) disconnected for longer than
+    /// the session timeout. `release` acknowledges it with `LockLost`.
+    Lost,
+}
+
+/// How a lock handle is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockOptions {
+    /// The holder identifier (`None`: `lockid::lock_id(config.node_id())`,
+    /// unique per handle). Handles with the same identifier share the lock.
+    pub identifier: Option<String>,
+    /// Ephemeral node (the default) or a persistent one that survives the
+    /// session.
+    pub ephemeral: bool,
+    /// The timeout used when a call asks for the default.
+    pub timeout: Timeout,
+}
+
+impl Default for LockOptions {
+    fn default() -> LockOptions {
+        LockOptions { identifier: None, ephemeral: true, timeout: Timeout::After(Duration::from_secs(10)) }
+    }
+}
+
+/// Called with (old, new) on every lock state change, in order, on a
+/// dispatcher thread.
+pub type LockStateCallback = Box<dyn FnMut(LockState, LockState) + Send>;
+
+/// The lock node as it was read: its data (normally the holder's
+/// `{"id": ..., "val": ...}` JSON) and stat (`czxid` is the holder's
+/// fencing token, `version` the holder version k3zkutil reports).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub data: Vec<u8>,
+    pub stat: Stat,
+}
+
+impl Holder {
+    /// The holder's identifier (the "id" member; its JSON text when it is
+    /// not a string), `None` when the data has none.
+    pub fn id(&self) -> Option<String> {
+        data::holder_id(&self.data)
+    }
+}
+
+/// What `try_acquire` found (k3zkutil's `(locked, holder, version)`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryAcquire {
+    pub locked: bool,
+    /// The holder's node data (ours when locked).
+    pub holder: Vec<u8>,
+    /// The lock node's version.
+    pub version: i32,
+    /// The fencing token when locked.
+    pub token: Option<i64>,
+}
+
+/// What `try_release` did (k3zkutil's `(released, holder, version)`):
+/// `released` is true when the node held our identifier and was deleted
+/// (`holder`/`version` as read before the delete), or when there was no
+/// node (`holder` = our data, `version` = -1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TryRelease {
+    pub released: bool,
+    pub holder: Vec<u8>,
+    pub version: i32,
+}
+
+/// A distributed lock handle. Thread-safe; operations that talk to the
+/// server (acquire, release, values, guarded writes) run one at a time per
+/// handle, while `state`, `token`, `cancel` and the notifications never
+/// wait for them.
+pub struct Lock {
+    inner: Arc<Inner>,
+}
+
+/// What we know about the current acquisition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Held {
+    /// czxid of the lock node: the fencing token.
+    pub(crate) token: i64,
+    /// ephemeral_owner of the node when acquired (0 for persistent).
+    pub(crate) owner: i64,
+    /// The node version we last saw or wrote, and the mzxid that goes
+    /// with it (newer writes win).
+    pub(crate) version: i32,
+    pub(crate) mzxid: i64,
+    /// Release must read the node first (persistent lock, a node owned by
+    /// another session, or ownership re-verified after a reconnect).
+    pub(crate) checked_release: bool,
+}
+
+pub(crate) struct Shared {
+    pub(crate) state: LockState,
+    pub(crate) held: Option<Held>,
+    /// Incremented on every acquisition; a monitor only speaks for its own.
+    pub(crate) generation: u64,
+    pub(crate) monitor: Option<tokio::task::AbortHandle>,
+    /// A release is deleting the node: the deletion is not a loss.
+    pub(crate) releasing: bool,
+    /// A loss seen while releasing, applied if the release fails.
+    pub(crate) suppressed_loss: Option<String>,
+    pub(crate) lost_reason: Option<String>,
+    /// Our "val", as written in the node (Python spacing).
+    pub(crate) val: String,
+}
+
+pub(crate) struct Inner {
+    pub(crate) client: Client,
+    owns_client: bool,
+    pub(crate) path: Arc<str>,
+    pub(crate) identifier: String,
+    pub(crate) ephemeral: bool,
+    default_timeout: Timeout,
+    pub(crate) acl: Arc<Vec<zk::Acl>>,
+    pub(crate) shared: Mutex<Shared>,
+    /// Serialises the operations that talk to the server; a cleanup after
+    /// a cancelled acquire holds it until the node is gone.
+    pub(crate) ops: Arc<tokio::sync::Mutex<()>>,
+    /// Bumped by `cancel`; blocked acquires watch it.
+    pub(crate) cancel: watch::Sender<u64>,
+    /// The state, for waiting on it inside the library.
+    pub(crate) states: watch::Sender<LockState>,
+    callback: Mutex<Option<Dispatcher<(LockState, LockState)>>>,
+    pollable: OnceLock<notify::Pollable>,
+    closed: AtomicBool,
+}
+
+impl Lock {
+    /// A lock on `name` (path `lock_dir + name` of the client's
+    /// configuration) using a shared client. The ACL is the client's
+    /// configured default ACL.
+    pub fn new(client: &Client, name: &str, options: LockOptions) -> Result<Lock> {
+        Lock::build(client.clone(), false, name, options)
+    }
+
+    /// A lock with its own client, connected from `config`. Like
+    /// k3zkutil's on_lost requirement, the caller must take the state
+    /// changes (the callback), since nobody else watches that session.
+    /// The client is closed when the lock is dropped.
+    pub fn with_own_client(
+        config: Config,
+        name: &str,
+        options: LockOptions,
+        on_change: LockStateCallback,
+    ) -> Result<Lock> {
+        // Check the arguments before connecting, so a bad one leaves no
+        // session behind.
+        check_args(&config, name, &options)?;
+        let client = Client::connect(config)?;
+        let lock = Lock::build(client, true, name, options)?;
+        lock.set_state_callback(Some(on_change));
+        Ok(lock)
+    }
+
+    fn build(client: Client, owns_client: bool, name: &str, options: LockOptions) -> Result<Lock> {
+        let config = client.config();
+        let path = check_args(config, name, &options)?;
+        let identifier = options.identifier.clone().unwrap_or_else(|| crate::lockid::lock_id(&config.node_id()));
+        let acl = config.default_acl()?;
+        for a in &acl {
+            a.validate()?;
+        }
+        let shared = Shared {
+            state: LockState::Unlocked,
+            held: None,
+            generation: 0,
+            monitor: None,
+            releasing: false,
+            suppressed_loss: None,
+            lost_reason: None,
+            val: "null".to_string(),
+        };
+        let inner = Inner {
+            owns_client,
+            path: path.into(),
+            identifier,
+            ephemeral: options.ephemeral,
+            default_timeout: options.timeout,
+            acl: Arc::new(acl.iter().map(|a| a.to_zk()).collect()),
+            shared: Mutex::new(shared),
+            ops: Arc::new(tokio::sync::Mutex::new(())),
+            cancel: watch::Sender::new(0),
+            states: watch::Sender::new(LockState::Unlocked),
+            callback: Mutex::new(None),
+            pollable: OnceLock::new(),
+            closed: AtomicBool::new(false),
+            client,
+        };
+        Ok(Lock { inner: Arc::new(inner) })
+    }
+
+    /// The lock node's path.
+    pub fn path(&self) -> &str {
+        &self.inner.path
+    }
+
+    /// This handle's holder identifier.
+    pub fn identifier(&self) -> &str {
+        &self.inner.identifier
+    }
+
+    pub fn is_ephemeral(&self) -> bool {
+        self.inner.ephemeral
+    }
+
+    /// The timeout used when a call asks for the default.
+    pub fn default_timeout(&self) -> Timeout {
+        self.inner.default_timeout
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    pub fn state(&self) -> LockState {
+        self.inner.shared.lock().unwrap().state
+    }
+
+    /// Why the lock was lost (while the state is `Lost`).
+    pub fn lost_reason(&self) -> Option<String> {
+        let s = self.inner.shared.lock().unwrap();
+        if s.state == LockState::Lost { s.lost_reason.clone() } else { None }
+    }
+
+    /// True only while `Held` (not while `Suspended`).
+    pub fn is_locked(&self) -> bool {
+        self.state() == LockState::Held
+    }
+
+    /// The fencing token (the lock node's czxid) of the current or last
+    /// lost acquisition; `None` when `Unlocked`.
+    pub fn token(&self) -> Option<i64> {
+        let s = self.inner.shared.lock().unwrap();
+        if s.state == LockState::Unlocked { None } else { s.held.map(|h| h.token) }
+    }
+
+    /// Acquires the lock, waiting up to `timeout` for the holder to let go
+    /// (`NoWait`: one attempt). Returns the fencing token. Already held:
+    /// returns the current token at once.
+    ///
+    /// Errors: `OperationTimeout` (held by another when the time ran out),
+    /// `Cancelled` (see [`Lock::cancel`]), `ConnectionLoss` (no connection
+    /// before the timeout), `SessionExpired`, `Closed`, `NoAuth`, ...
+    pub fn acquire(&self, timeout: Timeout) -> Result<i64> {
+        self.inner.acquire(timeout, None)
+    }
+
+    /// [`Lock::acquire`], calling `on_holder` on this thread with the
+    /// holder node each time it changes while we wait (k3zkutil's
+    /// acquire_loop). Returning false stops waiting with `Aborted`.
+    pub fn acquire_loop(&self, timeout: Timeout, on_holder: &mut dyn FnMut(&Holder) -> bool) -> Result<i64> {
+        self.inner.acquire(timeout, Some(on_holder))
+    }
+
+    /// One attempt, never waiting for the holder: `timeout` bounds only
+    /// the wait for a connection and the reply.
+    pub fn try_acquire(&self, timeout: Timeout) -> Result<TryAcquire> {
+        self.inner.try_acquire(timeout)
+    }
+
+    /// Makes acquires blocked on this handle (in any thread) return
+    /// `Cancelled` promptly. An attempt in flight is finished and its node,
+    /// if created, deleted before the next operation on this handle runs.
+    /// Acquires started after this call are not affected.
+    pub fn cancel(&self) {
+        self.inner.cancel.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Releases the lock: deletes our node (never another holder's).
+    /// Not held: Ok, nothing sent. After `Lost`: `LockLost`, nothing sent,
+    /// and the state becomes `Unlocked`.
+    pub fn release(&self, timeout: Timeout) -> Result<()> {
+        self.inner.release(timeout)
+    }
+
+    /// k3zkutil's try_release: deletes the node if it holds our identifier
+    /// (whoever created it), else reports the holder.
+    pub fn try_release(&self, timeout: Timeout) -> Result<TryRelease> {
+        self.inner.try_release(timeout)
+    }
+
+    /// Sets the node's "val" (JSON text) while held, if the node's version
+    /// is `expected_version` (`None`: the version this handle last saw or
+    /// wrote). Returns the new version. Later acquisitions by this handle
+    /// write this value too.
+    pub fn set_val(&self, val_json: &str, expected_version: Option<i32>, timeout: Timeout) -> Result<i32> {
+        self.inner.set_val(val_json, expected_version, timeout)
+    }
+
+    /// The node's "val" as JSON text and the node version, whoever holds
+    /// it (k3zkutil's get_lock_val). `NoNode` when nobody holds it.
+    pub fn get_val(&self, timeout: Timeout) -> Result<(String, i32)> {
+        self.inner.get_val(timeout)
+    }
+
+    /// The current holder, `None` when the lock is free.
+    pub fn holder(&self, timeout: Timeout) -> Result<Option<Holder>> {
+        self.inner.holder(timeout)
+    }
+
+    /// Sets another node's data only if we still hold the lock: one multi
+    /// operation with a version check on the lock node. `LockLost` when
+    /// the check fails, `NotLocked` when not held.
+    pub fn guarded_set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
+        self.inner.guarded_write(path, Some(data), version, timeout).map(|s| s.unwrap_or_default())
+    }
+
+    /// Deletes another node only if we still hold the lock (as
+    /// [`Lock::guarded_set`]).
+    pub fn guarded_delete(&self, path: &str, version: Option<i32>, timeout: Timeout) -> Result<()> {
+        self.inner.guarded_write(path, None, version, timeout).map(|_| ())
+    }
+
+    /// Replaces the state-change callback (`None` removes it). It gets
+    /// every transition, in order, on a dedicated thread, and may call
+    /// back into the library. When this returns the old callback is not
+    /// called again and has been dropped (unless called from inside it).
+    pub fn set_state_callback(&self, callback: Option<LockStateCallback>) {
+        let dispatcher = callback.map(|mut callback| {
+            Dispatcher::new("zkutil-lock-cb", move |(old, new): (LockState, LockState)| callback(old, new))
+        });
+        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), dispatcher);
+        drop(old);
+    }
+
+    /// A descriptor that becomes readable on every state change (and once
+    /// right after it is first created), for poll/epoll loops. It belongs
+    /// to the lock: do not close it. Read the state with
+    /// [`Lock::drain_notifications`].
+    pub fn pollable_fd(&self) -> Result<RawFd> {
+        if let Some(p) = self.inner.pollable.get() {
+            return Ok(p.fd());
+        }
+        let p = notify::Pollable::new()?;
+        // A state change between creating it and publishing it is covered
+        // by this first signal.
+        p.signal();
+        let _ = self.inner.pollable.set(p);
+        Ok(self.inner.pollable.get().expect("set above").fd())
+    }
+
+    /// Empties the descriptor of [`Lock::pollable_fd`] and returns the
+    /// current state.
+    pub fn drain_notifications(&self) -> LockState {
+        if let Some(p) = self.inner.pollable.get() {
+            p.drain();
+        }
+        self.state()
+    }
+
+    /// Releases the lock if held (bounded by the default timeout, at most
+    /// the session timeout), stops the monitor and the callback, and closes
+    /// the client if the lock made it. Later operations fail with `Closed`.
+    pub fn close(&self) {
+        if self.inner.closed.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        self.cancel();
+        let state = self.state();
+        if matches!(state, LockState::Held | LockState::Suspended) {
+            let session = self.inner.client.session_timeout();
+            let timeout = match self.inner.default_timeout {
+                Timeout::After(d) => Timeout::After(d.min(session)),
+                Timeout::Forever => Timeout::After(session),
+                Timeout::NoWait => Timeout::NoWait,
+            };
+            let _ = self.inner.release_inner(timeout);
+        }
+        if let Some(monitor) = self.inner.shared.lock().unwrap().monitor.take() {
+            monitor.abort();
+        }
+        if self.inner.owns_client {
+            self.inner.client.close();
+        }
+        let callback = self.inner.callback.lock().unwrap().take();
+        drop(callback);
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn check_args(config: &Config, name: &str, options: &LockOptions) -> Result<String> {
+    if name.is_empty() {
+        return Err(Error::new(Code::InvalidPath, "lock name is empty"));
+    }
+    let path = config.lock(Key::Text(name));
+    crate::path::validate(&path).map_err(|e| e.context(format!("lock {name:?}")))?;
+    if options.identifier.as_deref() == Some("") {
+        return Err(Error::invalid_argument("lock identifier is empty"));
+    }
+    config.default_acl()?;
+    Ok(path)
+}
+
+impl Inner {
+    /// Publishes a state change to the waiters, the callback and the
+    /// descriptor. Called with `shared` locked, so changes go out in order.
+    pub(crate) fn transition(&self, s: &mut Shared, new: LockState) {
+        let old = s.state;
+        if old == new {
+            return;
+        }
+        s.state = new;
+        self.states.send_replace(new);
+        if let Some(callback) = self.callback.lock().unwrap().as_ref() {
+            callback.post((old, new));
+        }
+        if let Some(p) = self.pollable.get() {
+            p.signal();
+        }
+    }
+
+    pub(crate) fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::closed("lock handle is closed"));
+        }
+        Ok(())
+    }
+
+    /// How long a request already sent may take: the call's deadline, or
+    /// for `NoWait` (one attempt) its round trip, bounded by the session
+    /// timeout.
+    pub(crate) fn reply_deadline(&self, timeout: Timeout, deadline: Deadline) -> Deadline {
+        match timeout {
+            Timeout::NoWait => Deadline::never().min_after(self.client.session_timeout()),
+            _ => deadline,
+        }
+    }
+
+    /// Our node data for the next create or write.
+    pub(crate) fn node_data(&self) -> Vec<u8> {
+        let val = self.shared.lock().unwrap().val.clone();
+        data::encode(&self.identifier, &val)
+    }
+
+    pub(crate) fn holds(&self, data: &[u8]) -> bool {
+        data::holds(data, &self.identifier)
+    }
+}

@@ -1,0 +1,310 @@
+//! The task that follows one acquisition: the watch on the lock node and
+//! the session state decide between HELD, SUSPENDED and LOST.
+//!
+//! - Node deleted: LOST (unless our own release deleted it).
+//! - Node data changed: read it again (re-arming the watch). Still our
+//!   identifier, same czxid and ephemeral owner: our own `set_val` (or a
+//!   write with our identifier), still HELD; anything else: LOST. ZooKeeper
+//!   3.8 does not put the zxid in watch events, so the re-read is how our
+//!   own writes are told apart from others'.
+//! - Connection lost: SUSPENDED. Reconnected: the same read verifies
+//!   ownership, then HELD, else LOST. A reconnect is never reported as LOST
+//!   by itself.
+//! - Session expired or closed: LOST. Ephemeral locks disconnected for
+//!   longer than the session timeout: LOST (the servers expire the session
+//!   by then); if the session turns out to be alive after all, our node is
+//!   deleted so it does not block the others.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+use zookeeper_client as zk;
+
+use super::acquire::is_connection;
+use super::{Inner, LockState};
+use crate::node::SessionState;
+use crate::runtime::Deadline;
+
+type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
+
+/// Retry delay for a verification that failed without a connection change
+/// (throttled, or a reply lost while the session stayed connected).
+const RETRY: Duration = Duration::from_millis(200);
+
+enum Verified {
+    Held(zk::OneshotWatcher),
+    Lost(String),
+    /// Could not read the node now; try again later.
+    Unsure,
+    /// This acquisition is over (released, re-acquired, handle dropped).
+    Stale,
+}
+
+enum Wake {
+    Node(zk::WatchedEvent),
+    Session(Option<SessionState>),
+    Expire,
+    Retry,
+}
+
+pub(super) async fn run(
+    weak: Weak<Inner>,
+    generation: u64,
+    watcher: zk::OneshotWatcher,
+    mut session: watch::Receiver<SessionState>,
+) {
+    let (ephemeral, session_timeout) = match weak.upgrade() {
+        Some(inner) => (inner.ephemeral, inner.client.session_timeout()),
+        None => return,
+    };
+    let mut watch: Option<EventFuture> = Some(Box::pin(watcher.changed()));
+    let mut last = *session.borrow_and_update();
+    let mut suspended_at: Option<Instant> = None;
+    let mut retry_at: Option<Instant> = None;
+    if last.is_terminal() {
+        lose(&weak, generation, terminal_reason(last));
+        return;
+    }
+    if !last.is_connected() {
+        suspend(&weak, generation);
+        suspended_at = Some(Instant::now());
+    }
+    loop {
+        let expire_at = if ephemeral { suspended_at.map(|t| t + session_timeout) } else { None };
+        let wake = tokio::select! {
+            event = async { watch.as_mut().expect("guarded").await }, if watch.is_some() => Wake::Node(event),
+            changed = session.changed() => Wake::Session(changed.ok().map(|_| *session.borrow_and_update())),
+            _ = sleep_until(expire_at), if expire_at.is_some() => Wake::Expire,
+            _ = sleep_until(retry_at), if retry_at.is_some() => Wake::Retry,
+        };
+        let verify_now = match wake {
+            Wake::Node(event) => {
+                watch = None;
+                match event.event_type {
+                    zk::EventType::NodeDeleted => {
+                        lose(&weak, generation, "the lock node was deleted".to_string());
+                        return;
+                    }
+                    zk::EventType::Session => {
+                        let state = SessionState::from_zk(event.session_state);
+                        if state.is_terminal() {
+                            lose(&weak, generation, terminal_reason(state));
+                            return;
+                        }
+                        // Connection changes come through `session`.
+                        last.is_connected()
+                    }
+                    _ => last.is_connected(),
+                }
+            }
+            Wake::Session(None) => {
+                lose(&weak, generation, "the client was dropped".to_string());
+                return;
+            }
+            Wake::Session(Some(now)) => {
+                // Connected twice in a row: a disconnection we did not see.
+                let blip = now.is_connected() && last.is_connected();
+                last = now;
+                if now.is_terminal() {
+                    lose(&weak, generation, terminal_reason(now));
+                    return;
+                }
+                if !now.is_connected() || blip {
+                    suspend(&weak, generation);
+                    suspended_at.get_or_insert_with(Instant::now);
+                    retry_at = None;
+                }
+                now.is_connected()
+            }
+            Wake::Expire => {
+                lose(
+                    &weak,
+                    generation,
+                    format!("disconnected for longer than the session timeout ({} ms)", session_timeout.as_millis()),
+                );
+                // Its own task: a release acknowledging the loss stops this
+                // monitor, not the cleanup.
+                crate::runtime::handle().spawn(remove_stale(weak, generation, session));
+                return;
+            }
+            Wake::Retry => {
+                retry_at = None;
+                last.is_connected()
+            }
+        };
+        if !verify_now {
+            continue;
+        }
+        let Some(inner) = weak.upgrade() else { return };
+        match verify(&inner, generation).await {
+            Verified::Held(new_watcher) => {
+                // The new watcher is registered before the old one is
+                // dropped, so the server-side watch is never removed.
+                watch = Some(Box::pin(new_watcher.changed()));
+                suspended_at = None;
+                retry_at = None;
+                resume(&inner, generation);
+            }
+            Verified::Lost(why) => {
+                lose(&weak, generation, why);
+                return;
+            }
+            Verified::Unsure => {
+                suspend(&weak, generation);
+                suspended_at.get_or_insert_with(Instant::now);
+                retry_at = Some(Instant::now() + RETRY);
+            }
+            Verified::Stale => return,
+        }
+    }
+}
+
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads the node (re-arming the watch) and checks it is still ours.
+async fn verify(inner: &Arc<Inner>, generation: u64) -> Verified {
+    let held = {
+        let s = inner.shared.lock().unwrap();
+        match s.held {
+            Some(h) if s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended) => h,
+            _ => return Verified::Stale,
+        }
+    };
+    let zk = match inner.client.zk() {
+        Ok(zk) => zk,
+        Err(_) => return Verified::Lost("the client was closed".to_string()),
+    };
+    match zk.get_and_watch_data(&inner.path).await {
+        Ok((data, stat, watcher)) => {
+            if stat.czxid != held.token {
+                return Verified::Lost(format!(
+                    "the lock node was replaced (czxid {} instead of {})",
+                    stat.czxid, held.token
+                ));
+            }
+            if stat.ephemeral_owner != held.owner {
+                return Verified::Lost(format!("the lock node is owned by session {:#x}", stat.ephemeral_owner));
+            }
+            if !inner.holds(&data) {
+                return Verified::Lost(format!("the lock node now holds {:?}", String::from_utf8_lossy(&data)));
+            }
+            let mut s = inner.shared.lock().unwrap();
+            if s.generation != generation {
+                return Verified::Stale;
+            }
+            if let Some(h) = s.held.as_mut() {
+                if stat.mzxid >= h.mzxid {
+                    h.version = stat.version;
+                    h.mzxid = stat.mzxid;
+                }
+            }
+            Verified::Held(watcher)
+        }
+        Err(zk::Error::NoNode) => Verified::Lost("the lock node was deleted".to_string()),
+        Err(zk::Error::SessionExpired) => Verified::Lost("session expired".to_string()),
+        Err(zk::Error::ClientClosed) => Verified::Lost("the client was closed".to_string()),
+        Err(e) if is_connection(&e) || matches!(e, zk::Error::Throttled | zk::Error::Timeout) => Verified::Unsure,
+        Err(e) => Verified::Lost(format!("cannot verify the lock node: {e}")),
+    }
+}
+
+fn terminal_reason(state: SessionState) -> String {
+    match state {
+        SessionState::Expired => "session expired".to_string(),
+        SessionState::AuthFailed => "authentication failed".to_string(),
+        _ => "the client was closed".to_string(),
+    }
+}
+
+fn suspend(weak: &Weak<Inner>, generation: u64) {
+    let Some(inner) = weak.upgrade() else { return };
+    let mut s = inner.shared.lock().unwrap();
+    if s.generation == generation && s.state == LockState::Held {
+        if let Some(h) = s.held.as_mut() {
+            // Ownership must be re-read before a release deletes anything.
+            h.checked_release = true;
+        }
+        inner.transition(&mut s, LockState::Suspended);
+    }
+}
+
+fn resume(inner: &Inner, generation: u64) {
+    let mut s = inner.shared.lock().unwrap();
+    if s.generation == generation && s.state == LockState::Suspended {
+        inner.transition(&mut s, LockState::Held);
+    }
+}
+
+fn lose(weak: &Weak<Inner>, generation: u64, why: String) {
+    let Some(inner) = weak.upgrade() else { return };
+    let mut s = inner.shared.lock().unwrap();
+    if s.generation != generation || !matches!(s.state, LockState::Held | LockState::Suspended) {
+        return;
+    }
+    if s.releasing {
+        // The release in progress decides (its own delete also ends here).
+        s.suppressed_loss = Some(why);
+        return;
+    }
+    s.lost_reason = Some(why);
+    inner.transition(&mut s, LockState::Lost);
+}
+
+/// After an ephemeral lock was declared LOST for a long disconnection: if
+/// the session comes back after all, delete our node (if it still is ours
+/// and this handle has not acquired again), so it does not block others.
+async fn remove_stale(weak: Weak<Inner>, generation: u64, mut session: watch::Receiver<SessionState>) {
+    loop {
+        let state = *session.borrow_and_update();
+        if state.is_terminal() {
+            return;
+        }
+        if state.is_connected() {
+            let Some(inner) = weak.upgrade() else { return };
+            let ops = inner.ops.clone();
+            drop(inner);
+            let _guard = ops.lock().await;
+            let Some(inner) = weak.upgrade() else { return };
+            let held = {
+                let s = inner.shared.lock().unwrap();
+                if s.generation != generation {
+                    return;
+                }
+                s.held
+            };
+            let Some(held) = held else { return };
+            let Ok(zk) = inner.client.ready(Deadline::never().min_after(inner.client.session_timeout())).await else {
+                return;
+            };
+            // A moved version means someone wrote the node: read it again.
+            for _ in 0..3 {
+                match zk.get_data(&inner.path).await {
+                    Ok((data, stat)) => {
+                        if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !inner.holds(&data) {
+                            return;
+                        }
+                        match zk.delete(&inner.path, Some(stat.version)).await {
+                            Ok(()) | Err(zk::Error::NoNode) => return,
+                            Err(zk::Error::BadVersion) => continue,
+                            Err(_) => break,
+                        }
+                    }
+                    Err(zk::Error::NoNode) => return,
+                    Err(_) => break,
+                }
+            }
+        }
+        if session.changed().await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! Releasing, and the operations that need the lock held: the value and
+//! the guarded writes.
+//!
+//! Release never deletes a node that is not ours. The fast path (an
+//! ephemeral node our session created, no reconnect since) is one delete
+//! with our known version: the session is ours, so the node can only have
+//! been replaced by a third party deleting it, which our watch reports as
+//! LOST; the residual window is a third-party delete plus another client's
+//! create at the same version, both before that watch event reaches us.
+//! Every other case (persistent locks, a node created by another session
+//! with our identifier, any reconnect since acquiring, a version that
+//! moved) reads the node first and deletes only if czxid, ephemeral owner
+//! and identifier still match, with the version just read.
+
+use std::sync::Arc;
+
+use tokio::sync::OwnedMutexGuard;
+use zookeeper_client as zk;
+
+use super::acquire::is_connection;
+use super::{Held, Holder, Inner, LockState, TryRelease, data};
+use crate::error::{Code, Error, Result};
+use crate::node::Stat;
+use crate::runtime::{self, Deadline, Timeout};
+
+impl Inner {
+    pub(super) fn release(self: &Arc<Self>, timeout: Timeout) -> Result<()> {
+        self.check_open()?;
+        self.release_inner(timeout)
+    }
+
+    pub(super) fn release_inner(self: &Arc<Self>, timeout: Timeout) -> Result<()> {
+        let what = format!("release {}", self.path);
+        let deadline = timeout.deadline();
+        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let _guard = self.lock_ops(deadline, &what)?;
+        let held = {
+            let mut s = self.shared.lock().unwrap();
+            match (s.state, s.held) {
+                (LockState::Held | LockState::Suspended, Some(held)) => {
+                    s.releasing = true;
+                    s.suppressed_loss = None;
+                    held
+                }
+                (LockState::Lost, _) => {
+                    let why = s.lost_reason.clone().unwrap_or_default();
+                    self.finish(&mut s);
+                    return Err(Error::new(
+                        Code::LockLost,
+                        format!("{what}: the lock was already lost ({why}); nothing deleted"),
+                    ));
+                }
+                _ => return Ok(()),
+            }
+        };
+        let result = runtime::block_on(self.delete_ours(held, deadline, reply_deadline));
+        let mut s = self.shared.lock().unwrap();
+        s.releasing = false;
+        match result {
+            Ok(()) => {
+                self.finish(&mut s);
+                Ok(())
+            }
+            Err(e) if e.code() == Code::LockLost => {
+                self.finish(&mut s);
+                Err(e.context(what))
+            }
+            Err(e) => {
+                // Not released; the state stays what the monitor says.
+                let terminal = matches!(e.code(), Code::SessionExpired | Code::Closed | Code::AuthFailed);
+                let loss = s.suppressed_loss.take().or_else(|| terminal.then(|| e.message().to_string()));
+                if let Some(why) = loss {
+                    if matches!(s.state, LockState::Held | LockState::Suspended) {
+                        s.lost_reason = Some(why);
+                        self.transition(&mut s, LockState::Lost);
+                    }
+                }
+                Err(e.context(what))
+            }
+        }
+    }
+
+    /// Ends the current acquisition: UNLOCKED, monitor stopped.
+    fn finish(&self, s: &mut super::Shared) {
+        if let Some(monitor) = s.monitor.take() {
+            monitor.abort();
+        }
+        s.held = None;
+        s.lost_reason = None;
+        s.suppressed_loss = None;
+        self.transition(s, LockState::Unlocked);
+    }
+
+    /// Deletes our node. `Ok` when it is gone, `LockLost` when the node
+    /// now belongs to someone else.
+    async fn delete_ours(&self, held: Held, deadline: Deadline, reply_deadline: Deadline) -> Result<()> {
+        let path = &*self.path;
+        let mut fast = !held.checked_release && held.owner == self.client.session_id();
+        loop {
+            let zk = self.client.ready(deadline).await?;
+            if fast {
+                fast = false;
+                match reply_deadline.run("delete", zk.delete(path, Some(held.version))).await? {
+                    Ok(()) | Err(zk::Error::NoNode) => return Ok(()),
+                    Err(zk::Error::BadVersion) => continue,
+                    Err(e) if is_connection(&e) => continue,
+                    Err(e) => return Err(Error::from(e)),
+                }
+            }
+            let (data, stat) = match reply_deadline.run("get", zk.get_data(path)).await? {
+                Ok(r) => r,
+                Err(zk::Error::NoNode) => return Ok(()),
+                Err(e) if is_connection(&e) => continue,
+                Err(e) => return Err(Error::from(e)),
+            };
+            if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !self.holds(&data) {
+                return Err(Error::new(
+                    Code::LockLost,
+                    format!(
+                        "the lock node is no longer ours (held by {:?}); left in place",
+                        data::holder_id(&data).unwrap_or_default()
+                    ),
+                ));
+            }
+            match reply_deadline.run("delete", zk.delete(path, Some(stat.version))).await? {
+                Ok(()) | Err(zk::Error::NoNode) => return Ok(()),
+                Err(zk::Error::BadVersion) => continue,
+                Err(e) if is_connection(&e) => continue,
+                Err(e) => return Err(Error::from(e)),
+            }
+        }
+    }
+
+    pub(super) fn try_release(self: &Arc<Self>, timeout: Timeout) -> Result<TryRelease> {
+        self.check_open()?;
+        let what = format!("try_release {}", self.path);
+        let deadline = timeout.deadline();
+        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let _guard = self.lock_ops(deadline, &what)?;
+        self.shared.lock().unwrap().releasing = true;
+        let result = runtime::block_on(async {
+            loop {
+                let zk = self.client.ready(deadline).await?;
+                let (holder, stat) = match reply_deadline.run(&what, zk.get_data(&self.path)).await? {
+                    Ok(r) => r,
+                    Err(zk::Error::NoNode) => {
+                        return Ok(TryRelease { released: true, holder: self.node_data(), version: -1 });
+                    }
+                    Err(e) if is_connection(&e) => continue,
+                    Err(e) => return Err(Error::from(e)),
+                };
+                if !self.holds(&holder) {
+                    return Ok(TryRelease { released: false, holder, version: stat.version });
+                }
+                match reply_deadline.run(&what, zk.delete(&self.path, Some(stat.version))).await? {
+                    Ok(()) | Err(zk::Error::NoNode) => {
+                        return Ok(TryRelease { released: true, holder, version: stat.version });
+                    }
+                    Err(zk::Error::BadVersion) => continue,
+                    Err(e) if is_connection(&e) => continue,
+                    Err(e) => return Err(Error::from(e)),
+                }
+            }
+        });
+        let mut s = self.shared.lock().unwrap();
+        s.releasing = false;
+        match &result {
+            Ok(r) if r.released => self.finish(&mut s),
+            _ => {
+                if let Some(why) = s.suppressed_loss.take() {
+                    if matches!(s.state, LockState::Held | LockState::Suspended) {
+                        s.lost_reason = Some(why);
+                        self.transition(&mut s, LockState::Lost);
+                    }
+                }
+            }
+        }
+        result.map_err(|e| e.context(what))
+    }
+
+    pub(super) fn set_val(
+        self: &Arc<Self>,
+        val_json: &str,
+        expected_version: Option<i32>,
+        timeout: Timeout,
+    ) -> Result<i32> {
+        self.check_open()?;
+        let val = data::val_text(val_json)?;
+        let what = format!("set_val {}", self.path);
+        let deadline = timeout.deadline();
+        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let _guard = self.lock_ops(deadline, &what)?;
+        let held = self.held_now(deadline, &what)?;
+        let version = expected_version.unwrap_or(held.version);
+        let node = data::encode(&self.identifier, &val);
+        let stat = runtime::block_on(async {
+            let zk = self.client.ready(deadline).await?;
+            reply_deadline.run(&what, zk.set_data(&self.path, &node, Some(version))).await?.map_err(Error::from)
+        })
+        .map_err(|e| match e.code() {
+            Code::NoNode => Error::new(Code::LockLost, format!("{what}: the lock node is gone")),
+            _ => e.context(&what),
+        })?;
+        let mut s = self.shared.lock().unwrap();
+        s.val = val;
+        if let Some(h) = s.held.as_mut() {
+            if stat.mzxid >= h.mzxid {
+                h.version = stat.version;
+                h.mzxid = stat.mzxid;
+            }
+        }
+        Ok(stat.version)
+    }
+
+    pub(super) fn get_val(self: &Arc<Self>, timeout: Timeout) -> Result<(String, i32)> {
+        let holder = self.holder(timeout)?.ok_or_else(|| {
+            Error::new(Code::NoNode, format!("get_val {}: the lock is not held by anyone", self.path))
+        })?;
+        let val = data::stored_val(&holder.data).map_err(|e| e.context(format!("get_val {}", self.path)))?;
+        Ok((val, holder.stat.version))
+    }
+
+    pub(super) fn holder(self: &Arc<Self>, timeout: Timeout) -> Result<Option<Holder>> {
+        self.check_open()?;
+        match self.client.get(&self.path, timeout) {
+            Ok((data, stat)) => Ok(Some(Holder { data, stat })),
+            Err(e) if e.code() == Code::NoNode => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// A set (`data` given) or delete of `path` in one multi with a version
+    /// check on the lock node.
+    pub(super) fn guarded_write(
+        self: &Arc<Self>,
+        path: &str,
+        data: Option<&[u8]>,
+        version: Option<i32>,
+        timeout: Timeout,
+    ) -> Result<Option<Stat>> {
+        self.check_open()?;
+        crate::path::validate(path)?;
+        if let Some(data) = data {
+            crate::path::check_data_len(data)?;
+        }
+        if path == &*self.path {
+            return Err(Error::invalid_argument("a guarded write cannot target the lock node itself"));
+        }
+        let what = format!("guarded {} {path}", if data.is_some() { "set" } else { "delete" });
+        let deadline = timeout.deadline();
+        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let _guard = self.lock_ops(deadline, &what)?;
+        let held = self.held_now(deadline, &what)?;
+        let lock_path = &*self.path;
+        let result = runtime::block_on(async {
+            let zk = self.client.ready(deadline).await?;
+            let mut writer = zk.new_check_writer(lock_path, Some(held.version)).map_err(Error::from)?;
+            match data {
+                Some(data) => writer.add_set_data(path, data, version),
+                None => writer.add_delete(path, version),
+            }
+            .map_err(Error::from)?;
+            match reply_deadline.run(&what, writer.commit()).await? {
+                Ok(mut results) => Ok(match results.pop() {
+                    Some(zk::MultiWriteResult::SetData { stat }) => Some(Stat::from(&stat)),
+                    _ => None,
+                }),
+                Err(zk::CheckWriteError::CheckFailed { source }) => Err(Error::new(
+                    Code::LockLost,
+                    format!(
+                        "the lock node {lock_path} is gone or changed (expected version {}): {source}",
+                        held.version
+                    ),
+                )),
+                Err(zk::CheckWriteError::OperationFailed { source, .. }) => Err(Error::from(source)),
+                Err(zk::CheckWriteError::RequestFailed { source }) => Err(Error::from(source)),
+            }
+        });
+        result.map_err(|e| e.context(&what))
+    }
+
+    fn lock_ops(&self, deadline: Deadline, what: &str) -> Result<OwnedMutexGuard<()>> {
+        if let Ok(guard) = self.ops.clone().try_lock_owned() {
+            return Ok(guard);
+        }
+        runtime::block_on(deadline.run(what, self.ops.clone().lock_owned()))
+            .map_err(|e| e.context("another operation on this lock handle"))
+    }
+
+    /// The current acquisition, waiting while SUSPENDED. `NotLocked` when
+    /// unlocked, `LockLost` after a loss.
+    fn held_now(&self, deadline: Deadline, what: &str) -> Result<Held> {
+        let mut states = self.states.subscribe();
+        let settled = runtime::block_on(deadline.run(what, async {
+            let _ = states.wait_for(|s| *s != LockState::Suspended).await;
+        }));
+        if settled.is_err() {
+            return Err(Error::new(Code::ConnectionLoss, format!("{what}: the lock is suspended (connection lost)")));
+        }
+        let s = self.shared.lock().unwrap();
+        match (s.state, s.held) {
+            (LockState::Held, Some(h)) => Ok(h),
+            (LockState::Lost, _) => Err(Error::new(
+                Code::LockLost,
+                format!("{what}: the lock was lost ({})", s.lost_reason.clone().unwrap_or_default()),
+            )),
+            _ => Err(Error::new(Code::NotLocked, format!("{what}: the lock is not held by this handle"))),
+        }
+    }
+}
