@@ -60,10 +60,10 @@ fn help_for_every_subcommand() {
     let o = zkutil(&["--help"]);
     expect(&o, 0);
     let main = stdout(&o);
-    for name in ["export", "import", "get", "set", "digest", "acl-entry", "Exit status", "ZKU_HOSTS"] {
+    for name in ["lock", "holder", "export", "import", "get", "set", "digest", "acl-entry", "Exit status", "ZKU_HOSTS"] {
         assert!(main.contains(name), "main help mentions {name}");
     }
-    for sub in ["export", "import", "get", "set", "digest", "acl-entry"] {
+    for sub in ["lock", "holder", "get", "set", "export", "import", "digest", "acl-entry"] {
         for form in [vec![sub, "--help"], vec![sub, "-h"], vec!["help", sub]] {
             let o = zkutil(&form);
             expect(&o, 0);
@@ -238,4 +238,221 @@ fn export_and_import() {
     expect(&o, 1);
     assert!(stderr(&o).contains("/nonexistent/file.json"));
     let _ = std::fs::remove_file(file);
+}
+
+// ---------------------------------------------------------------------------
+// lock, holder
+// ---------------------------------------------------------------------------
+
+/// A lock name no other test uses, and its node path.
+fn lock_name(prefix: &str) -> (String, String) {
+    let name = unique_path(prefix)[1..].to_string();
+    let path = format!("/lock/{name}");
+    (name, path)
+}
+
+fn spawn_zkutil(args: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("ZKU_HOSTS", hosts()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(child: std::process::Child) -> Output {
+    child.wait_with_output().unwrap()
+}
+
+fn temp_file(tag: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!("zkutil-cli-{tag}-{}-{}", std::process::id(), unique_path("f").replace('/', "")));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn send_signal(child: &std::process::Child, sig: &str) {
+    let status = Command::new("kill").args(["-s", sig, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn lock_runs_the_command_with_the_lock_and_passes_its_status() {
+    let (name, path) = lock_name("cli-lock");
+    let env_file = temp_file("env");
+    let script = format!(
+        "echo \"$ZKU_LOCK_PATH $ZKU_LOCK_TOKEN $ZKU_LOCK_ID\" > {}; exit 7",
+        env_file.display()
+    );
+    let o = zkutil(&["lock", &name, "--", "sh", "-c", &script]);
+    expect(&o, 7);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let parts: Vec<&str> = env.split_whitespace().collect();
+    assert_eq!(parts[0], path);
+    assert!(parts[1].parse::<i64>().unwrap() > 0, "a fencing token: {env}");
+    assert!(!parts[2].is_empty());
+    let c = client();
+    assert!(c.exists(&path, T).unwrap().is_none(), "released after the command");
+    // A command killed by a signal: 128 + N.
+    expect(&zkutil(&["lock", &name, "--", "sh", "-c", "kill -9 $$"]), 137);
+    // A command that cannot be run: 127, and the lock is released.
+    let o = zkutil(&["lock", &name, "--", "/nonexistent/cmd"]);
+    expect(&o, 127);
+    assert!(stderr(&o).contains("/nonexistent/cmd"));
+    assert!(c.exists(&path, T).unwrap().is_none());
+    let _ = std::fs::remove_file(env_file);
+    // Usage errors.
+    for (args, mentions) in [
+        (vec!["lock", &name], "missing -- CMD"),
+        (vec!["lock", &name, "--"], "missing -- CMD"),
+        (vec!["lock", &name, "--signal", "BOGUS", "--", "true"], "unknown signal"),
+        (vec!["lock", &name, "--val", "{nope", "--", "true"], "--val"),
+        (vec!["lock", "--", "true"], "missing NAME"),
+    ] {
+        let o = zkutil(&args);
+        expect(&o, 2);
+        assert!(stderr(&o).contains(mentions), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn lock_excludes_concurrent_shells() {
+    let (name, _) = lock_name("cli-excl");
+    let marker = temp_file("marker");
+    let log = temp_file("log");
+    // Each holder makes the marker exclusively (noclobber), keeps it a
+    // while, logs, removes it. Two holders at once would fail the `>`.
+    let script = format!(
+        "set -C; if ! echo $$ > {m} 2>/dev/null; then echo OVERLAP >> {l}; fi; sleep 0.2; echo $$ >> {l}; rm -f {m}",
+        m = marker.display(),
+        l = log.display()
+    );
+    let children: Vec<_> = (0..5).map(|_| spawn_zkutil(&["lock", &name, "--", "sh", "-c", &script])).collect();
+    for child in children {
+        expect(&finish(child), 0);
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(!log_text.contains("OVERLAP"), "{log_text}");
+    assert_eq!(log_text.lines().count(), 5, "{log_text}");
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
+fn lock_timeout_and_holder() {
+    let (name, path) = lock_name("cli-timeout");
+    let c = client();
+    expect(&zkutil(&["holder", &name]), 3);
+    // Held by zkutil itself, with a val.
+    let holder = spawn_zkutil(&["lock", &name, "--val", r#"{"job": "backup"}"#, "--", "sleep", "30"]);
+    wait_for("the holder", || c.get(&path, T).is_ok_and(|(d, _)| String::from_utf8_lossy(&d).contains("backup")));
+    let o = zkutil(&["holder", &name]);
+    expect(&o, 0);
+    let id = stdout(&o).trim().to_string();
+    assert!(id.split('-').count() >= 4, "node_id-ip-pid-uuid: {id}");
+    let o = zkutil(&["holder", &name, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["val"], serde_json::json!({"job": "backup"}));
+    assert_eq!(v["path"], path.as_str());
+    assert_eq!(v["token"].as_i64(), Some(c.get(&path, T).unwrap().1.czxid));
+
+    let start = std::time::Instant::now();
+    let o = zkutil(&["lock", &name, "--timeout", "0.5", "--", "echo", "never"]);
+    expect(&o, 5);
+    assert!(stdout(&o).is_empty());
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    expect(&zkutil(&["lock", &name, "--timeout", "0", "--timeout-exit", "42", "--", "true"]), 42);
+    // A signal stops the wait; the holder keeps the lock.
+    let waiter = spawn_zkutil(&["lock", &name, "--", "echo", "never"]);
+    std::thread::sleep(Duration::from_millis(700));
+    send_signal(&waiter, "TERM");
+    let o = finish(waiter);
+    expect(&o, 128 + 15);
+    assert!(stdout(&o).is_empty());
+    let o = zkutil(&["holder", &name]);
+    assert_eq!(stdout(&o).trim(), id);
+    // TERM to the holder is forwarded: sleep dies of it, zkutil releases.
+    send_signal(&holder, "TERM");
+    expect(&finish(holder), 128 + 15);
+    assert!(c.exists(&path, T).unwrap().is_none());
+}
+
+#[test]
+fn forwarded_signal_lets_the_command_finish_its_way() {
+    let (name, path) = lock_name("cli-forward");
+    let got = temp_file("forward");
+    let script = format!("trap 'echo term > {}; exit 3' TERM; while :; do sleep 0.05; done", got.display());
+    let child = spawn_zkutil(&["lock", &name, "--", "sh", "-c", &script]);
+    let c = client();
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(&child, "TERM");
+    expect(&finish(child), 3);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term");
+    assert!(c.exists(&path, T).unwrap().is_none(), "released");
+    let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn lost_lock_signals_the_command_and_exits_75() {
+    let c = client();
+    // The node is deleted under the holder.
+    let (name, path) = lock_name("cli-lost");
+    let got = temp_file("lost");
+    let script = format!("trap 'echo term > {}; exit 0' TERM; while :; do sleep 0.05; done", got.display());
+    let child = spawn_zkutil(&["lock", &name, "--", "sh", "-c", &script]);
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    c.delete(&path, None, T).unwrap();
+    let o = finish(child);
+    expect(&o, 75);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term", "the command got SIGTERM");
+    assert!(stderr(&o).contains("lost"), "{}", stderr(&o));
+
+    // Another signal, another status; a command ignoring the signal is
+    // killed after --kill-after.
+    let (name, path) = lock_name("cli-lost2");
+    let script = "trap '' USR1 TERM; while :; do sleep 0.05; done";
+    let child = spawn_zkutil(&["lock", &name, "--signal", "USR1", "--kill-after", "0.5", "--lost-exit", "99", "--", "sh", "-c", script]);
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    c.delete(&path, None, T).unwrap();
+    let start = std::time::Instant::now();
+    expect(&finish(child), 99);
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn lock_lost_when_the_server_is_gone_longer_than_the_session() {
+    let mut server = common::zk::ZkServer::start();
+    let (name, path) = lock_name("cli-expire");
+    let got = temp_file("expire");
+    let script = format!("trap 'echo term > {}; exit 0' TERM; while :; do sleep 0.05; done", got.display());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .args(["--hosts", &server.connect_string(), "--session-timeout", "2", "lock", &name, "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let c = Client::connect(Config { hosts: Some(server.connect_string()), ..Config::default() }).unwrap();
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    c.close();
+    server.stop();
+    let o = finish(child);
+    expect(&o, 75);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term");
+    let err = stderr(&o);
+    assert!(err.contains("connection lost") && err.contains("lost"), "{err}");
+    let _ = std::fs::remove_file(got);
 }

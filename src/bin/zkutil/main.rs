@@ -7,8 +7,10 @@
 mod acl;
 mod args;
 mod exit;
+mod lock;
 mod node;
 mod progress;
+mod signals;
 mod tree;
 
 use std::io::Write;
@@ -123,7 +125,7 @@ pub fn timeout_flag(parsed: &Parsed, default: Timeout) -> Result<Timeout, CliErr
 }
 
 fn subcommands() -> Vec<&'static Subcommand> {
-    vec![&tree::EXPORT, &tree::IMPORT, &node::GET, &node::SET, &acl::DIGEST, &acl::ACL_ENTRY]
+    vec![&lock::LOCK, &lock::HOLDER, &node::GET, &node::SET, &tree::EXPORT, &tree::IMPORT, &acl::DIGEST, &acl::ACL_ENTRY]
 }
 
 fn main_help() -> String {
