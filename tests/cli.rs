@@ -60,7 +60,8 @@ fn help_for_every_subcommand() {
     let o = zkutil(&["--help"]);
     expect(&o, 0);
     let main = stdout(&o);
-    for name in ["lock", "holder", "export", "import", "get", "set", "digest", "acl-entry", "Exit status", "ZKU_HOSTS"] {
+    for name in ["lock", "holder", "export", "import", "get", "set", "digest", "acl-entry", "Exit status", "ZKU_HOSTS"]
+    {
         assert!(main.contains(name), "main help mentions {name}");
     }
     for sub in ["lock", "holder", "get", "set", "export", "import", "digest", "acl-entry"] {
@@ -181,11 +182,15 @@ fn export_and_import() {
     let base = unique_path("cli-tree");
     c.create(&base, b"", &CreateOptions::persistent(), T).unwrap();
     let src = format!("{base}/src");
-    let doc = r#"{"__acl__": {"xp": "cdrwa"}, "a": {"__val__": {"k": 1}}, "b": {"__data__": "AP8="}, "e": {"__text__": ""}}"#;
+    let doc =
+        r#"{"__acl__": {"xp": "cdrwa"}, "a": {"__val__": {"k": 1}}, "b": {"__data__": "AP8="}, "e": {"__text__": ""}}"#;
     let users = std::env::temp_dir().join(format!("zkutil-cli-users-{}.json", std::process::id()));
     std::fs::write(&users, r#"{"xp": "123"}"#).unwrap();
     let users = users.to_str().unwrap();
-    let o = zkutil_with_input(&["import", "-", "--root", &src, "--users", users, "--auth", "digest:xp:123"], Some(doc.as_bytes()));
+    let o = zkutil_with_input(
+        &["import", "-", "--root", &src, "--users", users, "--auth", "digest:xp:123"],
+        Some(doc.as_bytes()),
+    );
     expect(&o, 0);
     assert_eq!(stdout(&o), format!("imported 4 nodes into {src}: 4 created, 0 existed, 0 values set\n"));
     assert!(stderr(&o).is_empty(), "no progress line when stderr is not a terminal: {:?}", stderr(&o));
@@ -272,7 +277,11 @@ fn finish(child: std::process::Child) -> Output {
 }
 
 fn temp_file(tag: &str) -> std::path::PathBuf {
-    let p = std::env::temp_dir().join(format!("zkutil-cli-{tag}-{}-{}", std::process::id(), unique_path("f").replace('/', "")));
+    let p = std::env::temp_dir().join(format!(
+        "zkutil-cli-{tag}-{}-{}",
+        std::process::id(),
+        unique_path("f").replace('/', "")
+    ));
     let _ = std::fs::remove_file(&p);
     p
 }
@@ -286,10 +295,7 @@ fn send_signal(child: &std::process::Child, sig: &str) {
 fn lock_runs_the_command_with_the_lock_and_passes_its_status() {
     let (name, path) = lock_name("cli-lock");
     let env_file = temp_file("env");
-    let script = format!(
-        "echo \"$ZKU_LOCK_PATH $ZKU_LOCK_TOKEN $ZKU_LOCK_ID\" > {}; exit 7",
-        env_file.display()
-    );
+    let script = format!("echo \"$ZKU_LOCK_PATH $ZKU_LOCK_TOKEN $ZKU_LOCK_ID\" > {}; exit 7", env_file.display());
     let o = zkutil(&["lock", &name, "--", "sh", "-c", &script]);
     expect(&o, 7);
     let env = std::fs::read_to_string(&env_file).unwrap();
@@ -419,7 +425,20 @@ fn lost_lock_signals_the_command_and_exits_75() {
     // killed after --kill-after.
     let (name, path) = lock_name("cli-lost2");
     let script = "trap '' USR1 TERM; while :; do sleep 0.05; done";
-    let child = spawn_zkutil(&["lock", &name, "--signal", "USR1", "--kill-after", "0.5", "--lost-exit", "99", "--", "sh", "-c", script]);
+    let child = spawn_zkutil(&[
+        "lock",
+        &name,
+        "--signal",
+        "USR1",
+        "--kill-after",
+        "0.5",
+        "--lost-exit",
+        "99",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
     wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
     std::thread::sleep(Duration::from_millis(300));
     c.delete(&path, None, T).unwrap();

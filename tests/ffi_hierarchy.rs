@@ -54,7 +54,10 @@ fn config(auth: bool) -> *mut zku_config {
         assert_eq!(zku_config_new(&mut config, null_mut()), ZKU_OK);
         assert_eq!(zku_config_set_hosts(config, hosts.as_ptr(), null_mut()), ZKU_OK);
         if auth {
-            assert_eq!(zku_config_set_auth(config, c"digest".as_ptr(), c"xp".as_ptr(), c"123".as_ptr(), null_mut()), ZKU_OK);
+            assert_eq!(
+                zku_config_set_auth(config, c"digest".as_ptr(), c"xp".as_ptr(), c"123".as_ptr(), null_mut()),
+                ZKU_OK
+            );
         }
     }
     config
@@ -104,7 +107,9 @@ fn export(c: *const zku_client, path: &str, users: Option<&str>, flags: u32) -> 
 fn init_import_export_round_trip() {
     let root = unique_path("ffi-tree");
     let c_root = cs(&root);
-    let doc = cs(r#"{"__acl__": {"xp": "cdrwa"}, "a": {"__val__": {"k": [1, 2]}}, "b": {"__text__": "t", "c": {"__data__": "AP8="}}}"#);
+    let doc = cs(
+        r#"{"__acl__": {"xp": "cdrwa"}, "a": {"__val__": {"k": [1, 2]}}, "b": {"__text__": "t", "c": {"__data__": "AP8="}}}"#,
+    );
     let users = cs(r#"{"xp": "123"}"#);
     let cfg = config(true);
     let mut stats = zku_import_stats { nodes: 99, created: 99, existed: 99, values_set: 99 };
@@ -135,7 +140,9 @@ fn init_import_export_round_trip() {
     let text = cs(&first);
     let mut stats = zku_import_stats::default();
     // SAFETY: live client, valid strings.
-    let got = call(|err| unsafe { zku_import_hierarchy(c, c_copy.as_ptr(), text.as_ptr(), null(), 0, 30_000, &mut stats, err) });
+    let got = call(|err| unsafe {
+        zku_import_hierarchy(c, c_copy.as_ptr(), text.as_ptr(), null(), 0, 30_000, &mut stats, err)
+    });
     expect("import", got, ZKU_OK, "");
     assert_eq!(stats.created, 4);
     assert_eq!(export(c, &copy, None, 0).2, first);
@@ -146,7 +153,16 @@ fn init_import_export_round_trip() {
     unsafe { assert_eq!(zku_client_set(c, a.as_ptr(), b"x".as_ptr(), 1, -1, 5000, null_mut(), null_mut()), ZKU_OK) };
     // SAFETY: as above.
     let got = call(|err| unsafe {
-        zku_import_hierarchy(c, c_copy.as_ptr(), text.as_ptr(), null(), ZKU_IMPORT_UPDATE_VALUES, 30_000, &mut stats, err)
+        zku_import_hierarchy(
+            c,
+            c_copy.as_ptr(),
+            text.as_ptr(),
+            null(),
+            ZKU_IMPORT_UPDATE_VALUES,
+            30_000,
+            &mut stats,
+            err,
+        )
     });
     expect("update", got, ZKU_OK, "");
     assert_eq!((stats.created, stats.existed, stats.values_set), (0, 4, 4), "the export gives every node's value");
@@ -177,22 +193,51 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     let r = cs(&root);
     let good = cs(r#"{"a": {}}"#);
     let mut stats = zku_import_stats { nodes: 7, created: 7, existed: 7, values_set: 7 };
-    let import = |root: *const c_char, doc: *const c_char, users: *const c_char, flags: u32, timeout: i32, stats: *mut zku_import_stats| {
+    let import = |root: *const c_char,
+                  doc: *const c_char,
+                  users: *const c_char,
+                  flags: u32,
+                  timeout: i32,
+                  stats: *mut zku_import_stats| {
         // SAFETY: pointers are NULL or valid for the call (the test's point).
         call(|err| unsafe { zku_import_hierarchy(c, root, doc, users, flags, timeout, stats, err) })
     };
     let cases: Vec<(&str, CString, Option<CString>, zku_rc, &str)> = vec![
         ("malformed JSON", cs(r#"{"a": "#), None, ZKU_EJSON, "line 1"),
         ("node not an object", cs(r#"{"a": {"b": []}}"#), None, ZKU_EJSON, "/a/b"),
-        ("bad permission", cs(r#"{"a": {"__acl__": {"xp": "rwx"}}}"#), Some(cs(r#"{"xp": "1"}"#)), ZKU_EPERM, "/a/__acl__/xp"),
-        ("unknown user", cs(r#"{"a": {"__acl__": {"nobody": "r"}}}"#), Some(cs(r#"{"xp": "1"}"#)), ZKU_EINVALIDACL, "/a/__acl__/nobody"),
+        (
+            "bad permission",
+            cs(r#"{"a": {"__acl__": {"xp": "rwx"}}}"#),
+            Some(cs(r#"{"xp": "1"}"#)),
+            ZKU_EPERM,
+            "/a/__acl__/xp",
+        ),
+        (
+            "unknown user",
+            cs(r#"{"a": {"__acl__": {"nobody": "r"}}}"#),
+            Some(cs(r#"{"xp": "1"}"#)),
+            ZKU_EINVALIDACL,
+            "/a/__acl__/nobody",
+        ),
         ("empty ACL", cs(r#"{"a": {"__acls__": []}}"#), None, ZKU_EINVALIDACL, "/a"),
-        ("bad ACL id", cs(r#"{"a": {"__acls__": [{"scheme": "ip", "id": "x", "perms": "r"}]}}"#), None, ZKU_EINVALIDACL, "/a/__acls__/0"),
+        (
+            "bad ACL id",
+            cs(r#"{"a": {"__acls__": [{"scheme": "ip", "id": "x", "perms": "r"}]}}"#),
+            None,
+            ZKU_EINVALIDACL,
+            "/a/__acls__/0",
+        ),
         ("bad node name", cs(r#"{"a": {"..": {}}}"#), None, ZKU_EPATH, "/a/.."),
         ("unknown reserved key", cs(r#"{"__vals__": 1}"#), None, ZKU_EJSON, "__vals__"),
         ("users not an object", cs(r#"{}"#), Some(cs("[]")), ZKU_EJSON, "users"),
         ("users password not a string", cs(r#"{}"#), Some(cs(r#"{"xp": 1}"#)), ZKU_EJSON, "users: at /xp"),
-        ("too large", cs(&format!(r#"{{"a": {{"__text__": "{}"}}}}"#, "x".repeat(ZKU_MAX_DATA_LEN + 1))), None, ZKU_ETOOLARGE, "/a/__text__"),
+        (
+            "too large",
+            cs(&format!(r#"{{"a": {{"__text__": "{}"}}}}"#, "x".repeat(ZKU_MAX_DATA_LEN + 1))),
+            None,
+            ZKU_ETOOLARGE,
+            "/a/__text__",
+        ),
     ];
     for (what, doc, users, code, mentions) in &cases {
         let u = users.as_ref().map_or(null(), |u| u.as_ptr());
@@ -202,15 +247,37 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
         assert!(!exists(c, &root), "{what}: nothing written");
     }
     expect("NULL document", import(r.as_ptr(), null(), null(), 0, 5000, null_mut()), ZKU_ENULL, "hierarchy_json");
-    expect("bad UTF-8 document", import(r.as_ptr(), BAD_UTF8.as_ptr().cast(), null(), 0, 5000, null_mut()), ZKU_EUTF8, "hierarchy_json");
-    expect("bad UTF-8 users", import(r.as_ptr(), good.as_ptr(), BAD_UTF8.as_ptr().cast(), 0, 5000, null_mut()), ZKU_EUTF8, "users_json");
-    expect("bad UTF-8 root", import(BAD_UTF8.as_ptr().cast(), good.as_ptr(), null(), 0, 5000, null_mut()), ZKU_EUTF8, "root");
+    expect(
+        "bad UTF-8 document",
+        import(r.as_ptr(), BAD_UTF8.as_ptr().cast(), null(), 0, 5000, null_mut()),
+        ZKU_EUTF8,
+        "hierarchy_json",
+    );
+    expect(
+        "bad UTF-8 users",
+        import(r.as_ptr(), good.as_ptr(), BAD_UTF8.as_ptr().cast(), 0, 5000, null_mut()),
+        ZKU_EUTF8,
+        "users_json",
+    );
+    expect(
+        "bad UTF-8 root",
+        import(BAD_UTF8.as_ptr().cast(), good.as_ptr(), null(), 0, 5000, null_mut()),
+        ZKU_EUTF8,
+        "root",
+    );
     expect("relative root", import(c"rel".as_ptr(), good.as_ptr(), null(), 0, 5000, null_mut()), ZKU_EPATH, "rel");
     expect("unknown flags", import(r.as_ptr(), good.as_ptr(), null(), 0x10, 5000, null_mut()), ZKU_EINVAL, "flags");
     expect("bad timeout", import(r.as_ptr(), good.as_ptr(), null(), 0, -5, null_mut()), ZKU_EINVAL, "timeout");
-    expect("missing parent", import(cs(&format!("{root}/x")).as_ptr(), good.as_ptr(), null(), 0, 5000, null_mut()), ZKU_ENONODE, "parent");
+    expect(
+        "missing parent",
+        import(cs(&format!("{root}/x")).as_ptr(), good.as_ptr(), null(), 0, 5000, null_mut()),
+        ZKU_ENONODE,
+        "parent",
+    );
     // SAFETY: NULL client is the point.
-    let got = call(|err| unsafe { zku_import_hierarchy(null(), r.as_ptr(), good.as_ptr(), null(), 0, 5000, null_mut(), err) });
+    let got = call(|err| unsafe {
+        zku_import_hierarchy(null(), r.as_ptr(), good.as_ptr(), null(), 0, 5000, null_mut(), err)
+    });
     expect("NULL client", got, ZKU_ENULL, "client");
     assert!(!exists(c, &root));
 
@@ -224,13 +291,16 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     }
     let bad = cs(r#"{"a": {"__acl__": {"xp": "q"}}}"#);
     // SAFETY: live config, valid strings.
-    let got = call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), bad.as_ptr(), c"{}".as_ptr(), 0, 5000, null_mut(), err) });
+    let got = call(|err| unsafe {
+        zku_init_hierarchy(nowhere, r.as_ptr(), bad.as_ptr(), c"{}".as_ptr(), 0, 5000, null_mut(), err)
+    });
     expect("init, bad document", got, ZKU_EPERM, "/a/__acl__/xp");
     // SAFETY: as above.
     let got = call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), null(), null(), 0, 5000, null_mut(), err) });
     expect("init, NULL document", got, ZKU_ENULL, "hierarchy_json");
     // SAFETY: as above.
-    let got = call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), good.as_ptr(), null(), 2, 5000, null_mut(), err) });
+    let got =
+        call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), good.as_ptr(), null(), 2, 5000, null_mut(), err) });
     expect("init, unknown flags", got, ZKU_EINVAL, "flags");
     // SAFETY: freed once.
     unsafe { zku_config_free(nowhere) };

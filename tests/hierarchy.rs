@@ -77,7 +77,8 @@ fn delete_tree(c: &Client, path: &str) {
 }
 
 fn create(c: &Client, path: &str, data: &[u8], acl: Vec<Acl>) {
-    c.create(path, data, &CreateOptions::persistent().with_acl(acl), T).unwrap_or_else(|e| panic!("create {path}: {e}"));
+    c.create(path, data, &CreateOptions::persistent().with_acl(acl), T)
+        .unwrap_or_else(|e| panic!("create {path}: {e}"));
 }
 
 #[test]
@@ -165,7 +166,10 @@ fn root_slash_behaves_like_k3zkutil_init_hierarchy() {
     assert_eq!(c.get("/", T).unwrap().0, root_data);
     assert_eq!(c.get_acl("/", T).unwrap().0, root_acl);
     let top = format!("/{name}");
-    assert_eq!(snapshot(&c, &top), vec![("".into(), b"{}".to_vec(), root_acl.clone()), ("/x".into(), b"[1]".to_vec(), root_acl)]);
+    assert_eq!(
+        snapshot(&c, &top),
+        vec![("".into(), b"{}".to_vec(), root_acl.clone()), ("/x".into(), b"[1]".to_vec(), root_acl)]
+    );
     let e = import(&c, "/", r#"{"zookeeper": {}}"#, &users(), false).unwrap_err();
     assert_eq!(e.code(), Code::InvalidPath);
     delete_tree(&c, &top);
@@ -235,7 +239,10 @@ fn any_tree_survives_export_import_export() {
     assert_eq!(doc["dup"]["__text__"], r#"{"k": 1, "k": 2}"#);
     assert_eq!(doc["braces"]["__val__"], serde_json::json!({}));
     assert_eq!(doc["null"]["__val__"], serde_json::Value::Null);
-    assert_eq!(doc["ip"]["__acls__"], serde_json::json!([{"scheme": "ip", "id": "127.0.0.1", "perms": "cdrwa"}, {"scheme": "world", "id": "anyone", "perms": "r"}]));
+    assert_eq!(
+        doc["ip"]["__acls__"],
+        serde_json::json!([{"scheme": "ip", "id": "127.0.0.1", "perms": "cdrwa"}, {"scheme": "world", "id": "anyone", "perms": "r"}])
+    );
     assert_eq!(doc["auth"]["__acls__"][0]["id"], "xp:LNcZO17uqqJ4GuYoSclIsGjYniQ=");
     assert_eq!(doc["zero-perms"]["__acls__"][1]["perms"], "");
     assert_eq!(doc["__children__"]["__val__"]["__val__"].as_str(), None, "a reserved name is a child in __children__");
@@ -273,7 +280,8 @@ fn any_tree_survives_export_import_export() {
     assert_eq!(snapshot(&c, &dst3), src_snapshot);
 
     // Pretty output is the same document.
-    let pretty = hierarchy::export(&c, &src, &ExportOptions { pretty: true, ..ExportOptions::default() }, T, None).unwrap();
+    let pretty =
+        hierarchy::export(&c, &src, &ExportOptions { pretty: true, ..ExportOptions::default() }, T, None).unwrap();
     assert!(pretty.contains("\n  \"__val__\": {\n    \"top\": true\n  },"), "{}", &pretty[..200]);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&pretty).unwrap(), doc);
     delete_tree(&c, &base);
@@ -351,7 +359,11 @@ fn malformed_documents_are_refused_before_anything_is_written() {
         good.push_str(&format!(r#""n{i}": {{"x": {{}}}}, "#));
     }
     let cases = [
-        (format!(r#"{{{good}"bad": {{"c": {{"__acl__": {{"xp": "rwz"}}}}}}}}"#), Code::BadPermission, "/bad/c/__acl__/xp"),
+        (
+            format!(r#"{{{good}"bad": {{"c": {{"__acl__": {{"xp": "rwz"}}}}}}}}"#),
+            Code::BadPermission,
+            "/bad/c/__acl__/xp",
+        ),
         (format!(r#"{{{good}"bad": {{"c": {{"__acl__": {{"who": "r"}}}}}}}}"#), Code::InvalidAcl, "/bad/c/__acl__/who"),
         (format!(r#"{{{good}"bad": 7}}"#), Code::BadJson, "/bad"),
         (format!(r#"{{{good}"bad": {{"__data__": "%%"}}}}"#), Code::BadJson, "/bad/__data__"),
@@ -362,8 +374,15 @@ fn malformed_documents_are_refused_before_anything_is_written() {
         let e = Document::parse(&doc, &users()).unwrap_err();
         assert_eq!(e.code(), code, "{e}");
         assert!(e.message().contains(mentions), "{e} should mention {mentions}");
-        let e = hierarchy::init_hierarchy(xp_config(&shared_server().connect_string()), &root, &doc, Some(r#"{"xp": "123"}"#), &ImportOptions::default(), T)
-            .unwrap_err();
+        let e = hierarchy::init_hierarchy(
+            xp_config(&shared_server().connect_string()),
+            &root,
+            &doc,
+            Some(r#"{"xp": "123"}"#),
+            &ImportOptions::default(),
+            T,
+        )
+        .unwrap_err();
         assert_eq!(e.code(), code, "{e}");
         assert!(c.exists(&root, T).unwrap().is_none(), "nothing written for {mentions}");
     }
@@ -372,7 +391,9 @@ fn malformed_documents_are_refused_before_anything_is_written() {
     assert_eq!(e.code(), Code::NoNode, "{e}");
     assert_eq!(import(&c, "relative", "{}", &users(), false).unwrap_err().code(), Code::InvalidPath);
     // Bad users maps.
-    let e = hierarchy::init_hierarchy(config_for("127.0.0.1:1"), &root, "{}", Some("[1]"), &ImportOptions::default(), T).unwrap_err();
+    let e =
+        hierarchy::init_hierarchy(config_for("127.0.0.1:1"), &root, "{}", Some("[1]"), &ImportOptions::default(), T)
+            .unwrap_err();
     assert_eq!(e.code(), Code::BadJson, "checked before connecting: {e}");
 }
 
@@ -381,7 +402,15 @@ fn init_hierarchy_connects_with_the_given_auth() {
     let hosts = shared_server().connect_string();
     let root = unique_path("init");
     let doc = r#"{"__acl__": {"xp": "cdrwa"}, "a": {"b": {"__val__": 5}}}"#;
-    let stats = hierarchy::init_hierarchy(xp_config(&hosts), &root, doc, Some(r#"{"xp": "123"}"#), &ImportOptions::default(), T).unwrap();
+    let stats = hierarchy::init_hierarchy(
+        xp_config(&hosts),
+        &root,
+        doc,
+        Some(r#"{"xp": "123"}"#),
+        &ImportOptions::default(),
+        T,
+    )
+    .unwrap();
     assert_eq!(stats.created, 3);
     // Only xp can read it now.
     let anon = shared();
@@ -392,7 +421,8 @@ fn init_hierarchy_connects_with_the_given_auth() {
     let xp = shared_xp();
     assert_eq!(xp.get(&format!("{root}/a/b"), T).unwrap().0, b"5");
     // Without the auth, creating below the xp-only root is refused.
-    let e = hierarchy::init_hierarchy(config_for(&hosts), &root, r#"{"c": {}}"#, None, &ImportOptions::default(), T).unwrap_err();
+    let e = hierarchy::init_hierarchy(config_for(&hosts), &root, r#"{"c": {}}"#, None, &ImportOptions::default(), T)
+        .unwrap_err();
     assert_eq!(e.code(), Code::NoAuth, "{e}");
     delete_tree(&xp, &root);
 }
@@ -402,7 +432,10 @@ fn export_errors() {
     let c = shared();
     let root = unique_path("export-errors");
     assert_eq!(hierarchy::export(&c, &root, &ExportOptions::default(), T, None).unwrap_err().code(), Code::NoNode);
-    assert_eq!(hierarchy::export(&c, "no/slash", &ExportOptions::default(), T, None).unwrap_err().code(), Code::InvalidPath);
+    assert_eq!(
+        hierarchy::export(&c, "no/slash", &ExportOptions::default(), T, None).unwrap_err().code(),
+        Code::InvalidPath
+    );
     create(&c, &root, b"\xff", vec![Acl::open()]);
     let k3 = ExportOptions { format: ExportFormat::K3zkutil, ..ExportOptions::default() };
     let e = hierarchy::export(&c, &root, &k3, T, None).unwrap_err();
@@ -503,15 +536,28 @@ k3zkutil.init_hierarchy(hosts, {top: json.loads(body)}, {"xp": "123", "foo": "pw
 "#;
     run_python(script, &[&hosts, &py_top, body]);
     let doc = format!(r#"{{"{rs_top}": {body}}}"#);
-    hierarchy::init_hierarchy(xp_config(&hosts), "/", &doc, Some(r#"{"xp": "123", "foo": "pw"}"#), &ImportOptions::default(), T).unwrap();
+    hierarchy::init_hierarchy(
+        xp_config(&hosts),
+        "/",
+        &doc,
+        Some(r#"{"xp": "123", "foo": "pw"}"#),
+        &ImportOptions::default(),
+        T,
+    )
+    .unwrap();
     let py = snapshot(&c, &format!("/{py_top}"));
     assert_eq!(py.len(), 5);
     assert_eq!(snapshot(&c, &format!("/{rs_top}")), py, "same data bytes and ACLs");
 
     // Our k3zkutil-format export is what k3zkutil's export_hierarchy gives.
     c.set(&format!("/{py_top}/c2"), b"not json", None, T).unwrap();
-    c.create(&format!("/{py_top}/c2/ip"), b"", &CreateOptions::persistent().with_acl(vec![Acl::new(5, "ip", "127.0.0.1"), Acl::new(31, "world", "anyone")]), T)
-        .unwrap();
+    c.create(
+        &format!("/{py_top}/c2/ip"),
+        b"",
+        &CreateOptions::persistent().with_acl(vec![Acl::new(5, "ip", "127.0.0.1"), Acl::new(31, "world", "anyone")]),
+        T,
+    )
+    .unwrap();
     let script = r#"
 import sys, k3zkutil, k3utfjson
 from kazoo.client import KazooClient
@@ -519,9 +565,11 @@ zk = KazooClient(sys.argv[1]); zk.start(); zk.add_auth("digest", "xp:123")
 print(k3utfjson.dump(k3zkutil.export_hierarchy(zk, sys.argv[2])))
 zk.stop()
 "#;
-    let theirs: serde_json::Value = serde_json::from_str(&run_python(script, &[&hosts, &format!("/{py_top}")])).unwrap();
+    let theirs: serde_json::Value =
+        serde_json::from_str(&run_python(script, &[&hosts, &format!("/{py_top}")])).unwrap();
     let k3 = ExportOptions { format: ExportFormat::K3zkutil, ..ExportOptions::default() };
-    let ours: serde_json::Value = serde_json::from_str(&hierarchy::export(&c, &format!("/{py_top}"), &k3, T, None).unwrap()).unwrap();
+    let ours: serde_json::Value =
+        serde_json::from_str(&hierarchy::export(&c, &format!("/{py_top}"), &k3, T, None).unwrap()).unwrap();
     assert_eq!(ours, theirs);
     assert_eq!(ours["c2"]["ip"]["__acl__"], serde_json::json!({"127.0.0.1": "rc", "anyone": "cdrwa"}));
 

@@ -202,8 +202,9 @@ pub unsafe extern "C" fn zku_export_hierarchy(
         unsafe { clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or live/valid (caller).
-        let (client, path, users) =
-            unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?, opt_str_arg(users_json, "users_json")?) };
+        let (client, path, users) = unsafe {
+            (&handle(client, "client")?.client, str_arg(path, "path")?, opt_str_arg(users_json, "users_json")?)
+        };
         let known = ZKU_EXPORT_K3ZKUTIL | ZKU_EXPORT_PRETTY | ZKU_EXPORT_OMIT_INHERITED_ACL;
         if flags & !known != 0 {
             return Err(Error::invalid_argument(format!("unknown export flags {:#x}", flags & !known)));

@@ -59,7 +59,10 @@ impl Users {
         let fail = |e: Error| e.context("users");
         let value = json::parse(text).map_err(fail)?;
         let Json::Object(pairs) = value else {
-            return Err(fail(Error::new(Code::BadJson, format!("must be a JSON object {{\"user\": \"password\"}}, got {}", value.kind()))));
+            return Err(fail(Error::new(
+                Code::BadJson,
+                format!("must be a JSON object {{\"user\": \"password\"}}, got {}", value.kind()),
+            )));
         };
         if let Some(dup) = Json::duplicate_key(&pairs) {
             return Err(fail(Error::new(Code::BadJson, format!("user {dup:?} appears twice"))));
@@ -149,16 +152,24 @@ fn node_spec(value: &Json, at: &str, users: &Users, nodes: &mut usize) -> Result
         match key.as_str() {
             KEY_VAL | KEY_TEXT | KEY_DATA => {
                 if let Some(first) = value_key {
-                    return Err(at_error(Code::BadJson, at, format!("both {first} and {key} give the value; keep one")));
+                    return Err(at_error(
+                        Code::BadJson,
+                        at,
+                        format!("both {first} and {key} give the value; keep one"),
+                    ));
                 }
                 value_key = Some(key);
                 let data = match (key.as_str(), v) {
                     (KEY_VAL, v) => json::to_python_text(v, None).into_bytes(),
                     (KEY_TEXT, Json::String(s)) => s.clone().into_bytes(),
-                    (KEY_DATA, Json::String(s)) => base64::engine::general_purpose::STANDARD
-                        .decode(s)
-                        .map_err(|e| at_error(Code::BadJson, &here, format!("not base64 (standard alphabet, padded): {e}")))?,
-                    (_, other) => return Err(at_error(Code::BadJson, &here, format!("must be a string, got {}", other.kind()))),
+                    (KEY_DATA, Json::String(s)) => {
+                        base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| {
+                            at_error(Code::BadJson, &here, format!("not base64 (standard alphabet, padded): {e}"))
+                        })?
+                    }
+                    (_, other) => {
+                        return Err(at_error(Code::BadJson, &here, format!("must be a string, got {}", other.kind())));
+                    }
                 };
                 crate::path::check_data_len(&data).map_err(|e| at_error(Code::DataTooLarge, &here, e.message()))?;
                 spec.value = Some(data);
@@ -167,7 +178,11 @@ fn node_spec(value: &Json, at: &str, users: &Users, nodes: &mut usize) -> Result
             KEY_ACLS => list_acl = Some(acl_list_spec(v, &here)?),
             KEY_CHILDREN => {
                 let Json::Object(children) = v else {
-                    return Err(at_error(Code::BadJson, &here, format!("must be an object of child nodes, got {}", v.kind())));
+                    return Err(at_error(
+                        Code::BadJson,
+                        &here,
+                        format!("must be an object of child nodes, got {}", v.kind()),
+                    ));
                 };
                 for (name, child) in children {
                     add_child(&mut spec, &mut names, name, child, &pointer_push(&here, name), users, nodes)?;
@@ -207,7 +222,11 @@ fn add_child(
 ) -> Result<()> {
     check_name(name, at)?;
     if !names.insert(name.to_string()) {
-        return Err(at_error(Code::BadJson, at, format!("the child {name:?} is given twice (directly and in __children__)")));
+        return Err(at_error(
+            Code::BadJson,
+            at,
+            format!("the child {name:?} is given twice (directly and in __children__)"),
+        ));
     }
     let child = node_spec(child, at, users, nodes)?;
     spec.children.push((name.to_string(), child));
@@ -227,19 +246,27 @@ fn check_name(name: &str, at: &str) -> Result<()> {
 /// `{user: perms}`: digest entries with passwords from the users map.
 fn short_acl_spec(v: &Json, at: &str, users: &Users) -> Result<Vec<Acl>> {
     let Json::Object(pairs) = v else {
-        return Err(at_error(Code::BadJson, at, format!("must be an object {{\"user\": \"cdrwa\"}}, got {}", v.kind())));
+        return Err(at_error(
+            Code::BadJson,
+            at,
+            format!("must be an object {{\"user\": \"cdrwa\"}}, got {}", v.kind()),
+        ));
     };
     pairs
         .iter()
         .map(|(user, perms)| {
             let here = pointer_push(at, user);
             let Json::String(perms) = perms else {
-                return Err(at_error(Code::BadJson, &here, format!("permissions must be a string of cdrwa letters, got {}", perms.kind())));
+                return Err(at_error(
+                    Code::BadJson,
+                    &here,
+                    format!("permissions must be a string of cdrwa letters, got {}", perms.kind()),
+                ));
             };
             let mask = acl::letters_to_mask(perms).map_err(|e| at_error(Code::BadPermission, &here, e.message()))?;
-            let password = users
-                .password(user)
-                .ok_or_else(|| at_error(Code::InvalidAcl, &here, format!("no password for user {user:?} in the users map")))?;
+            let password = users.password(user).ok_or_else(|| {
+                at_error(Code::InvalidAcl, &here, format!("no password for user {user:?} in the users map"))
+            })?;
             Ok(Acl::digest(user, password, mask))
         })
         .collect()
@@ -260,7 +287,11 @@ fn acl_list_spec(v: &Json, at: &str) -> Result<Vec<Acl>> {
         .map(|(i, item)| {
             let here = pointer_push(at, &i.to_string());
             let Json::Object(fields) = item else {
-                return Err(at_error(Code::BadJson, &here, format!("an ACL entry must be an object, got {}", item.kind())));
+                return Err(at_error(
+                    Code::BadJson,
+                    &here,
+                    format!("an ACL entry must be an object, got {}", item.kind()),
+                ));
             };
             let mut scheme = None;
             let mut id = None;
@@ -271,18 +302,30 @@ fn acl_list_spec(v: &Json, at: &str) -> Result<Vec<Acl>> {
                     "id" => &mut id,
                     "perms" => &mut perms,
                     other => {
-                        return Err(at_error(Code::BadJson, &pointer_push(&here, other), "unknown field (expected scheme, id, perms)"));
+                        return Err(at_error(
+                            Code::BadJson,
+                            &pointer_push(&here, other),
+                            "unknown field (expected scheme, id, perms)",
+                        ));
                     }
                 };
                 let Json::String(s) = v else {
-                    return Err(at_error(Code::BadJson, &pointer_push(&here, k), format!("must be a string, got {}", v.kind())));
+                    return Err(at_error(
+                        Code::BadJson,
+                        &pointer_push(&here, k),
+                        format!("must be a string, got {}", v.kind()),
+                    ));
                 };
                 *slot = Some(s.as_str());
             }
             let missing = |f: &str| at_error(Code::BadJson, &here, format!("the ACL entry has no {f:?}"));
-            let (scheme, id, perms) =
-                (scheme.ok_or_else(|| missing("scheme"))?, id.ok_or_else(|| missing("id"))?, perms.ok_or_else(|| missing("perms"))?);
-            let mask = acl::letters_to_mask(perms).map_err(|e| at_error(Code::BadPermission, &pointer_push(&here, "perms"), e.message()))?;
+            let (scheme, id, perms) = (
+                scheme.ok_or_else(|| missing("scheme"))?,
+                id.ok_or_else(|| missing("id"))?,
+                perms.ok_or_else(|| missing("perms"))?,
+            );
+            let mask = acl::letters_to_mask(perms)
+                .map_err(|e| at_error(Code::BadPermission, &pointer_push(&here, "perms"), e.message()))?;
             check_acl_id(scheme, id).map_err(|why| at_error(Code::InvalidAcl, &here, why))?;
             Ok(Acl::new(mask, scheme, id))
         })
@@ -308,7 +351,12 @@ fn check_acl_id(scheme: &str, id: &str) -> std::result::Result<(), String> {
             // As ZooKeeper reads it: four dot-separated numbers 0-255
             // (leading zeros allowed), or (3.9 and later) an IPv6 address.
             let v4 = addr.split('.').count() == 4
-                && addr.split('.').all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) && p.parse::<u32>().is_ok_and(|n| n <= 255));
+                && addr.split('.').all(|p| {
+                    !p.is_empty()
+                        && p.len() <= 3
+                        && p.bytes().all(|b| b.is_ascii_digit())
+                        && p.parse::<u32>().is_ok_and(|n| n <= 255)
+                });
             let max = if v4 {
                 32
             } else if addr.parse::<std::net::Ipv6Addr>().is_ok() {
@@ -387,14 +435,42 @@ mod tests {
             (r#"{"a": {"__acl__": {"xp": "rx"}}}"#, Code::BadPermission, "/a/__acl__/xp"),
             (r#"{"a": {"__acl__": {"xp": 3}}}"#, Code::BadJson, "/a/__acl__/xp"),
             (r#"{"a": {"__acl__": {}}}"#, Code::InvalidAcl, "/a: the ACL has no entries"),
-            (r#"{"a": {"__acls__": [{"scheme": "world", "id": "x", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
-            (r#"{"a": {"__acls__": [{"scheme": "ip", "id": "10.0.0.0/33", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
-            (r#"{"a": {"__acls__": [{"scheme": "ip", "id": "10.0.0.256", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
-            (r#"{"a": {"__acls__": [{"scheme": "ip", "id": "host.example", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
-            (r#"{"a": {"__acls__": [{"scheme": "digest", "id": "nohash", "perms": "r"}]}}"#, Code::InvalidAcl, "/a/__acls__/0"),
-            (r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone", "perms": "q"}]}}"#, Code::BadPermission, "/a/__acls__/0/perms"),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "world", "id": "x", "perms": "r"}]}}"#,
+                Code::InvalidAcl,
+                "/a/__acls__/0",
+            ),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "ip", "id": "10.0.0.0/33", "perms": "r"}]}}"#,
+                Code::InvalidAcl,
+                "/a/__acls__/0",
+            ),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "ip", "id": "10.0.0.256", "perms": "r"}]}}"#,
+                Code::InvalidAcl,
+                "/a/__acls__/0",
+            ),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "ip", "id": "host.example", "perms": "r"}]}}"#,
+                Code::InvalidAcl,
+                "/a/__acls__/0",
+            ),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "digest", "id": "nohash", "perms": "r"}]}}"#,
+                Code::InvalidAcl,
+                "/a/__acls__/0",
+            ),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone", "perms": "q"}]}}"#,
+                Code::BadPermission,
+                "/a/__acls__/0/perms",
+            ),
             (r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone"}]}}"#, Code::BadJson, "no \"perms\""),
-            (r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone", "perms": "r", "x": ""}]}}"#, Code::BadJson, "/a/__acls__/0/x"),
+            (
+                r#"{"a": {"__acls__": [{"scheme": "world", "id": "anyone", "perms": "r", "x": ""}]}}"#,
+                Code::BadJson,
+                "/a/__acls__/0/x",
+            ),
             (r#"{"a": {"__acls__": {}}}"#, Code::BadJson, "/a/__acls__"),
             (r#"{"a": {"__val__": 1, "__text__": "1"}}"#, Code::BadJson, "both __val__ and __text__"),
             (r#"{"a": {"__data__": "***"}}"#, Code::BadJson, "/a/__data__: not base64"),

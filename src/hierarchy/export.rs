@@ -162,7 +162,13 @@ fn too_deep(at: &str) -> Error {
 /// (the document itself is level 1), kept within what import reads.
 /// `parent_acl` is the ACL this node would inherit on import (`None` for
 /// the root), for `omit_inherited_acl`.
-fn lossless_node(arena: &[Read], i: usize, nesting: usize, parent_acl: Option<&[Acl]>, options: &ExportOptions) -> Result<Json> {
+fn lossless_node(
+    arena: &[Read],
+    i: usize,
+    nesting: usize,
+    parent_acl: Option<&[Acl]>,
+    options: &ExportOptions,
+) -> Result<Json> {
     let node = &arena[i];
     if nesting + 2 > MAX_NESTING {
         return Err(too_deep(&node.path));
@@ -220,7 +226,8 @@ fn acl_pair(entries: &[Acl], users: &Users) -> Result<(String, Json)> {
         names.windows(2).all(|w| w[0] != w[1])
     };
     if short {
-        let map = entries.iter().map(|a| Ok((a.user().to_string(), Json::String(letters(a)?)))).collect::<Result<_>>()?;
+        let map =
+            entries.iter().map(|a| Ok((a.user().to_string(), Json::String(letters(a)?)))).collect::<Result<_>>()?;
         return Ok((KEY_ACL.to_string(), Json::Object(map)));
     }
     let list = entries
@@ -256,7 +263,8 @@ fn k3zkutil_node(arena: &[Read], i: usize) -> Result<Json> {
     for a in &node.acl {
         put(&mut acl, a.user().to_string(), Json::String(acl::mask_to_letters(a.perms, true)?));
     }
-    let mut pairs = vec![(KEY_VAL.to_string(), Json::String(text.to_string())), (KEY_ACL.to_string(), Json::Object(acl))];
+    let mut pairs =
+        vec![(KEY_VAL.to_string(), Json::String(text.to_string())), (KEY_ACL.to_string(), Json::Object(acl))];
     for &c in &node.children {
         if arena[c].present {
             put(&mut pairs, arena[c].name.clone(), k3zkutil_node(arena, c)?);

@@ -62,7 +62,9 @@ impl Json {
     /// key, and the key, searching depth-first.
     pub(crate) fn find_duplicate(&self, at: &str) -> Option<(String, String)> {
         match self {
-            Json::Array(items) => items.iter().enumerate().find_map(|(i, v)| v.find_duplicate(&pointer_push(at, &i.to_string()))),
+            Json::Array(items) => {
+                items.iter().enumerate().find_map(|(i, v)| v.find_duplicate(&pointer_push(at, &i.to_string())))
+            }
             Json::Object(pairs) => {
                 if let Some(k) = Json::duplicate_key(pairs) {
                     return Some((at.to_string(), k.to_string()));
@@ -329,8 +331,10 @@ mod tests {
             ("{}", "{}"),
             ("[]", "[]"),
             (r#""\u0001\u001f\u007f/\"""#, "\"\\u0001\\u001f\u{7f}/\\\"\""),
-            ("[1e16, 1e15, 0.0001, 0.00001, 1E2, -0.5, 123456.789, 1e-7, 2.5e+300]",
-             "[1e+16, 1000000000000000.0, 0.0001, 1e-05, 100.0, -0.5, 123456.789, 1e-07, 2.5e+300]"),
+            (
+                "[1e16, 1e15, 0.0001, 0.00001, 1E2, -0.5, 123456.789, 1e-7, 2.5e+300]",
+                "[1e+16, 1000000000000000.0, 0.0001, 1e-05, 100.0, -0.5, 123456.789, 1e-07, 2.5e+300]",
+            ),
             ("[-1, 18446744073709551615, -9223372036854775808]", "[-1, 18446744073709551615, -9223372036854775808]"),
             ("[1.7976931348623157e308, 5e-324, 0.1, 1.0]", "[1.7976931348623157e+308, 5e-324, 0.1, 1.0]"),
         ];
@@ -338,7 +342,10 @@ mod tests {
             assert_eq!(to_python_text(&parse(input).unwrap(), None), expected, "{input}");
         }
         let v = parse(r#"{"a": [1, {}], "b": {"c": null}}"#).unwrap();
-        assert_eq!(to_python_text(&v, Some(2)), "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": {\n    \"c\": null\n  }\n}");
+        assert_eq!(
+            to_python_text(&v, Some(2)),
+            "{\n  \"a\": [\n    1,\n    {}\n  ],\n  \"b\": {\n    \"c\": null\n  }\n}"
+        );
     }
 
     #[test]

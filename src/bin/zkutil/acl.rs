@@ -46,7 +46,9 @@ fn digest(parsed: &Parsed, _: &Global) -> Result<u8, CliError> {
 }
 
 fn acl_entry(parsed: &Parsed, _: &Global) -> Result<u8, CliError> {
-    let [user, password, perms] = parsed.expect_positionals(&["USER", "PASSWORD", "PERMS"])?[..] else { unreachable!() };
+    let [user, password, perms] = parsed.expect_positionals(&["USER", "PASSWORD", "PERMS"])?[..] else {
+        unreachable!()
+    };
     println!("{}", acl::make_acl_entry(user, password, perms)?);
     Ok(exit::OK)
 }

@@ -103,10 +103,8 @@ pub fn parse(args: &[String], flags: &[Flag]) -> Result<Parsed, CliError> {
             None => (body, None),
         };
         let name = if arg == "-h" { "help" } else { name };
-        let spec = flags
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| CliError::usage(format!("unknown option {arg:?}")))?;
+        let spec =
+            flags.iter().find(|f| f.name == name).ok_or_else(|| CliError::usage(format!("unknown option {arg:?}")))?;
         let value = if spec.takes_value {
             match inline {
                 Some(v) => v,

@@ -46,7 +46,9 @@ pub fn for_code(code: Code) -> u8 {
         Code::NoNode => NOT_FOUND,
         Code::BadVersion | Code::NodeExists | Code::NotEmpty => CONFLICT,
         Code::OperationTimeout => TIMEOUT,
-        Code::ConnectionLoss | Code::SessionExpired | Code::SessionMoved | Code::Closed | Code::InvalidHosts => CONNECTION,
+        Code::ConnectionLoss | Code::SessionExpired | Code::SessionMoved | Code::Closed | Code::InvalidHosts => {
+            CONNECTION
+        }
         Code::NoAuth | Code::AuthFailed => NO_AUTH,
         Code::BadJson
         | Code::BadPermission

@@ -242,7 +242,11 @@ fn close(lock: &Lock, client: &zkutil::Client) {
     match lock.release(Timeout::After(Duration::from_secs(10))) {
         Ok(()) => {}
         Err(e) if e.code() == Code::LockLost => {}
-        Err(e) => eprintln!("zkutil: lock {}: release failed ({}); closing the session removes the node", lock.path(), e.message()),
+        Err(e) => eprintln!(
+            "zkutil: lock {}: release failed ({}); closing the session removes the node",
+            lock.path(),
+            e.message()
+        ),
     }
     client.close();
 }

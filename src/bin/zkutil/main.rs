@@ -95,10 +95,12 @@ impl Global {
             config.hosts = Some(hosts.to_string());
         }
         if let Some(auth) = parsed.value("auth") {
-            config.auth = Some(config::parse_auth(auth).map_err(|e| CliError::usage(format!("--auth: {}", e.message())))?);
+            config.auth =
+                Some(config::parse_auth(auth).map_err(|e| CliError::usage(format!("--auth: {}", e.message())))?);
         }
         if let Some(acl) = parsed.value("acl") {
-            config.acl = Some(config::parse_acl_list(acl).map_err(|e| CliError::usage(format!("--acl: {}", e.message())))?);
+            config.acl =
+                Some(config::parse_acl_list(acl).map_err(|e| CliError::usage(format!("--acl: {}", e.message())))?);
         }
         let positive = |name: &str| -> Result<Option<Duration>, CliError> {
             match parsed.seconds(name)? {
@@ -125,7 +127,16 @@ pub fn timeout_flag(parsed: &Parsed, default: Timeout) -> Result<Timeout, CliErr
 }
 
 fn subcommands() -> Vec<&'static Subcommand> {
-    vec![&lock::LOCK, &lock::HOLDER, &node::GET, &node::SET, &tree::EXPORT, &tree::IMPORT, &acl::DIGEST, &acl::ACL_ENTRY]
+    vec![
+        &lock::LOCK,
+        &lock::HOLDER,
+        &node::GET,
+        &node::SET,
+        &tree::EXPORT,
+        &tree::IMPORT,
+        &acl::DIGEST,
+        &acl::ACL_ENTRY,
+    ]
 }
 
 fn main_help() -> String {
@@ -161,7 +172,10 @@ fn run(argv: Vec<String>) -> Result<u8, CliError> {
             }
             _ => {}
         }
-        let spec = GLOBAL_FLAGS.iter().find(|f| f.name == name).ok_or_else(|| CliError::usage(format!("unknown option {:?}", argv[i])))?;
+        let spec = GLOBAL_FLAGS
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| CliError::usage(format!("unknown option {:?}", argv[i])))?;
         i += if spec.takes_value && !argv[i].contains('=') { 2 } else { 1 };
     }
     let Some(name) = argv.get(i.min(argv.len())).filter(|_| i < argv.len()) else {

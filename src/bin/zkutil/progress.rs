@@ -16,7 +16,8 @@ pub struct Progress {
 
 impl Progress {
     pub fn new(label: &'static str, parsed: &Parsed) -> Progress {
-        let enabled = if parsed.has("no-progress") { false } else { parsed.has("progress") || std::io::stderr().is_terminal() };
+        let enabled =
+            if parsed.has("no-progress") { false } else { parsed.has("progress") || std::io::stderr().is_terminal() };
         Progress { label, enabled, last: None, drawn: false }
     }
 

@@ -34,7 +34,15 @@ Options:
                          the progress line on stderr (default: when stderr
                          is a terminal)
 ",
-    flags: &[opt("users"), flag("omit-inherited-acl"), flag("k3zkutil"), flag("compact"), opt("timeout"), flag("progress"), flag("no-progress")],
+    flags: &[
+        opt("users"),
+        flag("omit-inherited-acl"),
+        flag("k3zkutil"),
+        flag("compact"),
+        opt("timeout"),
+        flag("progress"),
+        flag("no-progress"),
+    ],
     connects: true,
     run: export,
 };
