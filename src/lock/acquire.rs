@@ -2,8 +2,10 @@
 //! sent back to back (the client sends requests in call order and the
 //! server answers a session's requests in order), so the uncontended path
 //! costs one round trip, and the create2 reply's stat carries the fencing
-//! token. When another handle holds the node we wait for the watch, a
-//! session change, the deadline or a cancel.
+//! token. When the create succeeds, acquire returns on its reply and the
+//! monitor takes the get's reply (the watch is set on the server right
+//! after the create either way). When another handle holds the node we
+//! wait for the watch, a session change, the deadline or a cancel.
 //!
 //! A create whose outcome we did not see (cancelled or timed out while in
 //! flight, or cut off by a connection loss) may have made our node: the
@@ -23,16 +25,18 @@ use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
 use crate::runtime::{self, Deadline, Timeout};
 
-type Replies =
-    (std::result::Result<zk::Stat, zk::Error>, std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>);
-type AttemptFuture = Pin<Box<dyn Future<Output = Replies> + Send>>;
+type CreateReply = std::result::Result<zk::Stat, zk::Error>;
+pub(super) type GetReply = std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>;
+type Replies = (CreateReply, GetReply);
+/// The get's reply of an attempt, still to come.
+pub(super) type PendingGet = Pin<Box<dyn Future<Output = GetReply> + Send>>;
 
 /// What one attempt found.
 enum Attempt {
     Held {
         held: Held,
         data: Vec<u8>,
-        watcher: zk::OneshotWatcher,
+        watcher: super::monitor::Watching,
     },
     Taken {
         holder: Holder,
@@ -49,7 +53,7 @@ enum Attempt {
 /// Why a step ended without an attempt result.
 enum Stop {
     /// Timed out or cancelled with the attempt in flight.
-    Interrupted(AttemptFuture, Error),
+    Interrupted(InFlight, Error),
     Failed(Error),
 }
 
@@ -235,15 +239,44 @@ impl Inner {
             zk = self.client.ready(deadline) => zk.map_err(|e| Stop::Failed(e.context(what)))?,
         };
         session.borrow_and_update();
-        let mut attempt = start_attempt(zk, self.path.clone(), data, self.acl.clone(), self.ephemeral);
-        let replies = tokio::select! {
+        let mut attempt = InFlight::start(zk, self.path.clone(), data, self.acl.clone(), self.ephemeral);
+        let created = tokio::select! {
             biased;
             _ = cancel.changed() => Err(cancelled(what)),
-            r = reply_deadline.run(what, &mut attempt) => r,
+            r = reply_deadline.run(what, attempt.created()) => r,
         };
-        match replies {
-            Ok(replies) => self.classify(replies).map_err(Stop::Failed),
+        match created {
+            // Ours: the create2 reply carries the token. The get's reply
+            // (which arms the watch) is left to the monitor, off the
+            // caller's path, so the uncontended acquire costs the create.
+            Ok(Ok(stat)) => Ok(Attempt::Held {
+                held: self.held_from(&stat),
+                data: self.node_data(),
+                watcher: super::monitor::Watching::Pending(attempt.into_get()),
+            }),
+            Ok(Err(_)) => {
+                let finished = tokio::select! {
+                    biased;
+                    _ = cancel.changed() => Err(cancelled(what)),
+                    r = reply_deadline.run(what, attempt.finish()) => r,
+                };
+                match finished {
+                    Ok(()) => self.classify(attempt.into_replies()).map_err(Stop::Failed),
+                    Err(err) => Err(Stop::Interrupted(attempt, err)),
+                }
+            }
             Err(err) => Err(Stop::Interrupted(attempt, err)),
+        }
+    }
+
+    fn held_from(&self, stat: &zk::Stat) -> Held {
+        let owner = stat.ephemeral_owner;
+        Held {
+            token: stat.czxid,
+            owner,
+            version: stat.version,
+            mzxid: stat.mzxid,
+            checked_release: !self.ephemeral || owner != self.client.session_id(),
         }
     }
 
@@ -258,15 +291,8 @@ impl Inner {
         match got {
             Ok((data, stat, watcher)) => {
                 if self.holds(&data) {
-                    let owner = stat.ephemeral_owner;
-                    let held = Held {
-                        token: stat.czxid,
-                        owner,
-                        version: stat.version,
-                        mzxid: stat.mzxid,
-                        checked_release: !self.ephemeral || owner != self.client.session_id(),
-                    };
-                    Ok(Attempt::Held { held, data, watcher })
+                    let held = self.held_from(&stat);
+                    Ok(Attempt::Held { held, data, watcher: super::monitor::Watching::Armed(watcher) })
                 } else {
                     Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })
                 }
@@ -281,7 +307,7 @@ impl Inner {
     }
 
     /// Records a new acquisition and starts its monitor.
-    fn install(self: &Arc<Self>, held: Held, watcher: zk::OneshotWatcher) -> i64 {
+    fn install(self: &Arc<Self>, held: Held, watcher: super::monitor::Watching) -> i64 {
         let mut s = self.shared.lock().unwrap();
         s.generation += 1;
         s.held = Some(held);
@@ -312,7 +338,7 @@ impl Inner {
     /// on this thread, then in the background) for its replies and deletes
     /// the node if it is ours. `unknown`: an earlier create's outcome is
     /// unknown too. The operation mutex is held until this is done.
-    fn clean_up(self: &Arc<Self>, attempt: Option<AttemptFuture>, unknown: bool, guard: OwnedMutexGuard<()>) {
+    fn clean_up(self: &Arc<Self>, attempt: Option<InFlight>, unknown: bool, guard: OwnedMutexGuard<()>) {
         if attempt.is_none() && !unknown {
             return;
         }
@@ -331,31 +357,83 @@ impl Inner {
     }
 }
 
-/// Sends the create, then the get-and-watch, without waiting in between.
-fn start_attempt(
-    zk: zk::Client,
-    path: Arc<str>,
-    data: Vec<u8>,
-    acl: Arc<Vec<zk::Acl>>,
-    ephemeral: bool,
-) -> AttemptFuture {
-    Box::pin(async move {
-        let mode = if ephemeral { zk::CreateMode::Ephemeral } else { zk::CreateMode::Persistent };
-        let options = mode.with_acls(zk::Acls::new(&acl));
-        // Both requests are queued in this order when the calls are made;
-        // the futures only wait for the replies.
-        let create = zk.create(&path, &data, &options);
-        let get = zk.get_and_watch_data(&path);
-        let created = create.await.map(|(stat, _)| stat);
-        let got = get.await;
-        (created, got)
-    })
+/// One attempt's two requests, a create and a get-and-watch of the lock
+/// node, sent back to back (both are queued, in this order, on the first
+/// poll), and their replies, awaited in two stages: the create's, which
+/// decides, then the get's.
+pub(super) struct InFlight {
+    created: tokio::sync::oneshot::Receiver<CreateReply>,
+    create_reply: Option<CreateReply>,
+    /// Sends both requests, hands the create's reply to `created`, then
+    /// waits for the get's. `None` once it finished.
+    get: Option<PendingGet>,
+    get_reply: Option<GetReply>,
 }
 
-async fn clean_up(inner: Arc<Inner>, attempt: Option<AttemptFuture>, mut unknown: bool, _guard: OwnedMutexGuard<()>) {
+impl InFlight {
+    fn start(zk: zk::Client, path: Arc<str>, data: Vec<u8>, acl: Arc<Vec<zk::Acl>>, ephemeral: bool) -> InFlight {
+        let (tx, created) = tokio::sync::oneshot::channel();
+        let get: PendingGet = Box::pin(async move {
+            let mode = if ephemeral { zk::CreateMode::Ephemeral } else { zk::CreateMode::Persistent };
+            let options = mode.with_acls(zk::Acls::new(&acl));
+            // The client queues a request when the call is made; the
+            // futures only wait for the replies.
+            let create = zk.create(&path, &data, &options);
+            let get = zk.get_and_watch_data(&path);
+            let _ = tx.send(create.await.map(|(stat, _)| stat));
+            get.await
+        });
+        InFlight { created, create_reply: None, get: Some(get), get_reply: None }
+    }
+
+    /// The create's reply (sending both requests if not done yet).
+    async fn created(&mut self) -> CreateReply {
+        loop {
+            if let Some(reply) = &self.create_reply {
+                return reply.clone();
+            }
+            tokio::select! {
+                biased;
+                reply = &mut self.created => {
+                    self.create_reply = Some(reply.expect("the create's reply is sent before the get's is awaited"));
+                }
+                reply = async { self.get.as_mut().expect("guarded").await }, if self.get.is_some() => {
+                    self.get = None;
+                    self.get_reply = Some(reply);
+                }
+            }
+        }
+    }
+
+    /// Waits for both replies.
+    async fn finish(&mut self) {
+        let _ = self.created().await;
+        if let Some(get) = self.get.as_mut() {
+            self.get_reply = Some(get.await);
+            self.get = None;
+        }
+    }
+
+    /// Both replies; only after `finish`.
+    fn into_replies(self) -> Replies {
+        (self.create_reply.expect("finished"), self.get_reply.expect("finished"))
+    }
+
+    /// The get's reply, still to come (after `created`).
+    fn into_get(self) -> PendingGet {
+        match (self.get, self.get_reply) {
+            (Some(get), _) => get,
+            (None, Some(reply)) => Box::pin(std::future::ready(reply)),
+            (None, None) => unreachable!("the get future ends with its reply"),
+        }
+    }
+}
+
+async fn clean_up(inner: Arc<Inner>, attempt: Option<InFlight>, mut unknown: bool, _guard: OwnedMutexGuard<()>) {
     let mut created: Option<i64> = None;
-    if let Some(attempt) = attempt {
-        let (c, g) = attempt.await;
+    if let Some(mut attempt) = attempt {
+        attempt.finish().await;
+        let (c, g) = attempt.into_replies();
         drop(g);
         match c {
             Ok(stat) => created = Some(stat.czxid),

@@ -24,7 +24,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use zookeeper_client as zk;
 
-use super::acquire::is_connection;
+use super::acquire::{GetReply, PendingGet, is_connection};
 use super::{Inner, LockState};
 use crate::node::SessionState;
 use crate::runtime::Deadline;
@@ -46,22 +46,35 @@ enum Verified {
 
 enum Wake {
     Node(zk::WatchedEvent),
+    FirstRead(GetReply),
     Session(Option<SessionState>),
     Expire,
     Retry,
 }
 
+/// How a new acquisition's node is watched.
+pub(super) enum Watching {
+    /// The watch is set.
+    Armed(zk::OneshotWatcher),
+    /// The get-and-watch sent with the create has not answered yet; its
+    /// reply is checked like a re-verification.
+    Pending(PendingGet),
+}
+
 pub(super) async fn run(
     weak: Weak<Inner>,
     generation: u64,
-    watcher: zk::OneshotWatcher,
+    watching: Watching,
     mut session: watch::Receiver<SessionState>,
 ) {
     let (ephemeral, session_timeout) = match weak.upgrade() {
         Some(inner) => (inner.ephemeral, inner.client.session_timeout()),
         None => return,
     };
-    let mut watch: Option<EventFuture> = Some(Box::pin(watcher.changed()));
+    let (mut watch, mut first_read): (Option<EventFuture>, Option<PendingGet>) = match watching {
+        Watching::Armed(watcher) => (Some(Box::pin(watcher.changed())), None),
+        Watching::Pending(get) => (None, Some(get)),
+    };
     let mut last = *session.borrow_and_update();
     let mut suspended_at: Option<Instant> = None;
     let mut retry_at: Option<Instant> = None;
@@ -77,6 +90,7 @@ pub(super) async fn run(
         let expire_at = if ephemeral { suspended_at.map(|t| t + session_timeout) } else { None };
         let wake = tokio::select! {
             event = async { watch.as_mut().expect("guarded").await }, if watch.is_some() => Wake::Node(event),
+            reply = async { first_read.as_mut().expect("guarded").await }, if first_read.is_some() => Wake::FirstRead(reply),
             changed = session.changed() => Wake::Session(changed.ok().map(|_| *session.borrow_and_update())),
             _ = sleep_until(expire_at), if expire_at.is_some() => Wake::Expire,
             _ = sleep_until(retry_at), if retry_at.is_some() => Wake::Retry,
@@ -135,6 +149,27 @@ pub(super) async fn run(
                 retry_at = None;
                 last.is_connected()
             }
+            Wake::FirstRead(reply) => {
+                first_read = None;
+                let Some(inner) = weak.upgrade() else { return };
+                match judge(&inner, generation, reply) {
+                    Verified::Held(watcher) => {
+                        watch = Some(Box::pin(watcher.changed()));
+                        continue;
+                    }
+                    Verified::Lost(why) => {
+                        lose(&weak, generation, why);
+                        return;
+                    }
+                    Verified::Stale => return,
+                    // A lost reply: the session change that goes with it
+                    // leads to a re-verification.
+                    Verified::Unsure => {
+                        retry_at = Some(Instant::now() + RETRY);
+                        continue;
+                    }
+                }
+            }
         };
         if !verify_now {
             continue;
@@ -183,7 +218,24 @@ async fn verify(inner: &Arc<Inner>, generation: u64) -> Verified {
         Ok(zk) => zk,
         Err(_) => return Verified::Lost("the client was closed".to_string()),
     };
-    match zk.get_and_watch_data(&inner.path).await {
+    let reply = zk.get_and_watch_data(&inner.path).await;
+    judge_held(inner, generation, held, reply)
+}
+
+/// Checks a get-and-watch reply against the current acquisition.
+fn judge(inner: &Arc<Inner>, generation: u64, reply: GetReply) -> Verified {
+    let held = {
+        let s = inner.shared.lock().unwrap();
+        match s.held {
+            Some(h) if s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended) => h,
+            _ => return Verified::Stale,
+        }
+    };
+    judge_held(inner, generation, held, reply)
+}
+
+fn judge_held(inner: &Arc<Inner>, generation: u64, held: super::Held, reply: GetReply) -> Verified {
+    match reply {
         Ok((data, stat, watcher)) => {
             if stat.czxid != held.token {
                 return Verified::Lost(format!(
