@@ -499,20 +499,18 @@ fn import_survives_a_server_restart_midway() {
     }
 }
 
-/// The Python with k3zkutil: $ZKU_VENV, the repository's .venv, or
-/// /tmp/k3venv.
+/// The Python with k3zkutil and kazoo, as tests/lock_python.rs finds it:
+/// $ZKU_PYTHON, else the repository's .venv (scripts/install-deps.sh).
 fn python() -> String {
-    let candidates = [
-        std::env::var("ZKU_VENV").ok().map(|v| format!("{v}/bin/python")),
-        Some(concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string()),
-        Some("/tmp/k3venv/bin/python".to_string()),
-    ];
-    for p in candidates.into_iter().flatten() {
-        if Command::new(&p).args(["-c", "import k3zkutil, kazoo"]).output().is_ok_and(|o| o.status.success()) {
-            return p;
-        }
+    if let Some(p) = std::env::var_os("ZKU_PYTHON") {
+        return p.to_string_lossy().into_owned();
     }
-    panic!("no Python with k3zkutil and kazoo: set ZKU_VENV (scripts/test.sh installs .venv)");
+    let venv = concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python");
+    assert!(
+        std::path::Path::new(venv).exists(),
+        "no Python with k3zkutil: set ZKU_PYTHON or run scripts/install-deps.sh venv"
+    );
+    venv.to_string()
 }
 
 fn run_python(script: &str, args: &[&str]) -> String {
