@@ -53,6 +53,36 @@
 #define ZKU_PERM_ALL 31
 
 /**
+ * Flag: values are UTF-8 JSON text, checked when read (ZKU_EJSON if the
+ * node's data is not JSON) and before writing (as k3zkutil's
+ * `cas_loop(json=True)`). Without it values are raw bytes.
+ */
+#define ZKU_CAS_JSON 1
+
+/**
+ * Flag: when the node does not exist, act as if it held the `initial`
+ * value and create it (persistent, default ACL) on commit. Without it a
+ * missing node is ZKU_ENONODE.
+ */
+#define ZKU_CAS_CREATE 2
+
+/**
+ * Flag (with ZKU_CAS_CREATE): also create missing parents.
+ */
+#define ZKU_CAS_CREATE_PARENTS 4
+
+/**
+ * `zku_cas_update` callback result: write the value given to
+ * `zku_cas_next_set`.
+ */
+#define ZKU_CAS_WRITE 0
+
+/**
+ * `zku_cas_update` callback result: stop without writing (success).
+ */
+#define ZKU_CAS_SKIP 1
+
+/**
  * Import flag: also set the value of nodes that already exist, when the
  * document gives one (`__val__`, `__text__` or `__data__`). Without it,
  * existing nodes only get their ACL set, as in k3zkutil.
@@ -128,6 +158,74 @@
 #define ZKU_ANY_VERSION -1
 
 /**
+ * Reader event: the value changed (`old_json` -> `new_json`).
+ */
+#define ZKU_READER_EVENT_CHANGED 1
+
+/**
+ * Reader event: the connection was lost; the value may be out of date.
+ */
+#define ZKU_READER_EVENT_STALE 2
+
+/**
+ * Reader event: reconnected and re-read. When the node changed meanwhile a
+ * ZKU_READER_EVENT_CHANGED comes just before it.
+ */
+#define ZKU_READER_EVENT_FRESH 3
+
+/**
+ * Reader event: the node was deleted. The value stays the last one; the
+ * reader waits for the node to be created again (then CHANGED).
+ */
+#define ZKU_READER_EVENT_DELETED 4
+
+/**
+ * Reader event: the node's data is not a JSON object (or cannot be read);
+ * the value stays the last good one until a valid value arrives (CHANGED).
+ */
+#define ZKU_READER_EVENT_INVALID 5
+
+/**
+ * Reader event: the session expired. Last event.
+ */
+#define ZKU_READER_EVENT_EXPIRED 6
+
+/**
+ * Reader event: the client was freed or authentication failed. Last event.
+ */
+#define ZKU_READER_EVENT_CLOSED 7
+
+/**
+ * Reader state: the value is the node's current data.
+ */
+#define ZKU_READER_STATE_FRESH 1
+
+/**
+ * Reader state: disconnected, the value may be out of date.
+ */
+#define ZKU_READER_STATE_STALE 2
+
+/**
+ * Reader state: the node does not exist (value: its last data).
+ */
+#define ZKU_READER_STATE_DELETED 3
+
+/**
+ * Reader state: the node's data is not a JSON object (value: last good).
+ */
+#define ZKU_READER_STATE_INVALID 4
+
+/**
+ * Reader state: the session expired. Final.
+ */
+#define ZKU_READER_STATE_EXPIRED 5
+
+/**
+ * Reader state: closed (by `zku_reader_close`, or the client). Final.
+ */
+#define ZKU_READER_STATE_CLOSED 6
+
+/**
  * Major version (matches Cargo.toml; checked by a test).
  */
 #define ZKU_VERSION_MAJOR 0
@@ -143,6 +241,12 @@
 #define ZKU_VERSION_PATCH 0
 
 /**
+ * `zku_get_next` flag: when the node does not exist, wait for it to be
+ * created instead of failing with ZKU_ENONODE.
+ */
+#define ZKU_WAIT_CREATE 1
+
+/**
  * An ordered list of ACL entries (permission mask, scheme, id), used both
  * to give an ACL (`zku_client_create`, `zku_client_set_acl`) and to
  * receive one (`zku_client_get_acl`). Free with `zku_acl_list_free`. Not
@@ -156,6 +260,21 @@ typedef struct zku_acl_list zku_acl_list;
  * as a C string. Free with `zku_buf_free`.
  */
 typedef struct zku_buf zku_buf;
+
+/**
+ * A compare-and-swap handle: the last read of one node (value, stat) and
+ * the version the next commit expects. Create with `zku_cas_begin`, free
+ * with `zku_cas_free`. NOT thread-safe: use a handle from one thread at a
+ * time (views into it change with every call that changes it). Does not
+ * survive fork().
+ */
+typedef struct zku_cas zku_cas;
+
+/**
+ * The new value a `zku_cas_update` callback hands back, through
+ * `zku_cas_next_set`. Lives only during the callback.
+ */
+typedef struct zku_cas_next zku_cas_next;
 
 /**
  * A ZooKeeper session. Safe to use from several threads at once. Does not
@@ -189,6 +308,13 @@ typedef struct zku_error zku_error;
 typedef struct zku_lock zku_lock;
 
 /**
+ * A cached reader of one node holding a JSON object. Create with
+ * `zku_reader_new`, free with `zku_reader_free`. Thread-safe (but see
+ * `zku_reader_watch` about several watchers). Does not survive fork().
+ */
+typedef struct zku_reader zku_reader;
+
+/**
  * A list of strings owned by the library (children names, permission
  * names). Free with `zku_strings_free`.
  */
@@ -199,6 +325,68 @@ typedef struct zku_strings zku_strings;
  * (see the `ZKU_E*` constants and `zku_strerror`).
  */
 typedef int32_t zku_rc;
+
+/**
+ * A znode's metadata, as ZooKeeper's Stat.
+ */
+typedef struct zku_stat {
+    /**
+     * zxid of the change that created the node (a fencing token for locks).
+     */
+    int64_t czxid;
+    /**
+     * zxid of the last data change.
+     */
+    int64_t mzxid;
+    /**
+     * Creation time, ms since the epoch.
+     */
+    int64_t ctime;
+    /**
+     * Last modification time, ms since the epoch.
+     */
+    int64_t mtime;
+    /**
+     * zxid of the last change to the children.
+     */
+    int64_t pzxid;
+    /**
+     * Number of data changes.
+     */
+    int32_t version;
+    /**
+     * Number of changes to the children.
+     */
+    int32_t cversion;
+    /**
+     * Number of ACL changes.
+     */
+    int32_t aversion;
+    /**
+     * Session id of the owner if ephemeral, else 0.
+     */
+    int64_t ephemeral_owner;
+    /**
+     * Length of the data in bytes.
+     */
+    int32_t data_length;
+    /**
+     * Number of children.
+     */
+    int32_t num_children;
+} zku_stat;
+
+/**
+ * Called by `zku_cas_update` with the current value (`value_len` bytes
+ * followed by a NUL; JSON text in JSON mode; the initial value while the
+ * node does not exist) and its stat (NULL while the node does not exist).
+ * Pointers are valid only during the call. Return ZKU_CAS_WRITE after
+ * `zku_cas_next_set(next, ...)`, ZKU_CAS_SKIP to stop without writing, or
+ * a negative number to abort (the update then fails with ZKU_EABORTED).
+ * Runs on the thread that called `zku_cas_update`, once per attempt, and
+ * may call into the library.
+ */
+typedef int32_t (*zku_cas_fn)(void *user_data, const uint8_t *value, size_t value_len, const struct zku_stat *stat, struct zku_cas_next *next);
 
 /**
  * Session state, as returned by `zku_client_state`.
@@ -274,56 +462,6 @@ typedef void (*zku_lock_state_fn)(void *user_data, zku_lock_state old_state, zku
 typedef int (*zku_lock_holder_fn)(void *user_data, const char *holder, size_t holder_len, int32_t version);
 
 /**
- * A znode's metadata, as ZooKeeper's Stat.
- */
-typedef struct zku_stat {
-    /**
-     * zxid of the change that created the node (a fencing token for locks).
-     */
-    int64_t czxid;
-    /**
-     * zxid of the last data change.
-     */
-    int64_t mzxid;
-    /**
-     * Creation time, ms since the epoch.
-     */
-    int64_t ctime;
-    /**
-     * Last modification time, ms since the epoch.
-     */
-    int64_t mtime;
-    /**
-     * zxid of the last change to the children.
-     */
-    int64_t pzxid;
-    /**
-     * Number of data changes.
-     */
-    int32_t version;
-    /**
-     * Number of changes to the children.
-     */
-    int32_t cversion;
-    /**
-     * Number of ACL changes.
-     */
-    int32_t aversion;
-    /**
-     * Session id of the owner if ephemeral, else 0.
-     */
-    int64_t ephemeral_owner;
-    /**
-     * Length of the data in bytes.
-     */
-    int32_t data_length;
-    /**
-     * Number of children.
-     */
-    int32_t num_children;
-} zku_stat;
-
-/**
  * A parsed lock identifier. Absent parts are NULL. Read the fields
  * directly; free with `zku_lock_id_parts_free`.
  */
@@ -353,6 +491,16 @@ typedef struct zku_lock_id_parts {
      */
     char *txid;
 } zku_lock_id_parts;
+
+/**
+ * Called on every reader event (ZKU_READER_EVENT_*) with the node's path,
+ * the JSON text before and after (equal except for CHANGED) and the stat
+ * of `new_json`. Runs on a library thread dedicated to this reader, one
+ * call at a time, in the order of the events; it may call back into the
+ * library (read this reader, use the client, even close the reader). The
+ * pointers are valid only during the call.
+ */
+typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, const char *old_json, const char *new_json, const struct zku_stat *stat);
 
 
 
@@ -663,6 +811,11 @@ typedef struct zku_lock_id_parts {
 #define ZKU_EALREADYLOCKED -1018
 
 /**
+ * No member at that JSON Pointer in a cached reader's value.
+ */
+#define ZKU_ENOMEMBER -1024
+
+/**
  * Not held by this handle (never acquired, released, or a loss already
  * acknowledged by `zku_lock_release`).
  */
@@ -886,6 +1039,182 @@ void zku_strings_free(struct zku_strings *list);
  * `s` is NULL or a string from this library not yet freed.
  */
 void zku_string_free(char *s);
+
+/**
+ * Reads the node at `path` (its value and version) into a new CAS handle
+ * `*out` (free with `zku_cas_free`). `flags`: ZKU_CAS_* bits. With
+ * ZKU_CAS_CREATE, `initial` (`initial_len` bytes; JSON text with
+ * ZKU_CAS_JSON) is the value assumed while the node does not exist;
+ * otherwise pass NULL, 0. Blocking, up to `timeout_ms`. The handle keeps
+ * the client's session in use; it fails with ZKU_ECLOSED once the client
+ * is freed.
+ * Errors: ZKU_ENONODE (no node, without ZKU_CAS_CREATE), ZKU_EJSON (JSON
+ * mode and the data, or `initial`, is not UTF-8 JSON), ZKU_ENOAUTH,
+ * ZKU_EPATH, ZKU_EINVAL (unknown flags, `initial` without
+ * ZKU_CAS_CREATE), ZKU_ENULL, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `initial` has `initial_len` readable bytes.
+ */
+zku_rc zku_cas_begin(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, int32_t timeout_ms, struct zku_cas **out, struct zku_error **err);
+
+/**
+ * The current value as a borrowed view: `*data` points to `*len` bytes
+ * followed by a NUL (not counted), so JSON text can be used as a C string.
+ * While the node does not exist (ZKU_CAS_CREATE) it is the initial value.
+ * Valid until the next call that changes the handle (`zku_cas_commit`,
+ * `zku_cas_commit_json`, `zku_cas_reread`, `zku_cas_resolve`,
+ * `zku_cas_free`). Never blocks.
+ * Errors: ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_cas_value(const struct zku_cas *cas, const uint8_t **data, size_t *len, struct zku_error **err);
+
+/**
+ * The current value as a NUL-terminated JSON text, borrowed like
+ * `zku_cas_value`. NULL when the handle is not in JSON mode or is NULL.
+ * Never blocks.
+ *
+ * # Safety
+ * `cas` is NULL or live.
+ */
+const char *zku_cas_json(const struct zku_cas *cas);
+
+/**
+ * Copies the stat of the current value into `*stat`. While the node does
+ * not exist (ZKU_CAS_CREATE) the stat is all zeros with version -1. Never
+ * blocks.
+ * Errors: ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_cas_stat(const struct zku_cas *cas, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * The version the next commit expects: the node's version at the last
+ * read or commit, -1 while the node does not exist (the commit creates
+ * it), and -1 for NULL.
+ *
+ * # Safety
+ * `cas` is NULL or live.
+ */
+int32_t zku_cas_version(const struct zku_cas *cas);
+
+/**
+ * Reads made by this handle, the first included (0 for NULL).
+ *
+ * # Safety
+ * `cas` is NULL or live.
+ */
+uint32_t zku_cas_attempts(const struct zku_cas *cas);
+
+/**
+ * Writes `data` (`len` bytes; JSON text in JSON mode) if the node still has
+ * the version of the last read, or creates it when the read found none
+ * (ZKU_CAS_CREATE): one request. On success the handle holds the new value
+ * and `*stat` (may be NULL) its stat, so another commit may follow without
+ * a read. Blocking, up to `timeout_ms`.
+ * Errors: ZKU_EBADVERSION (conflict: the node changed, was created or
+ * deleted since the read; the handle is unchanged: call `zku_cas_reread`),
+ * ZKU_EUNKNOWN (the connection was lost, or the timeout ran out, with the
+ * write in flight: it may or may not have been applied; count it neither
+ * as failed nor as done, and call `zku_cas_resolve` to find out),
+ * ZKU_EJSON, ZKU_ETOOLARGE, ZKU_ENONODE (parent of a node to create
+ * missing), ZKU_ENOAUTH, ZKU_ECONNECTIONLOSS (not connected within the
+ * timeout: nothing was sent), ZKU_ESESSIONEXPIRED, ZKU_ECLOSED.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `data` has `len` readable bytes.
+ */
+zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
+ * both modes). Blocking, up to `timeout_ms`. Errors: as `zku_cas_commit`,
+ * plus ZKU_EUTF8.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Reads the node again (after ZKU_EBADVERSION), replacing the handle's
+ * value and version; forgets a write of unknown outcome. Blocking, up to
+ * `timeout_ms`. Errors: as `zku_cas_begin`. After an error the handle
+ * keeps its previous read.
+ *
+ * # Safety
+ * `cas` is NULL or live and not used by another thread.
+ */
+zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error **err);
+
+/**
+ * After ZKU_EUNKNOWN from a commit: waits for the connection and re-sends the same write with the same expected
+ * version, which can never apply twice. Returns 0 when it is now applied
+ * (exactly once; the handle holds it, `*stat` (may be NULL) its stat);
+ * ZKU_EBADVERSION when the first write was certainly not applied (another
+ * value sits at the version it would have made: re-read and go on);
+ * ZKU_EUNKNOWN when it still cannot be known (the node holds the written
+ * bytes, which another writer may also have written from the same read,
+ * or it moved on, or was deleted; or no connection in time: call again).
+ * Blocking, up to `timeout_ms` (a read follows a conflicting retry).
+ * Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
+ * ZKU_ECLOSED, ZKU_ENOAUTH.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `cas` not used by another thread.
+ */
+zku_rc zku_cas_resolve(struct zku_cas *cas, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Frees a CAS handle (a write of unknown outcome stays unknown). Never
+ * blocks. NULL is fine; free each handle once, with no other call on it in
+ * progress.
+ *
+ * # Safety
+ * `cas` is NULL or a live handle.
+ */
+void zku_cas_free(struct zku_cas *cas);
+
+/**
+ * Sets the value to write, copied from `data` (`len` bytes). Only valid
+ * inside a `zku_cas_update` callback, on the `next` it received; a second
+ * call replaces the first. Errors: ZKU_ENULL, ZKU_ETOOLARGE.
+ *
+ * # Safety
+ * `next` is the callback's argument; `data` has `len` readable bytes.
+ */
+zku_rc zku_cas_next_set(struct zku_cas_next *next, const uint8_t *data, size_t len, struct zku_error **err);
+
+/**
+ * The whole compare-and-swap loop in one call: reads the node, calls
+ * `callback` to compute the new value from the current one, writes it with
+ * the read's version; on a conflict reads again and repeats, up to
+ * `max_attempts` callback runs (0: no limit but the timeout). `flags`,
+ * `initial` and `initial_len` as in `zku_cas_begin`. A write cut off in
+ * flight is resolved as `zku_cas_resolve` does, within the timeout.
+ * Blocking, up to `timeout_ms` for the whole loop (0: a single attempt).
+ * On success `*stat` (may be NULL) receives the stat after the write (or of
+ * the value the callback skipped on; version -1 if the node does not
+ * exist) and `*attempts` (may be NULL) the number of callback runs.
+ * `user_data` is passed to the callback and not freed.
+ * Errors: ZKU_EBADVERSION (still conflicting after `max_attempts`, or the
+ * one attempt of timeout 0), ZKU_ETIMEOUT (conflicts until the timeout),
+ * ZKU_EABORTED (the callback returned a negative number), ZKU_EUNKNOWN
+ * (a write's outcome could not be resolved in time: do not count it as
+ * failed nor as done), ZKU_EINVAL (callback returned another value, or
+ * ZKU_CAS_WRITE without `zku_cas_next_set`), ZKU_EJSON (JSON mode and a
+ * value is not JSON), and the errors of `zku_cas_begin` and
+ * `zku_cas_commit`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` is safe to call with `user_data`.
+ */
+zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, zku_cas_fn callback, void *user_data, uint32_t max_attempts, int32_t timeout_ms, struct zku_stat *stat, uint32_t *attempts, struct zku_error **err);
 
 /**
  * Connects and waits for a session, at most the configured connect
@@ -1626,9 +1955,136 @@ zku_rc zku_client_get_json(const struct zku_client *client, const char *path, in
 zku_rc zku_client_set_json(const struct zku_client *client, const char *path, const char *json, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
 
 /**
+ * Reads the node at `path`, which must hold a JSON object, and keeps
+ * following it; `*out` receives the reader (free with `zku_reader_free`).
+ * `callback` (may be NULL) receives every event; `user_data_free` (may be
+ * NULL) runs exactly once, on a library thread, after the last call
+ * (when the reader is closed or freed). Blocking, up to `timeout_ms`, for
+ * the first read only. On failure nothing is kept: the caller keeps
+ * `user_data` (its `user_data_free` is not called).
+ * Errors: ZKU_ENONODE, ZKU_ENOTOBJECT (JSON but not an object), ZKU_EJSON
+ * (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_reader_new(const struct zku_client *client, const char *path, zku_reader_fn callback, void *user_data, zku_free_fn user_data_free, int32_t timeout_ms, struct zku_reader **out, struct zku_error **err);
+
+/**
+ * The whole cached value as JSON text (as stored in the node) in a new
+ * `*json` (free with `zku_string_free`), and its stat in `*stat` (may be
+ * NULL). Never blocks. While stale, deleted or invalid it is the last known
+ * good value (see `zku_reader_state`).
+ * Errors: ZKU_ECLOSED (after `zku_reader_close`), ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_reader_get(const struct zku_reader *reader, char **json, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * One member of the cached value by JSON Pointer (RFC 6901: "/jobs/num",
+ * "/list/0", "~1" for '/', "~0" for '~'; "" is the whole object) as
+ * compact JSON text in a new `*json` (free with `zku_string_free`): `10`,
+ * `"text"`, `{"a":1}`. Never blocks.
+ * Errors: ZKU_ENOMEMBER (nothing there), ZKU_EINVAL (not a pointer),
+ * ZKU_ECLOSED, ZKU_EUTF8, ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_reader_get_pointer(const struct zku_reader *reader, const char *pointer, char **json, struct zku_error **err);
+
+/**
+ * Blocks until the value changes after the last change this function
+ * returned (or after the reader was created), then returns the JSON text
+ * before and after in new `*old_json` and `*new_json` (each may be NULL;
+ * free with `zku_string_free`) and the new stat in `*stat` (may be NULL).
+ * Changes are never missed but may be coalesced: `old_json` is what the
+ * previous return gave as new. The position is shared by all callers:
+ * use one watching thread per reader. Blocking, up to `timeout_ms`
+ * (-1 forever, 0 no waiting).
+ * Errors: ZKU_ETIMEOUT; ZKU_ENONODE once per deletion, ZKU_ENOTOBJECT /
+ * ZKU_EJSON / ZKU_ENOAUTH once per unusable value (the reader goes on);
+ * ZKU_ECLOSED after `zku_reader_close` (which wakes blocked callers) or
+ * when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid; the reader is not freed during the call.
+ */
+zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, char **old_json, char **new_json, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * The reader's state (ZKU_READER_STATE_*; ZKU_READER_STATE_CLOSED for
+ * NULL). Never blocks.
+ *
+ * # Safety
+ * `reader` is NULL or live.
+ */
+int32_t zku_reader_state(const struct zku_reader *reader);
+
+/**
+ * Stops the reader: blocked and later `zku_reader_watch` calls return
+ * ZKU_ECLOSED, reads return ZKU_ECLOSED. Events that happened before the
+ * call are still delivered to the callback; once this returns the callback
+ * is not called again and `user_data_free` has run. Called from inside the
+ * callback it returns at once: the callback is not called again after it
+ * returns, and `user_data_free` runs right after. Thread-safe, idempotent,
+ * NULL is fine. Blocking while earlier events are delivered.
+ *
+ * # Safety
+ * `reader` is NULL or live.
+ */
+void zku_reader_close(const struct zku_reader *reader);
+
+/**
+ * Closes (see `zku_reader_close`; blocking while earlier events are
+ * delivered) and frees the reader. NULL is fine; free once, when no other
+ * call on it is in progress (close it first to wake a blocked
+ * `zku_reader_watch`). May be called from the reader's own callback.
+ *
+ * # Safety
+ * `reader` is NULL or a live reader.
+ */
+void zku_reader_free(struct zku_reader *reader);
+
+/**
  * The version of the library actually linked, e.g. "0.1.0" (static).
  */
 const char *zku_version(void);
+
+/**
+ * Waits until the node at `path` has a version greater than `version`
+ * (-1: returns as soon as the node exists, i.e. at once if it does), then
+ * returns its data in a new `*data` (free with `zku_buf_free`) and its stat
+ * in `*stat` (may be NULL). `flags`: 0 or ZKU_WAIT_CREATE. Wakes on a watch,
+ * and checks again after a reconnection. Blocking, up to `timeout_ms`
+ * (-1: forever; 0: check once). The watch is removed before returning.
+ * Errors: ZKU_ETIMEOUT (not reached in time, including while
+ * disconnected), ZKU_ENONODE (no node, without ZKU_WAIT_CREATE),
+ * ZKU_ESESSIONEXPIRED, ZKU_ECLOSED (client freed), ZKU_EAUTHFAILED,
+ * ZKU_ECONNECTIONLOSS (timeout 0 while disconnected), ZKU_ENOAUTH,
+ * ZKU_EPATH, ZKU_EINVAL (version < -1, unknown flags), ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Waits until no node exists at `path`; returns at once if none does.
+ * Wakes on a watch and checks again after a reconnection. Blocking, up to
+ * `timeout_ms` (-1: forever; 0: check once). The watch is removed before
+ * returning.
+ * Errors: ZKU_ETIMEOUT, ZKU_ESESSIONEXPIRED, ZKU_ECLOSED,
+ * ZKU_EAUTHFAILED, ZKU_ECONNECTIONLOSS (timeout 0 while disconnected),
+ * ZKU_EPATH, ZKU_EINVAL, ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_wait_absent(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -174,6 +174,16 @@ impl Client {
         }
     }
 
+    /// How long a request already sent may take: the call's `deadline`, or
+    /// with `NoWait` (one attempt, no waiting for a connection) its round
+    /// trip, bounded by the session timeout.
+    pub(crate) fn reply_deadline(&self, timeout: Timeout, deadline: Deadline) -> Deadline {
+        match timeout {
+            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
+            _ => deadline,
+        }
+    }
+
     /// Runs one request: waits for a connection, then for the reply.
     /// Idempotent requests (reads) are repeated after a connection loss while
     /// time remains; writes are not.
@@ -183,11 +193,7 @@ impl Client {
         Fut: Future<Output = std::result::Result<T, zk::Error>>,
     {
         let deadline = timeout.deadline();
-        // A request already sent is given its round trip even with NoWait.
-        let reply_deadline = match timeout {
-            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
-            _ => deadline,
-        };
+        let reply_deadline = self.reply_deadline(timeout, deadline);
         runtime::block_on(async {
             loop {
                 let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
@@ -200,6 +206,40 @@ impl Client {
                             continue;
                         }
                         return Err(err.context(what));
+                    }
+                }
+            }
+        })
+    }
+
+    /// Runs one write exactly like [`Client::call`] with `idempotent` false,
+    /// but tells "not sent" from "sent, fate unknown": a failure after the
+    /// request left (connection loss, the timeout running out while waiting
+    /// for the reply, the session expiring) becomes [`Code::OutcomeUnknown`].
+    /// Failures before sending (no connection in time) keep their code.
+    pub(crate) fn write_once<T, F, Fut>(&self, timeout: Timeout, what: &str, op: F) -> Result<T>
+    where
+        F: FnOnce(zk::Client) -> Fut,
+        Fut: Future<Output = std::result::Result<T, zk::Error>>,
+    {
+        let deadline = timeout.deadline();
+        let reply_deadline = self.reply_deadline(timeout, deadline);
+        runtime::block_on(async {
+            let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
+            let in_flight = |cause: Error| {
+                Error::new(
+                    Code::OutcomeUnknown,
+                    format!("{what}: the request was sent but no reply came ({cause}); it may or may not have been applied"),
+                )
+            };
+            match reply_deadline.run(what, op(zk)).await {
+                Err(timeout) => Err(in_flight(timeout)),
+                Ok(Ok(value)) => Ok(value),
+                Ok(Err(e)) => {
+                    let err = Error::from(e);
+                    match err.code() {
+                        Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired => Err(in_flight(err)),
+                        _ => Err(err.context(what)),
                     }
                 }
             }
@@ -250,6 +290,34 @@ impl Client {
                     self.make_dirs(parent, &acl, rest).map_err(|e| e.context(format!("create parents of {path}")))?;
                 }
                 self.call(remaining(deadline), &what, false, attempt)
+            }
+            other => other,
+        }
+    }
+
+    /// Creates one non-sequential node through [`Client::write_once`], so a
+    /// create cut off in flight gives [`Code::OutcomeUnknown`]. Missing
+    /// parents are made first when `options.make_parents` says so.
+    pub(crate) fn create_write_once(&self, path: &str, data: &[u8], options: &CreateOptions, timeout: Timeout) -> Result<Stat> {
+        path::validate(path)?;
+        if options.sequential || path == "/" {
+            return Err(Error::invalid_argument("create_write_once: one named node only"));
+        }
+        path::check_data_len(data)?;
+        let acl = self.acl_or_default(&options.acl)?;
+        let what = format!("create {path}");
+        let deadline = timeout.deadline();
+        let attempt = |zk: zk::Client| {
+            let acl = acl.clone();
+            async move { create_once(&zk, path, data, options, &acl).await.map(|(_, stat)| stat) }
+        };
+        match self.write_once(timeout, &what, attempt) {
+            Err(e) if e.code() == Code::NoNode && options.make_parents => {
+                let parent = path::parent(path).unwrap_or("/");
+                if parent != "/" {
+                    self.make_dirs(parent, &acl, remaining(deadline)).map_err(|e| e.context(format!("create parents of {path}")))?;
+                }
+                self.write_once(remaining(deadline), &what, attempt)
             }
             other => other,
         }
@@ -358,9 +426,12 @@ impl Client {
         let session = zk.session().clone();
         let hosts = self.inner.config.hosts();
         let session_timeout = self.inner.session_timeout;
-        let deadline = Timeout::After(Duration::from_secs(10)).deadline();
+        let deadline = Timeout::After(Duration::from_secs(30)).deadline();
+        let mut changes = self.state_receiver();
         // The original client reconnects as soon as the second connection
-        // takes the session over, so the takeover may need a few tries.
+        // takes the session over, and may take it back before the second
+        // one's CloseSession is processed (then nothing expires): repeat
+        // the takeover until this client sees the end of its session.
         runtime::block_on(deadline.run("expire session", async move {
             loop {
                 let connector = zk::Client::connector()
@@ -368,18 +439,18 @@ impl Client {
                     .with_session_timeout(session_timeout)
                     .with_fail_eagerly();
                 match connector.connect(&hosts).await {
-                    Ok(other) => {
-                        drop(other);
-                        return;
+                    Ok(other) => drop(other),
+                    Err(zk::Error::SessionExpired) => {}
+                    Err(_) => {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        continue;
                     }
-                    Err(zk::Error::SessionExpired) => return,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+                let ended = tokio::time::timeout(Duration::from_secs(2), changes.wait_for(|s| s.is_terminal())).await;
+                if ended.is_ok() {
+                    return;
                 }
             }
-        }))?;
-        let mut changes = self.state_receiver();
-        runtime::block_on(deadline.run("wait for expiry", async move {
-            let _ = changes.wait_for(|s| s.is_terminal()).await;
         }))
     }
 }
@@ -402,7 +473,8 @@ impl WeakClient {
     }
 }
 
-fn remaining(deadline: Deadline) -> Timeout {
+/// What is left of `deadline`, as a timeout (`NoWait` once it passed).
+pub(crate) fn remaining(deadline: Deadline) -> Timeout {
     match deadline.remaining() {
         None => Timeout::Forever,
         Some(d) if d.is_zero() => Timeout::NoWait,

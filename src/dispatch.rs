@@ -158,18 +158,16 @@ mod tests {
         let (done_tx, done_rx) = mpsc::channel();
         let inner = slot.clone();
         let d = Dispatcher::new("self-drop", move |()| {
-            let d = inner.lock().unwrap().take().unwrap();
+            let d = inner.lock().unwrap().take().expect("the slot is filled before the post");
             assert!(d.is_current());
             drop(d);
             done_tx.send(()).unwrap();
         });
-        d.post(());
+        // Fill the slot first, then post through it: the handler always
+        // finds the dispatcher it drops.
         *slot.lock().unwrap() = Some(d);
-        // The handler may run before the slot is filled; post again if so.
-        if done_rx.recv_timeout(Duration::from_millis(200)).is_err() {
-            slot.lock().unwrap().as_ref().unwrap().post(());
-            done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-        }
+        slot.lock().unwrap().as_ref().unwrap().post(());
+        done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
     }
 
     #[test]

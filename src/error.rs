@@ -51,11 +51,12 @@ pub enum Code {
     Aborted = -1016,
     InvalidHosts = -1017,
     AlreadyLocked = -1018,
+    NoMember = -1024,
 }
 
 impl Code {
     /// All codes, for tables and tests.
-    pub const ALL: [Code; 41] = [
+    pub const ALL: [Code; 42] = [
         Code::Ok,
         Code::SystemError,
         Code::RuntimeInconsistency,
@@ -97,6 +98,7 @@ impl Code {
         Code::Aborted,
         Code::InvalidHosts,
         Code::AlreadyLocked,
+        Code::NoMember,
     ];
 
     pub fn as_i32(self) -> i32 {
@@ -151,6 +153,7 @@ impl Code {
             Code::Aborted => "aborted",
             Code::InvalidHosts => "invalid hosts",
             Code::AlreadyLocked => "key already locked",
+            Code::NoMember => "no such JSON member",
         }
     }
 

@@ -6,6 +6,7 @@
 //! place with `unsafe` and C types.
 
 pub mod acl;
+pub mod cas;
 pub mod client;
 pub mod config;
 pub mod dispatch;
@@ -16,7 +17,9 @@ pub mod lock;
 pub mod lockid;
 pub mod node;
 pub mod path;
+pub mod reader;
 pub mod runtime;
+pub mod wait;
 
 pub mod ffi;
 

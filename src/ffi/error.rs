@@ -93,10 +93,12 @@ pub const ZKU_EABORTED: zku_rc = -1016;
 pub const ZKU_EHOSTS: zku_rc = -1017;
 /// The key is already locked by the caller.
 pub const ZKU_EALREADYLOCKED: zku_rc = -1018;
+/// No member at that JSON Pointer in a cached reader's value.
+pub const ZKU_ENOMEMBER: zku_rc = -1024;
 
 /// The C constant for every core code, checked by a test.
 #[cfg(test)]
-const TABLE: [(zku_rc, Code); 41] = [
+const TABLE: [(zku_rc, Code); 42] = [
     (ZKU_OK, Code::Ok),
     (ZKU_ESYSTEM, Code::SystemError),
     (ZKU_ERUNTIMEINCONSISTENCY, Code::RuntimeInconsistency),
@@ -138,6 +140,7 @@ const TABLE: [(zku_rc, Code); 41] = [
     (ZKU_EABORTED, Code::Aborted),
     (ZKU_EHOSTS, Code::InvalidHosts),
     (ZKU_EALREADYLOCKED, Code::AlreadyLocked),
+    (ZKU_ENOMEMBER, Code::NoMember),
 ];
 
 /// A detailed error: the code and a message naming the argument, path or

@@ -9,6 +9,7 @@
 pub mod acl;
 pub mod buf;
 pub mod callback;
+pub mod cas;
 pub mod client;
 pub mod config;
 pub mod error;
@@ -16,7 +17,9 @@ pub mod hierarchy;
 pub mod lock;
 pub mod lockid;
 pub mod node;
+pub mod reader;
 pub mod version;
+pub mod wait;
 
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};

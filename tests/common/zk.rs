@@ -19,7 +19,7 @@
 //! dropped. Every JVM is therefore started by a small bash watchdog (see
 //! [`WATCHDOG`]) whose stdin is a pipe held only by the test process:
 //!
-//! * `stop()`/`Drop` write `stop` to the pipe: the watchdog SIGKILLs the JVM,
+//! * `stop()`/`Drop` write `s` (stop) to the pipe: the watchdog SIGKILLs the JVM,
 //!   reaps it and exits; the harness waits for the watchdog to exit.
 //! * When the test process ends in any way, the kernel closes the pipe; the
 //!   watchdog sees EOF at once, SIGKILLs the JVM and removes the server's
@@ -98,7 +98,7 @@ const START_MARK: &str = "zk-watchdog: starting java";
 /// background (stdin /dev/null, output appended to LOG), writes its pid plus
 /// a newline to PIDFILE, then loops reading stdin
 /// with a 0.5 s timeout:
-/// * a line `stop`   -> kill the JVM (SIGKILL), reap it, exit; keep the files.
+/// * the byte `s`    -> kill the JVM (SIGKILL), reap it, exit; keep the files.
 /// * EOF             -> the owner closed the pipe or died: kill the JVM, then
 ///   `rm -rf CLEANUP` (when not empty).
 /// * the JVM is gone -> exit (the owner sees the watchdog exit).
@@ -128,8 +128,8 @@ printf '%s\n' "$jpid" >"$pidfile"
 why=''
 trap 'why=signal' TERM INT HUP
 while [ -z "$why" ]; do
-  if read -r -t 0.5 line; then
-    [ "$line" != stop ] || why=stop
+  if read -r -N 1 -t 0.5 line; then
+    [ "$line" != s ] || why=stop
   elif [ $? -le 128 ]; then
     why=eof
   elif ! alive "$jpid"; then
@@ -349,7 +349,9 @@ impl Jvm {
     /// Asks the watchdog to kill the JVM; does not wait.
     fn request_stop(&mut self) {
         if let Some(mut stdin) = self.stdin.take() {
-            let _ = stdin.write_all(b"stop\n");
+            // One byte: a pipe read cannot split it, unlike a word that a read
+            // timing out halfway would cut in two.
+            let _ = stdin.write_all(b"s");
             let _ = stdin.flush();
         }
     }

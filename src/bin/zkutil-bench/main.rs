@@ -4,10 +4,12 @@
 //!
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
+mod cas;
 mod hierarchy;
 mod lock;
 mod raw;
 mod report;
+mod waits;
 
 use std::time::Duration;
 
@@ -39,7 +41,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,cas,wait,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -66,6 +68,12 @@ fn main() {
     }
     if wanted("lock") {
         lock::run(&ctx, &floors);
+    }
+    if wanted("cas") {
+        cas::run(&ctx, &floors);
+    }
+    if wanted("wait") {
+        waits::run(&ctx);
     }
     cleanup(&ctx);
 }
