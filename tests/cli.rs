@@ -64,7 +64,8 @@ fn help_for_every_subcommand() {
     {
         assert!(main.contains(name), "main help mentions {name}");
     }
-    for sub in ["lock", "holder", "get", "set", "export", "import", "digest", "acl-entry"] {
+    for sub in ["lock", "holder", "get", "set", "cas", "next", "wait-absent", "export", "import", "digest", "acl-entry"]
+    {
         for form in [vec![sub, "--help"], vec![sub, "-h"], vec!["help", sub]] {
             let o = zkutil(&form);
             expect(&o, 0);
@@ -474,4 +475,93 @@ fn lock_lost_when_the_server_is_gone_longer_than_the_session() {
     let err = stderr(&o);
     assert!(err.contains("connection lost") && err.contains("lost"), "{err}");
     let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn cas_counters_and_fields() {
+    let c = client();
+    let path = unique_path("cli-cas");
+    expect(&zkutil(&["cas", &path, "--incr"]), 3);
+    let o = zkutil(&["cas", &path, "--incr", "--create"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "1\n");
+    assert_eq!(stdout(&zkutil(&["cas", &path, "--add", "-5"])), "-4\n");
+    assert_eq!(c.get(&path, T).unwrap().0, b"-4");
+    // Several processes incrementing at once: no update is lost.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    expect(&zkutil(&["cas", &path, "--incr"]), 0);
+                }
+            })
+        })
+        .collect();
+    for child in children {
+        child.join().unwrap();
+    }
+    assert_eq!(c.get(&path, T).unwrap().0, b"36");
+    let o = zkutil(&["cas", &path, "--field", "a", "--incr"]);
+    expect(&o, 8);
+    assert!(stderr(&o).contains("not a JSON object"), "{}", stderr(&o));
+
+    // Fields of an object, order kept, written as k3zkutil writes values.
+    let obj = format!("{path}-obj");
+    c.create(&obj, br#"{"z": 1, "a": {"n": 2}}"#, &CreateOptions::persistent(), T).unwrap();
+    assert_eq!(stdout(&zkutil(&["cas", &obj, "--field", "a.n", "--incr"])), "3\n");
+    assert_eq!(stdout(&zkutil(&["cas", &obj, "--field", "b.c", "--set", r#"["x", 1.5]"#])), "[\"x\", 1.5]\n");
+    assert_eq!(c.get(&obj, T).unwrap().0, br#"{"z": 1, "a": {"n": 3}, "b": {"c": ["x", 1.5]}}"#);
+    expect(&zkutil(&["cas", &obj, "--field", "z.q", "--incr"]), 8);
+    expect(&zkutil(&["cas", &obj, "--field", "b.c", "--incr"]), 8);
+    let o = zkutil(&["cas", &obj, "--set", "{\"whole\": true}"]);
+    expect(&o, 0);
+    assert_eq!(c.get(&obj, T).unwrap().0, br#"{"whole": true}"#);
+    // A node that is not JSON.
+    let raw = format!("{path}-raw");
+    c.create(&raw, b"not json", &CreateOptions::persistent(), T).unwrap();
+    expect(&zkutil(&["cas", &raw, "--incr"]), 8);
+    for (args, mentions) in [
+        (vec!["cas", &path], "one of"),
+        (vec!["cas", &path, "--incr", "--add", "2"], "one of"),
+        (vec!["cas", &path, "--set", "{bad"], "--set"),
+        (vec!["cas", &path, "--incr", "--field", "a..b"], "--field"),
+    ] {
+        let o = zkutil(&args);
+        expect(&o, 2);
+        assert!(stderr(&o).contains(mentions), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn next_and_wait_absent() {
+    let c = client();
+    let path = unique_path("cli-wait");
+    expect(&zkutil(&["next", &path, "0", "--timeout", "5"]), 3);
+    // --until-created waits for the node.
+    let waiter = spawn_zkutil(&["next", &path, "-1", "--until-created"]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.create(&path, b"v0", &CreateOptions::persistent(), T).unwrap();
+    let o = finish(waiter);
+    expect(&o, 0);
+    assert_eq!(o.stdout, b"v0");
+    // next VERSION waits for a newer version.
+    let waiter = spawn_zkutil(&["next", &path, "0", "--stat"]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.set(&path, b"v1", None, T).unwrap();
+    let o = finish(waiter);
+    expect(&o, 0);
+    let stat: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(stat["version"], 1);
+    let o = zkutil(&["next", &path, "0"]);
+    assert_eq!(o.stdout, b"v1", "already newer: at once");
+    expect(&zkutil(&["next", &path, "1", "--timeout", "0.3"]), 5);
+    expect(&zkutil(&["next", &path, "-2"]), 2);
+
+    expect(&zkutil(&["wait-absent", &path, "--timeout", "0.3"]), 5);
+    let waiter = spawn_zkutil(&["wait-absent", &path]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.delete(&path, None, T).unwrap();
+    expect(&finish(waiter), 0);
+    expect(&zkutil(&["wait-absent", &path]), 0);
 }

@@ -6,12 +6,14 @@
 
 mod acl;
 mod args;
+mod cas;
 mod exit;
 mod lock;
 mod node;
 mod progress;
 mod signals;
 mod tree;
+mod wait;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -132,6 +134,9 @@ fn subcommands() -> Vec<&'static Subcommand> {
         &lock::HOLDER,
         &node::GET,
         &node::SET,
+        &cas::CAS,
+        &wait::NEXT,
+        &wait::WAIT_ABSENT,
         &tree::EXPORT,
         &tree::IMPORT,
         &acl::DIGEST,
