@@ -41,7 +41,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,cas,wait,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,hierarchy,lock,cas,wait,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
