@@ -37,11 +37,7 @@ impl Deadlines {
     /// timeout).
     pub(crate) fn new(client: &Client, timeout: Timeout) -> Deadlines {
         let connect = timeout.deadline();
-        let reply = match timeout {
-            Timeout::NoWait => Deadline::never().min_after(client.session_timeout()),
-            _ => connect,
-        };
-        Deadlines { connect, reply }
+        Deadlines { connect, reply: client.reply_deadline(timeout, connect) }
     }
 }
 
