@@ -83,6 +83,35 @@
 #define ZKU_CAS_SKIP 1
 
 /**
+ * Import flag: also set the value of nodes that already exist, when the
+ * document gives one (`__val__`, `__text__` or `__data__`). Without it,
+ * existing nodes only get their ACL set, as in k3zkutil.
+ */
+#define ZKU_IMPORT_UPDATE_VALUES 1
+
+/**
+ * Export flag: write what k3zkutil's export_hierarchy returns (as
+ * k3utfjson.dump writes it): `__val__` the raw data as a string, `__acl__`
+ * `{id: perms}` for any scheme. Lossy, for programs that read k3zkutil's
+ * output; fails with ZKU_EUTF8 on data that is not UTF-8. Without it the
+ * export is lossless (see the README).
+ */
+#define ZKU_EXPORT_K3ZKUTIL 1
+
+/**
+ * Export flag: indent the document by two spaces.
+ */
+#define ZKU_EXPORT_PRETTY 2
+
+/**
+ * Export flag: leave out a node's ACL when it equals its parent's (import
+ * gives such a node its parent's ACL, so nothing is lost; k3zkutil's
+ * init_hierarchy does the same). The root's ACL is always written.
+ * Ignored with ZKU_EXPORT_K3ZKUTIL.
+ */
+#define ZKU_EXPORT_OMIT_INHERITED_ACL 4
+
+/**
  * Lock flag: a persistent node that survives the session (k3zkutil's
  * `ephemeral=False`); default is ephemeral.
  */
@@ -386,6 +415,28 @@ typedef int32_t zku_config_field;
  * Which path `zku_config_path` builds.
  */
 typedef int32_t zku_path_kind;
+
+/**
+ * What an import did.
+ */
+typedef struct zku_import_stats {
+    /**
+     * Nodes in the document, the root included.
+     */
+    uint64_t nodes;
+    /**
+     * Nodes created.
+     */
+    uint64_t created;
+    /**
+     * Nodes that already existed (their ACL was set).
+     */
+    uint64_t existed;
+    /**
+     * Existing nodes whose value was set (ZKU_IMPORT_UPDATE_VALUES).
+     */
+    uint64_t values_set;
+} zku_import_stats;
 
 /**
  * A lock handle's state, from `zku_lock_get_state`, the state callback
@@ -1369,6 +1420,76 @@ const char *zku_error_message(const struct zku_error *err);
  * `err` is NULL or an error object not yet freed.
  */
 void zku_error_free(struct zku_error *err);
+
+/**
+ * k3zkutil's init_hierarchy: connects with `config` (NULL: the defaults
+ * and ZKU_* environment; its hosts and auth are used), creates the tree
+ * `hierarchy_json` describes under `root`, and closes the session.
+ *
+ * `root` (NULL: "/") is the node the document describes: the document's
+ * own `__val__`/`__acl__` apply to it, its other keys are its children.
+ * A missing root is created (its parent must exist). `users_json` (NULL:
+ * none) is a JSON object `{"user": "password"}` giving the passwords of
+ * the users in `__acl__` maps. `flags`: 0 or ZKU_IMPORT_UPDATE_VALUES.
+ * Nodes are created breadth-first, a level's requests pipelined; a
+ * node's value defaults to `{}` and its ACL to its parent's; existing
+ * nodes get their ACL set (and value, with the flag). `*stats` (may be
+ * NULL) receives the counts.
+ *
+ * The document and users are checked completely before connecting:
+ * nothing is written when they are malformed, and the error message names
+ * the JSON path (RFC 6901 pointer) of the problem.
+ *
+ * Blocking: the connection waits up to the configured connect timeout,
+ * the import up to `timeout_ms` in all (-1: no limit). Not atomic: an
+ * error leaves what was written so far; running the same import again is
+ * safe and completes it.
+ * Errors: ZKU_EJSON (malformed document or users), ZKU_EPATH (bad root or
+ * node name), ZKU_EPERM (permission letters), ZKU_EINVALIDACL (empty ACL,
+ * unknown user, bad ACL id), ZKU_ETOOLARGE, ZKU_EINVAL (flags, timeout),
+ * ZKU_ENONODE (the root's parent is missing), ZKU_ENOAUTH, ZKU_EHOSTS,
+ * ZKU_EAUTHFAILED, ZKU_ETIMEOUT, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_init_hierarchy(const struct zku_config *config, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, struct zku_import_stats *stats, struct zku_error **err);
+
+/**
+ * As `zku_init_hierarchy`, on an existing client (its session and
+ * credentials), which stays open. Safe to call from several threads.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, struct zku_import_stats *stats, struct zku_error **err);
+
+/**
+ * k3zkutil's export_hierarchy: the subtree at absolute `path` as a JSON
+ * document in `*out` (free with `zku_string_free`). Every node has its
+ * value (`__val__` when it is JSON text written as k3zkutil writes it,
+ * else `__text__` or base64 `__data__`; an empty node is `"__text__": ""`)
+ * and its ACL (`__acl__` `{user: perms}` when every entry is a digest
+ * entry of a user in `users_json` with the right password, else the
+ * explicit `__acls__` list); children are keys, sorted by name. Importing
+ * the result elsewhere and exporting again gives the same text.
+ *
+ * `users_json` (NULL: none): `{"user": "password"}`. `flags`:
+ * ZKU_EXPORT_K3ZKUTIL (k3zkutil's lossy output instead), ZKU_EXPORT_PRETTY,
+ * ZKU_EXPORT_OMIT_INHERITED_ACL.
+ * Reads are pipelined level by level; the export is not a snapshot (a
+ * node deleted meanwhile is left out). Exporting "/" leaves out
+ * "/zookeeper". Blocking, up to `timeout_ms` in all. Safe to call from
+ * several threads.
+ * Errors: ZKU_ENONODE (no node at `path`), ZKU_ENOAUTH (a node is not
+ * readable), ZKU_EPATH, ZKU_EJSON (users), ZKU_EUTF8 (non-UTF-8 data with
+ * ZKU_EXPORT_K3ZKUTIL), ZKU_EINVAL (flags, timeout, a tree deeper than the
+ * document format nests), ZKU_ETIMEOUT, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, const char *users_json, uint32_t flags, int32_t timeout_ms, char **out, struct zku_error **err);
 
 /**
  * Creates a lock handle on `name` (path: the client's lock_dir + name)

@@ -11,6 +11,7 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod hierarchy;
 pub mod json;
 pub mod lock;
 pub mod lockid;

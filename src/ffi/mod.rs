@@ -13,6 +13,7 @@ pub mod cas;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod hierarchy;
 pub mod lock;
 pub mod lockid;
 pub mod node;

@@ -175,10 +175,7 @@ pub fn four_letter_within(port: u16, cmd: &str, timeout: Duration) -> Option<Str
 /// "observer"), or `None` when the server is down or not serving.
 pub fn server_mode(port: u16) -> Option<String> {
     let reply = four_letter(port, "srvr")?;
-    reply
-        .lines()
-        .find_map(|line| line.strip_prefix("Mode: "))
-        .map(|mode| mode.trim().to_string())
+    reply.lines().find_map(|line| line.strip_prefix("Mode: ")).map(|mode| mode.trim().to_string())
 }
 
 /// True when something accepts TCP connections on 127.0.0.1:`port`.
@@ -192,10 +189,8 @@ pub fn port_accepts(port: u16) -> bool {
 /// `prefix` that are not `[A-Za-z0-9_.-]` become `_`.
 pub fn unique_path(prefix: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let prefix: String = prefix
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' })
-        .collect();
+    let prefix: String =
+        prefix.chars().map(|c| if c.is_ascii_alphanumeric() || "_.-".contains(c) { c } else { '_' }).collect();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("/t-{prefix}-{}-{n}-{}", std::process::id(), nanos())
 }
@@ -214,10 +209,7 @@ pub fn process_alive(pid: u32) -> bool {
 /// How long a server or ensemble may take to start: `ZKU_ZK_START_TIMEOUT`
 /// seconds, default 30.
 pub fn start_timeout() -> Duration {
-    let secs = std::env::var("ZKU_ZK_START_TIMEOUT")
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .unwrap_or(30);
+    let secs = std::env::var("ZKU_ZK_START_TIMEOUT").ok().and_then(|s| s.trim().parse::<u64>().ok()).unwrap_or(30);
     Duration::from_secs(secs)
 }
 
@@ -248,9 +240,8 @@ fn classpath() -> String {
 
 /// `n` distinct free loopback ports: all are bound at once, then released.
 fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
-        .collect();
+    let listeners: Vec<TcpListener> =
+        (0..n).map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0")).collect();
     listeners.iter().map(|l| l.local_addr().expect("local_addr").port()).collect()
 }
 
@@ -279,11 +270,7 @@ fn new_temp_dir(kind: &str) -> PathBuf {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     sweep_stale_dirs();
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!(
-        "{TEMP_PREFIX}{}-{kind}-{n}-{}",
-        std::process::id(),
-        nanos()
-    ));
+    let dir = std::env::temp_dir().join(format!("{TEMP_PREFIX}{}-{kind}-{n}-{}", std::process::id(), nanos()));
     fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     dir
 }
@@ -293,10 +280,8 @@ fn log_tail(path: &Path, lines: usize) -> String {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes);
             // Skip the INFO line ZooKeeper logs for every four-letter word.
-            let all: Vec<&str> = text
-                .lines()
-                .filter(|l| !(l.contains("Processing ") && l.contains(" command from ")))
-                .collect();
+            let all: Vec<&str> =
+                text.lines().filter(|l| !(l.contains("Processing ") && l.contains(" command from "))).collect();
             all[all.len().saturating_sub(lines)..].join("\n")
         }
         Err(e) => format!("(cannot read {}: {e})", path.display()),
@@ -382,10 +367,7 @@ impl Jvm {
                 Ok(None) => {}
             }
             if Instant::now() > deadline {
-                let _ = Command::new("kill")
-                    .args(["-9", &self.pid.to_string()])
-                    .stderr(Stdio::null())
-                    .status();
+                let _ = Command::new("kill").args(["-9", &self.pid.to_string()]).stderr(Stdio::null()).status();
                 let _ = self.watchdog.kill();
                 let _ = self.watchdog.wait();
                 return;
@@ -429,23 +411,11 @@ impl Instance {
     fn new(dir: PathBuf, port: u16, cleanup: PathBuf) -> Instance {
         let data_dir = dir.join("data");
         fs::create_dir_all(&data_dir).unwrap_or_else(|e| panic!("create {}: {e}", data_dir.display()));
-        Instance {
-            cfg: dir.join("zoo.cfg"),
-            log: dir.join("zookeeper.log"),
-            data_dir,
-            dir,
-            port,
-            cleanup,
-            jvm: None,
-        }
+        Instance { cfg: dir.join("zoo.cfg"), log: dir.join("zookeeper.log"), data_dir, dir, port, cleanup, jvm: None }
     }
 
     fn write_config(&self, extra: &str) {
-        let text = format!(
-            "{BASE_CONFIG}dataDir={}\nclientPort={}\n{extra}",
-            self.data_dir.display(),
-            self.port
-        );
+        let text = format!("{BASE_CONFIG}dataDir={}\nclientPort={}\n{extra}", self.data_dir.display(), self.port);
         fs::write(&self.cfg, text).unwrap_or_else(|e| panic!("write {}: {e}", self.cfg.display()));
     }
 
@@ -543,16 +513,14 @@ fn wait_serving(inst: &Instance, modes: &[&str], deadline: Instant) -> Result<()
         match inst.probe() {
             Probe::Serving(mode) if modes.contains(&mode.as_str()) => return Ok(()),
             Probe::Dead { port_in_use: true } | Probe::Foreign => {
-                return Err(WaitError::PortInUse(inst.failure(&format!(
-                    "ZooKeeper could not bind its ports (client port {})",
-                    inst.port
-                ))));
+                return Err(WaitError::PortInUse(
+                    inst.failure(&format!("ZooKeeper could not bind its ports (client port {})", inst.port)),
+                ));
             }
             Probe::Dead { port_in_use: false } => {
-                return Err(WaitError::Failed(inst.failure(&format!(
-                    "ZooKeeper (client port {}) exited during start",
-                    inst.port
-                ))));
+                return Err(WaitError::Failed(
+                    inst.failure(&format!("ZooKeeper (client port {}) exited during start", inst.port)),
+                ));
             }
             _ => {}
         }
@@ -746,9 +714,8 @@ impl ZkCluster {
             }
         }
         let ports = free_ports(3 * n);
-        let servers: String = (0..n)
-            .map(|i| format!("server.{}=127.0.0.1:{}:{}\n", i + 1, ports[3 * i + 1], ports[3 * i + 2]))
-            .collect();
+        let servers: String =
+            (0..n).map(|i| format!("server.{}=127.0.0.1:{}:{}\n", i + 1, ports[3 * i + 1], ports[3 * i + 2])).collect();
         let extra = format!("initLimit=10\nsyncLimit=5\n{servers}");
         for i in 0..n {
             let dir = self.root.join(format!("m{}", i + 1));
@@ -900,9 +867,7 @@ impl ZkCluster {
 
     /// Index of the member whose `srvr` says "Mode: leader".
     pub fn leader(&self) -> Option<usize> {
-        (0..self.members.len()).find(|&i| {
-            matches!(self.member_mode(i).as_deref(), Some("leader") | Some("standalone"))
-        })
+        (0..self.members.len()).find(|&i| matches!(self.member_mode(i).as_deref(), Some("leader") | Some("standalone")))
     }
 
     /// Waits until a majority of members run, every running member serves

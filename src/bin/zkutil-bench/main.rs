@@ -5,6 +5,7 @@
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
 mod cas;
+mod hierarchy;
 mod lock;
 mod raw;
 mod report;
@@ -40,7 +41,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,lock,cas,wait,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,hierarchy,lock,cas,wait,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -61,6 +62,9 @@ fn main() {
     let floors = raw::run(&ctx);
     if wanted("raw") {
         report::floors(&floors);
+    }
+    if wanted("hierarchy") {
+        hierarchy::run(&ctx, &floors);
     }
     if wanted("lock") {
         lock::run(&ctx, &floors);

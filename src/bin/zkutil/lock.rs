@@ -1,0 +1,284 @@
+//! `zkutil lock` (flock(1) over a ZooKeeper lock) and `zkutil holder`.
+
+use std::os::unix::process::ExitStatusExt;
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use zkutil::{Code, Lock, LockOptions, LockState, Timeout};
+
+use crate::args::{Parsed, flag, opt};
+use crate::{CliError, Global, Subcommand, exit, signals, timeout_flag};
+
+/// Status when the lock was lost while the command ran (EX_TEMPFAIL:
+/// "temporary failure; the user is invited to retry").
+pub const LOST_EXIT: u8 = 75;
+
+pub static LOCK: Subcommand = Subcommand {
+    name: "lock",
+    summary: "run a command while holding a lock, like flock(1)",
+    help: "\
+Usage: zkutil lock NAME [OPTIONS] -- CMD [ARGS...]
+
+Acquires the lock NAME (the node lock-dir + NAME, k3zkutil's ZKLock: Python
+k3zkutil processes and zkutil exclude each other), runs CMD with ARGS while
+holding it, releases it when CMD exits, and exits with CMD's status (128+N
+when CMD was killed by signal N).
+
+CMD gets the lock in its environment: ZKU_LOCK_PATH (the node),
+ZKU_LOCK_ID (the holder identifier) and ZKU_LOCK_TOKEN (the fencing token,
+the node's creation zxid: it grows with every acquisition, so a resource
+can refuse writes carrying an older token).
+
+When the lock is lost while CMD runs (the session expired, the node was
+deleted or taken over), zkutil sends CMD the --signal (default TERM), and
+SIGKILL --kill-after seconds later if given; once CMD is gone it exits with
+--lost-exit (default 75) whatever CMD's status was. A lost connection that
+comes back within the session timeout does not lose the lock (a note is
+printed on stderr).
+
+SIGTERM, SIGINT or SIGHUP sent to zkutil are forwarded to CMD (a Ctrl-C
+from the terminal reaches CMD by itself); while still waiting for the lock
+they stop the wait (exit status 128+N).
+
+Options:
+  --timeout S        wait at most S seconds for the lock (default: no
+                     limit; 0: one attempt, like flock -n)
+  --timeout-exit N   status when the lock was not acquired in time
+                     (default 5)
+  --signal SIG       signal for CMD when the lock is lost (default TERM;
+                     a name like TERM, INT, KILL, USR1, or a number)
+  --kill-after S     then SIGKILL after S seconds if CMD still runs
+  --lost-exit N      status when the lock was lost while CMD ran
+                     (default 75)
+  --val JSON         the lock node's \"val\" while held (shown by zkutil
+                     holder --json; k3zkutil's set_lock_val)
+
+Exit status: CMD's; --timeout-exit; --lost-exit; 126 (CMD cannot be run),
+127 (CMD not found), 128+N (CMD killed by signal N, or zkutil stopped by
+signal N while waiting), otherwise as for every subcommand.
+",
+    flags: &[opt("timeout"), opt("timeout-exit"), opt("signal"), opt("kill-after"), opt("lost-exit"), opt("val")],
+    connects: true,
+    run: lock,
+};
+
+pub static HOLDER: Subcommand = Subcommand {
+    name: "holder",
+    summary: "print who holds a lock (exit status 3 when free)",
+    help: "\
+Usage: zkutil holder NAME [OPTIONS]
+
+Prints the identifier of the lock's holder (node_id-ip-pid-uuid, as
+k3zkutil writes it). Exit status 3 when nobody holds the lock.
+
+Options:
+  --json        print {\"path\", \"id\", \"val\", \"version\", \"token\"} instead
+                (token: the fencing token, the node's creation zxid)
+  --timeout S   give up after S seconds (default 10)
+",
+    flags: &[flag("json"), opt("timeout")],
+    connects: true,
+    run: holder,
+};
+
+fn status_flag(parsed: &Parsed, name: &str, default: u8) -> Result<u8, CliError> {
+    Ok(parsed.integer::<u8>(name)?.unwrap_or(default))
+}
+
+fn lock(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
+    let [name] = parsed.expect_positionals(&["NAME"])?[..] else { unreachable!() };
+    let command = match &parsed.rest {
+        Some(rest) if !rest.is_empty() => rest.clone(),
+        _ => return Err(CliError::usage("lock: missing -- CMD [ARGS...]")),
+    };
+    let timeout = timeout_flag(parsed, Timeout::Forever)?;
+    let timeout_exit = status_flag(parsed, "timeout-exit", exit::TIMEOUT)?;
+    let lost_exit = status_flag(parsed, "lost-exit", LOST_EXIT)?;
+    let signal = match parsed.value("signal") {
+        Some(s) => signals::parse(s).ok_or_else(|| CliError::usage(format!("lock: unknown signal {s:?}")))?,
+        None => libc::SIGTERM,
+    };
+    let kill_after = parsed.seconds("kill-after")?;
+    let val = parsed.value("val");
+    if let Some(v) = val {
+        zkutil::json::validate(v).map_err(|e| CliError::usage(format!("lock: --val: {}", e.message())))?;
+    }
+
+    signals::install();
+    let client = global.connect()?;
+    let lock = Arc::new(Lock::new(&client, name, LockOptions::default())?);
+
+    // A signal while waiting cancels the acquire (checked by a helper
+    // thread: the acquire blocks this one).
+    let seen = signals::count();
+    let waiting = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let canceller = {
+        let (lock, waiting) = (lock.clone(), waiting.clone());
+        std::thread::spawn(move || {
+            while waiting.load(std::sync::atomic::Ordering::SeqCst) {
+                if signals::count() != seen {
+                    lock.cancel();
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    let acquired = lock.acquire(timeout);
+    waiting.store(false, std::sync::atomic::Ordering::SeqCst);
+    let _ = canceller.join();
+    let token = match acquired {
+        Ok(token) => token,
+        Err(e) if e.code() == Code::OperationTimeout => {
+            eprintln!("zkutil: lock {}: not acquired in time (held by another)", lock.path());
+            close(&lock, &client);
+            return Ok(timeout_exit);
+        }
+        Err(e) if e.code() == Code::Cancelled => {
+            let sig = signals::last().map_or(libc::SIGTERM, |(s, _)| s);
+            close(&lock, &client);
+            return Ok(128 + sig as u8);
+        }
+        Err(e) => {
+            close(&lock, &client);
+            return Err(e.into());
+        }
+    };
+    if let Some(v) = val {
+        if let Err(e) = lock.set_val(v, None, Timeout::After(Duration::from_secs(10))) {
+            close(&lock, &client);
+            return Err(e.into());
+        }
+    }
+    let (tx, states) = mpsc::channel();
+    lock.set_state_callback(Some(Box::new(move |_, new| {
+        let _ = tx.send(new);
+    })));
+    // The lock may have changed state before the callback was set.
+    let initial = lock.state();
+
+    let mut child = match Command::new(&command[0])
+        .args(&command[1..])
+        .env("ZKU_LOCK_PATH", lock.path())
+        .env("ZKU_LOCK_ID", lock.identifier())
+        .env("ZKU_LOCK_TOKEN", token.to_string())
+        .spawn()
+    {
+        Ok(child) => child,
+        Err(e) => {
+            close(&lock, &client);
+            let status = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+            return Err(CliError::Other(format!("lock: cannot run {:?}: {e}", command[0]), status));
+        }
+    };
+
+    let pid = child.id();
+    let mut lost: Option<Instant> = None;
+    let mut killed = false;
+    let mut forwarded = signals::count();
+    let on_state = |state: LockState, lost: &mut Option<Instant>| match state {
+        LockState::Lost if lost.is_none() => {
+            let reason = lock.lost_reason().unwrap_or_default();
+            eprintln!("zkutil: lock {} lost ({reason}): sending signal {signal} to the command", lock.path());
+            signals::kill(pid, signal);
+            *lost = Some(Instant::now());
+        }
+        LockState::Suspended => eprintln!("zkutil: lock {}: connection lost, the lock may still be ours", lock.path()),
+        LockState::Held => eprintln!("zkutil: lock {}: connection back, the lock is still ours", lock.path()),
+        _ => {}
+    };
+    if initial != LockState::Held {
+        on_state(initial, &mut lost);
+    }
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                close(&lock, &client);
+                return Err(CliError::io("wait for the command", e));
+            }
+        }
+        while let Ok(state) = states.try_recv() {
+            on_state(state, &mut lost);
+        }
+        if signals::count() != forwarded {
+            forwarded = signals::count();
+            if let Some((sig, true)) = signals::last() {
+                signals::kill(pid, sig);
+            }
+        }
+        if let (Some(at), Some(after), false) = (lost, kill_after, killed) {
+            if at.elapsed() >= after {
+                signals::kill(pid, libc::SIGKILL);
+                killed = true;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    while let Ok(state) = states.try_recv() {
+        if state == LockState::Lost && lost.is_none() {
+            lost = Some(Instant::now());
+        }
+    }
+    let lost = lost.is_some() || lock.state() == LockState::Lost;
+    close(&lock, &client);
+    if lost {
+        return Ok(lost_exit);
+    }
+    Ok(match (status.code(), status.signal()) {
+        (Some(code), _) => code as u8,
+        (None, Some(sig)) => 128 + sig as u8,
+        _ => exit::FAILURE,
+    })
+}
+
+/// Releases (a loss is acknowledged, not an error here) and closes the
+/// session, so the node is gone when zkutil exits.
+fn close(lock: &Lock, client: &zkutil::Client) {
+    lock.set_state_callback(None);
+    match lock.release(Timeout::After(Duration::from_secs(10))) {
+        Ok(()) => {}
+        Err(e) if e.code() == Code::LockLost => {}
+        Err(e) => eprintln!(
+            "zkutil: lock {}: release failed ({}); closing the session removes the node",
+            lock.path(),
+            e.message()
+        ),
+    }
+    client.close();
+}
+
+fn holder(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
+    let [name] = parsed.expect_positionals(&["NAME"])?[..] else { unreachable!() };
+    let timeout = timeout_flag(parsed, crate::node::DEFAULT_TIMEOUT)?;
+    let client = global.connect()?;
+    let lock = Lock::new(&client, name, LockOptions::default())?;
+    let result = lock.holder(timeout);
+    let path = lock.path().to_string();
+    drop(lock);
+    client.close();
+    let Some(holder) = result? else {
+        eprintln!("zkutil: lock {path} is free");
+        return Ok(exit::NOT_FOUND);
+    };
+    if parsed.has("json") {
+        let data: serde_json::Value = serde_json::from_slice(&holder.data).unwrap_or(serde_json::Value::Null);
+        let out = serde_json::json!({
+            "path": path,
+            "id": holder.id(),
+            "val": data.get("val").cloned().unwrap_or(serde_json::Value::Null),
+            "version": holder.stat.version,
+            "token": holder.stat.czxid,
+        });
+        println!("{out}");
+    } else {
+        match holder.id() {
+            Some(id) => println!("{id}"),
+            None => println!("{}", String::from_utf8_lossy(&holder.data)),
+        }
+    }
+    Ok(exit::OK)
+}

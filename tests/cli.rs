@@ -1,0 +1,567 @@
+//! The `zkutil` command against a real ZooKeeper: every subcommand, its
+//! --help, bad command lines and the documented exit statuses.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use common::zk::{shared_server, unique_path};
+use zkutil::acl::Acl;
+use zkutil::{Client, Config, CreateOptions, Timeout};
+
+const T: Timeout = Timeout::After(Duration::from_secs(20));
+
+fn hosts() -> String {
+    shared_server().connect_string()
+}
+
+/// Runs zkutil with ZKU_HOSTS set to the shared server (and no other ZKU_*
+/// variable from the environment).
+fn zkutil(args: &[&str]) -> Output {
+    zkutil_with_input(args, None)
+}
+
+fn zkutil_with_input(args: &[&str], input: Option<&[u8]>) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("ZKU_HOSTS", hosts()).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("run zkutil");
+    let mut stdin = child.stdin.take().unwrap();
+    if let Some(input) = input {
+        stdin.write_all(input).unwrap();
+    }
+    drop(stdin);
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[track_caller]
+fn expect(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "status of zkutil; stdout {:?}; stderr {:?}", stdout(o), stderr(o));
+}
+
+fn client() -> Client {
+    Client::connect(Config { hosts: Some(hosts()), ..Config::default() }).unwrap()
+}
+
+#[test]
+fn help_for_every_subcommand() {
+    let o = zkutil(&["--help"]);
+    expect(&o, 0);
+    let main = stdout(&o);
+    for name in ["lock", "holder", "export", "import", "get", "set", "digest", "acl-entry", "Exit status", "ZKU_HOSTS"]
+    {
+        assert!(main.contains(name), "main help mentions {name}");
+    }
+    for sub in ["lock", "holder", "get", "set", "cas", "next", "wait-absent", "export", "import", "digest", "acl-entry"]
+    {
+        for form in [vec![sub, "--help"], vec![sub, "-h"], vec!["help", sub]] {
+            let o = zkutil(&form);
+            expect(&o, 0);
+            assert!(stdout(&o).starts_with(&format!("Usage: zkutil {sub}")), "{form:?}: {}", stdout(&o));
+        }
+    }
+    let o = zkutil(&["--version"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o).trim(), format!("zkutil {}", env!("CARGO_PKG_VERSION")));
+    // No subcommand: the help on stderr, status 2.
+    let o = zkutil(&[]);
+    expect(&o, 2);
+    assert!(stderr(&o).contains("Subcommands:"));
+}
+
+#[test]
+fn bad_command_lines_exit_2_with_a_message() {
+    let cases: &[(&[&str], &str)] = &[
+        (&["frobnicate"], "unknown subcommand \"frobnicate\""),
+        (&["get"], "missing PATH"),
+        (&["get", "/a", "/b"], "unexpected argument \"/b\""),
+        (&["get", "/a", "--nope"], "unknown option \"--nope\""),
+        (&["get", "/a", "--timeout"], "--timeout needs a value"),
+        (&["get", "/a", "--timeout", "soon"], "--timeout takes seconds"),
+        (&["set", "/a", "v", "--version", "x"], "--version takes an integer"),
+        (&["set", "/a", "v", "--version", "1", "--create"], "do not go together"),
+        (&["--hosts", "h:0", "get", "/a"], "--hosts"),
+        (&["get", "/a", "--auth", "nocolon"], "--auth"),
+        (&["get", "/a", "--acl", "u:p:rx"], "--acl"),
+        (&["digest", "nocolon"], "USER:PASSWORD"),
+        (&["digest", "a:b", "--hosts", "h:1"], "unknown option"),
+        (&["--bogus", "get", "/a"], "unknown option"),
+    ];
+    for (args, mentions) in cases {
+        let o = zkutil(args);
+        expect(&o, 2);
+        assert!(stderr(&o).contains(mentions), "{args:?}: {}", stderr(&o));
+        assert!(stdout(&o).is_empty());
+    }
+}
+
+#[test]
+fn digest_and_acl_entry() {
+    let o = zkutil(&["digest", "xp:123"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "LNcZO17uqqJ4GuYoSclIsGjYniQ=\n");
+    let o = zkutil(&["digest", "foo:a:b"]);
+    assert_eq!(stdout(&o).trim(), zkutil::acl::make_digest("foo:a:b"));
+    let o = zkutil(&["acl-entry", "xp", "123", "cdrwa"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "digest:xp:LNcZO17uqqJ4GuYoSclIsGjYniQ=:cdrwa\n");
+    let o = zkutil(&["acl-entry", "xp", "123", "rwX"]);
+    expect(&o, 8);
+    assert!(stderr(&o).contains("\"X\""), "{}", stderr(&o));
+}
+
+#[test]
+fn get_and_set() {
+    let c = client();
+    let path = unique_path("cli-get");
+    c.create(&path, b"\x00\xffbin", &CreateOptions::persistent(), T).unwrap();
+    let o = zkutil(&["get", &path]);
+    expect(&o, 0);
+    assert_eq!(o.stdout, b"\x00\xffbin", "data as stored, no newline");
+    let o = zkutil(&["get", &path, "--stat"]);
+    expect(&o, 0);
+    let stat: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!((stat["version"].as_i64(), stat["data_length"].as_i64()), (Some(0), Some(5)));
+
+    let o = zkutil(&["set", &path, "v1"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "1\n", "prints the new version");
+    let o = zkutil(&["set", &path, "v2", "--version", "1"]);
+    expect(&o, 0);
+    let o = zkutil(&["set", &path, "stale", "--version", "1"]);
+    expect(&o, 4);
+    assert!(stderr(&o).contains("bad version"), "{}", stderr(&o));
+    assert_eq!(c.get(&path, T).unwrap().0, b"v2");
+    let o = zkutil_with_input(&["set", &path, "-"], Some(b"from\nstdin\x00"));
+    expect(&o, 0);
+    assert_eq!(c.get(&path, T).unwrap().0, b"from\nstdin\x00");
+
+    let missing = format!("{path}/a/b");
+    let o = zkutil(&["get", &missing]);
+    expect(&o, 3);
+    assert!(stderr(&o).contains(&missing), "{}", stderr(&o));
+    expect(&zkutil(&["set", &missing, "x"]), 3);
+    let o = zkutil(&["set", &missing, "x", "--create"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "0\n");
+    assert_eq!(c.get(&missing, T).unwrap().0, b"x");
+    expect(&zkutil(&["get", "relative"]), 8);
+
+    // Not authorized, and authorized with --auth.
+    let secret = format!("{path}-secret");
+    c.create(&secret, b"s", &CreateOptions::persistent().with_acl(vec![Acl::digest("xp", "123", 31)]), T).unwrap();
+    expect(&zkutil(&["get", &secret]), 7);
+    let o = zkutil(&["get", &secret, "--auth", "digest:xp:123"]);
+    expect(&o, 0);
+    assert_eq!(o.stdout, b"s");
+    // Global options also go before the subcommand.
+    expect(&zkutil(&["--auth=digest:xp:123", "get", &secret]), 0);
+}
+
+#[test]
+fn unreachable_servers_exit_6() {
+    let o = zkutil(&["get", "/x", "--hosts", "127.0.0.1:1", "--connect-timeout", "1"]);
+    expect(&o, 6);
+    assert!(stderr(&o).contains("127.0.0.1:1"), "{}", stderr(&o));
+}
+
+#[test]
+fn export_and_import() {
+    let c = client();
+    let base = unique_path("cli-tree");
+    c.create(&base, b"", &CreateOptions::persistent(), T).unwrap();
+    let src = format!("{base}/src");
+    let doc =
+        r#"{"__acl__": {"xp": "cdrwa"}, "a": {"__val__": {"k": 1}}, "b": {"__data__": "AP8="}, "e": {"__text__": ""}}"#;
+    let users = std::env::temp_dir().join(format!("zkutil-cli-users-{}.json", std::process::id()));
+    std::fs::write(&users, r#"{"xp": "123"}"#).unwrap();
+    let users = users.to_str().unwrap();
+    let o = zkutil_with_input(
+        &["import", "-", "--root", &src, "--users", users, "--auth", "digest:xp:123"],
+        Some(doc.as_bytes()),
+    );
+    expect(&o, 0);
+    assert_eq!(stdout(&o), format!("imported 4 nodes into {src}: 4 created, 0 existed, 0 values set\n"));
+    assert!(stderr(&o).is_empty(), "no progress line when stderr is not a terminal: {:?}", stderr(&o));
+
+    let o = zkutil(&["export", &src, "--auth", "digest:xp:123"]);
+    expect(&o, 0);
+    let first = stdout(&o);
+    assert!(first.starts_with("{\n  \"__val__\": {},"), "indented by default: {first}");
+    let file = std::env::temp_dir().join(format!("zkutil-cli-doc-{}.json", std::process::id()));
+    std::fs::write(&file, &first).unwrap();
+    let dst = format!("{base}/dst");
+    let o = zkutil(&["import", file.to_str().unwrap(), "--root", &dst, "--auth", "digest:xp:123", "--progress"]);
+    expect(&o, 0);
+    assert!(stderr(&o).contains("importing: "), "--progress forces the line: {:?}", stderr(&o));
+    let o = zkutil(&["export", &dst, "--auth", "digest:xp:123"]);
+    assert_eq!(stdout(&o), first, "export -> import -> export");
+
+    // Options: compact, users, omitted inherited ACLs, k3zkutil's format.
+    let o = zkutil(&["export", &src, "--auth", "digest:xp:123", "--compact", "--users", users, "--omit-inherited-acl"]);
+    expect(&o, 0);
+    let compact = stdout(&o);
+    assert_eq!(compact.lines().count(), 1);
+    let v: serde_json::Value = serde_json::from_str(&compact).unwrap();
+    assert_eq!(v["__acl__"], serde_json::json!({"xp": "cdrwa"}));
+    assert!(v["a"].get("__acl__").is_none());
+    let o = zkutil(&["export", &format!("{src}/a"), "--auth", "digest:xp:123", "--k3zkutil", "--compact"]);
+    assert_eq!(stdout(&o), "{\"__val__\": \"{\\\"k\\\": 1}\", \"__acl__\": {\"xp\": \"cdrwa\"}}\n");
+    expect(&zkutil(&["export", &src, "--auth", "digest:xp:123", "--k3zkutil"]), 8); // binary data
+
+    // --update sets values of existing nodes.
+    c.add_auth("digest", b"xp:123", T).unwrap();
+    c.set(&format!("{dst}/a"), b"changed", None, T).unwrap();
+    let o = zkutil(&["import", file.to_str().unwrap(), "--root", &dst, "--auth", "digest:xp:123"]);
+    assert_eq!(stdout(&o), format!("imported 4 nodes into {dst}: 0 created, 4 existed, 0 values set\n"));
+    assert_eq!(c.get(&format!("{dst}/a"), T).unwrap().0, b"changed");
+    let o = zkutil(&["import", file.to_str().unwrap(), "--root", &dst, "--auth", "digest:xp:123", "--update"]);
+    assert_eq!(stdout(&o), format!("imported 4 nodes into {dst}: 0 created, 4 existed, 4 values set\n"));
+    assert_eq!(c.get(&format!("{dst}/a"), T).unwrap().0, br#"{"k": 1}"#);
+
+    // Errors: a malformed document writes nothing and names the place;
+    // no auth; missing node; missing file.
+    let bad = format!("{base}/bad");
+    let o = zkutil_with_input(&["import", "-", "--root", &bad], Some(br#"{"x": {"__acl__": {"who": "r"}}}"#));
+    expect(&o, 8);
+    assert!(stderr(&o).contains("/x/__acl__/who"), "{}", stderr(&o));
+    assert!(c.exists(&bad, T).unwrap().is_none());
+    expect(&zkutil(&["export", &src]), 7);
+    expect(&zkutil(&["export", &format!("{base}/none")]), 3);
+    let o = zkutil(&["import", "/nonexistent/file.json"]);
+    expect(&o, 1);
+    assert!(stderr(&o).contains("/nonexistent/file.json"));
+    let _ = std::fs::remove_file(file);
+}
+
+// ---------------------------------------------------------------------------
+// lock, holder
+// ---------------------------------------------------------------------------
+
+/// A lock name no other test uses, and its node path.
+fn lock_name(prefix: &str) -> (String, String) {
+    let name = unique_path(prefix)[1..].to_string();
+    let path = format!("/lock/{name}");
+    (name, path)
+}
+
+fn spawn_zkutil(args: &[&str]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    cmd.env("ZKU_HOSTS", hosts()).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn finish(child: std::process::Child) -> Output {
+    child.wait_with_output().unwrap()
+}
+
+fn temp_file(tag: &str) -> std::path::PathBuf {
+    let p = std::env::temp_dir().join(format!(
+        "zkutil-cli-{tag}-{}-{}",
+        std::process::id(),
+        unique_path("f").replace('/', "")
+    ));
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn send_signal(child: &std::process::Child, sig: &str) {
+    let status = Command::new("kill").args(["-s", sig, &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn lock_runs_the_command_with_the_lock_and_passes_its_status() {
+    let (name, path) = lock_name("cli-lock");
+    let env_file = temp_file("env");
+    let script = format!("echo \"$ZKU_LOCK_PATH $ZKU_LOCK_TOKEN $ZKU_LOCK_ID\" > {}; exit 7", env_file.display());
+    let o = zkutil(&["lock", &name, "--", "sh", "-c", &script]);
+    expect(&o, 7);
+    let env = std::fs::read_to_string(&env_file).unwrap();
+    let parts: Vec<&str> = env.split_whitespace().collect();
+    assert_eq!(parts[0], path);
+    assert!(parts[1].parse::<i64>().unwrap() > 0, "a fencing token: {env}");
+    assert!(!parts[2].is_empty());
+    let c = client();
+    assert!(c.exists(&path, T).unwrap().is_none(), "released after the command");
+    // A command killed by a signal: 128 + N.
+    expect(&zkutil(&["lock", &name, "--", "sh", "-c", "kill -9 $$"]), 137);
+    // A command that cannot be run: 127, and the lock is released.
+    let o = zkutil(&["lock", &name, "--", "/nonexistent/cmd"]);
+    expect(&o, 127);
+    assert!(stderr(&o).contains("/nonexistent/cmd"));
+    assert!(c.exists(&path, T).unwrap().is_none());
+    let _ = std::fs::remove_file(env_file);
+    // Usage errors.
+    for (args, mentions) in [
+        (vec!["lock", &name], "missing -- CMD"),
+        (vec!["lock", &name, "--"], "missing -- CMD"),
+        (vec!["lock", &name, "--signal", "BOGUS", "--", "true"], "unknown signal"),
+        (vec!["lock", &name, "--val", "{nope", "--", "true"], "--val"),
+        (vec!["lock", "--", "true"], "missing NAME"),
+    ] {
+        let o = zkutil(&args);
+        expect(&o, 2);
+        assert!(stderr(&o).contains(mentions), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn lock_excludes_concurrent_shells() {
+    let (name, _) = lock_name("cli-excl");
+    let marker = temp_file("marker");
+    let log = temp_file("log");
+    // Each holder makes the marker exclusively (noclobber), keeps it a
+    // while, logs, removes it. Two holders at once would fail the `>`.
+    let script = format!(
+        "set -C; if ! echo $$ > {m} 2>/dev/null; then echo OVERLAP >> {l}; fi; sleep 0.2; echo $$ >> {l}; rm -f {m}",
+        m = marker.display(),
+        l = log.display()
+    );
+    let children: Vec<_> = (0..5).map(|_| spawn_zkutil(&["lock", &name, "--", "sh", "-c", &script])).collect();
+    for child in children {
+        expect(&finish(child), 0);
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(!log_text.contains("OVERLAP"), "{log_text}");
+    assert_eq!(log_text.lines().count(), 5, "{log_text}");
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
+fn lock_timeout_and_holder() {
+    let (name, path) = lock_name("cli-timeout");
+    let c = client();
+    expect(&zkutil(&["holder", &name]), 3);
+    // Held by zkutil itself, with a val.
+    let holder = spawn_zkutil(&["lock", &name, "--val", r#"{"job": "backup"}"#, "--", "sleep", "30"]);
+    wait_for("the holder", || c.get(&path, T).is_ok_and(|(d, _)| String::from_utf8_lossy(&d).contains("backup")));
+    let o = zkutil(&["holder", &name]);
+    expect(&o, 0);
+    let id = stdout(&o).trim().to_string();
+    assert!(id.split('-').count() >= 4, "node_id-ip-pid-uuid: {id}");
+    let o = zkutil(&["holder", &name, "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["id"], id.as_str());
+    assert_eq!(v["val"], serde_json::json!({"job": "backup"}));
+    assert_eq!(v["path"], path.as_str());
+    assert_eq!(v["token"].as_i64(), Some(c.get(&path, T).unwrap().1.czxid));
+
+    let start = std::time::Instant::now();
+    let o = zkutil(&["lock", &name, "--timeout", "0.5", "--", "echo", "never"]);
+    expect(&o, 5);
+    assert!(stdout(&o).is_empty());
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    expect(&zkutil(&["lock", &name, "--timeout", "0", "--timeout-exit", "42", "--", "true"]), 42);
+    // A signal stops the wait; the holder keeps the lock.
+    let waiter = spawn_zkutil(&["lock", &name, "--", "echo", "never"]);
+    std::thread::sleep(Duration::from_millis(700));
+    send_signal(&waiter, "TERM");
+    let o = finish(waiter);
+    expect(&o, 128 + 15);
+    assert!(stdout(&o).is_empty());
+    let o = zkutil(&["holder", &name]);
+    assert_eq!(stdout(&o).trim(), id);
+    // TERM to the holder is forwarded: sleep dies of it, zkutil releases.
+    send_signal(&holder, "TERM");
+    expect(&finish(holder), 128 + 15);
+    assert!(c.exists(&path, T).unwrap().is_none());
+}
+
+#[test]
+fn forwarded_signal_lets_the_command_finish_its_way() {
+    let (name, path) = lock_name("cli-forward");
+    let got = temp_file("forward");
+    let script = format!("trap 'echo term > {}; exit 3' TERM; while :; do sleep 0.05; done", got.display());
+    let child = spawn_zkutil(&["lock", &name, "--", "sh", "-c", &script]);
+    let c = client();
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    send_signal(&child, "TERM");
+    expect(&finish(child), 3);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term");
+    assert!(c.exists(&path, T).unwrap().is_none(), "released");
+    let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn lost_lock_signals_the_command_and_exits_75() {
+    let c = client();
+    // The node is deleted under the holder.
+    let (name, path) = lock_name("cli-lost");
+    let got = temp_file("lost");
+    let script = format!("trap 'echo term > {}; exit 0' TERM; while :; do sleep 0.05; done", got.display());
+    let child = spawn_zkutil(&["lock", &name, "--", "sh", "-c", &script]);
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    c.delete(&path, None, T).unwrap();
+    let o = finish(child);
+    expect(&o, 75);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term", "the command got SIGTERM");
+    assert!(stderr(&o).contains("lost"), "{}", stderr(&o));
+
+    // Another signal, another status; a command ignoring the signal is
+    // killed after --kill-after.
+    let (name, path) = lock_name("cli-lost2");
+    let script = "trap '' USR1 TERM; while :; do sleep 0.05; done";
+    let child = spawn_zkutil(&[
+        "lock",
+        &name,
+        "--signal",
+        "USR1",
+        "--kill-after",
+        "0.5",
+        "--lost-exit",
+        "99",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    c.delete(&path, None, T).unwrap();
+    let start = std::time::Instant::now();
+    expect(&finish(child), 99);
+    assert!(start.elapsed() >= Duration::from_millis(500));
+    let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn lock_lost_when_the_server_is_gone_longer_than_the_session() {
+    let mut server = common::zk::ZkServer::start();
+    let (name, path) = lock_name("cli-expire");
+    let got = temp_file("expire");
+    let script = format!("trap 'echo term > {}; exit 0' TERM; while :; do sleep 0.05; done", got.display());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .args(["--hosts", &server.connect_string(), "--session-timeout", "2", "lock", &name, "--", "sh", "-c", &script])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let c = Client::connect(Config { hosts: Some(server.connect_string()), ..Config::default() }).unwrap();
+    wait_for("the lock", || c.exists(&path, T).unwrap().is_some());
+    c.close();
+    server.stop();
+    let o = finish(child);
+    expect(&o, 75);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term");
+    let err = stderr(&o);
+    assert!(err.contains("connection lost") && err.contains("lost"), "{err}");
+    let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn cas_counters_and_fields() {
+    let c = client();
+    let path = unique_path("cli-cas");
+    expect(&zkutil(&["cas", &path, "--incr"]), 3);
+    let o = zkutil(&["cas", &path, "--incr", "--create"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "1\n");
+    assert_eq!(stdout(&zkutil(&["cas", &path, "--add", "-5"])), "-4\n");
+    assert_eq!(c.get(&path, T).unwrap().0, b"-4");
+    // Several processes incrementing at once: no update is lost.
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10 {
+                    expect(&zkutil(&["cas", &path, "--incr"]), 0);
+                }
+            })
+        })
+        .collect();
+    for child in children {
+        child.join().unwrap();
+    }
+    assert_eq!(c.get(&path, T).unwrap().0, b"36");
+    let o = zkutil(&["cas", &path, "--field", "a", "--incr"]);
+    expect(&o, 8);
+    assert!(stderr(&o).contains("not a JSON object"), "{}", stderr(&o));
+
+    // Fields of an object, order kept, written as k3zkutil writes values.
+    let obj = format!("{path}-obj");
+    c.create(&obj, br#"{"z": 1, "a": {"n": 2}}"#, &CreateOptions::persistent(), T).unwrap();
+    assert_eq!(stdout(&zkutil(&["cas", &obj, "--field", "a.n", "--incr"])), "3\n");
+    assert_eq!(stdout(&zkutil(&["cas", &obj, "--field", "b.c", "--set", r#"["x", 1.5]"#])), "[\"x\", 1.5]\n");
+    assert_eq!(c.get(&obj, T).unwrap().0, br#"{"z": 1, "a": {"n": 3}, "b": {"c": ["x", 1.5]}}"#);
+    expect(&zkutil(&["cas", &obj, "--field", "z.q", "--incr"]), 8);
+    expect(&zkutil(&["cas", &obj, "--field", "b.c", "--incr"]), 8);
+    let o = zkutil(&["cas", &obj, "--set", "{\"whole\": true}"]);
+    expect(&o, 0);
+    assert_eq!(c.get(&obj, T).unwrap().0, br#"{"whole": true}"#);
+    // A node that is not JSON.
+    let raw = format!("{path}-raw");
+    c.create(&raw, b"not json", &CreateOptions::persistent(), T).unwrap();
+    expect(&zkutil(&["cas", &raw, "--incr"]), 8);
+    for (args, mentions) in [
+        (vec!["cas", &path], "one of"),
+        (vec!["cas", &path, "--incr", "--add", "2"], "one of"),
+        (vec!["cas", &path, "--set", "{bad"], "--set"),
+        (vec!["cas", &path, "--incr", "--field", "a..b"], "--field"),
+    ] {
+        let o = zkutil(&args);
+        expect(&o, 2);
+        assert!(stderr(&o).contains(mentions), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn next_and_wait_absent() {
+    let c = client();
+    let path = unique_path("cli-wait");
+    expect(&zkutil(&["next", &path, "0", "--timeout", "5"]), 3);
+    // --until-created waits for the node.
+    let waiter = spawn_zkutil(&["next", &path, "-1", "--until-created"]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.create(&path, b"v0", &CreateOptions::persistent(), T).unwrap();
+    let o = finish(waiter);
+    expect(&o, 0);
+    assert_eq!(o.stdout, b"v0");
+    // next VERSION waits for a newer version.
+    let waiter = spawn_zkutil(&["next", &path, "0", "--stat"]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.set(&path, b"v1", None, T).unwrap();
+    let o = finish(waiter);
+    expect(&o, 0);
+    let stat: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(stat["version"], 1);
+    let o = zkutil(&["next", &path, "0"]);
+    assert_eq!(o.stdout, b"v1", "already newer: at once");
+    expect(&zkutil(&["next", &path, "1", "--timeout", "0.3"]), 5);
+    expect(&zkutil(&["next", &path, "-2"]), 2);
+
+    expect(&zkutil(&["wait-absent", &path, "--timeout", "0.3"]), 5);
+    let waiter = spawn_zkutil(&["wait-absent", &path]);
+    std::thread::sleep(Duration::from_millis(500));
+    c.delete(&path, None, T).unwrap();
+    expect(&finish(waiter), 0);
+    expect(&zkutil(&["wait-absent", &path]), 0);
+}
