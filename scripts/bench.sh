@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# The benchmark: starts a ZooKeeper server on 127.0.0.1 (fsync on, as a
+# production server; --no-fsync for the test setting), runs zkutil-bench
+# (every recipe against its raw floor, measured in the same run, as ratios),
+# then the anchors (the official C client's floor, Apache Curator and the
+# Python k3zkutil) against the same server when they are available.
+# Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,cas,wait,hierarchy] [--no-anchors]
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+export PATH="$HOME/.cargo/bin:$PATH"
+
+n=2000
+only=""
+fsync=yes
+anchors=yes
+while [ $# -gt 0 ]; do
+    case $1 in
+        --no-fsync) fsync=no ;;
+        -n) n=$2; shift ;;
+        --only) only=$2; shift ;;
+        --no-anchors) anchors=no ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "unknown argument $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+scripts/install-deps.sh apt zookeeper
+cargo build --locked --release --bin zkutil-bench
+
+zkdir=$(mktemp -d /tmp/zkutil-bench-zk.XXXXXX)
+trap 'scripts/zk-server.sh stop "$zkdir" >/dev/null 2>&1 || true; rm -rf "$zkdir"' EXIT
+hosts=$(ZK_JVM_OPTS="-Dzookeeper.forceSync=$fsync" scripts/zk-server.sh start "$zkdir" --owner $$)
+echo "ZooKeeper at $hosts (forceSync=$fsync), load: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+args=(--hosts "$hosts" -n "$n")
+[ -z "$only" ] || args+=(--only "$only")
+target/release/zkutil-bench "${args[@]}"
+
+anchor_run=/work/shared/bench/anchors/run
+if [ "$anchors" = yes ] && [ -x "$anchor_run" ]; then
+    echo
+    echo "anchors on the same server:"
+    "$anchor_run" "$hosts" "$n"
+fi
