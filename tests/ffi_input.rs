@@ -4,11 +4,13 @@
 //! and a message naming what was wrong; nothing crashes; nothing on the
 //! server changes.
 
+mod capi;
 mod common;
 
-use std::ffi::{CStr, CString, c_char};
+use std::ffi::{CStr, c_char};
 use std::ptr::{null, null_mut};
 
+use capi::{bad_utf8, call, cs, expect};
 use common::zk::{shared_server, unique_path};
 use zkutil::ffi::acl::*;
 use zkutil::ffi::buf::*;
@@ -17,44 +19,6 @@ use zkutil::ffi::config::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::lockid::*;
 use zkutil::ffi::node::*;
-use zkutil::ffi::zku_rc;
-
-/// Runs one call with an error out-parameter and returns (rc, message),
-/// checking the out-parameter contract on the way.
-fn call(f: impl FnOnce(*mut *mut zku_error) -> zku_rc) -> (zku_rc, String) {
-    let mut err: *mut zku_error = null_mut();
-    let rc = f(&mut err);
-    if rc == ZKU_OK {
-        assert!(err.is_null(), "no error object on success");
-        return (rc, String::new());
-    }
-    assert!(!err.is_null(), "an error object on failure (rc {rc})");
-    // SAFETY: err is a live error object from the library.
-    let (code, message) = unsafe {
-        let code = zku_error_code(err);
-        let message = CStr::from_ptr(zku_error_message(err)).to_str().unwrap().to_string();
-        zku_error_free(err);
-        (code, message)
-    };
-    assert_eq!(code, rc, "the error object carries the returned code");
-    assert!(!message.is_empty());
-    (rc, message)
-}
-
-fn expect(what: &str, got: (zku_rc, String), want: zku_rc, mentions: &str) {
-    assert_eq!(got.0, want, "{what}: got {} ({})", got.0, got.1);
-    assert!(got.1.contains(mentions), "{what}: message {:?} should mention {mentions:?}", got.1);
-}
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-const BAD_UTF8: &[u8] = b"/bad\xff\xfe\0";
-
-fn bad_utf8() -> *const c_char {
-    BAD_UTF8.as_ptr().cast()
-}
 
 struct Fixture {
     client: *mut zku_client,

@@ -3,6 +3,7 @@
 //! callbacks, the holder callback and the pollable descriptor work as
 //! documented.
 
+mod capi;
 mod common;
 
 use std::ffi::{CStr, CString, c_char, c_int, c_void};
@@ -11,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use capi::{bad_utf8, call, cs, expect};
 use common::zk::{shared_server, unique_path};
 use zkutil::ffi::buf::*;
 use zkutil::ffi::client::*;
@@ -18,41 +20,6 @@ use zkutil::ffi::config::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::lock::*;
 use zkutil::ffi::node::*;
-use zkutil::ffi::zku_rc;
-
-fn call(f: impl FnOnce(*mut *mut zku_error) -> zku_rc) -> (zku_rc, String) {
-    let mut err: *mut zku_error = null_mut();
-    let rc = f(&mut err);
-    if rc == ZKU_OK {
-        assert!(err.is_null(), "no error object on success");
-        return (rc, String::new());
-    }
-    assert!(!err.is_null(), "an error object on failure (rc {rc})");
-    // SAFETY: err is a live error object from the library.
-    let (code, message) = unsafe {
-        let code = zku_error_code(err);
-        let message = CStr::from_ptr(zku_error_message(err)).to_str().unwrap().to_string();
-        zku_error_free(err);
-        (code, message)
-    };
-    assert_eq!(code, rc);
-    (rc, message)
-}
-
-fn expect(what: &str, got: (zku_rc, String), want: zku_rc, mentions: &str) {
-    assert_eq!(got.0, want, "{what}: got {} ({})", got.0, got.1);
-    assert!(got.1.contains(mentions), "{what}: message {:?} should mention {mentions:?}", got.1);
-}
-
-fn cs(s: &str) -> CString {
-    CString::new(s).unwrap()
-}
-
-const BAD_UTF8: &[u8] = b"bad\xff\xfe\0";
-
-fn bad_utf8() -> *const c_char {
-    BAD_UTF8.as_ptr().cast()
-}
 
 struct Fixture {
     config: *mut zku_config,
