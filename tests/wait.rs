@@ -98,9 +98,9 @@ fn get_next_wakes_on_each_set_and_leaves_no_watch() {
                 tx.send((got, Instant::now())).unwrap();
             });
             // Set only once the waiter's watch is on the server.
-            wait_watch(server.port(), &path, true);
+            wait_watch(server.port(), path, true);
             let start = Instant::now();
-            other.set(&path, (version + 1).to_string().as_bytes(), None, T).unwrap();
+            other.set(path, (version + 1).to_string().as_bytes(), None, T).unwrap();
             let ((r, data, stat), returned) = rx.recv_timeout(Duration::from_secs(30)).unwrap();
             ok("get_next", r);
             assert_eq!(stat.version, version + 1);

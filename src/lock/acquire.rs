@@ -53,7 +53,7 @@ enum Attempt {
 /// Why a step ended without an attempt result.
 enum Stop {
     /// Timed out or cancelled with the attempt in flight.
-    Interrupted(InFlight, Error),
+    Interrupted(Box<InFlight>, Error),
     Failed(Error),
 }
 
@@ -151,7 +151,7 @@ impl Inner {
             let attempt = match step {
                 Ok(attempt) => attempt,
                 Err(Stop::Interrupted(attempt, err)) => {
-                    self.clean_up(Some(attempt), maybe_created, guard);
+                    self.clean_up(Some(*attempt), maybe_created, guard);
                     return Err(err);
                 }
                 Err(Stop::Failed(err)) => {
@@ -262,10 +262,10 @@ impl Inner {
                 };
                 match finished {
                     Ok(()) => self.classify(attempt.into_replies()).map_err(Stop::Failed),
-                    Err(err) => Err(Stop::Interrupted(attempt, err)),
+                    Err(err) => Err(Stop::Interrupted(Box::new(attempt), err)),
                 }
             }
-            Err(err) => Err(Stop::Interrupted(attempt, err)),
+            Err(err) => Err(Stop::Interrupted(Box::new(attempt), err)),
         }
     }
 

@@ -84,8 +84,8 @@ pub fn run(ctx: &Ctx, floors: &Floors) {
     let n = rounds * per_round;
     let us = |i: usize| total[i].as_secs_f64() * 1e6 / n as f64;
     let names = ["raw_get+set_interleaved", "update_increment", "begin+commit_increment", "update_increment_json"];
-    for i in 0..WAYS.len() {
-        line(&format!("cas {}", names[i]), us(i));
+    for (i, name) in names.iter().enumerate().take(WAYS.len()) {
+        line(&format!("cas {name}"), us(i));
     }
     for i in 1..WAYS.len() {
         ratio(&format!("cas_{}/raw_get+set", names[i]), us(i), floors.get_set_us);
