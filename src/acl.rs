@@ -83,18 +83,30 @@ impl Acl {
 
 fn mask_to_zk(mask: u32) -> zookeeper_client::Permission {
     use zookeeper_client::Permission as P;
-    [(PERM_READ, P::READ), (PERM_WRITE, P::WRITE), (PERM_CREATE, P::CREATE), (PERM_DELETE, P::DELETE), (PERM_ADMIN, P::ADMIN)]
-        .into_iter()
-        .filter(|(bit, _)| mask & bit != 0)
-        .fold(P::NONE, |acc, (_, p)| acc | p)
+    [
+        (PERM_READ, P::READ),
+        (PERM_WRITE, P::WRITE),
+        (PERM_CREATE, P::CREATE),
+        (PERM_DELETE, P::DELETE),
+        (PERM_ADMIN, P::ADMIN),
+    ]
+    .into_iter()
+    .filter(|(bit, _)| mask & bit != 0)
+    .fold(P::NONE, |acc, (_, p)| acc | p)
 }
 
 fn mask_from_zk(perm: zookeeper_client::Permission) -> u32 {
     use zookeeper_client::Permission as P;
-    [(PERM_READ, P::READ), (PERM_WRITE, P::WRITE), (PERM_CREATE, P::CREATE), (PERM_DELETE, P::DELETE), (PERM_ADMIN, P::ADMIN)]
-        .into_iter()
-        .filter(|(_, p)| perm.has(*p))
-        .fold(0, |acc, (bit, _)| acc | bit)
+    [
+        (PERM_READ, P::READ),
+        (PERM_WRITE, P::WRITE),
+        (PERM_CREATE, P::CREATE),
+        (PERM_DELETE, P::DELETE),
+        (PERM_ADMIN, P::ADMIN),
+    ]
+    .into_iter()
+    .filter(|(_, p)| perm.has(*p))
+    .fold(0, |acc, (bit, _)| acc | bit)
 }
 
 /// base64(sha1(acc)) where `acc` is `user:password`.

@@ -68,7 +68,11 @@ pub struct Cas {
 
 impl std::fmt::Debug for Cas {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cas").field("path", &self.path).field("stat", &self.stat).field("attempts", &self.attempts).finish()
+        f.debug_struct("Cas")
+            .field("path", &self.path)
+            .field("stat", &self.stat)
+            .field("attempts", &self.attempts)
+            .finish()
     }
 }
 
@@ -202,7 +206,10 @@ impl Cas {
             Err(e) if e.code() == Code::ConnectionLoss => {
                 // Never sent: nothing learnt.
                 self.pending = Some(pending);
-                Err(Error::new(Code::OutcomeUnknown, format!("{}; the earlier write's outcome is still unknown", e.message())))
+                Err(Error::new(
+                    Code::OutcomeUnknown,
+                    format!("{}; the earlier write's outcome is still unknown", e.message()),
+                ))
             }
             other => self.settle(pending, other),
         }
@@ -211,7 +218,8 @@ impl Cas {
     fn check_new(&self, new: &[u8]) -> Result<()> {
         path::check_data_len(new)?;
         if self.options.json {
-            let text = std::str::from_utf8(new).map_err(|_| Error::new(Code::BadJson, "the new value is not UTF-8 JSON"))?;
+            let text =
+                std::str::from_utf8(new).map_err(|_| Error::new(Code::BadJson, "the new value is not UTF-8 JSON"))?;
             json::validate(text).map_err(|e| e.context("the new value"))?;
         }
         Ok(())
@@ -232,7 +240,10 @@ impl Cas {
                 let mut options = CreateOptions::persistent();
                 options.make_parents = self.options.create_parents;
                 self.client.create_write_once(path, data, &options, timeout).map_err(|e| match e.code() {
-                    Code::NodeExists => Error::new(Code::BadVersion, format!("cas create {path}: created by someone else since the read")),
+                    Code::NodeExists => Error::new(
+                        Code::BadVersion,
+                        format!("cas create {path}: created by someone else since the read"),
+                    ),
                     _ => e,
                 })
             }
@@ -266,7 +277,10 @@ impl Cas {
             Err(e) if e.code() == Code::NoNode => None,
             Err(e) => {
                 self.pending = Some(pending);
-                return Err(Error::new(Code::OutcomeUnknown, format!("cas {}: cannot read back ({e}); outcome still unknown", self.path)));
+                return Err(Error::new(
+                    Code::OutcomeUnknown,
+                    format!("cas {}: cannot read back ({e}); outcome still unknown", self.path),
+                ));
             }
         };
         let same_node = |stat: &Stat| pending.base.is_none_or(|b| b.czxid == stat.czxid);
@@ -275,10 +289,15 @@ impl Cas {
                 if *data != pending.data {
                     return Err(Error::new(
                         Code::BadVersion,
-                        format!("cas {}: the earlier write was not applied (another value was written at version {expected_version})", self.path),
+                        format!(
+                            "cas {}: the earlier write was not applied (another value was written at version {expected_version})",
+                            self.path
+                        ),
                     ));
                 }
-                format!("the node holds the written value at version {expected_version}, but another writer may have written the same value")
+                format!(
+                    "the node holds the written value at version {expected_version}, but another writer may have written the same value"
+                )
             }
             Some((_, stat)) if same_node(stat) => format!("the node moved on to version {}", stat.version),
             Some(_) => "the node was deleted and created again".to_string(),
@@ -344,13 +363,19 @@ pub fn update(
             Ok(stat) => return Ok(Updated { stat: Some(stat), attempts: cas.attempts, written: true }),
             Err(e) if e.code() == Code::BadVersion => {
                 if max_attempts != 0 && cas.attempts >= max_attempts {
-                    return Err(Error::new(Code::BadVersion, format!("cas {path}: still conflicting after {} attempts", cas.attempts)));
+                    return Err(Error::new(
+                        Code::BadVersion,
+                        format!("cas {path}: still conflicting after {} attempts", cas.attempts),
+                    ));
                 }
                 if timeout == Timeout::NoWait {
                     return Err(e.context(format!("cas {path}: one attempt (timeout 0)")));
                 }
                 if deadline.is_expired() {
-                    return Err(Error::timeout(format!("cas {path}: timed out after {} conflicting attempts", cas.attempts)));
+                    return Err(Error::timeout(format!(
+                        "cas {path}: timed out after {} conflicting attempts",
+                        cas.attempts
+                    )));
                 }
                 cas.reread(remaining(deadline))?;
             }
@@ -358,4 +383,3 @@ pub fn update(
         }
     }
 }
-

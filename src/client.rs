@@ -57,7 +57,10 @@ impl Client {
         let deadline = Timeout::from_duration(connect_timeout).deadline();
         let zk = runtime::block_on(deadline.run("connect", connector.connect(&hosts)))
             .map_err(|_| {
-                Error::new(Code::ConnectionLoss, format!("no session with {hosts} within {} ms", connect_timeout.as_millis()))
+                Error::new(
+                    Code::ConnectionLoss,
+                    format!("no session with {hosts} within {} ms", connect_timeout.as_millis()),
+                )
             })?
             .map_err(|e| match e {
                 // The crate gives up after its own session timeout.
@@ -71,14 +74,8 @@ impl Client {
         let session_timeout = zk.session_timeout();
         let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
         spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
-        let inner = Inner {
-            zk: RwLock::new(Some(zk)),
-            config,
-            session_id,
-            session_timeout,
-            state,
-            callback: Mutex::new(None),
-        };
+        let inner =
+            Inner { zk: RwLock::new(Some(zk)), config, session_id, session_timeout, state, callback: Mutex::new(None) };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -110,7 +107,12 @@ impl Client {
     /// (unless this is called from inside it).
     pub fn set_state_callback(&self, callback: Option<StateCallback>) {
         let follower = callback.map(|callback| {
-            StateFollower::spawn("zkutil-client-cb", self.inner.state.subscribe(), |s: &SessionState| s.is_terminal(), callback)
+            StateFollower::spawn(
+                "zkutil-client-cb",
+                self.inner.state.subscribe(),
+                |s: &SessionState| s.is_terminal(),
+                callback,
+            )
         });
         let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), follower);
         // Dropped outside the lock: joining the old thread may wait for a
@@ -165,7 +167,9 @@ impl Client {
             match changed {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(Error::closed("client is closed")),
-                Err(_) => return Err(Error::new(Code::ConnectionLoss, "not connected to ZooKeeper before the timeout")),
+                Err(_) => {
+                    return Err(Error::new(Code::ConnectionLoss, "not connected to ZooKeeper before the timeout"));
+                }
             }
         }
     }
@@ -225,7 +229,9 @@ impl Client {
             let in_flight = |cause: Error| {
                 Error::new(
                     Code::OutcomeUnknown,
-                    format!("{what}: the request was sent but no reply came ({cause}); it may or may not have been applied"),
+                    format!(
+                        "{what}: the request was sent but no reply came ({cause}); it may or may not have been applied"
+                    ),
                 )
             };
             match reply_deadline.run(what, op(zk)).await {
@@ -294,7 +300,13 @@ impl Client {
     /// Creates one non-sequential node through [`Client::write_once`], so a
     /// create cut off in flight gives [`Code::OutcomeUnknown`]. Missing
     /// parents are made first when `options.make_parents` says so.
-    pub(crate) fn create_write_once(&self, path: &str, data: &[u8], options: &CreateOptions, timeout: Timeout) -> Result<Stat> {
+    pub(crate) fn create_write_once(
+        &self,
+        path: &str,
+        data: &[u8],
+        options: &CreateOptions,
+        timeout: Timeout,
+    ) -> Result<Stat> {
         path::validate(path)?;
         if options.sequential || path == "/" {
             return Err(Error::invalid_argument("create_write_once: one named node only"));
@@ -311,7 +323,8 @@ impl Client {
             Err(e) if e.code() == Code::NoNode && options.make_parents => {
                 let parent = path::parent(path).unwrap_or("/");
                 if parent != "/" {
-                    self.make_dirs(parent, &acl, remaining(deadline)).map_err(|e| e.context(format!("create parents of {path}")))?;
+                    self.make_dirs(parent, &acl, remaining(deadline))
+                        .map_err(|e| e.context(format!("create parents of {path}")))?;
                 }
                 self.write_once(remaining(deadline), &what, attempt)
             }
@@ -330,7 +343,8 @@ impl Client {
 
     pub fn get(&self, path: &str, timeout: Timeout) -> Result<(Vec<u8>, Stat)> {
         path::validate(path)?;
-        let (data, stat) = self.call(timeout, &format!("get {path}"), true, |zk| async move { zk.get_data(path).await })?;
+        let (data, stat) =
+            self.call(timeout, &format!("get {path}"), true, |zk| async move { zk.get_data(path).await })?;
         Ok((data, Stat::from(&stat)))
     }
 
@@ -338,8 +352,8 @@ impl Client {
     pub fn set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
         path::validate(path)?;
         path::check_data_len(data)?;
-        let stat =
-            self.call(timeout, &format!("set {path}"), false, |zk| async move { zk.set_data(path, data, version).await })?;
+        let stat = self
+            .call(timeout, &format!("set {path}"), false, |zk| async move { zk.set_data(path, data, version).await })?;
         Ok(Stat::from(&stat))
     }
 
@@ -355,7 +369,8 @@ impl Client {
     /// The node's stat, or `None` when it does not exist.
     pub fn exists(&self, path: &str, timeout: Timeout) -> Result<Option<Stat>> {
         path::validate(path)?;
-        let stat = self.call(timeout, &format!("exists {path}"), true, |zk| async move { zk.check_stat(path).await })?;
+        let stat =
+            self.call(timeout, &format!("exists {path}"), true, |zk| async move { zk.check_stat(path).await })?;
         Ok(stat.as_ref().map(Stat::from))
     }
 
@@ -370,7 +385,8 @@ impl Client {
 
     pub fn get_acl(&self, path: &str, timeout: Timeout) -> Result<(Vec<Acl>, Stat)> {
         path::validate(path)?;
-        let (acl, stat) = self.call(timeout, &format!("get_acl {path}"), true, |zk| async move { zk.get_acl(path).await })?;
+        let (acl, stat) =
+            self.call(timeout, &format!("get_acl {path}"), true, |zk| async move { zk.get_acl(path).await })?;
         Ok((acl.iter().map(Acl::from_zk).collect(), Stat::from(&stat)))
     }
 
@@ -409,7 +425,13 @@ impl Client {
     }
 
     /// [`Client::create`] with the value checked as JSON first.
-    pub fn create_json(&self, path: &str, json: &str, options: &CreateOptions, timeout: Timeout) -> Result<(String, Stat)> {
+    pub fn create_json(
+        &self,
+        path: &str,
+        json: &str,
+        options: &CreateOptions,
+        timeout: Timeout,
+    ) -> Result<(String, Stat)> {
         crate::json::validate(json)?;
         self.create(path, json.as_bytes(), options, timeout)
     }

@@ -228,10 +228,12 @@ pub fn parse_acl_list(s: &str) -> Result<Vec<AclSpec>> {
     s.split(',')
         .filter(|e| !e.is_empty())
         .map(|entry| {
-            let (user, rest) =
-                entry.split_once(':').ok_or_else(|| Error::invalid_argument(format!("ACL entry {entry:?} is not user:password:perms")))?;
-            let (password, perms) =
-                rest.rsplit_once(':').ok_or_else(|| Error::invalid_argument(format!("ACL entry {entry:?} is not user:password:perms")))?;
+            let (user, rest) = entry
+                .split_once(':')
+                .ok_or_else(|| Error::invalid_argument(format!("ACL entry {entry:?} is not user:password:perms")))?;
+            let (password, perms) = rest
+                .rsplit_once(':')
+                .ok_or_else(|| Error::invalid_argument(format!("ACL entry {entry:?} is not user:password:perms")))?;
             acl::letters_to_mask(perms)?;
             Ok(AclSpec { user: user.into(), password: password.into(), perms: perms.into() })
         })
@@ -345,7 +347,10 @@ mod tests {
     #[test]
     fn default_acl_is_open_or_digest() {
         assert_eq!(Config::default().default_acl().unwrap(), vec![Acl::open()]);
-        let c = Config { acl: Some(vec![AclSpec { user: "xp".into(), password: "123".into(), perms: "rw".into() }]), ..Config::default() };
+        let c = Config {
+            acl: Some(vec![AclSpec { user: "xp".into(), password: "123".into(), perms: "rw".into() }]),
+            ..Config::default()
+        };
         assert_eq!(c.default_acl().unwrap(), vec![Acl::digest("xp", "123", 3)]);
     }
 }

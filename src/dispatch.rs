@@ -182,10 +182,15 @@ mod tests {
         let (seen_tx, seen_rx) = mpsc::channel();
         let (drop_tx, drop_rx) = mpsc::channel();
         let guard = OnDrop(drop_tx);
-        let follower = StateFollower::spawn("test-follow", rx, |s| *s == 99, move |old, new| {
-            let _keep = &guard;
-            seen_tx.send((old, new)).unwrap();
-        });
+        let follower = StateFollower::spawn(
+            "test-follow",
+            rx,
+            |s| *s == 99,
+            move |old, new| {
+                let _keep = &guard;
+                seen_tx.send((old, new)).unwrap();
+            },
+        );
         tx.send(1).unwrap();
         assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)).unwrap(), (0, 1));
         tx.send(99).unwrap();

@@ -12,8 +12,12 @@ pub fn validate(text: &str) -> Result<()> {
 
 /// Node data as JSON text: UTF-8 and one JSON value.
 pub fn text_from_bytes(data: Vec<u8>) -> Result<String> {
-    let text = String::from_utf8(data)
-        .map_err(|e| Error::new(Code::BadJson, format!("node data is not UTF-8 JSON: invalid UTF-8 at byte {}", e.utf8_error().valid_up_to())))?;
+    let text = String::from_utf8(data).map_err(|e| {
+        Error::new(
+            Code::BadJson,
+            format!("node data is not UTF-8 JSON: invalid UTF-8 at byte {}", e.utf8_error().valid_up_to()),
+        )
+    })?;
     validate(&text)?;
     Ok(text)
 }

@@ -108,7 +108,10 @@ impl Doc {
         let text = crate::json::text_from_bytes(data)?;
         let value = crate::json::parse(&text)?;
         if !value.is_object() {
-            return Err(Error::new(Code::NotJsonObject, format!("node data is JSON but not an object: {}", kind_of(&value))));
+            return Err(Error::new(
+                Code::NotJsonObject,
+                format!("node data is JSON but not an object: {}", kind_of(&value)),
+            ));
         }
         Ok(Doc { text: text.into(), value: Arc::new(value) })
     }
@@ -264,10 +267,11 @@ impl Reader {
             }
             snap.doc.value.clone()
         };
-        let member = value
-            .pointer(pointer)
-            .ok_or_else(|| Error::new(Code::NoMember, format!("reader {}: no member at {pointer:?}", self.shared.path)))?;
-        serde_json::to_string(member).map_err(|e| Error::new(Code::SystemError, format!("cannot encode the member: {e}")))
+        let member = value.pointer(pointer).ok_or_else(|| {
+            Error::new(Code::NoMember, format!("reader {}: no member at {pointer:?}", self.shared.path))
+        })?;
+        serde_json::to_string(member)
+            .map_err(|e| Error::new(Code::SystemError, format!("cannot encode the member: {e}")))
     }
 
     /// Blocks until the value changes after the last change `watch`
@@ -308,7 +312,10 @@ impl Reader {
                 Some(at) => {
                     let left = at.saturating_duration_since(Instant::now());
                     if left.is_zero() {
-                        return Err(Error::timeout(format!("reader {}: no change before the timeout", self.shared.path)));
+                        return Err(Error::timeout(format!(
+                            "reader {}: no change before the timeout",
+                            self.shared.path
+                        )));
                     }
                     self.shared.changed.wait_timeout(snap, left).unwrap().0
                 }
@@ -558,7 +565,10 @@ mod tests {
         assert_eq!(s.state, ReaderState::Stale);
         s.deleted("/p", &mut ev);
         s.resynced(&mut ev);
-        assert_eq!((ev.as_slice(), s.state), (&[EventKind::Deleted, EventKind::Stale, EventKind::Fresh][..], ReaderState::Deleted));
+        assert_eq!(
+            (ev.as_slice(), s.state),
+            (&[EventKind::Deleted, EventKind::Stale, EventKind::Fresh][..], ReaderState::Deleted)
+        );
     }
 
     #[test]
@@ -568,7 +578,9 @@ mod tests {
             path: "/p".into(),
             snapshot: Mutex::new(snapshot("{}")),
             changed: Condvar::new(),
-            dispatcher: Mutex::new(Some(Dispatcher::new("test-reader", move |e: ReaderEvent| tx.send(e.kind).unwrap()))),
+            dispatcher: Mutex::new(Some(Dispatcher::new("test-reader", move |e: ReaderEvent| {
+                tx.send(e.kind).unwrap()
+            }))),
             stopped: Arc::new(AtomicBool::new(false)),
         };
         shared.update(|s, ev| s.finish(ReaderState::Expired, ev));

@@ -103,9 +103,9 @@ impl Deadline {
     pub async fn run<F: Future>(self, what: &str, fut: F) -> Result<F::Output> {
         match self.0 {
             None => Ok(fut.await),
-            Some(at) => tokio::time::timeout_at(at.into(), fut)
-                .await
-                .map_err(|_| Error::timeout(format!("{what}: timed out"))),
+            Some(at) => {
+                tokio::time::timeout_at(at.into(), fut).await.map_err(|_| Error::timeout(format!("{what}: timed out")))
+            }
         }
     }
 }

@@ -31,7 +31,13 @@ use crate::runtime::{self, Deadline, Timeout};
 /// while disconnected), [`Code::ConnectionLoss`] (timeout 0 and not
 /// connected), [`Code::SessionExpired`], [`Code::Closed`],
 /// [`Code::AuthFailed`], [`Code::NoNode`], [`Code::NoAuth`], path errors.
-pub fn get_next(client: &Client, path: &str, version: i32, until_created: bool, timeout: Timeout) -> Result<(Vec<u8>, Stat)> {
+pub fn get_next(
+    client: &Client,
+    path: &str,
+    version: i32,
+    until_created: bool,
+    timeout: Timeout,
+) -> Result<(Vec<u8>, Stat)> {
     path::validate(path)?;
     if version < -1 {
         return Err(Error::invalid_argument(format!("version must be -1 or more, got {version}")));

@@ -287,7 +287,14 @@ unsafe extern "C" fn counter_cb(
     ZKU_CAS_WRITE
 }
 
-fn update(c: &CClient, path: &str, flags: u32, counter: &Counter, max_attempts: u32, timeout_ms: i32) -> ((i32, String), zku_stat, u32) {
+fn update(
+    c: &CClient,
+    path: &str,
+    flags: u32,
+    counter: &Counter,
+    max_attempts: u32,
+    timeout_ms: i32,
+) -> ((i32, String), zku_stat, u32) {
     let p = cs(path);
     let mut stat = zku_stat { version: 77, ..zku_stat::default() };
     let mut attempts = 77u32;
@@ -295,7 +302,20 @@ fn update(c: &CClient, path: &str, flags: u32, counter: &Counter, max_attempts: 
     let (initial, initial_len) = if flags & ZKU_CAS_CREATE != 0 { (b"0".as_ptr(), 1) } else { (null(), 0) };
     // SAFETY: live client; the callback and its user data live for the call.
     let r = call(|e| unsafe {
-        zku_cas_update(c.ptr(), p.as_ptr(), flags, initial, initial_len, Some(counter_cb), user, max_attempts, timeout_ms, &mut stat, &mut attempts, e)
+        zku_cas_update(
+            c.ptr(),
+            p.as_ptr(),
+            flags,
+            initial,
+            initial_len,
+            Some(counter_cb),
+            user,
+            max_attempts,
+            timeout_ms,
+            &mut stat,
+            &mut attempts,
+            e,
+        )
     });
     (r, stat, attempts)
 }
@@ -376,7 +396,10 @@ fn four_processes_increment_one_counter_to_exactly_2000() {
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "child failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-        let line = stdout.lines().find_map(|l| l.find("cas-child ").map(|i| &l[i..])).unwrap_or_else(|| panic!("no child report in:\n{stdout}"));
+        let line = stdout
+            .lines()
+            .find_map(|l| l.find("cas-child ").map(|i| &l[i..]))
+            .unwrap_or_else(|| panic!("no child report in:\n{stdout}"));
         eprintln!("{line}");
         let attempts: u64 = line.split_whitespace().last().unwrap().parse().unwrap();
         total_attempts += attempts;
@@ -565,10 +588,30 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         expect("bad UTF-8", b(c.ptr(), bad_utf8(), 0, null(), 0, TMS, &mut cas), ZKU_EUTF8, "path");
         expect("relative path", b(c.ptr(), rel.as_ptr(), 0, null(), 0, TMS, &mut cas), ZKU_EPATH, "relative");
         expect("unknown flags", b(c.ptr(), p.as_ptr(), 0x80, null(), 0, TMS, &mut cas), ZKU_EINVAL, "0x80");
-        expect("parents without create", b(c.ptr(), p.as_ptr(), ZKU_CAS_CREATE_PARENTS, null(), 0, TMS, &mut cas), ZKU_EINVAL, "ZKU_CAS_CREATE");
-        expect("initial without create", b(c.ptr(), p.as_ptr(), 0, b"x".as_ptr(), 1, TMS, &mut cas), ZKU_EINVAL, "initial");
-        expect("NULL initial with a length", b(c.ptr(), p.as_ptr(), ZKU_CAS_CREATE, null(), 3, TMS, &mut cas), ZKU_ENULL, "initial");
-        expect("bad JSON initial", b(c.ptr(), p.as_ptr(), ZKU_CAS_CREATE | ZKU_CAS_JSON, b"{".as_ptr(), 1, TMS, &mut cas), ZKU_EJSON, "initial");
+        expect(
+            "parents without create",
+            b(c.ptr(), p.as_ptr(), ZKU_CAS_CREATE_PARENTS, null(), 0, TMS, &mut cas),
+            ZKU_EINVAL,
+            "ZKU_CAS_CREATE",
+        );
+        expect(
+            "initial without create",
+            b(c.ptr(), p.as_ptr(), 0, b"x".as_ptr(), 1, TMS, &mut cas),
+            ZKU_EINVAL,
+            "initial",
+        );
+        expect(
+            "NULL initial with a length",
+            b(c.ptr(), p.as_ptr(), ZKU_CAS_CREATE, null(), 3, TMS, &mut cas),
+            ZKU_ENULL,
+            "initial",
+        );
+        expect(
+            "bad JSON initial",
+            b(c.ptr(), p.as_ptr(), ZKU_CAS_CREATE | ZKU_CAS_JSON, b"{".as_ptr(), 1, TMS, &mut cas),
+            ZKU_EJSON,
+            "initial",
+        );
         expect("bad timeout", b(c.ptr(), p.as_ptr(), 0, null(), 0, -5, &mut cas), ZKU_EINVAL, "timeout");
         assert!(cas.is_null());
 
@@ -578,12 +621,32 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         expect("value NULL cas", call(|e| zku_cas_value(null(), &mut data, &mut len, e)), ZKU_ENULL, "cas");
         expect("value NULL out", call(|e| zku_cas_value(h, null_mut(), &mut len, e)), ZKU_ENULL, "data");
         expect("stat NULL out", call(|e| zku_cas_stat(h, null_mut(), e)), ZKU_ENULL, "stat");
-        expect("commit NULL cas", call(|e| zku_cas_commit(null_mut(), b"x".as_ptr(), 1, TMS, null_mut(), e)), ZKU_ENULL, "cas");
+        expect(
+            "commit NULL cas",
+            call(|e| zku_cas_commit(null_mut(), b"x".as_ptr(), 1, TMS, null_mut(), e)),
+            ZKU_ENULL,
+            "cas",
+        );
         expect("commit NULL data", call(|e| zku_cas_commit(h, null(), 1, TMS, null_mut(), e)), ZKU_ENULL, "data");
-        expect("commit too large", call(|e| zku_cas_commit(h, big.as_ptr(), big.len(), TMS, null_mut(), e)), ZKU_ETOOLARGE, "");
-        expect("commit bad timeout", call(|e| zku_cas_commit(h, b"x".as_ptr(), 1, -9, null_mut(), e)), ZKU_EINVAL, "timeout");
+        expect(
+            "commit too large",
+            call(|e| zku_cas_commit(h, big.as_ptr(), big.len(), TMS, null_mut(), e)),
+            ZKU_ETOOLARGE,
+            "",
+        );
+        expect(
+            "commit bad timeout",
+            call(|e| zku_cas_commit(h, b"x".as_ptr(), 1, -9, null_mut(), e)),
+            ZKU_EINVAL,
+            "timeout",
+        );
         expect("commit_json NULL", call(|e| zku_cas_commit_json(h, null(), TMS, null_mut(), e)), ZKU_ENULL, "json");
-        expect("commit_json bad UTF-8", call(|e| zku_cas_commit_json(h, bad_utf8(), TMS, null_mut(), e)), ZKU_EUTF8, "json");
+        expect(
+            "commit_json bad UTF-8",
+            call(|e| zku_cas_commit_json(h, bad_utf8(), TMS, null_mut(), e)),
+            ZKU_EUTF8,
+            "json",
+        );
         expect("reread NULL", call(|e| zku_cas_reread(null_mut(), TMS, e)), ZKU_ENULL, "cas");
         expect("resolve nothing", call(|e| zku_cas_resolve(h, TMS, null_mut(), e)), ZKU_EINVAL, "no write");
         expect("next_set NULL", call(|e| zku_cas_next_set(null_mut(), b"x".as_ptr(), 1, e)), ZKU_ENULL, "next");
@@ -629,7 +692,8 @@ fn a_freed_client_makes_the_handle_fail_with_closed() {
 fn interop_with_k3zkutil_cas_loop() {
     // As tests/lock_python.rs: ZKU_PYTHON, else the venv that
     // scripts/install-deps.sh makes in .venv.
-    let python = std::env::var("ZKU_PYTHON").unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string());
+    let python = std::env::var("ZKU_PYTHON")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/.venv/bin/python").to_string());
     assert!(
         std::path::Path::new(&python).exists(),
         "no Python with k3zkutil at {python}: set ZKU_PYTHON or run scripts/install-deps.sh venv"

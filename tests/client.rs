@@ -94,7 +94,8 @@ fn create_modes_and_parents() {
     let ttl = CreateOptions { ttl: Some(Duration::from_millis(200)), ..CreateOptions::default() };
     let (ttl_node, _) = c.create(&format!("{root}/ttl"), b"", &ttl, T).unwrap();
     wait_until_gone(&c, &ttl_node);
-    let bad = CreateOptions { kind: NodeKind::Ephemeral, ttl: Some(Duration::from_secs(1)), ..CreateOptions::default() };
+    let bad =
+        CreateOptions { kind: NodeKind::Ephemeral, ttl: Some(Duration::from_secs(1)), ..CreateOptions::default() };
     assert_eq!(c.create(&format!("{root}/bad"), b"", &bad, T).unwrap_err().code(), Code::InvalidArgument);
     assert!(c.exists(&format!("{root}/bad"), T).unwrap().is_none());
 }
@@ -272,7 +273,8 @@ fn connect_to_nothing_fails_within_the_connect_timeout() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let config = Config { connect_timeout: Some(Duration::from_millis(800)), ..config_for(&format!("127.0.0.1:{port}")) };
+    let config =
+        Config { connect_timeout: Some(Duration::from_millis(800)), ..config_for(&format!("127.0.0.1:{port}")) };
     let start = Instant::now();
     let err = Client::connect(config).err().unwrap();
     assert_eq!(err.code(), Code::ConnectionLoss, "{err}");
@@ -339,8 +341,11 @@ fn outage_longer_than_session_timeout_expires() {
 #[test]
 fn ensemble_member_loss_is_survived() {
     let mut cluster = ZkCluster::start(3);
-    let c = Client::connect(Config { session_timeout: Some(Duration::from_secs(10)), ..config_for(&cluster.connect_string()) })
-        .unwrap();
+    let c = Client::connect(Config {
+        session_timeout: Some(Duration::from_secs(10)),
+        ..config_for(&cluster.connect_string())
+    })
+    .unwrap();
     c.create("/ens", b"0", &CreateOptions::persistent(), T).unwrap();
     c.create("/ens-eph", b"", &CreateOptions::ephemeral(), T).unwrap();
     let session = c.session_id();

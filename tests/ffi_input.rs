@@ -43,7 +43,19 @@ impl Fixture {
         let data = b"{\"keep\": true}";
         // SAFETY: live client and buffers.
         let rc = unsafe {
-            zku_client_create(client, path.as_ptr(), data.as_ptr(), data.len(), 0, 0, null(), 5000, null_mut(), null_mut(), null_mut())
+            zku_client_create(
+                client,
+                path.as_ptr(),
+                data.as_ptr(),
+                data.len(),
+                0,
+                0,
+                null(),
+                5000,
+                null_mut(),
+                null_mut(),
+                null_mut(),
+            )
         };
         assert_eq!(rc, ZKU_OK);
         f
@@ -64,7 +76,10 @@ impl Fixture {
                 let data = std::slice::from_raw_parts(zku_buf_data(buf), zku_buf_len(buf)).to_vec();
                 zku_buf_free(buf);
                 out.push((path.clone(), data, stat.version));
-                assert_eq!(zku_client_children(self.client, c_path.as_ptr(), 5000, &mut children, null_mut(), null_mut()), ZKU_OK);
+                assert_eq!(
+                    zku_client_children(self.client, c_path.as_ptr(), 5000, &mut children, null_mut(), null_mut()),
+                    ZKU_OK
+                );
                 for i in 0..zku_strings_len(children) {
                     let name = CStr::from_ptr(zku_strings_get(children, i)).to_str().unwrap();
                     stack.push(format!("{path}/{name}"));
@@ -107,82 +122,298 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
         let create = |client, p: *const c_char, d: *const u8, n: usize, flags, ttl, t, err| {
             zku_client_create(client, p, d, n, flags, ttl, null(), t, null_mut(), null_mut(), err)
         };
-        expect("create client NULL", call(|e| create(null(), path.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)), ZKU_ENULL, "client");
+        expect(
+            "create client NULL",
+            call(|e| create(null(), path.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)),
+            ZKU_ENULL,
+            "client",
+        );
         expect("create path NULL", call(|e| create(c, null(), data.as_ptr(), 1, 0, 0, 1000, e)), ZKU_ENULL, "path");
         expect("create data NULL", call(|e| create(c, path.as_ptr(), null(), 1, 0, 0, 1000, e)), ZKU_ENULL, "data");
         expect("create bad utf8", call(|e| create(c, bad_utf8(), data.as_ptr(), 1, 0, 0, 1000, e)), ZKU_EUTF8, "path");
         let relative = cs("relative/path");
-        expect("create relative", call(|e| create(c, relative.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)), ZKU_EPATH, "absolute");
+        expect(
+            "create relative",
+            call(|e| create(c, relative.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)),
+            ZKU_EPATH,
+            "absolute",
+        );
         let dotdot = cs(&format!("{}/../x", f.root));
-        expect("create ..", call(|e| create(c, dotdot.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)), ZKU_EPATH, "relative");
+        expect(
+            "create ..",
+            call(|e| create(c, dotdot.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)),
+            ZKU_EPATH,
+            "relative",
+        );
         let trailing = cs(&format!("{}/", f.root));
-        expect("create trailing /", call(|e| create(c, trailing.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)), ZKU_EPATH, "end");
-        expect("create too big", call(|e| create(c, path.as_ptr(), big.as_ptr(), big.len(), 0, 0, 1000, e)), ZKU_ETOOLARGE, "limit");
-        expect("create bad flags", call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, 0x8000, 0, 1000, e)), ZKU_EINVAL, "flags");
+        expect(
+            "create trailing /",
+            call(|e| create(c, trailing.as_ptr(), data.as_ptr(), 1, 0, 0, 1000, e)),
+            ZKU_EPATH,
+            "end",
+        );
+        expect(
+            "create too big",
+            call(|e| create(c, path.as_ptr(), big.as_ptr(), big.len(), 0, 0, 1000, e)),
+            ZKU_ETOOLARGE,
+            "limit",
+        );
+        expect(
+            "create bad flags",
+            call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, 0x8000, 0, 1000, e)),
+            ZKU_EINVAL,
+            "flags",
+        );
         let both = ZKU_CREATE_EPHEMERAL | ZKU_CREATE_CONTAINER;
-        expect("create eph+container", call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, both, 0, 1000, e)), ZKU_EINVAL, "container");
-        expect("create negative ttl", call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, 0, -5, 1000, e)), ZKU_EINVAL, "ttl");
-        expect("create ttl ephemeral", call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, ZKU_CREATE_EPHEMERAL, 100, 1000, e)), ZKU_EINVAL, "TTL");
-        expect("create bad timeout", call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, 0, 0, -5, e)), ZKU_EINVAL, "timeout");
+        expect(
+            "create eph+container",
+            call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, both, 0, 1000, e)),
+            ZKU_EINVAL,
+            "container",
+        );
+        expect(
+            "create negative ttl",
+            call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, 0, -5, 1000, e)),
+            ZKU_EINVAL,
+            "ttl",
+        );
+        expect(
+            "create ttl ephemeral",
+            call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, ZKU_CREATE_EPHEMERAL, 100, 1000, e)),
+            ZKU_EINVAL,
+            "TTL",
+        );
+        expect(
+            "create bad timeout",
+            call(|e| create(c, path.as_ptr(), data.as_ptr(), 1, 0, 0, -5, e)),
+            ZKU_EINVAL,
+            "timeout",
+        );
 
-        let rc = call(|e| zku_client_create(c, relative.as_ptr(), data.as_ptr(), 1, 0, 0, null(), 1000, &mut out_path, &mut stat, e));
+        let rc = call(|e| {
+            zku_client_create(c, relative.as_ptr(), data.as_ptr(), 1, 0, 0, null(), 1000, &mut out_path, &mut stat, e)
+        });
         expect("create outputs", rc, ZKU_EPATH, "absolute");
         assert!(out_path.is_null(), "outputs stay NULL on failure");
         assert_eq!(stat.version, 0, "the stat out-parameter is zeroed on failure");
 
-        expect("get client NULL", call(|e| zku_client_get(null(), existing.as_ptr(), 1000, &mut buf, null_mut(), e)), ZKU_ENULL, "client");
+        expect(
+            "get client NULL",
+            call(|e| zku_client_get(null(), existing.as_ptr(), 1000, &mut buf, null_mut(), e)),
+            ZKU_ENULL,
+            "client",
+        );
         expect("get path NULL", call(|e| zku_client_get(c, null(), 1000, &mut buf, null_mut(), e)), ZKU_ENULL, "path");
-        expect("get data out NULL", call(|e| zku_client_get(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)), ZKU_ENULL, "data");
-        expect("get bad utf8", call(|e| zku_client_get(c, bad_utf8(), 1000, &mut buf, null_mut(), e)), ZKU_EUTF8, "UTF-8");
+        expect(
+            "get data out NULL",
+            call(|e| zku_client_get(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "data",
+        );
+        expect(
+            "get bad utf8",
+            call(|e| zku_client_get(c, bad_utf8(), 1000, &mut buf, null_mut(), e)),
+            ZKU_EUTF8,
+            "UTF-8",
+        );
         assert!(buf.is_null());
 
-        let set = |client, p: *const c_char, d: *const u8, n: usize, v, t, err| zku_client_set(client, p, d, n, v, t, null_mut(), err);
-        expect("set client NULL", call(|e| set(null(), existing.as_ptr(), data.as_ptr(), 1, -1, 1000, e)), ZKU_ENULL, "client");
+        let set = |client, p: *const c_char, d: *const u8, n: usize, v, t, err| {
+            zku_client_set(client, p, d, n, v, t, null_mut(), err)
+        };
+        expect(
+            "set client NULL",
+            call(|e| set(null(), existing.as_ptr(), data.as_ptr(), 1, -1, 1000, e)),
+            ZKU_ENULL,
+            "client",
+        );
         expect("set path NULL", call(|e| set(c, null(), data.as_ptr(), 1, -1, 1000, e)), ZKU_ENULL, "path");
         expect("set data NULL", call(|e| set(c, existing.as_ptr(), null(), 4, -1, 1000, e)), ZKU_ENULL, "data");
-        expect("set too big", call(|e| set(c, existing.as_ptr(), big.as_ptr(), big.len(), -1, 1000, e)), ZKU_ETOOLARGE, "limit");
-        expect("set bad version", call(|e| set(c, existing.as_ptr(), data.as_ptr(), 1, -2, 1000, e)), ZKU_EINVAL, "version");
-        expect("set relative", call(|e| set(c, relative.as_ptr(), data.as_ptr(), 1, -1, 1000, e)), ZKU_EPATH, "absolute");
+        expect(
+            "set too big",
+            call(|e| set(c, existing.as_ptr(), big.as_ptr(), big.len(), -1, 1000, e)),
+            ZKU_ETOOLARGE,
+            "limit",
+        );
+        expect(
+            "set bad version",
+            call(|e| set(c, existing.as_ptr(), data.as_ptr(), 1, -2, 1000, e)),
+            ZKU_EINVAL,
+            "version",
+        );
+        expect(
+            "set relative",
+            call(|e| set(c, relative.as_ptr(), data.as_ptr(), 1, -1, 1000, e)),
+            ZKU_EPATH,
+            "absolute",
+        );
 
-        expect("delete client NULL", call(|e| zku_client_delete(null(), existing.as_ptr(), -1, 1000, e)), ZKU_ENULL, "client");
+        expect(
+            "delete client NULL",
+            call(|e| zku_client_delete(null(), existing.as_ptr(), -1, 1000, e)),
+            ZKU_ENULL,
+            "client",
+        );
         expect("delete path NULL", call(|e| zku_client_delete(c, null(), -1, 1000, e)), ZKU_ENULL, "path");
-        expect("delete bad version", call(|e| zku_client_delete(c, existing.as_ptr(), -7, 1000, e)), ZKU_EINVAL, "version");
+        expect(
+            "delete bad version",
+            call(|e| zku_client_delete(c, existing.as_ptr(), -7, 1000, e)),
+            ZKU_EINVAL,
+            "version",
+        );
         let root = cs("/");
         expect("delete root", call(|e| zku_client_delete(c, root.as_ptr(), -1, 1000, e)), ZKU_EPATH, "root");
 
-        expect("exists client NULL", call(|e| zku_client_exists(null(), existing.as_ptr(), 1000, &mut exists, null_mut(), e)), ZKU_ENULL, "client");
-        expect("exists out NULL", call(|e| zku_client_exists(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)), ZKU_ENULL, "exists");
-        expect("exists path NULL", call(|e| zku_client_exists(c, null(), 1000, &mut exists, null_mut(), e)), ZKU_ENULL, "path");
+        expect(
+            "exists client NULL",
+            call(|e| zku_client_exists(null(), existing.as_ptr(), 1000, &mut exists, null_mut(), e)),
+            ZKU_ENULL,
+            "client",
+        );
+        expect(
+            "exists out NULL",
+            call(|e| zku_client_exists(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "exists",
+        );
+        expect(
+            "exists path NULL",
+            call(|e| zku_client_exists(c, null(), 1000, &mut exists, null_mut(), e)),
+            ZKU_ENULL,
+            "path",
+        );
         assert!(!exists, "the bool out-parameter is false on failure");
 
-        expect("children client NULL", call(|e| zku_client_children(null(), existing.as_ptr(), 1000, &mut list, null_mut(), e)), ZKU_ENULL, "client");
-        expect("children out NULL", call(|e| zku_client_children(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)), ZKU_ENULL, "children");
-        expect("children path NULL", call(|e| zku_client_children(c, null(), 1000, &mut list, null_mut(), e)), ZKU_ENULL, "path");
+        expect(
+            "children client NULL",
+            call(|e| zku_client_children(null(), existing.as_ptr(), 1000, &mut list, null_mut(), e)),
+            ZKU_ENULL,
+            "client",
+        );
+        expect(
+            "children out NULL",
+            call(|e| zku_client_children(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "children",
+        );
+        expect(
+            "children path NULL",
+            call(|e| zku_client_children(c, null(), 1000, &mut list, null_mut(), e)),
+            ZKU_ENULL,
+            "path",
+        );
 
-        expect("get_acl client NULL", call(|e| zku_client_get_acl(null(), existing.as_ptr(), 1000, &mut acl, null_mut(), e)), ZKU_ENULL, "client");
-        expect("get_acl out NULL", call(|e| zku_client_get_acl(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)), ZKU_ENULL, "acl");
-        expect("get_acl path NULL", call(|e| zku_client_get_acl(c, null(), 1000, &mut acl, null_mut(), e)), ZKU_ENULL, "path");
+        expect(
+            "get_acl client NULL",
+            call(|e| zku_client_get_acl(null(), existing.as_ptr(), 1000, &mut acl, null_mut(), e)),
+            ZKU_ENULL,
+            "client",
+        );
+        expect(
+            "get_acl out NULL",
+            call(|e| zku_client_get_acl(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "acl",
+        );
+        expect(
+            "get_acl path NULL",
+            call(|e| zku_client_get_acl(c, null(), 1000, &mut acl, null_mut(), e)),
+            ZKU_ENULL,
+            "path",
+        );
 
         let mut empty_acl = null_mut();
         assert_eq!(zku_acl_list_new(&mut empty_acl, null_mut()), ZKU_OK);
-        expect("set_acl acl NULL", call(|e| zku_client_set_acl(c, existing.as_ptr(), null(), -1, 1000, null_mut(), e)), ZKU_ENULL, "acl");
-        expect("set_acl client NULL", call(|e| zku_client_set_acl(null(), existing.as_ptr(), empty_acl, -1, 1000, null_mut(), e)), ZKU_ENULL, "client");
-        expect("set_acl empty", call(|e| zku_client_set_acl(c, existing.as_ptr(), empty_acl, -1, 1000, null_mut(), e)), ZKU_EINVALIDACL, "empty");
+        expect(
+            "set_acl acl NULL",
+            call(|e| zku_client_set_acl(c, existing.as_ptr(), null(), -1, 1000, null_mut(), e)),
+            ZKU_ENULL,
+            "acl",
+        );
+        expect(
+            "set_acl client NULL",
+            call(|e| zku_client_set_acl(null(), existing.as_ptr(), empty_acl, -1, 1000, null_mut(), e)),
+            ZKU_ENULL,
+            "client",
+        );
+        expect(
+            "set_acl empty",
+            call(|e| zku_client_set_acl(c, existing.as_ptr(), empty_acl, -1, 1000, null_mut(), e)),
+            ZKU_EINVALIDACL,
+            "empty",
+        );
         zku_acl_list_free(empty_acl);
 
         let bad_json = cs("{\"unterminated\": ");
-        expect("set_json malformed", call(|e| zku_client_set_json(c, existing.as_ptr(), bad_json.as_ptr(), -1, 1000, null_mut(), e)), ZKU_EJSON, "JSON");
-        expect("set_json NULL", call(|e| zku_client_set_json(c, existing.as_ptr(), null(), -1, 1000, null_mut(), e)), ZKU_ENULL, "json");
-        expect("set_json bad utf8", call(|e| zku_client_set_json(c, existing.as_ptr(), bad_utf8(), -1, 1000, null_mut(), e)), ZKU_EUTF8, "json");
-        expect("create_json malformed", call(|e| zku_client_create_json(c, path.as_ptr(), bad_json.as_ptr(), 0, null(), 1000, null_mut(), null_mut(), e)), ZKU_EJSON, "JSON");
-        expect("get_json out NULL", call(|e| zku_client_get_json(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)), ZKU_ENULL, "json");
-        expect("get_json client NULL", call(|e| zku_client_get_json(null(), existing.as_ptr(), 1000, &mut json, null_mut(), e)), ZKU_ENULL, "client");
+        expect(
+            "set_json malformed",
+            call(|e| zku_client_set_json(c, existing.as_ptr(), bad_json.as_ptr(), -1, 1000, null_mut(), e)),
+            ZKU_EJSON,
+            "JSON",
+        );
+        expect(
+            "set_json NULL",
+            call(|e| zku_client_set_json(c, existing.as_ptr(), null(), -1, 1000, null_mut(), e)),
+            ZKU_ENULL,
+            "json",
+        );
+        expect(
+            "set_json bad utf8",
+            call(|e| zku_client_set_json(c, existing.as_ptr(), bad_utf8(), -1, 1000, null_mut(), e)),
+            ZKU_EUTF8,
+            "json",
+        );
+        expect(
+            "create_json malformed",
+            call(|e| {
+                zku_client_create_json(c, path.as_ptr(), bad_json.as_ptr(), 0, null(), 1000, null_mut(), null_mut(), e)
+            }),
+            ZKU_EJSON,
+            "JSON",
+        );
+        expect(
+            "get_json out NULL",
+            call(|e| zku_client_get_json(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "json",
+        );
+        expect(
+            "get_json client NULL",
+            call(|e| zku_client_get_json(null(), existing.as_ptr(), 1000, &mut json, null_mut(), e)),
+            ZKU_ENULL,
+            "client",
+        );
 
-        expect("add_auth client NULL", call(|e| zku_client_add_auth(null(), cs("digest").as_ptr(), data.as_ptr(), 1, 1000, e)), ZKU_ENULL, "client");
-        expect("add_auth scheme NULL", call(|e| zku_client_add_auth(c, null(), data.as_ptr(), 1, 1000, e)), ZKU_ENULL, "scheme");
-        expect("add_auth auth NULL", call(|e| zku_client_add_auth(c, cs("digest").as_ptr(), null(), 3, 1000, e)), ZKU_ENULL, "auth");
-        expect("add_auth empty scheme", call(|e| zku_client_add_auth(c, cs("").as_ptr(), data.as_ptr(), 1, 1000, e)), ZKU_EINVAL, "scheme");
-        expect("state callback client NULL", call(|e| zku_client_set_state_callback(null(), None, null_mut(), None, e)), ZKU_ENULL, "client");
+        expect(
+            "add_auth client NULL",
+            call(|e| zku_client_add_auth(null(), cs("digest").as_ptr(), data.as_ptr(), 1, 1000, e)),
+            ZKU_ENULL,
+            "client",
+        );
+        expect(
+            "add_auth scheme NULL",
+            call(|e| zku_client_add_auth(c, null(), data.as_ptr(), 1, 1000, e)),
+            ZKU_ENULL,
+            "scheme",
+        );
+        expect(
+            "add_auth auth NULL",
+            call(|e| zku_client_add_auth(c, cs("digest").as_ptr(), null(), 3, 1000, e)),
+            ZKU_ENULL,
+            "auth",
+        );
+        expect(
+            "add_auth empty scheme",
+            call(|e| zku_client_add_auth(c, cs("").as_ptr(), data.as_ptr(), 1, 1000, e)),
+            ZKU_EINVAL,
+            "scheme",
+        );
+        expect(
+            "state callback client NULL",
+            call(|e| zku_client_set_state_callback(null(), None, null_mut(), None, e)),
+            ZKU_ENULL,
+            "client",
+        );
     }
 
     // The JSON data of root is intact and nothing was created or changed.
@@ -210,20 +441,65 @@ fn config_refuses_bad_input() {
         expect("hosts bad utf8", call(|e| zku_config_set_hosts(config, bad_utf8(), e)), ZKU_EUTF8, "hosts");
         expect("config NULL", call(|e| zku_config_set_hosts(null_mut(), cs("h:1").as_ptr(), e)), ZKU_ENULL, "config");
         expect("session timeout 0", call(|e| zku_config_set_session_timeout_ms(config, 0, e)), ZKU_EINVAL, "positive");
-        expect("connect timeout -1", call(|e| zku_config_set_connect_timeout_ms(config, -1, e)), ZKU_EINVAL, "positive");
-        expect("auth NULL user", call(|e| zku_config_set_auth(config, cs("digest").as_ptr(), null(), cs("p").as_ptr(), e)), ZKU_ENULL, "user");
-        expect("auth empty scheme", call(|e| zku_config_set_auth(config, cs("").as_ptr(), cs("u").as_ptr(), cs("p").as_ptr(), e)), ZKU_EINVAL, "scheme");
-        expect("acl bad letter", call(|e| zku_config_add_acl(config, cs("u").as_ptr(), cs("p").as_ptr(), cs("rwx").as_ptr(), e)), ZKU_EPERM, "x");
-        expect("acl upper case", call(|e| zku_config_add_acl(config, cs("u").as_ptr(), cs("p").as_ptr(), cs("RW").as_ptr(), e)), ZKU_EPERM, "R");
-        expect("acl NULL perms", call(|e| zku_config_add_acl(config, cs("u").as_ptr(), cs("p").as_ptr(), null(), e)), ZKU_ENULL, "perms");
+        expect(
+            "connect timeout -1",
+            call(|e| zku_config_set_connect_timeout_ms(config, -1, e)),
+            ZKU_EINVAL,
+            "positive",
+        );
+        expect(
+            "auth NULL user",
+            call(|e| zku_config_set_auth(config, cs("digest").as_ptr(), null(), cs("p").as_ptr(), e)),
+            ZKU_ENULL,
+            "user",
+        );
+        expect(
+            "auth empty scheme",
+            call(|e| zku_config_set_auth(config, cs("").as_ptr(), cs("u").as_ptr(), cs("p").as_ptr(), e)),
+            ZKU_EINVAL,
+            "scheme",
+        );
+        expect(
+            "acl bad letter",
+            call(|e| zku_config_add_acl(config, cs("u").as_ptr(), cs("p").as_ptr(), cs("rwx").as_ptr(), e)),
+            ZKU_EPERM,
+            "x",
+        );
+        expect(
+            "acl upper case",
+            call(|e| zku_config_add_acl(config, cs("u").as_ptr(), cs("p").as_ptr(), cs("RW").as_ptr(), e)),
+            ZKU_EPERM,
+            "R",
+        );
+        expect(
+            "acl NULL perms",
+            call(|e| zku_config_add_acl(config, cs("u").as_ptr(), cs("p").as_ptr(), null(), e)),
+            ZKU_ENULL,
+            "perms",
+        );
         expect("set unknown field", call(|e| zku_config_set(config, 99, cs("x").as_ptr(), e)), ZKU_EINVAL, "field");
         expect("set NULL value", call(|e| zku_config_set(config, ZKU_CONFIG_LOCK_DIR, null(), e)), ZKU_ENULL, "value");
         let mut out = null_mut();
         expect("get NULL out", call(|e| zku_config_get(config, ZKU_CONFIG_LOCK_DIR, null_mut(), e)), ZKU_ENULL, "out");
-        expect("get NULL config", call(|e| zku_config_get(null(), ZKU_CONFIG_LOCK_DIR, &mut out, e)), ZKU_ENULL, "config");
+        expect(
+            "get NULL config",
+            call(|e| zku_config_get(null(), ZKU_CONFIG_LOCK_DIR, &mut out, e)),
+            ZKU_ENULL,
+            "config",
+        );
         expect("path unknown kind", call(|e| zku_config_path(config, 42, null(), &mut out, e)), ZKU_EINVAL, "kind");
-        expect("path_id record", call(|e| zku_config_path_id(config, ZKU_PATH_RECORD, 3, &mut out, e)), ZKU_EINVAL, "text");
-        expect("path NULL out", call(|e| zku_config_path(config, ZKU_PATH_LOCK, null(), null_mut(), e)), ZKU_ENULL, "out");
+        expect(
+            "path_id record",
+            call(|e| zku_config_path_id(config, ZKU_PATH_RECORD, 3, &mut out, e)),
+            ZKU_EINVAL,
+            "text",
+        );
+        expect(
+            "path NULL out",
+            call(|e| zku_config_path(config, ZKU_PATH_LOCK, null(), null_mut(), e)),
+            ZKU_ENULL,
+            "out",
+        );
         assert!(out.is_null());
 
         // The good calls work and build k3zkutil's paths.
@@ -248,22 +524,67 @@ fn helpers_refuse_bad_input() {
         expect("digest acc NULL", call(|e| zku_make_digest(null(), &mut s, e)), ZKU_ENULL, "acc");
         expect("digest out NULL", call(|e| zku_make_digest(cs("a:b").as_ptr(), null_mut(), e)), ZKU_ENULL, "out");
         expect("digest bad utf8", call(|e| zku_make_digest(bad_utf8(), &mut s, e)), ZKU_EUTF8, "acc");
-        expect("acl_entry perms", call(|e| zku_make_acl_entry(cs("u").as_ptr(), cs("p").as_ptr(), cs("cdrwx").as_ptr(), &mut s, e)), ZKU_EPERM, "x");
-        expect("acl_entry user NULL", call(|e| zku_make_acl_entry(null(), cs("p").as_ptr(), cs("r").as_ptr(), &mut s, e)), ZKU_ENULL, "user");
-        expect("acl_entry password NULL", call(|e| zku_make_acl_entry(cs("u").as_ptr(), null(), cs("r").as_ptr(), &mut s, e)), ZKU_ENULL, "password");
-        expect("to_names bad", call(|e| zku_perm_letters_to_names(cs("rq").as_ptr(), true, &mut list, e)), ZKU_EPERM, "q");
+        expect(
+            "acl_entry perms",
+            call(|e| zku_make_acl_entry(cs("u").as_ptr(), cs("p").as_ptr(), cs("cdrwx").as_ptr(), &mut s, e)),
+            ZKU_EPERM,
+            "x",
+        );
+        expect(
+            "acl_entry user NULL",
+            call(|e| zku_make_acl_entry(null(), cs("p").as_ptr(), cs("r").as_ptr(), &mut s, e)),
+            ZKU_ENULL,
+            "user",
+        );
+        expect(
+            "acl_entry password NULL",
+            call(|e| zku_make_acl_entry(cs("u").as_ptr(), null(), cs("r").as_ptr(), &mut s, e)),
+            ZKU_ENULL,
+            "password",
+        );
+        expect(
+            "to_names bad",
+            call(|e| zku_perm_letters_to_names(cs("rq").as_ptr(), true, &mut list, e)),
+            ZKU_EPERM,
+            "q",
+        );
         expect("to_names NULL", call(|e| zku_perm_letters_to_names(null(), true, &mut list, e)), ZKU_ENULL, "letters");
         let names = [cs("read"), cs("bogus")];
         let ptrs = [names[0].as_ptr(), names[1].as_ptr()];
-        expect("to_letters bad name", call(|e| zku_perm_names_to_letters(ptrs.as_ptr(), 2, true, &mut s, e)), ZKU_EPERM, "bogus");
-        expect("to_letters NULL array", call(|e| zku_perm_names_to_letters(null(), 2, true, &mut s, e)), ZKU_ENULL, "names");
+        expect(
+            "to_letters bad name",
+            call(|e| zku_perm_names_to_letters(ptrs.as_ptr(), 2, true, &mut s, e)),
+            ZKU_EPERM,
+            "bogus",
+        );
+        expect(
+            "to_letters NULL array",
+            call(|e| zku_perm_names_to_letters(null(), 2, true, &mut s, e)),
+            ZKU_ENULL,
+            "names",
+        );
         let with_null = [names[0].as_ptr(), null()];
-        expect("to_letters NULL item", call(|e| zku_perm_names_to_letters(with_null.as_ptr(), 2, true, &mut s, e)), ZKU_ENULL, "names[1]");
+        expect(
+            "to_letters NULL item",
+            call(|e| zku_perm_names_to_letters(with_null.as_ptr(), 2, true, &mut s, e)),
+            ZKU_ENULL,
+            "names[1]",
+        );
         let with_bad = [names[0].as_ptr(), bad_utf8()];
-        expect("to_letters bad utf8 item", call(|e| zku_perm_names_to_letters(with_bad.as_ptr(), 2, true, &mut s, e)), ZKU_EUTF8, "names[1]");
+        expect(
+            "to_letters bad utf8 item",
+            call(|e| zku_perm_names_to_letters(with_bad.as_ptr(), 2, true, &mut s, e)),
+            ZKU_EUTF8,
+            "names[1]",
+        );
         expect("to_mask bad", call(|e| zku_perm_letters_to_mask(cs("rwz").as_ptr(), &mut mask, e)), ZKU_EPERM, "z");
         assert_eq!(mask, 0, "the int out-parameter is zeroed on failure");
-        expect("names_to_mask bad", call(|e| zku_perm_names_to_mask(ptrs.as_ptr(), 2, &mut mask, e)), ZKU_EPERM, "bogus");
+        expect(
+            "names_to_mask bad",
+            call(|e| zku_perm_names_to_mask(ptrs.as_ptr(), 2, &mut mask, e)),
+            ZKU_EPERM,
+            "bogus",
+        );
         expect("mask_to_letters -1", call(|e| zku_perm_mask_to_letters(-1, true, &mut s, e)), ZKU_EPERM, "mask");
         expect("mask_to_names 32", call(|e| zku_perm_mask_to_names(32, true, &mut list, e)), ZKU_EPERM, "mask");
         assert!(s.is_null() && list.is_null());
@@ -271,15 +592,45 @@ fn helpers_refuse_bad_input() {
         let mut acl = null_mut();
         expect("acl_list_new NULL", call(|e| zku_acl_list_new(null_mut(), e)), ZKU_ENULL, "out");
         assert_eq!(zku_acl_list_new(&mut acl, null_mut()), ZKU_OK);
-        expect("acl add bad mask", call(|e| zku_acl_list_add(acl, 64, cs("world").as_ptr(), cs("anyone").as_ptr(), e)), ZKU_EPERM, "mask");
-        expect("acl add NULL scheme", call(|e| zku_acl_list_add(acl, 1, null(), cs("anyone").as_ptr(), e)), ZKU_ENULL, "scheme");
-        expect("acl add empty scheme", call(|e| zku_acl_list_add(acl, 1, cs("").as_ptr(), cs("x").as_ptr(), e)), ZKU_EINVALIDACL, "scheme");
-        expect("acl add NULL list", call(|e| zku_acl_list_add(null_mut(), 1, cs("world").as_ptr(), cs("anyone").as_ptr(), e)), ZKU_ENULL, "list");
-        expect("acl digest bad perms", call(|e| zku_acl_list_add_digest(acl, cs("u").as_ptr(), cs("p").as_ptr(), cs("rx").as_ptr(), e)), ZKU_EPERM, "x");
+        expect(
+            "acl add bad mask",
+            call(|e| zku_acl_list_add(acl, 64, cs("world").as_ptr(), cs("anyone").as_ptr(), e)),
+            ZKU_EPERM,
+            "mask",
+        );
+        expect(
+            "acl add NULL scheme",
+            call(|e| zku_acl_list_add(acl, 1, null(), cs("anyone").as_ptr(), e)),
+            ZKU_ENULL,
+            "scheme",
+        );
+        expect(
+            "acl add empty scheme",
+            call(|e| zku_acl_list_add(acl, 1, cs("").as_ptr(), cs("x").as_ptr(), e)),
+            ZKU_EINVALIDACL,
+            "scheme",
+        );
+        expect(
+            "acl add NULL list",
+            call(|e| zku_acl_list_add(null_mut(), 1, cs("world").as_ptr(), cs("anyone").as_ptr(), e)),
+            ZKU_ENULL,
+            "list",
+        );
+        expect(
+            "acl digest bad perms",
+            call(|e| zku_acl_list_add_digest(acl, cs("u").as_ptr(), cs("p").as_ptr(), cs("rx").as_ptr(), e)),
+            ZKU_EPERM,
+            "x",
+        );
         assert_eq!(zku_acl_list_len(acl), 0, "refused entries are not added");
         let mut perms = 5;
         let mut scheme = c"x".as_ptr();
-        expect("acl get out of range", call(|e| zku_acl_list_get(acl, 0, &mut perms, &mut scheme, null_mut(), e)), ZKU_EINVAL, "range");
+        expect(
+            "acl get out of range",
+            call(|e| zku_acl_list_get(acl, 0, &mut perms, &mut scheme, null_mut(), e)),
+            ZKU_EINVAL,
+            "range",
+        );
         assert!(perms == 0 && scheme.is_null());
         zku_acl_list_free(acl);
 
@@ -289,9 +640,24 @@ fn helpers_refuse_bad_input() {
         assert!(parts.is_null());
         let keys = [cs("a"), cs("c")];
         let key_ptrs = [keys[0].as_ptr(), keys[1].as_ptr()];
-        expect("backward NULL keys", call(|e| zku_is_backward_locking(null(), 2, cs("b").as_ptr(), &mut backward, e)), ZKU_ENULL, "locked_keys");
-        expect("backward NULL key", call(|e| zku_is_backward_locking(key_ptrs.as_ptr(), 2, null(), &mut backward, e)), ZKU_ENULL, "key");
-        expect("backward relock", call(|e| zku_is_backward_locking(key_ptrs.as_ptr(), 2, cs("c").as_ptr(), &mut backward, e)), ZKU_EALREADYLOCKED, "re-lock");
+        expect(
+            "backward NULL keys",
+            call(|e| zku_is_backward_locking(null(), 2, cs("b").as_ptr(), &mut backward, e)),
+            ZKU_ENULL,
+            "locked_keys",
+        );
+        expect(
+            "backward NULL key",
+            call(|e| zku_is_backward_locking(key_ptrs.as_ptr(), 2, null(), &mut backward, e)),
+            ZKU_ENULL,
+            "key",
+        );
+        expect(
+            "backward relock",
+            call(|e| zku_is_backward_locking(key_ptrs.as_ptr(), 2, cs("c").as_ptr(), &mut backward, e)),
+            ZKU_EALREADYLOCKED,
+            "re-lock",
+        );
         assert!(!backward);
         // NULL with zero items is an empty list, not an error.
         assert_eq!(zku_is_backward_locking(null(), 0, cs("b").as_ptr(), &mut backward, null_mut()), ZKU_OK);

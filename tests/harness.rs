@@ -16,17 +16,11 @@ use zookeeper_client as zkc;
 const CLIENT_TIMEOUT: Duration = Duration::from_secs(20);
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-        .block_on(f)
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(f)
 }
 
 async fn connect(connect_string: &str) -> zkc::Client {
-    let connecting = zkc::Client::connector()
-        .with_session_timeout(Duration::from_secs(10))
-        .connect(connect_string);
+    let connecting = zkc::Client::connector().with_session_timeout(Duration::from_secs(10)).connect(connect_string);
     tokio::time::timeout(CLIENT_TIMEOUT, connecting)
         .await
         .unwrap_or_else(|_| panic!("connect to {connect_string} timed out"))
@@ -177,10 +171,7 @@ fn cluster_survives_leader_loss() {
     c.start_member(leader);
     assert!(c.wait_for_quorum(Duration::from_secs(30)), "no quorum after the old leader returned");
     let modes: Vec<_> = (0..3).map(|i| c.member_mode(i)).collect();
-    assert!(
-        modes.iter().all(|m| matches!(m.as_deref(), Some("leader" | "follower"))),
-        "{modes:?}"
-    );
+    assert!(modes.iter().all(|m| matches!(m.as_deref(), Some("leader" | "follower"))), "{modes:?}");
     assert_eq!(modes.iter().filter(|m| m.as_deref() == Some("leader")).count(), 1, "{modes:?}");
     assert_eq!(get(&c.member_connect_string(leader), &path), b"replicated");
     assert_eq!(get(&c.connect_string(), &path), b"replicated");

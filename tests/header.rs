@@ -30,8 +30,5 @@ fn checked_in_header_is_up_to_date() {
     let generated = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
     let checked_in = std::fs::read_to_string(root.join("include/zkutil.h")).unwrap();
-    assert!(
-        generated == checked_in,
-        "include/zkutil.h is stale: run scripts/gen-header.sh and commit the result"
-    );
+    assert!(generated == checked_in, "include/zkutil.h is stale: run scripts/gen-header.sh and commit the result");
 }

@@ -49,7 +49,17 @@ impl Fixture {
         let id = id.map(cs);
         let mut lock = null_mut();
         // SAFETY: live client and strings.
-        let rc = unsafe { zku_lock_new(self.client, name.as_ptr(), id.as_ref().map_or(null(), |s| s.as_ptr()), 0, 5000, &mut lock, null_mut()) };
+        let rc = unsafe {
+            zku_lock_new(
+                self.client,
+                name.as_ptr(),
+                id.as_ref().map_or(null(), |s| s.as_ptr()),
+                0,
+                5000,
+                &mut lock,
+                null_mut(),
+            )
+        };
         assert_eq!(rc, ZKU_OK);
         lock
     }
@@ -96,19 +106,41 @@ fn lock_functions_refuse_bad_input() {
     // SAFETY (whole block): every pointer is NULL, a live local, or a
     // deliberately bad but valid C string; that is what is being tested.
     unsafe {
-        let new = |client, n: *const c_char, id: *const c_char, flags, t, out, e| zku_lock_new(client, n, id, flags, t, out, e);
-        expect("new client NULL", call(|e| new(null(), name.as_ptr(), null(), 0, -2, &mut lock, e)), ZKU_ENULL, "client");
+        let new = |client, n: *const c_char, id: *const c_char, flags, t, out, e| {
+            zku_lock_new(client, n, id, flags, t, out, e)
+        };
+        expect(
+            "new client NULL",
+            call(|e| new(null(), name.as_ptr(), null(), 0, -2, &mut lock, e)),
+            ZKU_ENULL,
+            "client",
+        );
         expect("new name NULL", call(|e| new(c, null(), null(), 0, -2, &mut lock, e)), ZKU_ENULL, "name");
         expect("new out NULL", call(|e| new(c, name.as_ptr(), null(), 0, -2, null_mut(), e)), ZKU_ENULL, "out");
         expect("new name utf8", call(|e| new(c, bad_utf8(), null(), 0, -2, &mut lock, e)), ZKU_EUTF8, "name");
-        expect("new id utf8", call(|e| new(c, name.as_ptr(), bad_utf8(), 0, -2, &mut lock, e)), ZKU_EUTF8, "identifier");
+        expect(
+            "new id utf8",
+            call(|e| new(c, name.as_ptr(), bad_utf8(), 0, -2, &mut lock, e)),
+            ZKU_EUTF8,
+            "identifier",
+        );
         let empty = cs("");
         expect("new empty name", call(|e| new(c, empty.as_ptr(), null(), 0, -2, &mut lock, e)), ZKU_EPATH, "empty");
         let slashes = cs("a//b");
-        expect("new bad name", call(|e| new(c, slashes.as_ptr(), null(), 0, -2, &mut lock, e)), ZKU_EPATH, "empty component");
+        expect(
+            "new bad name",
+            call(|e| new(c, slashes.as_ptr(), null(), 0, -2, &mut lock, e)),
+            ZKU_EPATH,
+            "empty component",
+        );
         let trailing = cs("a/");
         expect("new trailing /", call(|e| new(c, trailing.as_ptr(), null(), 0, -2, &mut lock, e)), ZKU_EPATH, "end");
-        expect("new empty id", call(|e| new(c, name.as_ptr(), empty.as_ptr(), 0, -2, &mut lock, e)), ZKU_EINVAL, "identifier");
+        expect(
+            "new empty id",
+            call(|e| new(c, name.as_ptr(), empty.as_ptr(), 0, -2, &mut lock, e)),
+            ZKU_EINVAL,
+            "identifier",
+        );
         expect("new bad flags", call(|e| new(c, name.as_ptr(), null(), 0x10, -2, &mut lock, e)), ZKU_EINVAL, "flags");
         expect("new bad timeout", call(|e| new(c, name.as_ptr(), null(), 0, -3, &mut lock, e)), ZKU_EINVAL, "timeout");
         assert!(lock.is_null(), "no handle on failure");
@@ -116,7 +148,9 @@ fn lock_functions_refuse_bad_input() {
         // A lock with its own client needs its loss notification.
         expect(
             "own client without on_state",
-            call(|e| zku_lock_new_with_config(f.config, name.as_ptr(), null(), 0, -2, None, null_mut(), None, &mut lock, e)),
+            call(|e| {
+                zku_lock_new_with_config(f.config, name.as_ptr(), null(), 0, -2, None, null_mut(), None, &mut lock, e)
+            }),
             ZKU_EINVAL,
             "on_state",
         );
@@ -127,55 +161,187 @@ fn lock_functions_refuse_bad_input() {
         expect("acquire NULL", call(|e| zku_lock_acquire(null(), 0, &mut token, e)), ZKU_ENULL, "lock");
         assert_eq!(token, 0, "token zeroed on failure");
         expect("acquire bad timeout", call(|e| zku_lock_acquire(lc, -3, &mut token, e)), ZKU_EINVAL, "timeout");
-        expect("acquire_loop NULL", call(|e| zku_lock_acquire_loop(null(), 0, None, null_mut(), &mut token, e)), ZKU_ENULL, "lock");
-        expect("acquire_loop bad timeout", call(|e| zku_lock_acquire_loop(lc, -9, None, null_mut(), &mut token, e)), ZKU_EINVAL, "timeout");
-        expect("try_acquire NULL", call(|e| zku_lock_try_acquire(null(), 0, &mut locked, &mut holder, &mut version, &mut token, e)), ZKU_ENULL, "lock");
+        expect(
+            "acquire_loop NULL",
+            call(|e| zku_lock_acquire_loop(null(), 0, None, null_mut(), &mut token, e)),
+            ZKU_ENULL,
+            "lock",
+        );
+        expect(
+            "acquire_loop bad timeout",
+            call(|e| zku_lock_acquire_loop(lc, -9, None, null_mut(), &mut token, e)),
+            ZKU_EINVAL,
+            "timeout",
+        );
+        expect(
+            "try_acquire NULL",
+            call(|e| zku_lock_try_acquire(null(), 0, &mut locked, &mut holder, &mut version, &mut token, e)),
+            ZKU_ENULL,
+            "lock",
+        );
         assert!(!locked && holder.is_null() && version == 0);
-        expect("try_acquire locked NULL", call(|e| zku_lock_try_acquire(lc, 0, null_mut(), null_mut(), null_mut(), null_mut(), e)), ZKU_ENULL, "locked");
+        expect(
+            "try_acquire locked NULL",
+            call(|e| zku_lock_try_acquire(lc, 0, null_mut(), null_mut(), null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "locked",
+        );
         expect("release NULL", call(|e| zku_lock_release(null(), 0, e)), ZKU_ENULL, "lock");
         expect("release bad timeout", call(|e| zku_lock_release(lc, -4, e)), ZKU_EINVAL, "timeout");
-        expect("try_release NULL", call(|e| zku_lock_try_release(null(), 0, &mut released, &mut holder, &mut version, e)), ZKU_ENULL, "lock");
+        expect(
+            "try_release NULL",
+            call(|e| zku_lock_try_release(null(), 0, &mut released, &mut holder, &mut version, e)),
+            ZKU_ENULL,
+            "lock",
+        );
         assert!(!released);
-        expect("try_release out NULL", call(|e| zku_lock_try_release(lc, 0, null_mut(), null_mut(), null_mut(), e)), ZKU_ENULL, "released");
+        expect(
+            "try_release out NULL",
+            call(|e| zku_lock_try_release(lc, 0, null_mut(), null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "released",
+        );
         expect("token NULL", call(|e| zku_lock_token(null(), &mut token, e)), ZKU_ENULL, "lock");
         expect("token out NULL", call(|e| zku_lock_token(lc, null_mut(), e)), ZKU_ENULL, "token");
         expect("token unlocked", call(|e| zku_lock_token(lc, &mut token, e)), ZKU_ENOTLOCKED, "not held");
 
         let val = cs("{\"a\": 1}");
-        expect("set_val NULL", call(|e| zku_lock_set_val(null(), val.as_ptr(), -1, 0, &mut version, e)), ZKU_ENULL, "lock");
-        expect("set_val val NULL", call(|e| zku_lock_set_val(lc, null(), -1, 0, &mut version, e)), ZKU_ENULL, "val_json");
-        expect("set_val utf8", call(|e| zku_lock_set_val(lc, bad_utf8(), -1, 0, &mut version, e)), ZKU_EUTF8, "val_json");
+        expect(
+            "set_val NULL",
+            call(|e| zku_lock_set_val(null(), val.as_ptr(), -1, 0, &mut version, e)),
+            ZKU_ENULL,
+            "lock",
+        );
+        expect(
+            "set_val val NULL",
+            call(|e| zku_lock_set_val(lc, null(), -1, 0, &mut version, e)),
+            ZKU_ENULL,
+            "val_json",
+        );
+        expect(
+            "set_val utf8",
+            call(|e| zku_lock_set_val(lc, bad_utf8(), -1, 0, &mut version, e)),
+            ZKU_EUTF8,
+            "val_json",
+        );
         let bad_json = cs("{'a': 1}");
-        expect("set_val bad json", call(|e| zku_lock_set_val(lc, bad_json.as_ptr(), -1, 0, &mut version, e)), ZKU_EJSON, "JSON");
-        expect("set_val bad version", call(|e| zku_lock_set_val(lc, val.as_ptr(), -2, 0, &mut version, e)), ZKU_EINVAL, "version");
-        expect("set_val not locked", call(|e| zku_lock_set_val(lc, val.as_ptr(), -1, 0, &mut version, e)), ZKU_ENOTLOCKED, "not held");
+        expect(
+            "set_val bad json",
+            call(|e| zku_lock_set_val(lc, bad_json.as_ptr(), -1, 0, &mut version, e)),
+            ZKU_EJSON,
+            "JSON",
+        );
+        expect(
+            "set_val bad version",
+            call(|e| zku_lock_set_val(lc, val.as_ptr(), -2, 0, &mut version, e)),
+            ZKU_EINVAL,
+            "version",
+        );
+        expect(
+            "set_val not locked",
+            call(|e| zku_lock_set_val(lc, val.as_ptr(), -1, 0, &mut version, e)),
+            ZKU_ENOTLOCKED,
+            "not held",
+        );
         expect("get_val NULL", call(|e| zku_lock_get_val(null(), 0, &mut s, &mut version, e)), ZKU_ENULL, "lock");
-        expect("get_val out NULL", call(|e| zku_lock_get_val(lc, 0, null_mut(), &mut version, e)), ZKU_ENULL, "val_json");
-        expect("get_val free lock", call(|e| zku_lock_get_val(lc, 1000, &mut s, &mut version, e)), ZKU_ENONODE, "not held");
+        expect(
+            "get_val out NULL",
+            call(|e| zku_lock_get_val(lc, 0, null_mut(), &mut version, e)),
+            ZKU_ENULL,
+            "val_json",
+        );
+        expect(
+            "get_val free lock",
+            call(|e| zku_lock_get_val(lc, 1000, &mut s, &mut version, e)),
+            ZKU_ENONODE,
+            "not held",
+        );
         assert!(s.is_null());
-        expect("holder NULL", call(|e| zku_lock_holder(null(), 0, &mut s, &mut holder, null_mut(), e)), ZKU_ENULL, "lock");
-        expect("holder free lock", call(|e| zku_lock_holder(lc, 1000, &mut s, &mut holder, null_mut(), e)), ZKU_ENONODE, "free");
+        expect(
+            "holder NULL",
+            call(|e| zku_lock_holder(null(), 0, &mut s, &mut holder, null_mut(), e)),
+            ZKU_ENULL,
+            "lock",
+        );
+        expect(
+            "holder free lock",
+            call(|e| zku_lock_holder(lc, 1000, &mut s, &mut holder, null_mut(), e)),
+            ZKU_ENONODE,
+            "free",
+        );
 
         let target = cs(&format!("{}-target", f.dir));
         let relative = cs("relative");
         let data = b"x";
         let big = vec![0u8; ZKU_MAX_DATA_LEN + 1];
-        let gset = |l, p: *const c_char, d: *const u8, n: usize, v, e| zku_lock_guarded_set(l, p, d, n, v, 1000, null_mut(), e);
+        let gset = |l, p: *const c_char, d: *const u8, n: usize, v, e| {
+            zku_lock_guarded_set(l, p, d, n, v, 1000, null_mut(), e)
+        };
         expect("guarded_set NULL", call(|e| gset(null(), target.as_ptr(), data.as_ptr(), 1, -1, e)), ZKU_ENULL, "lock");
         expect("guarded_set path NULL", call(|e| gset(lc, null(), data.as_ptr(), 1, -1, e)), ZKU_ENULL, "path");
         expect("guarded_set data NULL", call(|e| gset(lc, target.as_ptr(), null(), 3, -1, e)), ZKU_ENULL, "data");
-        expect("guarded_set relative", call(|e| gset(lc, relative.as_ptr(), data.as_ptr(), 1, -1, e)), ZKU_EPATH, "absolute");
-        expect("guarded_set too big", call(|e| gset(lc, target.as_ptr(), big.as_ptr(), big.len(), -1, e)), ZKU_ETOOLARGE, "limit");
-        expect("guarded_set bad version", call(|e| gset(lc, target.as_ptr(), data.as_ptr(), 1, -5, e)), ZKU_EINVAL, "version");
-        expect("guarded_set not locked", call(|e| gset(lc, target.as_ptr(), data.as_ptr(), 1, -1, e)), ZKU_ENOTLOCKED, "not held");
+        expect(
+            "guarded_set relative",
+            call(|e| gset(lc, relative.as_ptr(), data.as_ptr(), 1, -1, e)),
+            ZKU_EPATH,
+            "absolute",
+        );
+        expect(
+            "guarded_set too big",
+            call(|e| gset(lc, target.as_ptr(), big.as_ptr(), big.len(), -1, e)),
+            ZKU_ETOOLARGE,
+            "limit",
+        );
+        expect(
+            "guarded_set bad version",
+            call(|e| gset(lc, target.as_ptr(), data.as_ptr(), 1, -5, e)),
+            ZKU_EINVAL,
+            "version",
+        );
+        expect(
+            "guarded_set not locked",
+            call(|e| gset(lc, target.as_ptr(), data.as_ptr(), 1, -1, e)),
+            ZKU_ENOTLOCKED,
+            "not held",
+        );
         let own = cs(&path_of(lc));
-        expect("guarded_set lock node", call(|e| gset(lc, own.as_ptr(), data.as_ptr(), 1, -1, e)), ZKU_EINVAL, "lock node");
-        expect("guarded_delete NULL", call(|e| zku_lock_guarded_delete(null(), target.as_ptr(), -1, 1000, e)), ZKU_ENULL, "lock");
-        expect("guarded_delete path NULL", call(|e| zku_lock_guarded_delete(lc, null(), -1, 1000, e)), ZKU_ENULL, "path");
-        expect("guarded_delete utf8", call(|e| zku_lock_guarded_delete(lc, bad_utf8(), -1, 1000, e)), ZKU_EUTF8, "path");
-        expect("guarded_delete not locked", call(|e| zku_lock_guarded_delete(lc, target.as_ptr(), -1, 1000, e)), ZKU_ENOTLOCKED, "not held");
+        expect(
+            "guarded_set lock node",
+            call(|e| gset(lc, own.as_ptr(), data.as_ptr(), 1, -1, e)),
+            ZKU_EINVAL,
+            "lock node",
+        );
+        expect(
+            "guarded_delete NULL",
+            call(|e| zku_lock_guarded_delete(null(), target.as_ptr(), -1, 1000, e)),
+            ZKU_ENULL,
+            "lock",
+        );
+        expect(
+            "guarded_delete path NULL",
+            call(|e| zku_lock_guarded_delete(lc, null(), -1, 1000, e)),
+            ZKU_ENULL,
+            "path",
+        );
+        expect(
+            "guarded_delete utf8",
+            call(|e| zku_lock_guarded_delete(lc, bad_utf8(), -1, 1000, e)),
+            ZKU_EUTF8,
+            "path",
+        );
+        expect(
+            "guarded_delete not locked",
+            call(|e| zku_lock_guarded_delete(lc, target.as_ptr(), -1, 1000, e)),
+            ZKU_ENOTLOCKED,
+            "not held",
+        );
 
-        expect("set_state_callback NULL", call(|e| zku_lock_set_state_callback(null(), None, null_mut(), None, e)), ZKU_ENULL, "lock");
+        expect(
+            "set_state_callback NULL",
+            call(|e| zku_lock_set_state_callback(null(), None, null_mut(), None, e)),
+            ZKU_ENULL,
+            "lock",
+        );
         expect("fd NULL", call(|e| zku_lock_fd(null(), &mut fd, e)), ZKU_ENULL, "lock");
         assert_eq!(fd, -1, "fd out-parameter is -1 on failure");
         expect("fd out NULL", call(|e| zku_lock_fd(lc, null_mut(), e)), ZKU_ENULL, "fd");
@@ -221,7 +387,10 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
         let got = call(|e| zku_lock_acquire(b, 0, null_mut(), e));
         expect("b acquire", got, ZKU_ETIMEOUT, &id_a);
         let (mut locked, mut holder, mut version, mut tok) = (true, null_mut(), -5, 9);
-        assert_eq!(call(|e| zku_lock_try_acquire(b, 1000, &mut locked, &mut holder, &mut version, &mut tok, e)).0, ZKU_OK);
+        assert_eq!(
+            call(|e| zku_lock_try_acquire(b, 1000, &mut locked, &mut holder, &mut version, &mut tok, e)).0,
+            ZKU_OK
+        );
         assert!(!locked);
         assert_eq!((version, tok), (0, 0));
         let text = CStr::from_ptr(zku_buf_str(holder)).to_str().unwrap();
@@ -258,10 +427,30 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
         let target = cs(&format!("{}-target", f.dir));
         let data = b"fenced";
         let mut tstat = zku_stat::default();
-        expect("guarded set missing", call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, -1, 1000, &mut tstat, e)), ZKU_ENONODE, "");
-        let rc = zku_client_create(f.client, target.as_ptr(), null(), 0, 0, 0, null(), 1000, null_mut(), null_mut(), null_mut());
+        expect(
+            "guarded set missing",
+            call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, -1, 1000, &mut tstat, e)),
+            ZKU_ENONODE,
+            "",
+        );
+        let rc = zku_client_create(
+            f.client,
+            target.as_ptr(),
+            null(),
+            0,
+            0,
+            0,
+            null(),
+            1000,
+            null_mut(),
+            null_mut(),
+            null_mut(),
+        );
         assert_eq!(rc, ZKU_OK);
-        assert_eq!(call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, 0, 1000, &mut tstat, e)).0, ZKU_OK);
+        assert_eq!(
+            call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, 0, 1000, &mut tstat, e)).0,
+            ZKU_OK
+        );
         assert_eq!(tstat.version, 1);
         assert_eq!(call(|e| zku_lock_guarded_delete(a, target.as_ptr(), 1, 1000, e)).0, ZKU_OK);
 
@@ -324,13 +513,28 @@ fn state_callback_descriptor_and_own_client() {
         assert_eq!(zku_config_new(&mut cfg, null_mut()), ZKU_OK);
         assert_eq!(zku_config_set_hosts(cfg, bad_hosts.as_ptr(), null_mut()), ZKU_OK);
         assert_eq!(zku_config_set_connect_timeout_ms(cfg, 300, null_mut()), ZKU_OK);
-        let rc = call(|e| zku_lock_new_with_config(cfg, name.as_ptr(), null(), 0, -2, Some(on_state), ud, Some(on_free), &mut lock, e));
+        let rc = call(|e| {
+            zku_lock_new_with_config(cfg, name.as_ptr(), null(), 0, -2, Some(on_state), ud, Some(on_free), &mut lock, e)
+        });
         expect("no server", rc, ZKU_ECONNECTIONLOSS, "");
         zku_config_free(cfg);
         assert!(lock.is_null());
         assert_eq!(seen.freed.load(Ordering::SeqCst), 0, "the caller keeps user_data on failure");
 
-        let rc = call(|e| zku_lock_new_with_config(f.config, name.as_ptr(), null(), 0, -2, Some(on_state), ud, Some(on_free), &mut lock, e));
+        let rc = call(|e| {
+            zku_lock_new_with_config(
+                f.config,
+                name.as_ptr(),
+                null(),
+                0,
+                -2,
+                Some(on_state),
+                ud,
+                Some(on_free),
+                &mut lock,
+                e,
+            )
+        });
         assert_eq!(rc.0, ZKU_OK, "{}", rc.1);
         let mut fd = -1;
         assert_eq!(call(|e| zku_lock_fd(lock, &mut fd, e)).0, ZKU_OK);
@@ -358,7 +562,11 @@ fn state_callback_descriptor_and_own_client() {
         wait_until("callbacks", || seen.states.lock().unwrap().len() == 3);
         assert_eq!(
             *seen.states.lock().unwrap(),
-            vec![(ZKU_LOCK_UNLOCKED, ZKU_LOCK_HELD), (ZKU_LOCK_HELD, ZKU_LOCK_LOST), (ZKU_LOCK_LOST, ZKU_LOCK_UNLOCKED)]
+            vec![
+                (ZKU_LOCK_UNLOCKED, ZKU_LOCK_HELD),
+                (ZKU_LOCK_HELD, ZKU_LOCK_LOST),
+                (ZKU_LOCK_LOST, ZKU_LOCK_UNLOCKED)
+            ]
         );
         // Replacing the callback runs the old destructor once.
         assert_eq!(call(|e| zku_lock_set_state_callback(lock, None, null_mut(), None, e)).0, ZKU_OK);

@@ -285,7 +285,8 @@ fn watch_and_callback_report_each_change_with_old_and_new() {
         let (old, new, version) = got.unwrap();
         assert_eq!((n_of(&old), n_of(&new), version), (i - 1, i, i as i32));
         to_watch.push(returned.duration_since(start).as_secs_f64() * 1000.0);
-        let events = rec.wait_until("change", |e| e.iter().any(|e| e.kind == ZKU_READER_EVENT_CHANGED && n_of(&e.new) == i));
+        let events =
+            rec.wait_until("change", |e| e.iter().any(|e| e.kind == ZKU_READER_EVENT_CHANGED && n_of(&e.new) == i));
         let ev = events.last().unwrap();
         assert_eq!((ev.path.as_str(), n_of(&ev.old), ev.version), (path.as_str(), i - 1, i as i32));
         to_callback.push(ev.at.duration_since(start).as_secs_f64() * 1000.0);
@@ -427,7 +428,9 @@ fn a_server_restart_with_a_change_on_reconnect_is_reported() {
     let mut server = ZkServer::start();
     let c = CClient::connect(&server.connect_string(), 30_000);
     let path = unique_path("reader-restart");
-    core_client(&server.connect_string(), 10_000).create(&path, br#"{"n": 1}"#, &CreateOptions::persistent(), T).unwrap();
+    core_client(&server.connect_string(), 10_000)
+        .create(&path, br#"{"n": 1}"#, &CreateOptions::persistent(), T)
+        .unwrap();
     let rec = Recorder::new();
     let reader = new_reader(&c, &path, Some(&rec)).unwrap();
     server.stop();
@@ -496,7 +499,12 @@ fn close_wakes_a_blocked_watch_and_stops_the_callback() {
     expect("watch after close", watch(reader, 0).unwrap_err(), ZKU_ECLOSED, "closed");
     let mut json = null_mut();
     // SAFETY: live (closed) reader.
-    expect("get after close", call(|e| unsafe { zku_reader_get(reader, &mut json, null_mut(), e) }), ZKU_ECLOSED, "closed");
+    expect(
+        "get after close",
+        call(|e| unsafe { zku_reader_get(reader, &mut json, null_mut(), e) }),
+        ZKU_ECLOSED,
+        "closed",
+    );
     other.set(&path, br#"{"n": 1}"#, None, T).unwrap();
     thread::sleep(Duration::from_millis(200));
     assert!(rec.events().is_empty(), "no callback after close");
@@ -629,10 +637,30 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         expect("get NULL reader", call(|e| zku_reader_get(null(), &mut json, null_mut(), e)), ZKU_ENULL, "reader");
         expect("get NULL out", call(|e| zku_reader_get(reader, null_mut(), null_mut(), e)), ZKU_ENULL, "json");
         expect("pointer NULL", call(|e| zku_reader_get_pointer(reader, null(), &mut json, e)), ZKU_ENULL, "pointer");
-        expect("pointer bad UTF-8", call(|e| zku_reader_get_pointer(reader, bad_utf8(), &mut json, e)), ZKU_EUTF8, "pointer");
-        expect("pointer NULL out", call(|e| zku_reader_get_pointer(reader, ptr.as_ptr(), null_mut(), e)), ZKU_ENULL, "json");
-        expect("watch NULL", call(|e| zku_reader_watch(null(), 0, null_mut(), null_mut(), null_mut(), e)), ZKU_ENULL, "reader");
-        expect("watch bad timeout", call(|e| zku_reader_watch(reader, -9, null_mut(), null_mut(), null_mut(), e)), ZKU_EINVAL, "timeout");
+        expect(
+            "pointer bad UTF-8",
+            call(|e| zku_reader_get_pointer(reader, bad_utf8(), &mut json, e)),
+            ZKU_EUTF8,
+            "pointer",
+        );
+        expect(
+            "pointer NULL out",
+            call(|e| zku_reader_get_pointer(reader, ptr.as_ptr(), null_mut(), e)),
+            ZKU_ENULL,
+            "json",
+        );
+        expect(
+            "watch NULL",
+            call(|e| zku_reader_watch(null(), 0, null_mut(), null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "reader",
+        );
+        expect(
+            "watch bad timeout",
+            call(|e| zku_reader_watch(reader, -9, null_mut(), null_mut(), null_mut(), e)),
+            ZKU_EINVAL,
+            "timeout",
+        );
         assert!(json.is_null());
         assert_eq!(zku_reader_state(null()), ZKU_READER_STATE_CLOSED);
         zku_reader_close(null());

@@ -31,7 +31,9 @@ fn get_next(c: &CClient, path: &str, version: i32, flags: u32, timeout_ms: i32) 
     let mut stat = zku_stat::default();
     // SAFETY: live client, valid out-parameters.
     let r = call(|e| unsafe { zku_get_next(c.ptr(), p.as_ptr(), version, flags, timeout_ms, &mut data, &mut stat, e) });
-    let bytes = if r.0 == ZKU_OK { take_buf(data) } else {
+    let bytes = if r.0 == ZKU_OK {
+        take_buf(data)
+    } else {
         assert!(data.is_null(), "no buffer on failure");
         Vec::new()
     };

@@ -159,10 +159,9 @@ pub unsafe extern "C" fn zku_acl_list_get(
         }
         // SAFETY: NULL or live (caller).
         let list = unsafe { handle(list, "list")? };
-        let (entry, s, i) = list
-            .entries
-            .get(index)
-            .ok_or_else(|| Error::invalid_argument(format!("index {index} out of range (len {})", list.entries.len())))?;
+        let (entry, s, i) = list.entries.get(index).ok_or_else(|| {
+            Error::invalid_argument(format!("index {index} out of range (len {})", list.entries.len()))
+        })?;
         // SAFETY: NULL or writable (caller).
         unsafe {
             super::write_out(perms, entry.perms as i32);
@@ -186,7 +185,11 @@ fn perms_mask(perms: i32) -> crate::Result<u32> {
 /// # Safety
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_make_digest(acc: *const c_char, out: *mut *mut c_char, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_make_digest(
+    acc: *const c_char,
+    out: *mut *mut c_char,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or writable (caller).
         unsafe { clear_out(out) };

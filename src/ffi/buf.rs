@@ -119,7 +119,8 @@ pub unsafe extern "C" fn zku_string_free(s: *mut c_char) {
 }
 
 pub(crate) fn c_string(s: String) -> Result<CString> {
-    CString::new(s).map_err(|e| Error::new(Code::InvalidArgument, format!("text has a NUL byte at {}", e.nul_position())))
+    CString::new(s)
+        .map_err(|e| Error::new(Code::InvalidArgument, format!("text has a NUL byte at {}", e.nul_position())))
 }
 
 /// A new `char *` for a `char **` out-parameter, freed by `zku_string_free`.

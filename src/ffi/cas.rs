@@ -7,7 +7,9 @@ use std::ffi::{c_char, c_void};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
-use super::{bytes_arg, clear_out, guard, guard_value, handle, required_out, set_out, str_arg, timeout_arg, write_out, zku_rc};
+use super::{
+    bytes_arg, clear_out, guard, guard_value, handle, required_out, set_out, str_arg, timeout_arg, write_out, zku_rc,
+};
 use crate::cas::{self, Cas, CasOptions, Decision};
 use crate::error::{Code, Error, Result};
 
@@ -120,8 +122,9 @@ pub unsafe extern "C" fn zku_cas_begin(
         unsafe { clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or valid (caller).
-        let (client, path, options) =
-            unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?) };
+        let (client, path, options) = unsafe {
+            (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
+        };
         let cas = Cas::begin(client, path, options, timeout_arg(timeout_ms)?)?;
         let mut handle = zku_cas { cas, view: Vec::new() };
         handle.refresh();
@@ -451,8 +454,9 @@ pub unsafe extern "C" fn zku_cas_update(
         }
         let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
         // SAFETY: NULL or valid (caller).
-        let (client, path, options) =
-            unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?) };
+        let (client, path, options) = unsafe {
+            (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
+        };
         let mut view = Vec::new();
         let updated = cas::update(client, path, options, max_attempts, timeout_arg(timeout_ms)?, |cas| {
             nul_terminated(&mut view, cas.value());
@@ -467,8 +471,12 @@ pub unsafe extern "C" fn zku_cas_update(
                     Error::invalid_argument("the callback returned ZKU_CAS_WRITE without calling zku_cas_next_set")
                 }),
                 ZKU_CAS_SKIP => Ok(Decision::Skip),
-                rc if rc < 0 => Err(Error::new(Code::Aborted, format!("cas update {path}: the callback aborted with {rc}"))),
-                rc => Err(Error::invalid_argument(format!("cas update {path}: the callback returned {rc}, not ZKU_CAS_WRITE, ZKU_CAS_SKIP or a negative number"))),
+                rc if rc < 0 => {
+                    Err(Error::new(Code::Aborted, format!("cas update {path}: the callback aborted with {rc}")))
+                }
+                rc => Err(Error::invalid_argument(format!(
+                    "cas update {path}: the callback returned {rc}, not ZKU_CAS_WRITE, ZKU_CAS_SKIP or a negative number"
+                ))),
             }
         })?;
         // SAFETY: NULL or writable (caller).

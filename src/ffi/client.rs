@@ -48,7 +48,8 @@ pub(crate) fn state_code(state: SessionState) -> zku_state {
 /// Called on every session state change with the old and new state. Runs
 /// on a library thread dedicated to this client, one call at a time; it may
 /// call back into the library (even free the client).
-pub type zku_state_fn = Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
+pub type zku_state_fn =
+    Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
 
 /// Connects and waits for a session, at most the configured connect
 /// timeout. Blocking. `config` may be NULL (all defaults); it is copied.
@@ -122,7 +123,8 @@ pub unsafe extern "C" fn zku_client_session_timeout_ms(client: *const zku_client
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_state {
     // SAFETY: NULL or live (caller).
-    unsafe { client.as_ref() }.map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
+    unsafe { client.as_ref() }
+        .map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
 }
 
 /// Sets (or with `callback` NULL, removes) the state-change callback. A

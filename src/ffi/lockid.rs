@@ -33,7 +33,11 @@ pub struct zku_lock_id_parts {
 /// # Safety
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_lock_id(node_id: *const c_char, out: *mut *mut c_char, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_lock_id(
+    node_id: *const c_char,
+    out: *mut *mut c_char,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or writable (caller).
         unsafe { clear_out(out) };

@@ -147,8 +147,7 @@ pub unsafe extern "C" fn zku_reader_new(
     })
 }
 
-type RawReaderFn =
-    unsafe extern "C" fn(*mut c_void, i32, *const c_char, *const c_char, *const c_char, *const zku_stat);
+type RawReaderFn = unsafe extern "C" fn(*mut c_void, i32, *const c_char, *const c_char, *const c_char, *const zku_stat);
 
 fn deliver(callback: RawReaderFn, data: &UserData, event: &ReaderEvent) {
     let text = |s: &str| CString::new(s).unwrap_or_default();

@@ -131,5 +131,11 @@ pub fn core_client(hosts: &str, session_ms: u64) -> zkutil::Client {
 pub fn report_latency(name: &str, samples: &mut [f64]) {
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    eprintln!("latency {name}: p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms over {}", at(0.5), at(0.9), at(1.0), samples.len());
+    eprintln!(
+        "latency {name}: p50 {:.2} ms, p90 {:.2} ms, max {:.2} ms over {}",
+        at(0.5),
+        at(0.9),
+        at(1.0),
+        samples.len()
+    );
 }

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use zkutil::cas::{self, Cas, CasOptions, Decision};
 use zkutil::{CreateOptions, Timeout};
 
+use crate::Ctx;
 use crate::raw::Floors;
 use crate::report::{line, ratio};
-use crate::Ctx;
 
 const T: Timeout = Timeout::After(Duration::from_secs(30));
 
@@ -42,7 +42,8 @@ fn once(ctx: &Ctx, path: &str, way: Way) {
             c.set(path, &increment(&data), Some(stat.version), T).expect("set");
         }
         Way::Update => {
-            cas::update(c, path, CasOptions::default(), 0, T, |h| Ok(Decision::Write(increment(h.value())))).expect("update");
+            cas::update(c, path, CasOptions::default(), 0, T, |h| Ok(Decision::Write(increment(h.value()))))
+                .expect("update");
         }
         Way::Handle => {
             let mut h = Cas::begin(c, path, CasOptions::default(), T).expect("begin");

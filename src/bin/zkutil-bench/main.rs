@@ -47,11 +47,8 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
-    let config = Config {
-        hosts: Some(hosts.clone()),
-        session_timeout: Some(Duration::from_secs(10)),
-        ..Config::default()
-    };
+    let config =
+        Config { hosts: Some(hosts.clone()), session_timeout: Some(Duration::from_secs(10)), ..Config::default() };
     let client = Client::connect(config.clone()).expect("connect");
     let root = format!("/zkutil-bench-{}", std::process::id());
     let t = zkutil::Timeout::After(Duration::from_secs(10));

@@ -25,5 +25,11 @@ pub fn percentiles(name: &str, samples: &mut [f64]) {
     }
     samples.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
-    println!("bench {name} p50_us {:.1} p99_us {:.1} max_us {:.1} samples {}", at(0.5), at(0.99), at(1.0), samples.len());
+    println!(
+        "bench {name} p50_us {:.1} p99_us {:.1} max_us {:.1} samples {}",
+        at(0.5),
+        at(0.99),
+        at(1.0),
+        samples.len()
+    );
 }
