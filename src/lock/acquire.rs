@@ -98,7 +98,7 @@ impl Inner {
         self.check_open()?;
         let what = format!("acquire {}", self.path);
         let deadline = timeout.deadline();
-        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let mut cancel = self.cancel.subscribe();
         let guard = match self.ops.clone().try_lock_owned() {
             Ok(guard) => guard,

@@ -33,7 +33,7 @@ use crate::config::{Config, Key};
 use crate::dispatch::Dispatcher;
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
-use crate::runtime::{Deadline, Timeout};
+use crate::runtime::Timeout;
 
 /// Where a lock handle stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -472,16 +472,6 @@ impl Inner {
             return Err(Error::closed("lock handle is closed"));
         }
         Ok(())
-    }
-
-    /// How long a request already sent may take: the call's deadline, or
-    /// for `NoWait` (one attempt) its round trip, bounded by the session
-    /// timeout.
-    pub(crate) fn reply_deadline(&self, timeout: Timeout, deadline: Deadline) -> Deadline {
-        match timeout {
-            Timeout::NoWait => Deadline::never().min_after(self.client.session_timeout()),
-            _ => deadline,
-        }
     }
 
     /// Our node data for the next create or write.

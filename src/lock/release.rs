@@ -32,7 +32,7 @@ impl Inner {
     pub(super) fn release_inner(self: &Arc<Self>, timeout: Timeout) -> Result<()> {
         let what = format!("release {}", self.path);
         let deadline = timeout.deadline();
-        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
         let held = {
             let mut s = self.shared.lock().unwrap();
@@ -135,7 +135,7 @@ impl Inner {
         self.check_open()?;
         let what = format!("try_release {}", self.path);
         let deadline = timeout.deadline();
-        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
         self.shared.lock().unwrap().releasing = true;
         let result = runtime::block_on(async {
@@ -188,7 +188,7 @@ impl Inner {
         let val = data::val_text(val_json)?;
         let what = format!("set_val {}", self.path);
         let deadline = timeout.deadline();
-        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
         let held = self.held_now(deadline, &what)?;
         let version = expected_version.unwrap_or(held.version);
@@ -248,7 +248,7 @@ impl Inner {
         }
         let what = format!("guarded {} {path}", if data.is_some() { "set" } else { "delete" });
         let deadline = timeout.deadline();
-        let reply_deadline = self.reply_deadline(timeout, deadline);
+        let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
         let held = self.held_now(deadline, &what)?;
         let lock_path = &*self.path;
