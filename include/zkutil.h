@@ -1685,6 +1685,47 @@ const char *zku_lock_identifier(const struct zku_lock *lock);
 const char *zku_lock_path(const struct zku_lock *lock);
 
 /**
+ * Sets (or with `callback` NULL, removes) the state-change callback. It
+ * gets every transition in order, on a library thread dedicated to this
+ * lock, and may call back into the library. A previous callback is
+ * removed first: after this returns it is not called again and its
+ * `user_data_free` has run (unless this is called from inside it).
+ * `user_data_free` (may be NULL) runs exactly once, when the callback is
+ * replaced or removed or the lock freed.
+ * Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_lock_set_state_callback(const struct zku_lock *lock, zku_lock_state_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
+
+/**
+ * A descriptor that becomes readable on every state change, for poll(),
+ * epoll, libevent or Ruby's IO.select, as an alternative to the callback.
+ * It is readable once right after its creation (the first call), so read
+ * the state then. When it polls readable, call `zku_lock_fd_drain`. The
+ * descriptor belongs to the lock: do not read, write or close it; it is
+ * closed by `zku_lock_free`. Never blocks.
+ * Errors: ZKU_ENULL, ZKU_ESYSTEM (no descriptors left).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_fd(const struct zku_lock *lock, int *fd, struct zku_error **err);
+
+/**
+ * Empties the descriptor of `zku_lock_fd` (so it is not readable until the
+ * next change) and returns the current state (>= 0), or ZKU_ENULL for
+ * NULL. Never blocks. Changes between two drains are coalesced: the
+ * callback sees every transition, the descriptor the latest state.
+ *
+ * # Safety
+ * `lock` is NULL or live.
+ */
+zku_lock_state zku_lock_fd_drain(const struct zku_lock *lock);
+
+/**
  * Sets the node's "val" to `val_json` while the lock is held (k3zkutil's
  * set_lock_val), if the node's version is `expected_version` (-1: the
  * version this handle last saw or wrote). Later acquisitions by this
@@ -1749,47 +1790,6 @@ zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const
  * Pointers are NULL or valid.
  */
 zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, int32_t expected_version, int32_t timeout_ms, struct zku_error **err);
-
-/**
- * Sets (or with `callback` NULL, removes) the state-change callback. It
- * gets every transition in order, on a library thread dedicated to this
- * lock, and may call back into the library. A previous callback is
- * removed first: after this returns it is not called again and its
- * `user_data_free` has run (unless this is called from inside it).
- * `user_data_free` (may be NULL) runs exactly once, when the callback is
- * replaced or removed or the lock freed.
- * Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
- *
- * # Safety
- * Pointers are NULL or valid; `callback` and `user_data` stay usable from
- * library threads until `user_data_free` runs.
- */
-zku_rc zku_lock_set_state_callback(const struct zku_lock *lock, zku_lock_state_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
-
-/**
- * A descriptor that becomes readable on every state change, for poll(),
- * epoll, libevent or Ruby's IO.select, as an alternative to the callback.
- * It is readable once right after its creation (the first call), so read
- * the state then. When it polls readable, call `zku_lock_fd_drain`. The
- * descriptor belongs to the lock: do not read, write or close it; it is
- * closed by `zku_lock_free`. Never blocks.
- * Errors: ZKU_ENULL, ZKU_ESYSTEM (no descriptors left).
- *
- * # Safety
- * Pointers are NULL or valid.
- */
-zku_rc zku_lock_fd(const struct zku_lock *lock, int *fd, struct zku_error **err);
-
-/**
- * Empties the descriptor of `zku_lock_fd` (so it is not readable until the
- * next change) and returns the current state (>= 0), or ZKU_ENULL for
- * NULL. Never blocks. Changes between two drains are coalesced: the
- * callback sees every transition, the descriptor the latest state.
- *
- * # Safety
- * `lock` is NULL or live.
- */
-zku_lock_state zku_lock_fd_drain(const struct zku_lock *lock);
 
 /**
  * A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.
