@@ -143,6 +143,15 @@ pub(crate) fn timeout_arg(ms: i32) -> Result<Timeout> {
     Timeout::from_ms(ms as i64)
 }
 
+/// An expected-version argument: -1 (`ZKU_ANY_VERSION`) is any version.
+pub(crate) fn version_arg(version: i32) -> Result<Option<i32>> {
+    match version {
+        -1 => Ok(None),
+        v if v >= 0 => Ok(Some(v)),
+        v => Err(Error::invalid_argument(format!("expected version must be -1 (any) or >= 0, got {v}"))),
+    }
+}
+
 /// Sets an optional out-parameter to NULL.
 ///
 /// # Safety

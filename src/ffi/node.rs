@@ -8,7 +8,7 @@ use super::acl::zku_acl_list;
 use super::buf::{raw_string, zku_buf, zku_strings};
 use super::client::zku_client;
 use super::error::zku_error;
-use super::{bytes_arg, clear_out, guard, handle, str_arg, timeout_arg, write_out, zku_rc};
+use super::{bytes_arg, clear_out, guard, handle, str_arg, timeout_arg, version_arg, write_out, zku_rc};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::node::{CreateOptions, NodeKind, Stat};
@@ -104,14 +104,6 @@ fn create_options(flags: u32, ttl_ms: i64, acl: Option<&zku_acl_list>) -> Result
         acl: acl.map(zku_acl_list::acls),
         make_parents: flags & ZKU_CREATE_PARENTS != 0,
     })
-}
-
-fn version_arg(version: i32) -> Result<Option<i32>> {
-    match version {
-        ZKU_ANY_VERSION => Ok(None),
-        v if v >= 0 => Ok(Some(v)),
-        v => Err(Error::invalid_argument(format!("expected version must be -1 (any) or >= 0, got {v}"))),
-    }
 }
 
 /// Writes a create's outputs: the path (when wanted) and the stat.

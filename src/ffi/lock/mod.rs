@@ -21,7 +21,8 @@ use super::config::zku_config;
 use super::error::zku_error;
 use super::node::zku_stat;
 use super::{
-    bytes_arg, clear_out, guard, guard_value, handle, opt_str_arg, required_out, set_out, str_arg, write_out, zku_rc,
+    bytes_arg, clear_out, guard, guard_value, handle, opt_str_arg, required_out, set_out, str_arg, version_arg,
+    write_out, zku_rc,
 };
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
@@ -112,14 +113,6 @@ fn boxed(lock: Lock) -> Result<*mut zku_lock> {
 /// A lock call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
 fn lock_timeout(lock: &Lock, ms: i32) -> Result<Timeout> {
     if ms == ZKU_LOCK_DEFAULT_TIMEOUT { Ok(lock.default_timeout()) } else { super::timeout_arg(ms) }
-}
-
-fn version_arg(version: i32) -> Result<Option<i32>> {
-    match version {
-        -1 => Ok(None),
-        v if v >= 0 => Ok(Some(v)),
-        v => Err(Error::invalid_argument(format!("expected version must be -1 or >= 0, got {v}"))),
-    }
 }
 
 /// # Safety
