@@ -81,7 +81,8 @@ impl Acl {
     }
 }
 
-fn mask_to_zk(mask: u32) -> zookeeper_client::Permission {
+/// Our permission bits and the crate's permissions, one to one.
+const ZK_PERMS: [(u32, zookeeper_client::Permission); 5] = {
     use zookeeper_client::Permission as P;
     [
         (PERM_READ, P::READ),
@@ -90,23 +91,17 @@ fn mask_to_zk(mask: u32) -> zookeeper_client::Permission {
         (PERM_DELETE, P::DELETE),
         (PERM_ADMIN, P::ADMIN),
     ]
-    .into_iter()
-    .filter(|(bit, _)| mask & bit != 0)
-    .fold(P::NONE, |acc, (_, p)| acc | p)
+};
+
+fn mask_to_zk(mask: u32) -> zookeeper_client::Permission {
+    ZK_PERMS
+        .into_iter()
+        .filter(|(bit, _)| mask & bit != 0)
+        .fold(zookeeper_client::Permission::NONE, |acc, (_, p)| acc | p)
 }
 
 fn mask_from_zk(perm: zookeeper_client::Permission) -> u32 {
-    use zookeeper_client::Permission as P;
-    [
-        (PERM_READ, P::READ),
-        (PERM_WRITE, P::WRITE),
-        (PERM_CREATE, P::CREATE),
-        (PERM_DELETE, P::DELETE),
-        (PERM_ADMIN, P::ADMIN),
-    ]
-    .into_iter()
-    .filter(|(_, p)| perm.has(*p))
-    .fold(0, |acc, (bit, _)| acc | bit)
+    ZK_PERMS.into_iter().filter(|(_, p)| perm.has(*p)).fold(0, |acc, (bit, _)| acc | bit)
 }
 
 /// base64(sha1(acc)) where `acc` is `user:password`.

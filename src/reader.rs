@@ -158,6 +158,24 @@ pub(crate) struct Snapshot {
 }
 
 impl Snapshot {
+    /// The state right after the first read of a valid object.
+    fn fresh(doc: Doc, stat: Stat) -> Snapshot {
+        Snapshot {
+            cursor_text: doc.text.clone(),
+            doc,
+            stat,
+            state: ReaderState::Fresh,
+            connected: true,
+            problem: None,
+            changes: 0,
+            problems: 0,
+            cursor_changes: 0,
+            cursor_problems: 0,
+            seen: Some((stat.czxid, stat.mzxid)),
+            closed_by_user: false,
+        }
+    }
+
     fn state(&self) -> ReaderState {
         self.state
     }
@@ -210,20 +228,7 @@ impl Reader {
                 }
             })
         });
-        let snapshot = Snapshot {
-            cursor_text: doc.text.clone(),
-            doc,
-            stat,
-            state: ReaderState::Fresh,
-            connected: true,
-            problem: None,
-            changes: 0,
-            problems: 0,
-            cursor_changes: 0,
-            cursor_problems: 0,
-            seen: Some((stat.czxid, stat.mzxid)),
-            closed_by_user: false,
-        };
+        let snapshot = Snapshot::fresh(doc, stat);
         let shared = Arc::new(Shared {
             path,
             snapshot: Mutex::new(snapshot),
@@ -493,20 +498,7 @@ mod tests {
 
     fn snapshot(text: &str) -> Snapshot {
         let doc = Doc::decode(text.as_bytes().to_vec()).unwrap();
-        Snapshot {
-            cursor_text: doc.text.clone(),
-            doc,
-            stat: Stat { czxid: 1, mzxid: 1, ..Stat::default() },
-            state: ReaderState::Fresh,
-            connected: true,
-            problem: None,
-            changes: 0,
-            problems: 0,
-            cursor_changes: 0,
-            cursor_problems: 0,
-            seen: Some((1, 1)),
-            closed_by_user: false,
-        }
+        Snapshot::fresh(doc, Stat { czxid: 1, mzxid: 1, ..Stat::default() })
     }
 
     fn stat(czxid: i64, mzxid: i64, version: i32) -> Stat {

@@ -483,4 +483,10 @@ impl Inner {
     pub(crate) fn holds(&self, data: &[u8]) -> bool {
         data::holds(data, &self.identifier)
     }
+
+    /// The ownership rule: the node read is still this acquisition's (same
+    /// creation zxid, same ephemeral owner, our identifier).
+    pub(crate) fn still_ours(&self, held: &Held, data: &[u8], stat: &zk::Stat) -> bool {
+        stat.czxid == held.token && stat.ephemeral_owner == held.owner && self.holds(data)
+    }
 }

@@ -341,7 +341,7 @@ async fn remove_stale(weak: Weak<Inner>, generation: u64, mut session: watch::Re
             for _ in 0..3 {
                 match zk.get_data(&inner.path).await {
                     Ok((data, stat)) => {
-                        if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !inner.holds(&data) {
+                        if !inner.still_ours(&held, &data, &stat) {
                             return;
                         }
                         match zk.delete(&inner.path, Some(stat.version)).await {

@@ -113,7 +113,7 @@ impl Inner {
                 Err(e) if is_connection(&e) => continue,
                 Err(e) => return Err(Error::from(e)),
             };
-            if stat.czxid != held.token || stat.ephemeral_owner != held.owner || !self.holds(&data) {
+            if !self.still_ours(&held, &data, &stat) {
                 return Err(Error::new(
                     Code::LockLost,
                     format!(
