@@ -34,6 +34,9 @@ pub struct Client {
 struct Inner {
     zk: RwLock<Option<zk::Client>>,
     config: Config,
+    /// The configured default ACL (world:anyone:cdrwa when none), built
+    /// once: a digest entry costs a SHA-1.
+    default_acl: Vec<Acl>,
     session_id: i64,
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
@@ -48,7 +51,9 @@ impl Client {
         let hosts = config.hosts();
         config::parse_hosts(&hosts)?;
         let default_acl = config.default_acl()?;
-        debug_assert!(!default_acl.is_empty());
+        for acl in &default_acl {
+            acl.validate()?;
+        }
         let mut connector = zk::Client::connector().with_session_timeout(config.session_timeout());
         if let Some(auth) = config.auth() {
             connector = connector.with_auth(&auth.scheme, &auth.credentials());
@@ -74,8 +79,15 @@ impl Client {
         let session_timeout = zk.session_timeout();
         let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
         spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
-        let inner =
-            Inner { zk: RwLock::new(Some(zk)), config, session_id, session_timeout, state, callback: Mutex::new(None) };
+        let inner = Inner {
+            zk: RwLock::new(Some(zk)),
+            config,
+            default_acl,
+            session_id,
+            session_timeout,
+            state,
+            callback: Mutex::new(None),
+        };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -251,7 +263,7 @@ impl Client {
     fn acl_or_default(&self, acl: &Option<Vec<Acl>>) -> Result<Vec<zk::Acl>> {
         let acl = match acl {
             Some(acl) => acl.clone(),
-            None => self.inner.config.default_acl()?,
+            None => self.inner.default_acl.clone(),
         };
         if acl.is_empty() {
             return Err(Error::new(Code::InvalidAcl, "ACL list is empty"));
