@@ -125,6 +125,11 @@
 #define ZKU_LOCK_DEFAULT_TIMEOUT -2
 
 /**
+ * The default of `zku_lock_set_watch_delay`, in milliseconds.
+ */
+#define ZKU_LOCK_DEFAULT_WATCH_DELAY_MS 10
+
+/**
  * Largest node data accepted, in bytes (ZooKeeper's 1 MiB request limit
  * minus room for the path and headers). Larger data gives ZKU_ETOOLARGE
  * before anything is sent.
@@ -1619,6 +1624,22 @@ zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, struct 
  * Pointers are NULL or valid.
  */
 zku_rc zku_lock_try_release(const struct zku_lock *lock, int32_t timeout_ms, bool *released, struct zku_buf **holder, int32_t *version, struct zku_error **err);
+
+/**
+ * How long after each later acquisition the lock node is read again and
+ * watched, so that a third party deleting or changing it makes the lock
+ * ZKU_LOCK_LOST. A lock released sooner costs exactly a create and a
+ * delete on the server; a change made before the read is reported when
+ * the read happens, and a node deleted by someone else makes
+ * `zku_lock_release` return ZKU_ELOCKLOST. Session loss is reported at
+ * once whatever the delay. Default ZKU_LOCK_DEFAULT_WATCH_DELAY_MS (10);
+ * 0: right after the create's reply. Never blocks.
+ * Errors: ZKU_ENULL, ZKU_EINVAL (`delay_ms` negative).
+ *
+ * # Safety
+ * `lock` is NULL or live; `err` NULL or writable.
+ */
+zku_rc zku_lock_set_watch_delay(const struct zku_lock *lock, int32_t delay_ms, struct zku_error **err);
 
 /**
  * Makes acquires blocked on this lock, in any thread, return

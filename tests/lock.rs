@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::zk::{shared_server, unique_path};
+use common::zk::{has_watch, shared_server, unique_path, wait_watch};
 use zkutil::acl::{self, Acl};
 use zkutil::config::{AclSpec, Auth};
 use zkutil::{Client, Code, Config, CreateOptions, Lock, LockOptions, LockState, SessionState, Timeout};
@@ -290,6 +290,60 @@ fn node_deleted_or_changed_while_held_is_lost() {
     assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
     assert_eq!(other.get(l.path(), T).unwrap().0, b"xxx", "not ours: left in place");
     other.delete(l.path(), None, T).unwrap();
+}
+
+#[test]
+fn the_loss_watch_is_armed_after_the_watch_delay() {
+    let env = Env::new("watch-delay");
+    let c = env.client();
+    let other = env.client();
+    let port = shared_server().port();
+    let with_delay = |delay: Duration| {
+        Lock::new(&c, "foo_name", LockOptions { watch_delay: delay, ..LockOptions::default() }).unwrap()
+    };
+    assert_eq!(LockOptions::default().watch_delay, zkutil::lock::DEFAULT_WATCH_DELAY);
+
+    // The uncontended acquire sends the create alone.
+    let delay = Duration::from_secs(2);
+    let l = with_delay(delay);
+    let acquired = Instant::now();
+    l.acquire(T).unwrap();
+    assert!(!has_watch(port, l.path()), "nothing read or watched before the delay");
+    // A change made before the watch exists is found by the read that sets it.
+    other.set(l.path(), b"xxx", None, T).unwrap();
+    wait_for_state(&l, LockState::Lost, Duration::from_secs(20));
+    assert!(acquired.elapsed() >= delay, "read after the delay, not before");
+    assert!(l.lost_reason().unwrap().contains("xxx"), "{:?}", l.lost_reason());
+    assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(other.get(l.path(), T).unwrap().0, b"xxx", "not ours: left in place");
+    other.delete(l.path(), None, T).unwrap();
+
+    // Deleted by someone else before the read: release says so.
+    let l = with_delay(Duration::from_secs(60));
+    l.acquire(T).unwrap();
+    other.delete(l.path(), None, T).unwrap();
+    assert_eq!(l.state(), LockState::Held, "not read yet");
+    let e = l.release(T).unwrap_err();
+    assert_eq!(e.code(), Code::LockLost, "{e}");
+    assert!(e.message().contains("deleted by someone else"), "{e}");
+    assert_eq!(l.state(), LockState::Unlocked);
+
+    // Delay zero: watched right after the create's reply; then a delete
+    // by someone else is reported through the watch.
+    let l = with_delay(Duration::ZERO);
+    l.acquire(T).unwrap();
+    wait_watch(port, l.path(), true);
+    other.delete(l.path(), None, T).unwrap();
+    wait_for_state(&l, LockState::Lost, Duration::from_secs(10));
+    assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
+
+    // The delay is read at each acquisition; the released lock's watch
+    // went with its node.
+    l.set_watch_delay(Duration::from_millis(100));
+    l.acquire(T).unwrap();
+    wait_watch(port, l.path(), true);
+    l.release(T).unwrap();
+    wait_watch(port, l.path(), false);
 }
 
 #[test]

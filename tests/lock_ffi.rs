@@ -188,6 +188,14 @@ fn lock_functions_refuse_bad_input() {
         );
         expect("release NULL", call(|e| zku_lock_release(null(), 0, e)), ZKU_ENULL, "lock");
         expect("release bad timeout", call(|e| zku_lock_release(lc, -4, e)), ZKU_EINVAL, "timeout");
+        expect("set_watch_delay NULL", call(|e| zku_lock_set_watch_delay(null(), 0, e)), ZKU_ENULL, "lock");
+        expect("set_watch_delay negative", call(|e| zku_lock_set_watch_delay(lc, -1, e)), ZKU_EINVAL, "delay_ms");
+        assert_eq!(call(|e| zku_lock_set_watch_delay(lc, 0, e)).0, ZKU_OK);
+        assert_eq!(
+            ZKU_LOCK_DEFAULT_WATCH_DELAY_MS as u128,
+            zkutil::lock::DEFAULT_WATCH_DELAY.as_millis(),
+            "the header's default is the library's"
+        );
         expect(
             "try_release NULL",
             call(|e| zku_lock_try_release(null(), 0, &mut released, &mut holder, &mut version, e)),

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use capi::*;
-use common::zk::{ZkServer, four_letter, shared_server, unique_path};
+use common::zk::{ZkServer, shared_server, unique_path, wait_watch};
 use proxy::Proxy;
 use zkutil::ffi::buf::zku_buf;
 use zkutil::ffi::error::*;
@@ -44,21 +44,6 @@ fn wait_absent(c: &CClient, path: &str, timeout_ms: i32) -> (i32, String) {
     let p = cs(path);
     // SAFETY: live client.
     call(|e| unsafe { zku_wait_absent(c.ptr(), p.as_ptr(), timeout_ms, e) })
-}
-
-/// Whether the server holds a watch on `path` (four-letter `wchp`).
-fn has_watch(port: u16, path: &str) -> bool {
-    let reply = four_letter(port, "wchp").expect("wchp");
-    reply.lines().any(|l| l.trim() == path)
-}
-
-/// Polls `wchp` until `path` has (or has no) watch; generous timeout.
-fn wait_watch(port: u16, path: &str, present: bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while has_watch(port, path) != present {
-        assert!(Instant::now() < deadline, "watch on {path} still {}", if present { "absent" } else { "present" });
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

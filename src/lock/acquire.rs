@@ -1,11 +1,13 @@
-//! Acquiring: one attempt is a create and a get-and-watch of the lock node
-//! sent back to back (the client sends requests in call order and the
-//! server answers a session's requests in order), so the uncontended path
-//! costs one round trip, and the create2 reply's stat carries the fencing
-//! token. When the create succeeds, acquire returns on its reply and the
-//! monitor takes the get's reply (the watch is set on the server right
-//! after the create either way). When another handle holds the node we
-//! wait for the watch, a session change, the deadline or a cancel.
+//! Acquiring: one attempt is a create of the lock node; its create2 reply
+//! carries the fencing token, so the uncontended path is that one request.
+//! Only when the node exists is it read (with a watch when we are going to
+//! wait): the holder's identifier decides between ours (same identifier)
+//! and taken. The watch that detects a third party deleting or changing a
+//! held node is armed by the monitor, `watch_delay` after acquiring: a
+//! read queued behind the create would sit in front of the release's
+//! delete on the server, and a lock released within the delay never needs
+//! it. When another handle holds the node we wait for the watch, a session
+//! change, the deadline or a cancel.
 //!
 //! A create whose outcome we did not see (cancelled or timed out while in
 //! flight, or cut off by a connection loss) may have made our node: the
@@ -20,29 +22,29 @@ use std::time::Duration;
 use tokio::sync::{OwnedMutexGuard, watch};
 use zookeeper_client as zk;
 
+use super::monitor::Watching;
 use super::{Held, Holder, Inner, LockState, TryAcquire};
 use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
 use crate::runtime::{self, Deadline, Timeout};
 
 type CreateReply = std::result::Result<zk::Stat, zk::Error>;
-pub(super) type GetReply = std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>;
-type Replies = (CreateReply, GetReply);
-/// The get's reply of an attempt, still to come.
-pub(super) type PendingGet = Pin<Box<dyn Future<Output = GetReply> + Send>>;
+/// A read of the lock node, with its watch when one was asked for.
+type ReadReply = std::result::Result<(Vec<u8>, zk::Stat, Option<zk::OneshotWatcher>), zk::Error>;
 
 /// What one attempt found.
 enum Attempt {
     Held {
         held: Held,
         data: Vec<u8>,
-        watcher: super::monitor::Watching,
+        watching: Watching,
     },
     Taken {
         holder: Holder,
-        watcher: zk::OneshotWatcher,
+        /// Set when the attempt was made to wait (acquire, not try_acquire).
+        watcher: Option<zk::OneshotWatcher>,
     },
-    /// The node was gone by the time of the get: try again at once.
+    /// The node was gone by the time of the read: try again at once.
     Vanished,
     /// The parent directory does not exist.
     NoParent,
@@ -52,7 +54,7 @@ enum Attempt {
 
 /// Why a step ended without an attempt result.
 enum Stop {
-    /// Timed out or cancelled with the attempt in flight.
+    /// Timed out or cancelled with the create in flight.
     Interrupted(Box<InFlight>, Error),
     Failed(Error),
 }
@@ -146,8 +148,15 @@ impl Inner {
         let mut made_parent = false;
         loop {
             let data = self.node_data();
-            let step =
-                runtime::block_on(self.attempt_step(deadline, reply_deadline, &mut cancel, &mut session, data, &what));
+            let step = runtime::block_on(self.attempt_step(
+                deadline,
+                reply_deadline,
+                &mut cancel,
+                &mut session,
+                data,
+                wait,
+                &what,
+            ));
             let attempt = match step {
                 Ok(attempt) => attempt,
                 Err(Stop::Interrupted(attempt, err)) => {
@@ -162,8 +171,8 @@ impl Inner {
                 }
             };
             match attempt {
-                Attempt::Held { held, data, watcher } => {
-                    let token = self.install(held, watcher);
+                Attempt::Held { held, data, watching } => {
+                    let token = self.install(held, watching);
                     return Ok(Outcome::Held { token, data, version: held.version });
                 }
                 Attempt::Vanished => {
@@ -208,6 +217,7 @@ impl Inner {
                             }
                         }
                     }
+                    let watcher = watcher.expect("a waiting attempt reads with a watch");
                     let changed = async {
                         tokio::select! {
                             _ = watcher.changed() => {}
@@ -222,8 +232,9 @@ impl Inner {
         }
     }
 
-    /// Waits for a connection, sends the create and the get, and sorts out
-    /// the replies.
+    /// Waits for a connection, sends the create and, when the node exists,
+    /// reads it (with a watch when `wait`).
+    #[allow(clippy::too_many_arguments)]
     async fn attempt_step(
         &self,
         deadline: Deadline,
@@ -231,6 +242,7 @@ impl Inner {
         cancel: &mut watch::Receiver<u64>,
         session: &mut watch::Receiver<SessionState>,
         data: Vec<u8>,
+        wait: bool,
         what: &str,
     ) -> std::result::Result<Attempt, Stop> {
         let zk = tokio::select! {
@@ -239,33 +251,34 @@ impl Inner {
             zk = self.client.ready(deadline) => zk.map_err(|e| Stop::Failed(e.context(what)))?,
         };
         session.borrow_and_update();
-        let mut attempt = InFlight::start(zk, self.path.clone(), data, self.acl.clone(), self.ephemeral);
+        let mut create = InFlight::start(zk.clone(), self.path.clone(), data, self.acl.clone(), self.ephemeral);
         let created = tokio::select! {
             biased;
             _ = cancel.changed() => Err(cancelled(what)),
-            r = reply_deadline.run(what, attempt.created()) => r,
+            r = reply_deadline.run(what, &mut create.0) => r,
+        };
+        let created = match created {
+            Ok(reply) => reply,
+            Err(err) => return Err(Stop::Interrupted(Box::new(create), err)),
         };
         match created {
-            // Ours: the create2 reply carries the token. The get's reply
-            // (which arms the watch) is left to the monitor, off the
-            // caller's path, so the uncontended acquire costs the create.
-            Ok(Ok(stat)) => Ok(Attempt::Held {
+            Ok(stat) => Ok(Attempt::Held {
                 held: self.held_from(&stat),
                 data: self.node_data(),
-                watcher: super::monitor::Watching::Pending(attempt.into_get()),
+                watching: Watching::Deferred(self.watch_delay()),
             }),
-            Ok(Err(_)) => {
-                let finished = tokio::select! {
+            Err(zk::Error::NodeExists) => {
+                // Our create failed: nothing to clean up if this is cut short.
+                let read = tokio::select! {
                     biased;
                     _ = cancel.changed() => Err(cancelled(what)),
-                    r = reply_deadline.run(what, attempt.finish()) => r,
+                    r = reply_deadline.run(what, read_node(&zk, &self.path, wait)) => r,
                 };
-                match finished {
-                    Ok(()) => self.classify(attempt.into_replies()).map_err(Stop::Failed),
-                    Err(err) => Err(Stop::Interrupted(Box::new(attempt), err)),
-                }
+                self.classify(read.map_err(Stop::Failed)?).map_err(Stop::Failed)
             }
-            Err(err) => Err(Stop::Interrupted(Box::new(attempt), err)),
+            Err(zk::Error::NoNode) => Ok(Attempt::NoParent),
+            Err(e) if is_connection(&e) => Ok(Attempt::Unknown(Error::from(e))),
+            Err(e) => Err(Stop::Failed(Error::from(e).context(format!("create {}", self.path)))),
         }
     }
 
@@ -280,34 +293,32 @@ impl Inner {
         }
     }
 
-    fn classify(&self, (created, got): Replies) -> Result<Attempt> {
-        let created_unknown = match &created {
-            Ok(_) => false,
-            Err(zk::Error::NodeExists) => false,
-            Err(zk::Error::NoNode) => return Ok(Attempt::NoParent),
-            Err(e) if is_connection(e) => true,
-            Err(e) => return Err(Error::from(e.clone()).context(format!("create {}", self.path))),
-        };
-        match got {
+    /// Sorts out the read of an existing lock node: ours (our identifier:
+    /// a handle sharing it, or our own create whose reply was lost), taken,
+    /// or gone again.
+    fn classify(&self, read: ReadReply) -> Result<Attempt> {
+        match read {
             Ok((data, stat, watcher)) => {
                 if self.holds(&data) {
                     let held = self.held_from(&stat);
-                    Ok(Attempt::Held { held, data, watcher: super::monitor::Watching::Armed(watcher) })
+                    let watching = match watcher {
+                        Some(watcher) => Watching::Armed(watcher),
+                        None => Watching::Deferred(self.watch_delay()),
+                    };
+                    Ok(Attempt::Held { held, data, watching })
                 } else {
                     Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })
                 }
             }
-            Err(zk::Error::NoNode) if created_unknown => {
-                Ok(Attempt::Unknown(Error::new(Code::ConnectionLoss, "connection lost")))
-            }
             Err(zk::Error::NoNode) => Ok(Attempt::Vanished),
+            // An earlier create's outcome may still be unknown.
             Err(e) if is_connection(&e) => Ok(Attempt::Unknown(Error::from(e))),
             Err(e) => Err(Error::from(e).context(format!("get {}", self.path))),
         }
     }
 
     /// Records a new acquisition and starts its monitor.
-    fn install(self: &Arc<Self>, held: Held, watcher: super::monitor::Watching) -> i64 {
+    fn install(self: &Arc<Self>, held: Held, watching: Watching) -> i64 {
         let mut s = self.shared.lock().unwrap();
         s.generation += 1;
         s.held = Some(held);
@@ -317,7 +328,7 @@ impl Inner {
         if let Some(old) = s.monitor.take() {
             old.abort();
         }
-        let task = super::monitor::run(Arc::downgrade(self), s.generation, watcher, self.client.state_receiver());
+        let task = super::monitor::run(Arc::downgrade(self), s.generation, watching, self.client.state_receiver());
         s.monitor = Some(runtime::handle().spawn(task).abort_handle());
         self.transition(&mut s, LockState::Held);
         held.token
@@ -335,7 +346,7 @@ impl Inner {
     }
 
     /// Makes sure an attempt we gave up on leaves no node: waits (briefly
-    /// on this thread, then in the background) for its replies and deletes
+    /// on this thread, then in the background) for its create's reply and deletes
     /// the node if it is ours. `unknown`: an earlier create's outcome is
     /// unknown too. The operation mutex is held until this is done.
     fn clean_up(self: &Arc<Self>, attempt: Option<InFlight>, unknown: bool, guard: OwnedMutexGuard<()>) {
@@ -357,85 +368,32 @@ impl Inner {
     }
 }
 
-/// One attempt's two requests, a create and a get-and-watch of the lock
-/// node, sent back to back (both are queued, in this order, on the first
-/// poll), and their replies, awaited in two stages: the create's, which
-/// decides, then the get's.
-pub(super) struct InFlight {
-    created: tokio::sync::oneshot::Receiver<CreateReply>,
-    create_reply: Option<CreateReply>,
-    /// Sends both requests, hands the create's reply to `created`, then
-    /// waits for the get's. `None` once it finished.
-    get: Option<PendingGet>,
-    get_reply: Option<GetReply>,
-}
+/// An attempt's create, sent on the first poll.
+pub(super) struct InFlight(Pin<Box<dyn Future<Output = CreateReply> + Send>>);
 
 impl InFlight {
     fn start(zk: zk::Client, path: Arc<str>, data: Vec<u8>, acl: Arc<Vec<zk::Acl>>, ephemeral: bool) -> InFlight {
-        let (tx, created) = tokio::sync::oneshot::channel();
-        let get: PendingGet = Box::pin(async move {
+        InFlight(Box::pin(async move {
             let mode = if ephemeral { zk::CreateMode::Ephemeral } else { zk::CreateMode::Persistent };
             let options = mode.with_acls(zk::Acls::new(&acl));
-            // The client queues a request when the call is made; the
-            // futures only wait for the replies.
-            let create = zk.create(&path, &data, &options);
-            let get = zk.get_and_watch_data(&path);
-            let _ = tx.send(create.await.map(|(stat, _)| stat));
-            get.await
-        });
-        InFlight { created, create_reply: None, get: Some(get), get_reply: None }
+            zk.create(&path, &data, &options).await.map(|(stat, _)| stat)
+        }))
     }
+}
 
-    /// The create's reply (sending both requests if not done yet).
-    async fn created(&mut self) -> CreateReply {
-        loop {
-            if let Some(reply) = &self.create_reply {
-                return reply.clone();
-            }
-            tokio::select! {
-                biased;
-                reply = &mut self.created => {
-                    self.create_reply = Some(reply.expect("the create's reply is sent before the get's is awaited"));
-                }
-                reply = async { self.get.as_mut().expect("guarded").await }, if self.get.is_some() => {
-                    self.get = None;
-                    self.get_reply = Some(reply);
-                }
-            }
-        }
-    }
-
-    /// Waits for both replies.
-    async fn finish(&mut self) {
-        let _ = self.created().await;
-        if let Some(get) = self.get.as_mut() {
-            self.get_reply = Some(get.await);
-            self.get = None;
-        }
-    }
-
-    /// Both replies; only after `finish`.
-    fn into_replies(self) -> Replies {
-        (self.create_reply.expect("finished"), self.get_reply.expect("finished"))
-    }
-
-    /// The get's reply, still to come (after `created`).
-    fn into_get(self) -> PendingGet {
-        match (self.get, self.get_reply) {
-            (Some(get), _) => get,
-            (None, Some(reply)) => Box::pin(std::future::ready(reply)),
-            (None, None) => unreachable!("the get future ends with its reply"),
-        }
+/// Reads the lock node, with a watch when `watch`.
+async fn read_node(zk: &zk::Client, path: &str, watch: bool) -> ReadReply {
+    if watch {
+        zk.get_and_watch_data(path).await.map(|(data, stat, watcher)| (data, stat, Some(watcher)))
+    } else {
+        zk.get_data(path).await.map(|(data, stat)| (data, stat, None))
     }
 }
 
 async fn clean_up(inner: Arc<Inner>, attempt: Option<InFlight>, mut unknown: bool, _guard: OwnedMutexGuard<()>) {
     let mut created: Option<i64> = None;
-    if let Some(mut attempt) = attempt {
-        attempt.finish().await;
-        let (c, g) = attempt.into_replies();
-        drop(g);
-        match c {
+    if let Some(attempt) = attempt {
+        match attempt.0.await {
             Ok(stat) => created = Some(stat.czxid),
             Err(e) if is_connection(&e) => unknown = true,
             Err(_) => {}

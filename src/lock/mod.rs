@@ -9,10 +9,11 @@
 //! wakes them all and they race to create it (the herd effect, inherent in
 //! the k3zkutil layout).
 //!
-//! Files: `acquire` (the pipelined create + get, waiting, cancellation and
-//! cleanup), `monitor` (the task that follows a held lock's node and
-//! session), `release` (release, try_release, the value, guarded writes),
-//! `data` (the node's JSON), `notify` (the pollable descriptor).
+//! Files: `acquire` (the create, reading a taken node, waiting,
+//! cancellation and cleanup), `monitor` (the task that follows a held
+//! lock's node and session, arming its watch after `watch_delay`),
+//! `release` (release, try_release, the value, guarded writes), `data`
+//! (the node's JSON), `notify` (the pollable descriptor).
 
 mod acquire;
 mod data;
@@ -66,11 +67,27 @@ pub struct LockOptions {
     pub ephemeral: bool,
     /// The timeout used when a call asks for the default.
     pub timeout: Timeout,
+    /// How long after acquiring the lock node is read again and watched,
+    /// so that a third party deleting or changing it is reported as `Lost`.
+    /// A lock released sooner costs exactly a create and a delete; a
+    /// change before then is reported when the read happens (and a node
+    /// deleted by someone else makes `release` fail with `LockLost`).
+    /// Zero: at once, right after the create's reply.
+    pub watch_delay: Duration,
 }
+
+/// The default [`LockOptions::watch_delay`] (the C API's
+/// `ZKU_LOCK_DEFAULT_WATCH_DELAY_MS`; a test checks they agree).
+pub const DEFAULT_WATCH_DELAY: Duration = Duration::from_millis(10);
 
 impl Default for LockOptions {
     fn default() -> LockOptions {
-        LockOptions { identifier: None, ephemeral: true, timeout: Timeout::After(Duration::from_secs(10)) }
+        LockOptions {
+            identifier: None,
+            ephemeral: true,
+            timeout: Timeout::After(Duration::from_secs(10)),
+            watch_delay: DEFAULT_WATCH_DELAY,
+        }
     }
 }
 
@@ -155,6 +172,8 @@ pub(crate) struct Shared {
     pub(crate) lost_reason: Option<String>,
     /// Our "val", as written in the node (Python spacing).
     pub(crate) val: String,
+    /// See [`LockOptions::watch_delay`].
+    pub(crate) watch_delay: Duration,
 }
 
 pub(crate) struct Inner {
@@ -222,6 +241,7 @@ impl Lock {
             suppressed_loss: None,
             lost_reason: None,
             val: "null".to_string(),
+            watch_delay: options.watch_delay,
         };
         let inner = Inner {
             owns_client,
@@ -285,6 +305,11 @@ impl Lock {
     pub fn token(&self) -> Option<i64> {
         let s = self.inner.shared.lock().unwrap();
         if s.state == LockState::Unlocked { None } else { s.held.map(|h| h.token) }
+    }
+
+    /// Sets [`LockOptions::watch_delay`] for the acquisitions that follow.
+    pub fn set_watch_delay(&self, delay: Duration) {
+        self.inner.shared.lock().unwrap().watch_delay = delay;
     }
 
     /// Acquires the lock, waiting up to `timeout` for the holder to let go
@@ -482,6 +507,10 @@ impl Inner {
 
     pub(crate) fn holds(&self, data: &[u8]) -> bool {
         data::holds(data, &self.identifier)
+    }
+
+    pub(crate) fn watch_delay(&self) -> Duration {
+        self.shared.lock().unwrap().watch_delay
     }
 
     /// The ownership rule: the node read is still this acquisition's (same

@@ -1,6 +1,9 @@
 //! The task that follows one acquisition: the watch on the lock node and
 //! the session state decide between HELD, SUSPENDED and LOST.
 //!
+//! - Acquired by a create: `watch_delay` later the node is read with a
+//!   watch and checked like a re-verification below, so a change made
+//!   before the watch existed is seen by that read.
 //! - Node deleted: LOST (unless our own release deleted it).
 //! - Node data changed: read it again (re-arming the watch). Still our
 //!   identifier, same czxid and ephemeral owner: our own `set_val` (or a
@@ -24,12 +27,13 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 use zookeeper_client as zk;
 
-use super::acquire::{GetReply, PendingGet, is_connection};
+use super::acquire::is_connection;
 use super::{Inner, LockState};
 use crate::node::SessionState;
 use crate::runtime::Deadline;
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
+type GetReply = std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>;
 
 /// Retry delay for a verification that failed without a connection change
 /// (throttled, or a reply lost while the session stayed connected).
@@ -46,7 +50,6 @@ enum Verified {
 
 enum Wake {
     Node(zk::WatchedEvent),
-    FirstRead(GetReply),
     Session(Option<SessionState>),
     Expire,
     Retry,
@@ -56,9 +59,9 @@ enum Wake {
 pub(super) enum Watching {
     /// The watch is set.
     Armed(zk::OneshotWatcher),
-    /// The get-and-watch sent with the create has not answered yet; its
-    /// reply is checked like a re-verification.
-    Pending(PendingGet),
+    /// Not yet: after this delay the node is read with a watch and checked
+    /// like a re-verification (so a change before then is seen too).
+    Deferred(Duration),
 }
 
 pub(super) async fn run(
@@ -71,13 +74,13 @@ pub(super) async fn run(
         Some(inner) => (inner.ephemeral, inner.client.session_timeout()),
         None => return,
     };
-    let (mut watch, mut first_read): (Option<EventFuture>, Option<PendingGet>) = match watching {
+    // `retry_at`: when to read (and watch) the node next.
+    let (mut watch, mut retry_at): (Option<EventFuture>, Option<Instant>) = match watching {
         Watching::Armed(watcher) => (Some(Box::pin(watcher.changed())), None),
-        Watching::Pending(get) => (None, Some(get)),
+        Watching::Deferred(delay) => (None, Some(Instant::now() + delay)),
     };
     let mut last = *session.borrow_and_update();
     let mut suspended_at: Option<Instant> = None;
-    let mut retry_at: Option<Instant> = None;
     if last.is_terminal() {
         lose(&weak, generation, terminal_reason(last));
         return;
@@ -90,7 +93,6 @@ pub(super) async fn run(
         let expire_at = if ephemeral { suspended_at.map(|t| t + session_timeout) } else { None };
         let wake = tokio::select! {
             event = async { watch.as_mut().expect("guarded").await }, if watch.is_some() => Wake::Node(event),
-            reply = async { first_read.as_mut().expect("guarded").await }, if first_read.is_some() => Wake::FirstRead(reply),
             changed = session.changed() => Wake::Session(changed.ok().map(|_| *session.borrow_and_update())),
             _ = sleep_until(expire_at), if expire_at.is_some() => Wake::Expire,
             _ = sleep_until(retry_at), if retry_at.is_some() => Wake::Retry,
@@ -149,27 +151,6 @@ pub(super) async fn run(
                 retry_at = None;
                 last.is_connected()
             }
-            Wake::FirstRead(reply) => {
-                first_read = None;
-                let Some(inner) = weak.upgrade() else { return };
-                match judge(&inner, generation, reply) {
-                    Verified::Held(watcher) => {
-                        watch = Some(Box::pin(watcher.changed()));
-                        continue;
-                    }
-                    Verified::Lost(why) => {
-                        lose(&weak, generation, why);
-                        return;
-                    }
-                    Verified::Stale => return,
-                    // A lost reply: the session change that goes with it
-                    // leads to a re-verification.
-                    Verified::Unsure => {
-                        retry_at = Some(Instant::now() + RETRY);
-                        continue;
-                    }
-                }
-            }
         };
         if !verify_now {
             continue;
@@ -200,6 +181,8 @@ pub(super) async fn run(
 
 async fn sleep_until(at: Option<Instant>) {
     match at {
+        // Due already: skip the timer, whose ticks are whole milliseconds.
+        Some(at) if at <= Instant::now() => {}
         Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
@@ -219,18 +202,6 @@ async fn verify(inner: &Arc<Inner>, generation: u64) -> Verified {
         Err(_) => return Verified::Lost("the client was closed".to_string()),
     };
     let reply = zk.get_and_watch_data(&inner.path).await;
-    judge_held(inner, generation, held, reply)
-}
-
-/// Checks a get-and-watch reply against the current acquisition.
-fn judge(inner: &Arc<Inner>, generation: u64, reply: GetReply) -> Verified {
-    let held = {
-        let s = inner.shared.lock().unwrap();
-        match s.held {
-            Some(h) if s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended) => h,
-            _ => return Verified::Stale,
-        }
-    };
     judge_held(inner, generation, held, reply)
 }
 

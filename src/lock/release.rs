@@ -4,10 +4,14 @@
 //! Release never deletes a node that is not ours. The fast path (an
 //! ephemeral node our session created, no reconnect since) is one delete
 //! with our known version: the session is ours, so the node can only have
-//! been replaced by a third party deleting it, which our watch reports as
-//! LOST; the residual window is a third-party delete plus another client's
-//! create at the same version, both before that watch event reaches us.
-//! Every other case (persistent locks, a node created by another session
+//! been replaced by a third party deleting it, which the monitor reports as
+//! LOST (its read and watch, `watch_delay` after acquiring). If the node is
+//! simply gone, that third-party delete is reported as `LockLost`. The
+//! residual window is a third-party delete plus another client's create at
+//! the same version, both before the monitor sees it: before its read (a
+//! lock released within `watch_delay`) or while the watch event is on its
+//! way. ZooKeeper has no delete conditional on czxid or owner that would
+//! close it without a read first. Every other case (persistent locks, a node created by another session
 //! with our identifier, any reconnect since acquiring, a version that
 //! moved) reads the node first and deletes only if czxid, ephemeral owner
 //! and identifier still match, with the version just read.
@@ -101,7 +105,14 @@ impl Inner {
             if fast {
                 fast = false;
                 match reply_deadline.run("delete", zk.delete(path, Some(held.version))).await? {
-                    Ok(()) | Err(zk::Error::NoNode) => return Ok(()),
+                    Ok(()) => return Ok(()),
+                    // Nothing of ours deleted it (this is our first delete).
+                    Err(zk::Error::NoNode) => {
+                        return Err(Error::new(
+                            Code::LockLost,
+                            "the lock node was deleted by someone else while held; nothing deleted",
+                        ));
+                    }
                     Err(zk::Error::BadVersion) => continue,
                     Err(e) if is_connection(&e) => continue,
                     Err(e) => return Err(Error::from(e)),

@@ -171,6 +171,22 @@ pub fn four_letter_within(port: u16, cmd: &str, timeout: Duration) -> Option<Str
     Some(reply)
 }
 
+/// Whether the server on 127.0.0.1:`port` holds a watch on `path`
+/// (four-letter `wchp`).
+pub fn has_watch(port: u16, path: &str) -> bool {
+    let reply = four_letter(port, "wchp").expect("wchp");
+    reply.lines().any(|l| l.trim() == path)
+}
+
+/// Polls `wchp` until `path` has (or has no) watch; generous timeout.
+pub fn wait_watch(port: u16, path: &str, present: bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while has_watch(port, path) != present {
+        assert!(Instant::now() < deadline, "watch on {path} still {}", if present { "absent" } else { "present" });
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// The `Mode:` reported by `srvr` ("leader", "follower", "standalone",
 /// "observer"), or `None` when the server is down or not serving.
 pub fn server_mode(port: u16) -> Option<String> {

@@ -13,6 +13,7 @@ pub use value::*;
 
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::buf::{raw_string, zku_buf};
 use super::callback::{UserData, zku_free_fn};
@@ -68,6 +69,9 @@ pub const ZKU_LOCK_PERSISTENT: u32 = 1;
 /// (k3zkutil's).
 pub const ZKU_LOCK_DEFAULT_TIMEOUT: i32 = -2;
 
+/// The default of `zku_lock_set_watch_delay`, in milliseconds.
+pub const ZKU_LOCK_DEFAULT_WATCH_DELAY_MS: i32 = 10;
+
 /// Called with the old and new state on every lock state change, in order,
 /// on a library thread dedicated to this lock. It may call back into the
 /// library (even free the lock).
@@ -101,7 +105,12 @@ fn options(identifier: Option<&str>, flags: u32, default_timeout_ms: i32) -> Res
         ZKU_LOCK_DEFAULT_TIMEOUT => LockOptions::default().timeout,
         ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
     };
-    Ok(LockOptions { identifier: identifier.map(str::to_string), ephemeral: flags & ZKU_LOCK_PERSISTENT == 0, timeout })
+    Ok(LockOptions {
+        identifier: identifier.map(str::to_string),
+        ephemeral: flags & ZKU_LOCK_PERSISTENT == 0,
+        timeout,
+        ..LockOptions::default()
+    })
 }
 
 fn boxed(lock: Lock) -> Result<*mut zku_lock> {
@@ -432,6 +441,34 @@ pub unsafe extern "C" fn zku_lock_try_release(
                 write_out(holder, zku_buf::boxed(r.holder));
             }
         }
+        Ok(())
+    })
+}
+
+/// How long after each later acquisition the lock node is read again and
+/// watched, so that a third party deleting or changing it makes the lock
+/// ZKU_LOCK_LOST. A lock released sooner costs exactly a create and a
+/// delete on the server; a change made before the read is reported when
+/// the read happens, and a node deleted by someone else makes
+/// `zku_lock_release` return ZKU_ELOCKLOST. Session loss is reported at
+/// once whatever the delay. Default ZKU_LOCK_DEFAULT_WATCH_DELAY_MS (10);
+/// 0: right after the create's reply. Never blocks.
+/// Errors: ZKU_ENULL, ZKU_EINVAL (`delay_ms` negative).
+///
+/// # Safety
+/// `lock` is NULL or live; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_set_watch_delay(
+    lock: *const zku_lock,
+    delay_ms: i32,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { lock_arg(lock)? };
+        let delay = u64::try_from(delay_ms)
+            .map_err(|_| Error::invalid_argument(format!("delay_ms must be 0 or positive, got {delay_ms}")))?;
+        lock.set_watch_delay(Duration::from_millis(delay));
         Ok(())
     })
 }
