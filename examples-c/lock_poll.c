@@ -69,6 +69,10 @@ int main(void) {
     CHECK("client_new(operator)", zku_client_new(config, &operator_session, &err_));
     zku_config_free(config);
     CHECK("lock_new", zku_lock_new(client, "job", NULL, 0, ZKU_LOCK_DEFAULT_TIMEOUT, &lock, &err_));
+    /* Watch the node for interference from the moment it is acquired. The
+     * default (ZKU_LOCK_DEFAULT_WATCH_DELAY_MS later) spares locks released
+     * within it a read; a change before then is still caught by that read. */
+    CHECK("set_watch_delay", zku_lock_set_watch_delay(lock, 0, &err_));
 
     int fd = -1;
     CHECK("lock_fd", zku_lock_fd(lock, &fd, &err_));

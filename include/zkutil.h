@@ -1600,7 +1600,8 @@ zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, boo
  * lock documentation for how). Blocking, up to `timeout_ms`. Not held:
  * ZKU_OK, nothing sent (k3zkutil's silent release). After
  * ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
- * ZKU_LOCK_UNLOCKED. A release that fails for lack of a connection leaves
+ * ZKU_LOCK_UNLOCKED; the same when the node turns out to have been deleted
+ * by someone else. A release that fails for lack of a connection leaves
  * the state as it is; call it again.
  * Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
  * ZKU_ESESSIONEXPIRED (the lock is then LOST), ZKU_ECLOSED, ZKU_EINVAL.
