@@ -1,6 +1,7 @@
 //! The lock through server outages: a restart within the session timeout
 //! (SUSPENDED, then HELD again, the lock kept), an outage longer than the
-//! session timeout (LOST, another client takes the lock), an outage during
+//! session timeout (LOST, another client takes the lock), an outage as the
+//! held lock arms its watch, an outage during
 //! a blocked acquire (a connection code, not a hang), and a 3-node ensemble
 //! losing its leader while the lock is held and waiters wait.
 
@@ -78,6 +79,30 @@ fn restart_within_the_session_timeout_keeps_the_lock() {
     l.release(T).unwrap();
     assert!(c.exists(l.path(), T).unwrap().is_none());
     rival.acquire(T).unwrap();
+}
+
+#[test]
+fn outage_as_the_watch_is_armed_is_followed() {
+    // The server goes away about when the held lock reads and watches its
+    // node: a read made as the connection drops waits for the next
+    // connection, and meanwhile the lock must still turn SUSPENDED, then
+    // HELD after the restart.
+    let mut server = ZkServer::start();
+    let dir = unique_path("outage-at-arming");
+    let c = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    // Stopping takes a few milliseconds; the delays sweep across it.
+    for delay_ms in [0, 2, 4, 6, 8, 10, 12, 15, 20, 30] {
+        let delay = Duration::from_millis(delay_ms);
+        let l = Lock::new(&c, "res", LockOptions { watch_delay: delay, ..LockOptions::default() }).unwrap();
+        let token = l.acquire(T).unwrap();
+        server.stop();
+        wait_for_state(&l, LockState::Suspended, Duration::from_secs(30));
+        server.restart();
+        wait_for_state(&l, LockState::Held, Duration::from_secs(30));
+        assert_eq!(l.token(), Some(token), "delay {delay_ms} ms");
+        l.release(T).unwrap();
+        assert!(c.exists(l.path(), T).unwrap().is_none(), "delay {delay_ms} ms");
+    }
 }
 
 #[test]

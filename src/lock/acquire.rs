@@ -50,6 +50,9 @@ enum Attempt {
     NoParent,
     /// The connection broke; our create may or may not have been applied.
     Unknown(Error),
+    /// The connection broke while reading a node our create found there:
+    /// try again once connected (nothing of this attempt to clean up).
+    ReadCut(Error),
 }
 
 /// Why a step ended without an attempt result.
@@ -198,6 +201,14 @@ impl Inner {
                     // Wait for the connection and try again: a node we made
                     // is recognised by our identifier.
                 }
+                Attempt::ReadCut(err) => {
+                    if deadline.is_expired() {
+                        if maybe_created {
+                            self.clean_up(None, true, guard);
+                        }
+                        return Err(err.context(what));
+                    }
+                }
                 Attempt::Taken { holder, watcher } => {
                     maybe_created = false;
                     if !wait {
@@ -311,8 +322,7 @@ impl Inner {
                 }
             }
             Err(zk::Error::NoNode) => Ok(Attempt::Vanished),
-            // An earlier create's outcome may still be unknown.
-            Err(e) if is_connection(&e) => Ok(Attempt::Unknown(Error::from(e))),
+            Err(e) if is_connection(&e) => Ok(Attempt::ReadCut(Error::from(e))),
             Err(e) => Err(Error::from(e).context(format!("get {}", self.path))),
         }
     }

@@ -17,6 +17,10 @@
 //!   longer than the session timeout: LOST (the servers expire the session
 //!   by then); if the session turns out to be alive after all, our node is
 //!   deleted so it does not block the others.
+//!
+//! Reads run alongside the rest of the loop, never blocking it: a request
+//! made just as the connection drops waits for the next connection, and the
+//! lock must turn SUSPENDED meanwhile.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,12 +32,14 @@ use tokio::time::Instant;
 use zookeeper_client as zk;
 
 use super::acquire::is_connection;
-use super::{Inner, LockState};
+use super::{Held, Inner, LockState};
 use crate::node::SessionState;
 use crate::runtime::Deadline;
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 type GetReply = std::result::Result<(Vec<u8>, zk::Stat, zk::OneshotWatcher), zk::Error>;
+/// A verification read in flight, with the acquisition it checks.
+type ReadFuture = Pin<Box<dyn Future<Output = (Held, GetReply)> + Send>>;
 
 /// Retry delay for a verification that failed without a connection change
 /// (throttled, or a reply lost while the session stayed connected).
@@ -50,6 +56,7 @@ enum Verified {
 
 enum Wake {
     Node(zk::WatchedEvent),
+    Read(Held, GetReply),
     Session(Option<SessionState>),
     Expire,
     Retry,
@@ -79,6 +86,8 @@ pub(super) async fn run(
         Watching::Armed(watcher) => (Some(Box::pin(watcher.changed())), None),
         Watching::Deferred(delay) => (None, Some(Instant::now() + delay)),
     };
+    // The verification read in flight (see the module doc).
+    let mut reading: Option<ReadFuture> = None;
     let mut last = *session.borrow_and_update();
     let mut suspended_at: Option<Instant> = None;
     if last.is_terminal() {
@@ -93,6 +102,7 @@ pub(super) async fn run(
         let expire_at = if ephemeral { suspended_at.map(|t| t + session_timeout) } else { None };
         let wake = tokio::select! {
             event = async { watch.as_mut().expect("guarded").await }, if watch.is_some() => Wake::Node(event),
+            (held, reply) = async { reading.as_mut().expect("guarded").await }, if reading.is_some() => Wake::Read(held, reply),
             changed = session.changed() => Wake::Session(changed.ok().map(|_| *session.borrow_and_update())),
             _ = sleep_until(expire_at), if expire_at.is_some() => Wake::Expire,
             _ = sleep_until(retry_at), if retry_at.is_some() => Wake::Retry,
@@ -116,6 +126,32 @@ pub(super) async fn run(
                     }
                     _ => last.is_connected(),
                 }
+            }
+            Wake::Read(held, reply) => {
+                reading = None;
+                let Some(inner) = weak.upgrade() else { return };
+                match judge(&inner, generation, held, reply) {
+                    Verified::Held(new_watcher) => {
+                        // The new watcher is registered before the old one
+                        // is dropped, so the server-side watch is never
+                        // removed.
+                        watch = Some(Box::pin(new_watcher.changed()));
+                        suspended_at = None;
+                        retry_at = None;
+                        resume(&inner, generation);
+                    }
+                    Verified::Lost(why) => {
+                        lose(&weak, generation, why);
+                        return;
+                    }
+                    Verified::Unsure => {
+                        suspend(&weak, generation);
+                        suspended_at.get_or_insert_with(Instant::now);
+                        retry_at = Some(Instant::now() + RETRY);
+                    }
+                    Verified::Stale => return,
+                }
+                continue;
             }
             Wake::Session(None) => {
                 lose(&weak, generation, "the client was dropped".to_string());
@@ -152,29 +188,18 @@ pub(super) async fn run(
                 last.is_connected()
             }
         };
-        if !verify_now {
+        // A read in flight answers for this wake-up too.
+        if !verify_now || reading.is_some() {
             continue;
         }
         let Some(inner) = weak.upgrade() else { return };
-        match verify(&inner, generation).await {
-            Verified::Held(new_watcher) => {
-                // The new watcher is registered before the old one is
-                // dropped, so the server-side watch is never removed.
-                watch = Some(Box::pin(new_watcher.changed()));
-                suspended_at = None;
-                retry_at = None;
-                resume(&inner, generation);
-            }
-            Verified::Lost(why) => {
+        match start_read(&inner, generation) {
+            Ok(read) => reading = Some(read),
+            Err(Verified::Lost(why)) => {
                 lose(&weak, generation, why);
                 return;
             }
-            Verified::Unsure => {
-                suspend(&weak, generation);
-                suspended_at.get_or_insert_with(Instant::now);
-                retry_at = Some(Instant::now() + RETRY);
-            }
-            Verified::Stale => return,
+            Err(_) => return,
         }
     }
 }
@@ -188,24 +213,23 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Reads the node (re-arming the watch) and checks it is still ours.
-async fn verify(inner: &Arc<Inner>, generation: u64) -> Verified {
+/// Starts reading the node (re-arming the watch) to check it is still
+/// ours; `Err` when there is nothing to check (`Stale`) or no client.
+fn start_read(inner: &Arc<Inner>, generation: u64) -> Result<ReadFuture, Verified> {
     let held = {
         let s = inner.shared.lock().unwrap();
         match s.held {
             Some(h) if s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended) => h,
-            _ => return Verified::Stale,
+            _ => return Err(Verified::Stale),
         }
     };
-    let zk = match inner.client.zk() {
-        Ok(zk) => zk,
-        Err(_) => return Verified::Lost("the client was closed".to_string()),
-    };
-    let reply = zk.get_and_watch_data(&inner.path).await;
-    judge_held(inner, generation, held, reply)
+    let zk = inner.client.zk().map_err(|_| Verified::Lost("the client was closed".to_string()))?;
+    let path = inner.path.clone();
+    Ok(Box::pin(async move { (held, zk.get_and_watch_data(&path).await) }))
 }
 
-fn judge_held(inner: &Arc<Inner>, generation: u64, held: super::Held, reply: GetReply) -> Verified {
+/// Checks a read of the node against the acquisition it was made for.
+fn judge(inner: &Arc<Inner>, generation: u64, held: Held, reply: GetReply) -> Verified {
     match reply {
         Ok((data, stat, watcher)) => {
             if stat.czxid != held.token {
