@@ -58,7 +58,27 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
                 return;
             }
         };
-        match read(&zk, &path).await {
+        // A read made as the connection drops waits for the next
+        // connection: follow the session meanwhile, so the outage is
+        // reported as it happens.
+        let reply = read(&zk, &path);
+        tokio::pin!(reply);
+        let reply = loop {
+            tokio::select! {
+                reply = &mut reply => break reply,
+                changed = states.changed() => {
+                    let state = if changed.is_err() { SessionState::Closed } else { *states.borrow_and_update() };
+                    if state.is_terminal() {
+                        finish(&shared, state);
+                        return;
+                    }
+                    if !state.is_connected() {
+                        shared.update(|snap, events| snap.disconnected(events));
+                    }
+                }
+            }
+        };
+        match reply {
             Ok(Read::Data(data, stat, w)) => {
                 shared.update(|snap, events| {
                     snap.read(&path, data, stat, events);
