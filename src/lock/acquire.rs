@@ -150,16 +150,8 @@ impl Inner {
         let mut maybe_created = false;
         let mut made_parent = false;
         loop {
-            let data = self.node_data();
-            let step = runtime::block_on(self.attempt_step(
-                deadline,
-                reply_deadline,
-                &mut cancel,
-                &mut session,
-                data,
-                wait,
-                &what,
-            ));
+            let step =
+                runtime::block_on(self.attempt_step(deadline, reply_deadline, &mut cancel, &mut session, wait, &what));
             let attempt = match step {
                 Ok(attempt) => attempt,
                 Err(Stop::Interrupted(attempt, err)) => {
@@ -245,14 +237,12 @@ impl Inner {
 
     /// Waits for a connection, sends the create and, when the node exists,
     /// reads it (with a watch when `wait`).
-    #[allow(clippy::too_many_arguments)]
     async fn attempt_step(
         &self,
         deadline: Deadline,
         reply_deadline: Deadline,
         cancel: &mut watch::Receiver<u64>,
         session: &mut watch::Receiver<SessionState>,
-        data: Vec<u8>,
         wait: bool,
         what: &str,
     ) -> std::result::Result<Attempt, Stop> {
@@ -262,7 +252,8 @@ impl Inner {
             zk = self.client.ready(deadline) => zk.map_err(|e| Stop::Failed(e.context(what)))?,
         };
         session.borrow_and_update();
-        let mut create = InFlight::start(zk.clone(), self.path.clone(), data, self.acl.clone(), self.ephemeral);
+        let data = self.node_data();
+        let mut create = InFlight::start(zk.clone(), self.path.clone(), data.clone(), self.acl.clone(), self.ephemeral);
         let created = tokio::select! {
             biased;
             _ = cancel.changed() => Err(cancelled(what)),
@@ -275,7 +266,7 @@ impl Inner {
         match created {
             Ok(stat) => Ok(Attempt::Held {
                 held: self.held_from(&stat),
-                data: self.node_data(),
+                data,
                 watching: Watching::Deferred(self.watch_delay()),
             }),
             Err(zk::Error::NodeExists) => {
@@ -356,9 +347,10 @@ impl Inner {
     }
 
     /// Makes sure an attempt we gave up on leaves no node: waits (briefly
-    /// on this thread, then in the background) for its create's reply and deletes
-    /// the node if it is ours. `unknown`: an earlier create's outcome is
-    /// unknown too. The operation mutex is held until this is done.
+    /// on this thread, then in the background) for its create's reply and
+    /// deletes the node if it is ours. `unknown`: an earlier create's
+    /// outcome is unknown too. The operation mutex is held until this is
+    /// done.
     fn clean_up(self: &Arc<Self>, attempt: Option<InFlight>, unknown: bool, guard: OwnedMutexGuard<()>) {
         if attempt.is_none() && !unknown {
             return;
