@@ -37,7 +37,9 @@ enum Attempt {
     Held {
         held: Held,
         data: Vec<u8>,
-        watching: Watching,
+        /// The watch when the node was read with one; else the monitor
+        /// sets it `watch_delay` from now.
+        watcher: Option<zk::OneshotWatcher>,
     },
     Taken {
         holder: Holder,
@@ -48,11 +50,10 @@ enum Attempt {
     Vanished,
     /// The parent directory does not exist.
     NoParent,
-    /// The connection broke; our create may or may not have been applied.
-    Unknown(Error),
-    /// The connection broke while reading a node our create found there:
-    /// try again once connected (nothing of this attempt to clean up).
-    ReadCut(Error),
+    /// The connection broke: try again once connected. `create_unknown`:
+    /// during our create, which may or may not have been applied (else
+    /// during the read after it failed, with nothing to clean up).
+    Disconnected { err: Error, create_unknown: bool },
 }
 
 /// Why a step ended without an attempt result.
@@ -166,8 +167,8 @@ impl Inner {
                 }
             };
             match attempt {
-                Attempt::Held { held, data, watching } => {
-                    let token = self.install(held, watching);
+                Attempt::Held { held, data, watcher } => {
+                    let token = self.install(held, watcher);
                     return Ok(Outcome::Held { token, data, version: held.version });
                 }
                 Attempt::Vanished => {
@@ -184,22 +185,16 @@ impl Inner {
                     runtime::block_on(self.make_parent(reply_deadline))
                         .map_err(|e| e.context(format!("{what}: create the lock directory")))?;
                 }
-                Attempt::Unknown(err) => {
-                    maybe_created = true;
-                    if deadline.is_expired() {
-                        self.clean_up(None, true, guard);
-                        return Err(err.context(what));
-                    }
-                    // Wait for the connection and try again: a node we made
-                    // is recognised by our identifier.
-                }
-                Attempt::ReadCut(err) => {
+                Attempt::Disconnected { err, create_unknown } => {
+                    maybe_created |= create_unknown;
                     if deadline.is_expired() {
                         if maybe_created {
                             self.clean_up(None, true, guard);
                         }
                         return Err(err.context(what));
                     }
+                    // Wait for the connection and try again: a node we made
+                    // is recognised by our identifier.
                 }
                 Attempt::Taken { holder, watcher } => {
                     maybe_created = false;
@@ -264,11 +259,7 @@ impl Inner {
             Err(err) => return Err(Stop::Interrupted(Box::new(create), err)),
         };
         match created {
-            Ok(stat) => Ok(Attempt::Held {
-                held: self.held_from(&stat),
-                data,
-                watching: Watching::Deferred(self.watch_delay()),
-            }),
+            Ok(stat) => Ok(Attempt::Held { held: self.held_from(&stat), data, watcher: None }),
             Err(zk::Error::NodeExists) => {
                 // Our create failed: nothing to clean up if this is cut short.
                 let read = tokio::select! {
@@ -279,7 +270,7 @@ impl Inner {
                 self.classify(read.map_err(Stop::Failed)?).map_err(Stop::Failed)
             }
             Err(zk::Error::NoNode) => Ok(Attempt::NoParent),
-            Err(e) if is_connection(&e) => Ok(Attempt::Unknown(Error::from(e))),
+            Err(e) if is_connection(&e) => Ok(Attempt::Disconnected { err: Error::from(e), create_unknown: true }),
             Err(e) => Err(Stop::Failed(Error::from(e).context(format!("create {}", self.path)))),
         }
     }
@@ -303,23 +294,19 @@ impl Inner {
             Ok((data, stat, watcher)) => {
                 if self.holds(&data) {
                     let held = self.held_from(&stat);
-                    let watching = match watcher {
-                        Some(watcher) => Watching::Armed(watcher),
-                        None => Watching::Deferred(self.watch_delay()),
-                    };
-                    Ok(Attempt::Held { held, data, watching })
+                    Ok(Attempt::Held { held, data, watcher })
                 } else {
                     Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })
                 }
             }
             Err(zk::Error::NoNode) => Ok(Attempt::Vanished),
-            Err(e) if is_connection(&e) => Ok(Attempt::ReadCut(Error::from(e))),
+            Err(e) if is_connection(&e) => Ok(Attempt::Disconnected { err: Error::from(e), create_unknown: false }),
             Err(e) => Err(Error::from(e).context(format!("get {}", self.path))),
         }
     }
 
     /// Records a new acquisition and starts its monitor.
-    fn install(self: &Arc<Self>, held: Held, watching: Watching) -> i64 {
+    fn install(self: &Arc<Self>, held: Held, watcher: Option<zk::OneshotWatcher>) -> i64 {
         let mut s = self.shared.lock().unwrap();
         s.generation += 1;
         s.held = Some(held);
@@ -329,6 +316,10 @@ impl Inner {
         if let Some(old) = s.monitor.take() {
             old.abort();
         }
+        let watching = match watcher {
+            Some(watcher) => Watching::Armed(watcher),
+            None => Watching::Deferred(s.watch_delay),
+        };
         let task = super::monitor::run(Arc::downgrade(self), s.generation, watching, self.client.state_receiver());
         s.monitor = Some(runtime::handle().spawn(task).abort_handle());
         self.transition(&mut s, LockState::Held);

@@ -509,10 +509,6 @@ impl Inner {
         data::holds(data, &self.identifier)
     }
 
-    pub(crate) fn watch_delay(&self) -> Duration {
-        self.shared.lock().unwrap().watch_delay
-    }
-
     /// The ownership rule: the node read is still this acquisition's (same
     /// creation zxid, same ephemeral owner, our identifier).
     pub(crate) fn still_ours(&self, held: &Held, data: &[u8], stat: &zk::Stat) -> bool {
