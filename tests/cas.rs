@@ -121,30 +121,9 @@ fn begin_commit_conflict_reread_in_raw_mode() {
     ok("stat", call(|e| unsafe { zku_cas_stat(cas, &mut got, e) }));
     assert_eq!(got.version, 3);
     assert_eq!(got.mzxid, stat.mzxid);
-    assert_eq!(other.get(&path, T).unwrap(), (b"mine again".to_vec(), zkutil::Stat::from_c(&got)));
+    let (data, server_stat) = other.get(&path, T).unwrap();
+    assert_eq!((data, zku_stat::from(server_stat)), (b"mine again".to_vec(), got));
     free(cas);
-}
-
-/// Comparing a zku_stat with the core Stat.
-trait FromC {
-    fn from_c(s: &zku_stat) -> Self;
-}
-impl FromC for zkutil::Stat {
-    fn from_c(s: &zku_stat) -> zkutil::Stat {
-        zkutil::Stat {
-            czxid: s.czxid,
-            mzxid: s.mzxid,
-            ctime: s.ctime,
-            mtime: s.mtime,
-            pzxid: s.pzxid,
-            version: s.version,
-            cversion: s.cversion,
-            aversion: s.aversion,
-            ephemeral_owner: s.ephemeral_owner,
-            data_length: s.data_length,
-            num_children: s.num_children,
-        }
-    }
 }
 
 #[test]

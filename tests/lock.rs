@@ -3,6 +3,7 @@
 //! safe release and guarded writes.
 
 mod common;
+mod lockstate;
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
@@ -10,6 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::zk::{has_watch, shared_server, unique_path, wait_watch};
+use lockstate::{record_states, wait_for_state};
 use zkutil::acl::{self, Acl};
 use zkutil::config::{AclSpec, Auth};
 use zkutil::{Client, Code, Config, CreateOptions, Lock, LockOptions, LockState, SessionState, Timeout};
@@ -55,21 +57,6 @@ fn json(data: &[u8]) -> serde_json::Value {
 }
 
 /// Records every state transition the callback sees.
-fn record_states(l: &Lock) -> Arc<Mutex<Vec<(LockState, LockState)>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    l.set_state_callback(Some(Box::new(move |old, new| sink.lock().unwrap().push((old, new)))));
-    seen
-}
-
-fn wait_for_state(l: &Lock, want: LockState, within: Duration) {
-    let deadline = Instant::now() + within;
-    while l.state() != want {
-        assert!(Instant::now() < deadline, "state {:?}, expected {want:?}", l.state());
-        thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn wait_until<F: FnMut() -> bool>(what: &str, within: Duration, mut f: F) {
     let deadline = Instant::now() + within;
     while !f() {

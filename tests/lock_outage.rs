@@ -6,6 +6,7 @@
 //! losing its leader while the lock is held and waiters wait.
 
 mod common;
+mod lockstate;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::zk::{ZkCluster, ZkServer, unique_path};
+use lockstate::{record_states, wait_for_state};
 use zkutil::{Client, Code, Config, Lock, LockOptions, LockState, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(10));
@@ -24,21 +26,6 @@ fn config(hosts: &str, lock_dir: &str, session: Duration) -> Config {
         connect_timeout: Some(Duration::from_secs(20)),
         lock_dir: Some(format!("{lock_dir}/")),
         ..Config::default()
-    }
-}
-
-fn record_states(l: &Lock) -> Arc<Mutex<Vec<(LockState, LockState)>>> {
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let sink = seen.clone();
-    l.set_state_callback(Some(Box::new(move |old, new| sink.lock().unwrap().push((old, new)))));
-    seen
-}
-
-fn wait_for_state(l: &Lock, want: LockState, within: Duration) {
-    let deadline = Instant::now() + within;
-    while l.state() != want {
-        assert!(Instant::now() < deadline, "state {:?}, expected {want:?}", l.state());
-        thread::sleep(Duration::from_millis(20));
     }
 }
 

@@ -15,7 +15,7 @@ use crate::node::{CreateOptions, NodeKind, Stat};
 
 /// A znode's metadata, as ZooKeeper's Stat.
 #[repr(C)]
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct zku_stat {
     /// zxid of the change that created the node (a fencing token for locks).
     pub czxid: i64,
