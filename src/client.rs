@@ -41,6 +41,8 @@ struct Inner {
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
     callback: Mutex<Option<StateFollower>>,
+    /// The lock nodes this client's lock handles hold.
+    lock_claims: crate::lock::Claims,
 }
 
 impl Client {
@@ -54,27 +56,7 @@ impl Client {
         for acl in &default_acl {
             acl.validate()?;
         }
-        let mut connector = zk::Client::connector().with_session_timeout(config.session_timeout());
-        if let Some(auth) = config.auth() {
-            connector = connector.with_auth(&auth.scheme, &auth.credentials());
-        }
-        let connect_timeout = config.connect_timeout();
-        let deadline = Timeout::from_duration(connect_timeout).deadline();
-        let zk = runtime::block_on(deadline.run("connect", connector.connect(&hosts)))
-            .map_err(|_| {
-                Error::new(
-                    Code::ConnectionLoss,
-                    format!("no session with {hosts} within {} ms", connect_timeout.as_millis()),
-                )
-            })?
-            .map_err(|e| match e {
-                // The crate gives up after its own session timeout.
-                zk::Error::Timeout | zk::Error::NoHosts => Error::new(
-                    Code::ConnectionLoss,
-                    format!("no session with {hosts} within {} ms", connect_timeout.as_millis()),
-                ),
-                e => Error::from(e).context(format!("connect to {hosts}")),
-            })?;
+        let zk = runtime::block_on(open_session(&config))?;
         let session_id = zk.session_id().0;
         let session_timeout = zk.session_timeout();
         let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
@@ -87,6 +69,7 @@ impl Client {
             session_timeout,
             state,
             callback: Mutex::new(None),
+            lock_claims: Default::default(),
         };
         Ok(Client { inner: Arc::new(inner) })
     }
@@ -106,6 +89,11 @@ impl Client {
 
     pub fn state(&self) -> SessionState {
         *self.inner.state.borrow()
+    }
+
+    /// The lock nodes held by this client's lock handles.
+    pub(crate) fn lock_claims(&self) -> &crate::lock::Claims {
+        &self.inner.lock_claims
     }
 
     /// A receiver of state changes, for recipes running on the runtime.
@@ -527,6 +515,28 @@ async fn create_once(
 
 /// Drops the last handle to the session (which makes the crate send
 /// CloseSession) and waits until the server confirmed or the session ended.
+/// Opens a session from `config` (hosts, session timeout, credentials),
+/// waiting at most its connect timeout. Runs on the runtime.
+pub(crate) async fn open_session(config: &Config) -> Result<zk::Client> {
+    let hosts = config.hosts();
+    let mut connector = zk::Client::connector().with_session_timeout(config.session_timeout());
+    if let Some(auth) = config.auth() {
+        connector = connector.with_auth(&auth.scheme, &auth.credentials());
+    }
+    let connect_timeout = config.connect_timeout();
+    let deadline = Timeout::from_duration(connect_timeout).deadline();
+    let no_session = || {
+        Error::new(Code::ConnectionLoss, format!("no session with {hosts} within {} ms", connect_timeout.as_millis()))
+    };
+    match deadline.run("connect", connector.connect(&hosts)).await {
+        Err(_) => Err(no_session()),
+        Ok(Ok(zk)) => Ok(zk),
+        // The crate gives up after its own session timeout.
+        Ok(Err(zk::Error::Timeout | zk::Error::NoHosts)) => Err(no_session()),
+        Ok(Err(e)) => Err(Error::from(e).context(format!("connect to {hosts}"))),
+    }
+}
+
 fn close_session(zk: zk::Client, session_timeout: Duration) {
     let mut watcher = zk.state_watcher();
     // On a runtime thread (a recipe task dropped the last handle) we cannot

@@ -17,7 +17,6 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::sync::{OwnedMutexGuard, watch};
 use zookeeper_client as zk;
@@ -36,7 +35,8 @@ type ReadReply = std::result::Result<(Vec<u8>, zk::Stat, Option<zk::OneshotWatch
 enum Attempt {
     Held {
         held: Held,
-        data: Vec<u8>,
+        /// The node as created or read.
+        node: Holder,
         /// The watch when the node was read with one; else the monitor
         /// sets it `watch_delay` from now.
         watcher: Option<zk::OneshotWatcher>,
@@ -166,11 +166,17 @@ impl Inner {
                     return Err(err);
                 }
             };
+            // A node a handle of this client is deleting is not ours to
+            // adopt: wait for it to go, as for another holder's.
+            let attempt = match attempt {
+                Attempt::Held { held, node, watcher } => match self.install(held, watcher) {
+                    Ok(token) => return Ok(Outcome::Held { token, data: node.data, version: held.version }),
+                    Err(watcher) => Attempt::Taken { holder: node, watcher },
+                },
+                other => other,
+            };
             match attempt {
-                Attempt::Held { held, data, watcher } => {
-                    let token = self.install(held, watcher);
-                    return Ok(Outcome::Held { token, data, version: held.version });
-                }
+                Attempt::Held { .. } => unreachable!("installed above"),
                 Attempt::Vanished => {
                     maybe_created = false;
                     if wait && timeout != Timeout::NoWait && deadline.is_expired() {
@@ -259,7 +265,11 @@ impl Inner {
             Err(err) => return Err(Stop::Interrupted(Box::new(create), err)),
         };
         match created {
-            Ok(stat) => Ok(Attempt::Held { held: self.held_from(&stat), data, watcher: None }),
+            Ok(stat) => Ok(Attempt::Held {
+                held: self.held_from(&stat, true),
+                node: Holder { data, stat: Stat::from(&stat) },
+                watcher: None,
+            }),
             Err(zk::Error::NodeExists) => {
                 // Our create failed: nothing to clean up if this is cut short.
                 let read = tokio::select! {
@@ -275,14 +285,19 @@ impl Inner {
         }
     }
 
-    fn held_from(&self, stat: &zk::Stat) -> Held {
-        let owner = stat.ephemeral_owner;
+    /// The acquisition of a node we made (`own_create`: our create's reply
+    /// said so) or found holding our identifier.
+    fn held_from(&self, stat: &zk::Stat, own_create: bool) -> Held {
         Held {
             token: stat.czxid,
-            owner,
+            owner: stat.ephemeral_owner,
             version: stat.version,
             mzxid: stat.mzxid,
-            checked_release: !self.ephemeral || owner != self.client.session_id(),
+            // Only a node our own create made may be deleted without
+            // reading it first: a node found with our identifier may be
+            // another handle's, and may be gone and replaced by the time
+            // we delete it (the next holder's node has version 0 too).
+            checked_release: !(own_create && self.ephemeral),
         }
     }
 
@@ -293,8 +308,8 @@ impl Inner {
         match read {
             Ok((data, stat, watcher)) => {
                 if self.holds(&data) {
-                    let held = self.held_from(&stat);
-                    Ok(Attempt::Held { held, data, watcher })
+                    let held = self.held_from(&stat, false);
+                    Ok(Attempt::Held { held, node: Holder { data, stat: Stat::from(&stat) }, watcher })
                 } else {
                     Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })
                 }
@@ -305,9 +320,18 @@ impl Inner {
         }
     }
 
-    /// Records a new acquisition and starts its monitor.
-    fn install(self: &Arc<Self>, held: Held, watcher: Option<zk::OneshotWatcher>) -> i64 {
+    /// Records a new acquisition and starts its monitor. Refused (the
+    /// watcher handed back) when a handle of this client is deleting the
+    /// node.
+    fn install(
+        self: &Arc<Self>,
+        held: Held,
+        watcher: Option<zk::OneshotWatcher>,
+    ) -> std::result::Result<i64, Option<zk::OneshotWatcher>> {
         let mut s = self.shared.lock().unwrap();
+        if !self.client.lock_claims().claim(&self.path, held.token, self) {
+            return Err(watcher);
+        }
         s.generation += 1;
         s.held = Some(held);
         s.lost_reason = None;
@@ -323,7 +347,7 @@ impl Inner {
         let task = super::monitor::run(Arc::downgrade(self), s.generation, watching, self.client.state_receiver());
         s.monitor = Some(runtime::handle().spawn(task).abort_handle());
         self.transition(&mut s, LockState::Held);
-        held.token
+        Ok(held.token)
     }
 
     async fn make_parent(&self, deadline: Deadline) -> Result<()> {
@@ -337,27 +361,16 @@ impl Inner {
         deadline.run("mkdir", zk.mkdir(&parent, &options)).await?.map_err(Error::from)
     }
 
-    /// Makes sure an attempt we gave up on leaves no node: waits (briefly
-    /// on this thread, then in the background) for its create's reply and
-    /// deletes the node if it is ours. `unknown`: an earlier create's
-    /// outcome is unknown too. The operation mutex is held until this is
-    /// done.
+    /// Makes sure an attempt we gave up on leaves no node: in the
+    /// background (never on the caller's time), waits for its create's
+    /// reply and deletes the node if it is ours. `unknown`: an earlier
+    /// create's outcome is unknown too. The operation mutex is held until
+    /// this is done, so the next operation on this handle runs after it.
     fn clean_up(self: &Arc<Self>, attempt: Option<InFlight>, unknown: bool, guard: OwnedMutexGuard<()>) {
         if attempt.is_none() && !unknown {
             return;
         }
-        let in_flight = attempt.is_some();
-        let mut task = Box::pin(clean_up(self.clone(), attempt, unknown, guard));
-        if !in_flight && !self.client.state().is_connected() {
-            // Nothing to wait for before the connection is back.
-            runtime::handle().spawn(task);
-            return;
-        }
-        let grace = self.client.session_timeout().min(Duration::from_secs(2));
-        let done = runtime::block_on(async { tokio::time::timeout(grace, &mut task).await.is_ok() });
-        if !done {
-            runtime::handle().spawn(task);
-        }
+        runtime::handle().spawn(clean_up(self.clone(), attempt, unknown, guard));
     }
 }
 
@@ -397,8 +410,15 @@ async fn clean_up(inner: Arc<Inner>, attempt: Option<InFlight>, mut unknown: boo
     }
     let session_id = inner.client.session_id();
     loop {
-        // Until the session ends: then an ephemeral node is gone anyway.
-        let Ok(zk) = inner.client.ready(Deadline::never()).await else { return };
+        // Until the session ends: then an ephemeral node is gone anyway; a
+        // persistent one is not, and is removed through a session of its own.
+        let zk = match inner.client.ready(Deadline::never()).await {
+            Ok(zk) => zk,
+            Err(e) if e.code() == Code::SessionExpired && !inner.ephemeral => {
+                return remove_through_new_session(&inner, created).await;
+            }
+            Err(_) => return,
+        };
         let (data, stat) = match zk.get_data(&inner.path).await {
             Ok(r) => r,
             Err(zk::Error::NoNode) => return,
@@ -409,16 +429,48 @@ async fn clean_up(inner: Arc<Inner>, attempt: Option<InFlight>, mut unknown: boo
             Some(czxid) => stat.czxid == czxid,
             None => inner.holds(&data) && (!inner.ephemeral || stat.ephemeral_owner == session_id),
         };
-        if !ours {
+        // Another handle of this client may hold it (our identifier): then
+        // it is theirs to release.
+        let claims = inner.client.lock_claims();
+        if !ours || !claims.start_cleanup(&inner.path, stat.czxid) {
             return;
         }
-        match zk.delete(&inner.path, Some(stat.version)).await {
+        let deleted = zk.delete(&inner.path, Some(stat.version)).await;
+        claims.end_delete(&inner.path, stat.czxid);
+        match deleted {
             Ok(()) | Err(zk::Error::NoNode) => return,
             Err(zk::Error::BadVersion) => continue,
             Err(e) if is_connection(&e) => continue,
             Err(_) => return,
         }
     }
+}
+
+/// The cleanup of a persistent lock's create whose session expired before
+/// its outcome was known: the node, if ours (its czxid when known, else our
+/// identifier), would otherwise stay for ever. A few attempts through a new
+/// session from the client's configuration, each bounded by the session
+/// timeout; the session is closed afterwards.
+async fn remove_through_new_session(inner: &Inner, created: Option<i64>) {
+    let Ok(zk) = crate::client::open_session(inner.client.config()).await else { return };
+    let step = Deadline::never().min_after(inner.client.session_timeout());
+    for _ in 0..3 {
+        let (data, stat) = match step.run("get", zk.get_data(&inner.path)).await {
+            Ok(Ok(read)) => read,
+            Ok(Err(zk::Error::NoNode)) => break,
+            _ => continue,
+        };
+        let ours = created.map_or_else(|| inner.holds(&data), |czxid| stat.czxid == czxid);
+        if !ours || stat.ephemeral_owner != 0 {
+            break;
+        }
+        match step.run("delete", zk.delete(&inner.path, Some(stat.version))).await {
+            Ok(Ok(()) | Err(zk::Error::NoNode)) => break,
+            _ => continue,
+        }
+    }
+    // Dropped on the runtime: the crate closes the session in the background.
+    drop(zk);
 }
 
 /// Awaits `fut` until the deadline, or until the handle is cancelled.

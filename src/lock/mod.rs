@@ -16,6 +16,7 @@
 //! (the node's JSON), `notify` (the pollable descriptor).
 
 mod acquire;
+mod claims;
 mod data;
 mod monitor;
 mod notify;
@@ -35,6 +36,8 @@ use crate::dispatch::Dispatcher;
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::runtime::Timeout;
+
+pub(crate) use claims::Claims;
 
 /// Where a lock handle stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,8 +157,9 @@ pub(crate) struct Held {
     /// with it (newer writes win).
     pub(crate) version: i32,
     pub(crate) mzxid: i64,
-    /// Release must read the node first (persistent lock, a node owned by
-    /// another session, or ownership re-verified after a reconnect).
+    /// Release must read the node first: anything but an ephemeral node
+    /// made by this handle's own create, with no reconnect since (a node
+    /// adopted through our identifier, a persistent lock, a reconnect).
     pub(crate) checked_release: bool,
 }
 
@@ -174,6 +178,9 @@ pub(crate) struct Shared {
     pub(crate) val: String,
     /// See [`LockOptions::watch_delay`].
     pub(crate) watch_delay: Duration,
+    /// A release that could not complete in time goes on in the
+    /// background (see `release_in_background`).
+    pub(crate) background_release: bool,
 }
 
 pub(crate) struct Inner {
@@ -242,6 +249,7 @@ impl Lock {
             lost_reason: None,
             val: "null".to_string(),
             watch_delay: options.watch_delay,
+            background_release: false,
         };
         let inner = Inner {
             owns_client,
@@ -286,7 +294,7 @@ impl Lock {
     }
 
     pub fn state(&self) -> LockState {
-        self.inner.shared.lock().unwrap().state
+        self.inner.current_state()
     }
 
     /// Why the lock was lost (while the state is `Lost`).
@@ -434,8 +442,7 @@ impl Lock {
             return;
         }
         self.cancel();
-        let state = self.state();
-        if matches!(state, LockState::Held | LockState::Suspended) {
+        if matches!(self.state(), LockState::Held | LockState::Suspended) {
             let session = self.inner.client.session_timeout();
             let timeout = match self.inner.default_timeout {
                 Timeout::After(d) => Timeout::After(d.min(session)),
@@ -444,14 +451,20 @@ impl Lock {
             };
             let _ = self.inner.release_inner(timeout);
         }
-        if let Some(monitor) = self.inner.shared.lock().unwrap().monitor.take() {
-            monitor.abort();
-        }
-        if self.inner.owns_client {
-            self.inner.client.close();
-        }
+        let background_release = {
+            let mut s = self.inner.shared.lock().unwrap();
+            if let Some(monitor) = s.monitor.take() {
+                monitor.abort();
+            }
+            s.background_release
+        };
         let callback = self.inner.callback.lock().unwrap().take();
         drop(callback);
+        // A release going on in the background closes the client itself
+        // when it is done.
+        if self.inner.owns_client && !background_release {
+            self.inner.client.close();
+        }
     }
 }
 
@@ -483,6 +496,12 @@ impl Inner {
             return;
         }
         s.state = new;
+        let was_held = matches!(old, LockState::Held | LockState::Suspended);
+        if was_held && matches!(new, LockState::Lost | LockState::Unlocked) {
+            if let Some(h) = s.held {
+                self.client.lock_claims().unclaim(&self.path, h.token, self);
+            }
+        }
         self.states.send_replace(new);
         if let Some(callback) = self.callback.lock().unwrap().as_ref() {
             callback.post((old, new));
@@ -492,8 +511,50 @@ impl Inner {
         }
     }
 
+    /// The state, LOST at once when the client's session has ended (the
+    /// monitor may not have seen it yet: a closed client's locks must not
+    /// read as held right after the close returned).
+    pub(crate) fn current_state(&self) -> LockState {
+        let mut s = self.shared.lock().unwrap();
+        let session = self.client.state();
+        if session.is_terminal() && !s.releasing && matches!(s.state, LockState::Held | LockState::Suspended) {
+            s.lost_reason = Some(monitor::terminal_reason(session));
+            self.transition(&mut s, LockState::Lost);
+        }
+        s.state
+    }
+
+    /// The acquisition `generation`, while it is held or suspended.
+    pub(crate) fn held_of(&self, generation: u64) -> Option<Held> {
+        let s = self.shared.lock().unwrap();
+        let current = s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended);
+        if current { s.held } else { None }
+    }
+
+    /// Another handle of this client that holds the same node is deleting
+    /// it: this acquisition ends as LOST before the delete is sent.
+    pub(crate) fn revoke(&self, token: i64) {
+        let mut s = self.shared.lock().unwrap();
+        let holds_it = s.held.is_some_and(|h| h.token == token);
+        if !holds_it || !matches!(s.state, LockState::Held | LockState::Suspended) {
+            return;
+        }
+        let why = "released by another handle of this client sharing the identifier".to_string();
+        if s.releasing {
+            // Its own release decides (see `lose` in the monitor).
+            s.suppressed_loss = Some(why);
+            return;
+        }
+        s.lost_reason = Some(why);
+        self.transition(&mut s, LockState::Lost);
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
+    }
+
     pub(crate) fn check_open(&self) -> Result<()> {
-        if self.closed.load(Ordering::SeqCst) {
+        if self.is_closed() {
             return Err(Error::closed("lock handle is closed"));
         }
         Ok(())

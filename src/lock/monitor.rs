@@ -94,7 +94,7 @@ pub(super) async fn run(
         lose(&weak, generation, terminal_reason(last));
         return;
     }
-    if !last.is_connected() {
+    if !can_verify(last) {
         suspend(&weak, generation);
         suspended_at = Some(Instant::now());
     }
@@ -122,9 +122,9 @@ pub(super) async fn run(
                             return;
                         }
                         // Connection changes come through `session`.
-                        last.is_connected()
+                        can_verify(last)
                     }
-                    _ => last.is_connected(),
+                    _ => can_verify(last),
                 }
             }
             Wake::Read(held, reply) => {
@@ -165,27 +165,31 @@ pub(super) async fn run(
                     lose(&weak, generation, terminal_reason(now));
                     return;
                 }
-                if !now.is_connected() || blip {
+                if !can_verify(now) || blip {
                     suspend(&weak, generation);
                     suspended_at.get_or_insert_with(Instant::now);
                     retry_at = None;
                 }
-                now.is_connected()
+                can_verify(now)
             }
             Wake::Expire => {
+                let Some(inner) = weak.upgrade() else { return };
+                let held = inner.held_of(generation);
                 lose(
                     &weak,
                     generation,
                     format!("disconnected for longer than the session timeout ({} ms)", session_timeout.as_millis()),
                 );
-                // Its own task: a release acknowledging the loss stops this
-                // monitor, not the cleanup.
-                crate::runtime::handle().spawn(remove_stale(weak, generation, session));
+                // Its own task: a release acknowledging the loss, or the
+                // handle being freed, stops this monitor, not the cleanup.
+                if let Some(held) = held {
+                    crate::runtime::handle().spawn(remove_stale(inner, held, session));
+                }
                 return;
             }
             Wake::Retry => {
                 retry_at = None;
-                last.is_connected()
+                can_verify(last)
             }
         };
         // A read in flight answers for this wake-up too.
@@ -193,7 +197,9 @@ pub(super) async fn run(
             continue;
         }
         let Some(inner) = weak.upgrade() else { return };
-        match start_read(&inner, generation) {
+        // After a reconnect the server may be a follower behind the one we
+        // left: sync it first, so the read sees every change made before.
+        match start_read(&inner, generation, suspended_at.is_some()) {
             Ok(read) => reading = Some(read),
             Err(Verified::Lost(why)) => {
                 lose(&weak, generation, why);
@@ -213,19 +219,27 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Starts reading the node (re-arming the watch) to check it is still
-/// ours; `Err` when there is nothing to check (`Stale`) or no client.
-fn start_read(inner: &Arc<Inner>, generation: u64) -> Result<ReadFuture, Verified> {
-    let held = {
-        let s = inner.shared.lock().unwrap();
-        match s.held {
-            Some(h) if s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended) => h,
-            _ => return Err(Verified::Stale),
-        }
-    };
+/// Ownership is confirmed only through a server that accepts writes: a
+/// read-only server may be cut off from the quorum that expired us.
+fn can_verify(state: SessionState) -> bool {
+    state == SessionState::Connected
+}
+
+/// Starts reading the node (re-arming the watch), after a `sync` when
+/// asked, to check it is still ours; `Err` when there is nothing to check
+/// (`Stale`) or no client.
+fn start_read(inner: &Arc<Inner>, generation: u64, sync: bool) -> Result<ReadFuture, Verified> {
+    let Some(held) = inner.held_of(generation) else { return Err(Verified::Stale) };
     let zk = inner.client.zk().map_err(|_| Verified::Lost("the client was closed".to_string()))?;
     let path = inner.path.clone();
-    Ok(Box::pin(async move { (held, zk.get_and_watch_data(&path).await) }))
+    Ok(Box::pin(async move {
+        if sync {
+            if let Err(e) = zk.sync(&path).await {
+                return (held, Err(e));
+            }
+        }
+        (held, zk.get_and_watch_data(&path).await)
+    }))
 }
 
 /// Checks a read of the node against the acquisition it was made for.
@@ -264,7 +278,7 @@ fn judge(inner: &Arc<Inner>, generation: u64, held: Held, reply: GetReply) -> Ve
     }
 }
 
-fn terminal_reason(state: SessionState) -> String {
+pub(super) fn terminal_reason(state: SessionState) -> String {
     match state {
         SessionState::Expired => "session expired".to_string(),
         SessionState::AuthFailed => "authentication failed".to_string(),
@@ -307,39 +321,31 @@ fn lose(weak: &Weak<Inner>, generation: u64, why: String) {
 }
 
 /// After an ephemeral lock was declared LOST for a long disconnection: if
-/// the session comes back after all, delete our node (if it still is ours
-/// and this handle has not acquired again), so it does not block others.
-async fn remove_stale(weak: Weak<Inner>, generation: u64, mut session: watch::Receiver<SessionState>) {
+/// the session comes back after all, delete its node (if it still is this
+/// acquisition's and no handle of this client holds it, e.g. this one
+/// after acquiring it again), so it does not block the others. Runs on its
+/// own: acknowledging the loss or freeing the handle does not stop it.
+async fn remove_stale(inner: Arc<Inner>, held: Held, mut session: watch::Receiver<SessionState>) {
     loop {
         let state = *session.borrow_and_update();
         if state.is_terminal() {
             return;
         }
-        if state.is_connected() {
-            let Some(inner) = weak.upgrade() else { return };
-            let ops = inner.ops.clone();
-            drop(inner);
-            let _guard = ops.lock().await;
-            let Some(inner) = weak.upgrade() else { return };
-            let held = {
-                let s = inner.shared.lock().unwrap();
-                if s.generation != generation {
-                    return;
-                }
-                s.held
-            };
-            let Some(held) = held else { return };
+        if can_verify(state) {
             let Ok(zk) = inner.client.ready(Deadline::never().min_after(inner.client.session_timeout())).await else {
                 return;
             };
+            let claims = inner.client.lock_claims();
             // A moved version means someone wrote the node: read it again.
             for _ in 0..3 {
                 match zk.get_data(&inner.path).await {
                     Ok((data, stat)) => {
-                        if !inner.still_ours(&held, &data, &stat) {
+                        if !inner.still_ours(&held, &data, &stat) || !claims.start_cleanup(&inner.path, stat.czxid) {
                             return;
                         }
-                        match zk.delete(&inner.path, Some(stat.version)).await {
+                        let deleted = zk.delete(&inner.path, Some(stat.version)).await;
+                        claims.end_delete(&inner.path, stat.czxid);
+                        match deleted {
                             Ok(()) | Err(zk::Error::NoNode) => return,
                             Err(zk::Error::BadVersion) => continue,
                             Err(_) => break,

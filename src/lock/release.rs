@@ -44,6 +44,12 @@ impl Inner {
                 (LockState::Held | LockState::Suspended, Some(held)) => {
                     s.releasing = true;
                     s.suppressed_loss = None;
+                    // A delete may be sent now and applied unseen: a later
+                    // attempt must read first (the next holder's node has
+                    // our version too).
+                    if let Some(h) = s.held.as_mut() {
+                        h.checked_release = true;
+                    }
                     held
                 }
                 (LockState::Lost, _) => {
@@ -57,31 +63,77 @@ impl Inner {
                 _ => return Ok(()),
             }
         };
+        self.begin_delete(held);
         let result = runtime::block_on(self.delete_ours(held, deadline, reply_deadline));
         let mut s = self.shared.lock().unwrap();
         s.releasing = false;
         match result {
             Ok(()) => {
+                self.end_delete(held);
                 self.finish(&mut s);
                 Ok(())
             }
             Err(e) if e.code() == Code::LockLost => {
+                self.end_delete(held);
                 self.finish(&mut s);
                 Err(e.context(what))
             }
-            Err(e) => {
-                // Not released; the state stays what the monitor says.
-                let terminal = matches!(e.code(), Code::SessionExpired | Code::Closed | Code::AuthFailed);
-                let loss = s.suppressed_loss.take().or_else(|| terminal.then(|| e.message().to_string()));
-                if let Some(why) = loss {
-                    if matches!(s.state, LockState::Held | LockState::Suspended) {
-                        s.lost_reason = Some(why);
-                        self.transition(&mut s, LockState::Lost);
-                    }
+            Err(e) if matches!(e.code(), Code::SessionExpired | Code::Closed | Code::AuthFailed) => {
+                // The session is over: nothing can be deleted through it
+                // (an ephemeral node went with it).
+                self.end_delete(held);
+                if matches!(s.state, LockState::Held | LockState::Suspended) {
+                    s.lost_reason = Some(e.message().to_string());
+                    self.transition(&mut s, LockState::Lost);
                 }
                 Err(e.context(what))
             }
+            Err(e) => {
+                // Not confirmed in time (no connection, no reply; a delete
+                // may have been applied unseen). The handle gave the lock
+                // up: it is UNLOCKED now, and the release goes on in the
+                // background, so the node cannot block the others once
+                // the server is back.
+                self.finish(&mut s);
+                s.background_release = true;
+                drop(s);
+                self.clone().release_in_background(held);
+                Err(e.context(format!("{what}; the release goes on in the background")))
+            }
         }
+    }
+
+    /// Before deleting the node of acquisition `held`: revokes the other
+    /// handles of this client that hold the same node, so none of them
+    /// acts as holder once it can be gone, and keeps any of them from
+    /// adopting it until [`Inner::end_delete`].
+    fn begin_delete(self: &Arc<Self>, held: Held) {
+        for other in self.client.lock_claims().start_release(&self.path, held.token, self) {
+            other.revoke(held.token);
+        }
+    }
+
+    fn end_delete(&self, held: Held) {
+        self.client.lock_claims().end_delete(&self.path, held.token);
+    }
+
+    /// Finishes a release that could not complete in time: once
+    /// reconnected, deletes the node of `held` if it is still ours (read
+    /// first: an earlier delete may have been applied and the next
+    /// holder's node has our version too). Ends with the session. Holds
+    /// the operation mutex meanwhile; closes the client when the handle
+    /// was closed and made it.
+    fn release_in_background(self: Arc<Self>, held: Held) {
+        let held = Held { checked_release: true, ..held };
+        runtime::handle().spawn(async move {
+            let _guard = self.ops.clone().lock_owned().await;
+            let _ = self.delete_ours(held, Deadline::never(), Deadline::never()).await;
+            self.end_delete(held);
+            self.shared.lock().unwrap().background_release = false;
+            if self.owns_client && self.is_closed() {
+                self.client.close();
+            }
+        });
     }
 
     /// Ends the current acquisition: UNLOCKED, monitor stopped.
@@ -163,7 +215,14 @@ impl Inner {
                 if !self.holds(&holder) {
                     return Ok(TryRelease { released: false, holder, version: stat.version });
                 }
-                match reply_deadline.run(&what, zk.delete(&self.path, Some(stat.version))).await? {
+                // Handles of this client holding this node stop first.
+                let claims = self.client.lock_claims();
+                for other in claims.start_release(&self.path, stat.czxid, self) {
+                    other.revoke(stat.czxid);
+                }
+                let deleted = reply_deadline.run(&what, zk.delete(&self.path, Some(stat.version))).await;
+                claims.end_delete(&self.path, stat.czxid);
+                match deleted? {
                     Ok(()) | Err(zk::Error::NoNode) => {
                         return Ok(TryRelease { released: true, holder, version: stat.version });
                     }
@@ -178,6 +237,10 @@ impl Inner {
         match &result {
             Ok(r) if r.released => self.finish(&mut s),
             _ => {
+                if let (LockState::Held | LockState::Suspended, Some(held)) = (s.state, s.held) {
+                    // Still ours: claim it again if the attempt above dropped it.
+                    self.client.lock_claims().claim(&self.path, held.token, self);
+                }
                 if let Some(why) = s.suppressed_loss.take() {
                     if matches!(s.state, LockState::Held | LockState::Suspended) {
                         s.lost_reason = Some(why);

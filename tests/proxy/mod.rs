@@ -42,6 +42,8 @@ struct State {
     next_conn: u64,
     /// While set, new connections are closed at once.
     refusing: bool,
+    /// Start refusing when the armed fault fires.
+    refuse_after_fault: bool,
     /// Cuts every live connection.
     cuts: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -95,6 +97,15 @@ impl Proxy {
         let mut s = self.state.lock().unwrap();
         s.fault = if fault == Fault::None { None } else { Some(fault) };
         s.drop_xid = None;
+        s.refuse_after_fault = false;
+    }
+
+    /// Arms a one-shot fault after which new connections are refused (as
+    /// with `set_refusing(true)`) until `set_refusing(false)`: the client
+    /// cannot learn the outcome until then.
+    pub fn arm_then_refuse(&self, fault: Fault) {
+        self.arm(fault);
+        self.state.lock().unwrap().refuse_after_fault = true;
     }
 
     /// Cuts every connection and refuses new ones (`true`), as if the
@@ -146,6 +157,7 @@ impl Pair {
                         Some(Fault::DropRequest(ops)) if ops.contains(&op) => {
                             s.fault = None;
                             s.fired += 1;
+                            s.refusing |= s.refuse_after_fault;
                             drop(s);
                             cut1();
                             return;
@@ -174,6 +186,7 @@ impl Pair {
                     if s.drop_xid == Some((conn, xid)) {
                         s.drop_xid = None;
                         s.fired += 1;
+                        s.refusing |= s.refuse_after_fault;
                         drop(s);
                         cut();
                         return;

@@ -136,7 +136,10 @@ unsafe fn lock_arg<'a>(lock: *const zku_lock) -> Result<&'a Lock> {
 /// (freeing the client makes lock calls fail with ZKU_ECLOSED).
 /// `identifier` NULL: a new unique one (node_id-ip-pid-uuid); handles with
 /// the same identifier count as the same holder (to resume after a
-/// restart). `flags`: 0 or ZKU_LOCK_PERSISTENT. `default_timeout_ms`: used
+/// restart): a release by any of them releases it for all, and a handle
+/// only ever deletes the node it acquired (a sharer's release after the
+/// lock changed hands returns ZKU_ELOCKLOST and leaves the new holder's
+/// node alone). `flags`: 0 or ZKU_LOCK_PERSISTENT. `default_timeout_ms`: used
 /// when a call passes ZKU_LOCK_DEFAULT_TIMEOUT (ZKU_LOCK_DEFAULT_TIMEOUT
 /// here means 10 s). The node gets the client's configured default ACL.
 /// Nothing is sent to the server. Free with `zku_lock_free`.
@@ -241,7 +244,9 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 
 /// Frees a lock handle. If the lock is held (or suspended) it is released
 /// first — Blocking, up to the default timeout capped at the session
-/// timeout — then the state callback
+/// timeout; a release not confirmed by then goes on in the background
+/// once reconnected (as `zku_lock_release`), so the node does not block
+/// others after an outage — then the state callback
 /// stops (its `user_data_free` runs) and, for a handle made by
 /// `zku_lock_new_with_config`, its client is closed. The descriptor of
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
@@ -387,8 +392,10 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
 /// ZKU_OK, nothing sent (k3zkutil's silent release). After
 /// ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
 /// ZKU_LOCK_UNLOCKED; the same when the node turns out to have been deleted
-/// by someone else. A release that fails for lack of a connection leaves
-/// the state as it is; call it again.
+/// by someone else. A release not confirmed within the timeout (no
+/// connection or no reply: ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT) has still
+/// given the lock up: the state is ZKU_LOCK_UNLOCKED and the node is
+/// deleted in the background once reconnected, if it is still ours.
 /// Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
 /// ZKU_ESESSIONEXPIRED (the lock is then LOST), ZKU_ECLOSED, ZKU_EINVAL.
 ///
