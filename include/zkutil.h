@@ -1502,7 +1502,10 @@ zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, c
  * (freeing the client makes lock calls fail with ZKU_ECLOSED).
  * `identifier` NULL: a new unique one (node_id-ip-pid-uuid); handles with
  * the same identifier count as the same holder (to resume after a
- * restart). `flags`: 0 or ZKU_LOCK_PERSISTENT. `default_timeout_ms`: used
+ * restart): a release by any of them releases it for all, and a handle
+ * only ever deletes the node it acquired (a sharer's release after the
+ * lock changed hands returns ZKU_ELOCKLOST and leaves the new holder's
+ * node alone). `flags`: 0 or ZKU_LOCK_PERSISTENT. `default_timeout_ms`: used
  * when a call passes ZKU_LOCK_DEFAULT_TIMEOUT (ZKU_LOCK_DEFAULT_TIMEOUT
  * here means 10 s). The node gets the client's configured default ACL.
  * Nothing is sent to the server. Free with `zku_lock_free`.
@@ -1535,7 +1538,9 @@ zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *nam
 /**
  * Frees a lock handle. If the lock is held (or suspended) it is released
  * first — Blocking, up to the default timeout capped at the session
- * timeout — then the state callback
+ * timeout; a release not confirmed by then goes on in the background
+ * once reconnected (as `zku_lock_release`), so the node does not block
+ * others after an outage — then the state callback
  * stops (its `user_data_free` runs) and, for a handle made by
  * `zku_lock_new_with_config`, its client is closed. The descriptor of
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
@@ -1601,8 +1606,10 @@ zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, boo
  * ZKU_OK, nothing sent (k3zkutil's silent release). After
  * ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
  * ZKU_LOCK_UNLOCKED; the same when the node turns out to have been deleted
- * by someone else. A release that fails for lack of a connection leaves
- * the state as it is; call it again.
+ * by someone else. A release not confirmed within the timeout (no
+ * connection or no reply: ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT) has still
+ * given the lock up: the state is ZKU_LOCK_UNLOCKED and the node is
+ * deleted in the background once reconnected, if it is still ours.
  * Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
  * ZKU_ESESSIONEXPIRED (the lock is then LOST), ZKU_ECLOSED, ZKU_EINVAL.
  *
@@ -1791,7 +1798,13 @@ zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **h
 /**
  * Sets `path`'s data only if we still hold the lock: one multi operation
  * with a version check on the lock node, so a write after losing the lock
- * fails even before the loss is noticed. `expected_version` applies to
+ * fails even before the loss is noticed. A lock node deleted and created
+ * again by another client (version 0 again) is refused too: until the
+ * lock's watch is armed (`watch_delay` after acquiring) the node is read
+ * first. Bound: once watched, a write lands for a stale holder only if a
+ * third party deletes the node and another client re-creates it at the
+ * expected version within about one round trip before the write reaches
+ * the server. `expected_version` applies to
  * `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
  * On success `*stat` (may be NULL) receives `path`'s new stat.
  * Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),

@@ -283,3 +283,27 @@ fn a_persistent_create_cut_off_then_expired_leaves_no_node() {
         thread::sleep(Duration::from_millis(100));
     }
 }
+
+#[test]
+fn a_guarded_write_refuses_a_lock_node_deleted_and_created_again() {
+    // A third party deletes the lock node and another client takes the
+    // lock before our watch is armed: the new node has version 0 like
+    // ours, so a version check alone would let a stale holder's write in.
+    let dir = unique_path("guarded-recreated");
+    let hosts = shared_server().connect_string();
+    let (ours, theirs) = (connect(&hosts, &dir), connect(&hosts, &dir));
+    let target = format!("{dir}/data");
+    ours.create(&target, b"0", &zkutil::CreateOptions::persistent().with_parents(), T).unwrap();
+    let stale = lock_as(&ours, None);
+    stale.set_watch_delay(Duration::from_secs(30));
+    stale.acquire(T).unwrap();
+    theirs.delete(stale.path(), None, T).unwrap();
+    let next = lock_as(&theirs, None);
+    next.acquire(T).unwrap();
+
+    let err = stale.guarded_set(&target, b"stale", None, T).unwrap_err();
+    assert_eq!(err.code(), Code::LockLost, "{err}");
+    assert_eq!(theirs.get(&target, T).unwrap().0, b"0", "the stale holder's write landed");
+    next.guarded_set(&target, b"next", None, T).unwrap();
+    next.release(T).unwrap();
+}

@@ -298,6 +298,7 @@ impl Inner {
             // another handle's, and may be gone and replaced by the time
             // we delete it (the next holder's node has version 0 too).
             checked_release: !(own_create && self.ephemeral),
+            watched: false,
         }
     }
 
@@ -308,7 +309,7 @@ impl Inner {
         match read {
             Ok((data, stat, watcher)) => {
                 if self.holds(&data) {
-                    let held = self.held_from(&stat, false);
+                    let held = Held { watched: watcher.is_some(), ..self.held_from(&stat, false) };
                     Ok(Attempt::Held { held, node: Holder { data, stat: Stat::from(&stat) }, watcher })
                 } else {
                     Ok(Attempt::Taken { holder: Holder { data, stat: Stat::from(&stat) }, watcher })

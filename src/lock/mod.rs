@@ -161,6 +161,9 @@ pub(crate) struct Held {
     /// made by this handle's own create, with no reconnect since (a node
     /// adopted through our identifier, a persistent lock, a reconnect).
     pub(crate) checked_release: bool,
+    /// The node was read with a watch since it was acquired: a delete is
+    /// reported from then on. Until then a guarded write reads it first.
+    pub(crate) watched: bool,
 }
 
 pub(crate) struct Shared {

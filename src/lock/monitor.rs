@@ -263,6 +263,7 @@ fn judge(inner: &Arc<Inner>, generation: u64, held: Held, reply: GetReply) -> Ve
                 return Verified::Stale;
             }
             if let Some(h) = s.held.as_mut() {
+                h.watched = true;
                 if stat.mzxid >= h.mzxid {
                     h.version = stat.version;
                     h.mzxid = stat.mzxid;

@@ -328,7 +328,29 @@ impl Inner {
         let lock_path = &*self.path;
         let result = runtime::block_on(async {
             let zk = self.client.ready(deadline).await?;
-            let mut writer = zk.new_check_writer(lock_path, Some(held.version)).map_err(Error::from)?;
+            // The multi checks only the lock node's version, and a node
+            // deleted and created again by another client has version 0
+            // too. Once the node is watched, such a delete is reported
+            // (LOST); before that (within `watch_delay` of acquiring) the
+            // node is read first and must still be this acquisition's.
+            let mut expected = held.version;
+            if !held.watched {
+                let (node, stat) = reply_deadline.run(&what, zk.get_data(lock_path)).await?.map_err(|e| match e {
+                    zk::Error::NoNode => Error::new(Code::LockLost, "the lock node is gone"),
+                    e => Error::from(e),
+                })?;
+                if !self.still_ours(&held, &node, &stat) {
+                    return Err(Error::new(
+                        Code::LockLost,
+                        format!(
+                            "the lock node {lock_path} was replaced (czxid {} instead of {})",
+                            stat.czxid, held.token
+                        ),
+                    ));
+                }
+                expected = stat.version;
+            }
+            let mut writer = zk.new_check_writer(lock_path, Some(expected)).map_err(Error::from)?;
             match data {
                 Some(data) => writer.add_set_data(path, data, version),
                 None => writer.add_delete(path, version),

@@ -120,7 +120,13 @@ pub unsafe extern "C" fn zku_lock_holder(
 
 /// Sets `path`'s data only if we still hold the lock: one multi operation
 /// with a version check on the lock node, so a write after losing the lock
-/// fails even before the loss is noticed. `expected_version` applies to
+/// fails even before the loss is noticed. A lock node deleted and created
+/// again by another client (version 0 again) is refused too: until the
+/// lock's watch is armed (`watch_delay` after acquiring) the node is read
+/// first. Bound: once watched, a write lands for a stale holder only if a
+/// third party deletes the node and another client re-creates it at the
+/// expected version within about one round trip before the write reaches
+/// the server. `expected_version` applies to
 /// `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
 /// On success `*stat` (may be NULL) receives `path`'s new stat.
 /// Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),
