@@ -120,7 +120,8 @@ const HELPS: &[Help] = &[
 
 /// Options every connecting subcommand takes, before or after its name;
 /// unset ones fall back to the ZKU_* environment variables, as in the
-/// library.
+/// library. Global to clap (so they may come first); [`run`] refuses them
+/// for the subcommands that do not connect.
 #[derive(Args, Default, PartialEq)]
 struct Connection {
     #[arg(long, global = true, value_parser = TEXT)]
