@@ -267,6 +267,24 @@ typedef struct zku_acl_list zku_acl_list;
 typedef struct zku_buf zku_buf;
 
 /**
+ * A cancellation flag for blocking calls, passed as their
+ * `const zku_cancel *cancel` argument (right after `timeout_ms`; NULL:
+ * not cancellable). Once `zku_cancel_cancel` was called, every call
+ * running under it returns ZKU_ECANCELLED within 50 ms and every later
+ * call under it at once, before sending anything (sticky: there is no
+ * reset, make a new one per operation). A write whose request was already
+ * sent returns ZKU_EOUTCOMEUNKNOWN instead (it may have been applied, as
+ * when it times out). Cleanup the library must still do (removing a lock
+ * node of a cancelled acquire) goes on in the background.
+ *
+ * Maps directly onto Go's `context.Context` (a goroutine waits for
+ * `ctx.Done()` and calls `zku_cancel_cancel`) and onto Ruby's `Timeout`
+ * (an `ensure` or the timeout thread calls it). Thread-safe; cancelling is
+ * also safe from a signal handler. Does not survive fork().
+ */
+typedef struct zku_cancel zku_cancel;
+
+/**
  * A compare-and-swap handle: the last read of one node (value, stat) and
  * the version the next commit expects. Create with `zku_cas_begin`, free
  * with `zku_cas_free`. NOT thread-safe: use a handle from one thread at a
@@ -1046,6 +1064,43 @@ void zku_strings_free(struct zku_strings *list);
 void zku_string_free(char *s);
 
 /**
+ * Makes a new, not cancelled flag in `*out` (free it with
+ * `zku_cancel_free`). Never blocks. Errors: ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_cancel_new(struct zku_cancel **out, struct zku_error **err);
+
+/**
+ * Cancels every call running or started later under `cancel` (NULL: does
+ * nothing). Never blocks. Async-signal-safe: it is one atomic store, with
+ * no lock, no allocation and no system call, so it may be called from a
+ * signal handler (blocked calls notice it within 5 ms by polling the flag).
+ *
+ * # Safety
+ * `cancel` is NULL or live.
+ */
+void zku_cancel_cancel(const struct zku_cancel *cancel);
+
+/**
+ * Whether `zku_cancel_cancel` was called (false for NULL). Never blocks.
+ *
+ * # Safety
+ * `cancel` is NULL or live.
+ */
+bool zku_cancel_is_cancelled(const struct zku_cancel *cancel);
+
+/**
+ * Frees the flag. Never blocks. NULL is fine; no call may be running
+ * under it.
+ *
+ * # Safety
+ * `cancel` is NULL or from `zku_cancel_new`, not freed yet.
+ */
+void zku_cancel_free(struct zku_cancel *cancel);
+
+/**
  * Reads the node at `path` (its value and version) into a new CAS handle
  * `*out` (free with `zku_cas_free`). `flags`: ZKU_CAS_* bits. With
  * ZKU_CAS_CREATE, `initial` (`initial_len` bytes; JSON text with
@@ -1061,7 +1116,7 @@ void zku_string_free(char *s);
  * # Safety
  * Pointers are NULL or valid; `initial` has `initial_len` readable bytes.
  */
-zku_rc zku_cas_begin(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, int32_t timeout_ms, struct zku_cas **out, struct zku_error **err);
+zku_rc zku_cas_begin(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_cas **out, struct zku_error **err);
 
 /**
  * The current value as a borrowed view: `*data` points to `*len` bytes
@@ -1134,7 +1189,7 @@ uint32_t zku_cas_attempts(const struct zku_cas *cas);
  * # Safety
  * Pointers are NULL or valid; `data` has `len` readable bytes.
  */
-zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
@@ -1144,7 +1199,7 @@ zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int3
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads the node again (after ZKU_EBADVERSION), replacing the handle's
@@ -1155,7 +1210,7 @@ zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeou
  * # Safety
  * `cas` is NULL or live and not used by another thread.
  */
-zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * After ZKU_EUNKNOWN from a commit: waits for the connection and re-sends the same write with the same expected
@@ -1173,7 +1228,7 @@ zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error 
  * # Safety
  * Pointers are NULL or valid; `cas` not used by another thread.
  */
-zku_rc zku_cas_resolve(struct zku_cas *cas, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_cas_resolve(struct zku_cas *cas, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Frees a CAS handle (a write of unknown outcome stays unknown). Never
@@ -1219,7 +1274,7 @@ zku_rc zku_cas_next_set(struct zku_cas_next *next, const uint8_t *data, size_t l
  * # Safety
  * Pointers are NULL or valid; `callback` is safe to call with `user_data`.
  */
-zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, zku_cas_fn callback, void *user_data, uint32_t max_attempts, int32_t timeout_ms, struct zku_stat *stat, uint32_t *attempts, struct zku_error **err);
+zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, zku_cas_fn callback, void *user_data, uint32_t max_attempts, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, uint32_t *attempts, struct zku_error **err);
 
 /**
  * Connects and waits for a session, at most the configured connect
@@ -1231,14 +1286,34 @@ zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_new(const struct zku_config *config, struct zku_client **out, struct zku_error **err);
+zku_rc zku_client_new(const struct zku_config *config, const struct zku_cancel *cancel, struct zku_client **out, struct zku_error **err);
 
 /**
  * Closes the session at once, so its ephemeral nodes vanish now rather
- * than after the session timeout, and frees the client. Blocking (waits
- * up to a few seconds for the server to confirm). Handles created from
- * this client (locks, readers) then fail with ZKU_ECLOSED. NULL is fine;
- * no other call on this client may be in progress or follow.
+ * than after the session timeout. Every call blocked on this client, on
+ * any of its handles (node operations, waits, lock acquire and release,
+ * reader, CAS, hierarchy), returns ZKU_ECLOSED within 50 ms, and every
+ * later one at once; the client stays valid until `zku_client_free`,
+ * which is then quick. Safe to call from any thread, also while other
+ * threads use the client, and more than once.
+ * Blocking (network): waits up to `timeout_ms` for the server to confirm;
+ * ZKU_ETIMEOUT when it did not (the session then ends when the server
+ * gets the close request, or at the latest after the session timeout).
+ * Errors also: ZKU_ECANCELLED, ZKU_ENULL, ZKU_EINVAL (bad timeout).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
+ * Closes the session as `zku_client_close` (if it was not closed yet)
+ * and frees the client. Blocking (network): waits for the server to
+ * confirm the close at most the session timeout, and at most 5 s; quick
+ * after `zku_client_close`. Handles created from this client (locks,
+ * readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
+ * this client may be in progress or follow (use `zku_client_close` first
+ * to end calls in progress).
  *
  * # Safety
  * `client` is NULL or a live client.
@@ -1291,7 +1366,7 @@ zku_rc zku_client_set_state_callback(const struct zku_client *client, zku_state_
  * # Safety
  * Pointers are NULL or valid; `auth` has `auth_len` readable bytes.
  */
-zku_rc zku_client_add_auth(const struct zku_client *client, const char *scheme, const uint8_t *auth, size_t auth_len, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_client_add_auth(const struct zku_client *client, const char *scheme, const uint8_t *auth, size_t auth_len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * Creates an empty configuration (every field falls back to the defaults).
@@ -1458,7 +1533,7 @@ void zku_error_free(struct zku_error *err);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_init_hierarchy(const struct zku_config *config, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, struct zku_import_stats *stats, struct zku_error **err);
+zku_rc zku_init_hierarchy(const struct zku_config *config, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_import_stats *stats, struct zku_error **err);
 
 /**
  * As `zku_init_hierarchy`, on an existing client (its session and
@@ -1467,7 +1542,7 @@ zku_rc zku_init_hierarchy(const struct zku_config *config, const char *root, con
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, struct zku_import_stats *stats, struct zku_error **err);
+zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_import_stats *stats, struct zku_error **err);
 
 /**
  * k3zkutil's export_hierarchy: the subtree at absolute `path` as a JSON
@@ -1494,7 +1569,7 @@ zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, c
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, const char *users_json, uint32_t flags, int32_t timeout_ms, char **out, struct zku_error **err);
+zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, const char *users_json, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, char **out, struct zku_error **err);
 
 /**
  * Creates a lock handle on `name` (path: the client's lock_dir + name)
@@ -1530,7 +1605,7 @@ zku_rc zku_lock_new(const struct zku_client *client, const char *name, const cha
  * Pointers are NULL or valid; `on_state` and `user_data` stay usable from
  * library threads until `user_data_free` runs.
  */
-zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *name, const char *identifier, uint32_t flags, int32_t default_timeout_ms, zku_lock_state_fn on_state, void *user_data, zku_free_fn user_data_free, struct zku_lock **out, struct zku_error **err);
+zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *name, const char *identifier, uint32_t flags, int32_t default_timeout_ms, zku_lock_state_fn on_state, void *user_data, zku_free_fn user_data_free, const struct zku_cancel *cancel, struct zku_lock **out, struct zku_error **err);
 
 /**
  * Frees a lock handle. If the lock is held (or suspended) it is released
@@ -1564,7 +1639,7 @@ void zku_lock_free(struct zku_lock *lock);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, int64_t *token, struct zku_error **err);
+zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, int64_t *token, struct zku_error **err);
 
 /**
  * `zku_lock_acquire`, calling `on_holder` on this thread each time the
@@ -1578,7 +1653,7 @@ zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, int64_t
  * Pointers are NULL or valid; `on_holder` may be called with `user_data`
  * during this call only.
  */
-zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, zku_lock_holder_fn on_holder, void *user_data, int64_t *token, struct zku_error **err);
+zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, zku_lock_holder_fn on_holder, void *user_data, int64_t *token, struct zku_error **err);
 
 /**
  * One attempt that never waits for the holder (k3zkutil's try_acquire).
@@ -1593,7 +1668,7 @@ zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, zk
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, bool *locked, struct zku_buf **holder, int32_t *version, int64_t *token, struct zku_error **err);
+zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, bool *locked, struct zku_buf **holder, int32_t *version, int64_t *token, struct zku_error **err);
 
 /**
  * Releases the lock: deletes our node, never another holder's (see the
@@ -1609,7 +1684,7 @@ zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, boo
  * # Safety
  * `lock` is NULL or live; `err` NULL or writable.
  */
-zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * k3zkutil's try_release: deletes the lock node if it holds our
@@ -1624,7 +1699,7 @@ zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, struct 
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_try_release(const struct zku_lock *lock, int32_t timeout_ms, bool *released, struct zku_buf **holder, int32_t *version, struct zku_error **err);
+zku_rc zku_lock_try_release(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, bool *released, struct zku_buf **holder, int32_t *version, struct zku_error **err);
 
 /**
  * How long after each later acquisition the lock node is read again and
@@ -1760,7 +1835,7 @@ zku_lock_state zku_lock_fd_drain(const struct zku_lock *lock);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32_t expected_version, int32_t timeout_ms, int32_t *new_version, struct zku_error **err);
+zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, int32_t *new_version, struct zku_error **err);
 
 /**
  * The lock node's "val" as JSON text (`*val_json`, free with
@@ -1773,7 +1848,7 @@ zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_get_val(const struct zku_lock *lock, int32_t timeout_ms, char **val_json, int32_t *version, struct zku_error **err);
+zku_rc zku_lock_get_val(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, char **val_json, int32_t *version, struct zku_error **err);
 
 /**
  * The current holder: `*holder_id` (may be NULL; `zku_string_free`) its
@@ -1786,7 +1861,7 @@ zku_rc zku_lock_get_val(const struct zku_lock *lock, int32_t timeout_ms, char **
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **holder_id, struct zku_buf **holder_data, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, char **holder_id, struct zku_buf **holder_data, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Sets `path`'s data only if we still hold the lock: one multi operation
@@ -1801,7 +1876,7 @@ zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **h
  * # Safety
  * Pointers are NULL or valid; `data` has `data_len` readable bytes.
  */
-zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Deletes `path` only if we still hold the lock (as
@@ -1811,7 +1886,7 @@ zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, int32_t expected_version, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.
@@ -1868,7 +1943,7 @@ zku_rc zku_is_backward_locking(const char *const *locked_keys, size_t n, const c
  * # Safety
  * Pointers are NULL or valid; `data` has `data_len` readable bytes.
  */
-zku_rc zku_client_create(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, uint32_t flags, int64_t ttl_ms, const struct zku_acl_list *acl, int32_t timeout_ms, char **created_path, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_create(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, uint32_t flags, int64_t ttl_ms, const struct zku_acl_list *acl, int32_t timeout_ms, const struct zku_cancel *cancel, char **created_path, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads a node's data into a new `*data` (free with `zku_buf_free`) and
@@ -1878,7 +1953,7 @@ zku_rc zku_client_create(const struct zku_client *client, const char *path, cons
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Replaces a node's data if its version is `expected_version`
@@ -1891,7 +1966,7 @@ zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t
  * # Safety
  * Pointers are NULL or valid; `data` has `data_len` readable bytes.
  */
-zku_rc zku_client_set(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_set(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Deletes a node if its version is `expected_version` (ZKU_ANY_VERSION:
@@ -1902,7 +1977,7 @@ zku_rc zku_client_set(const struct zku_client *client, const char *path, const u
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_delete(const struct zku_client *client, const char *path, int32_t expected_version, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_client_delete(const struct zku_client *client, const char *path, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * Sets `*exists` to whether the node exists and, when it does, `*stat`
@@ -1912,7 +1987,7 @@ zku_rc zku_client_delete(const struct zku_client *client, const char *path, int3
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_exists(const struct zku_client *client, const char *path, int32_t timeout_ms, bool *exists, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_exists(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, bool *exists, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * The names of a node's children (in the server's order) into a new
@@ -1923,7 +1998,7 @@ zku_rc zku_client_exists(const struct zku_client *client, const char *path, int3
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_children(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_strings **children, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_children(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_strings **children, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * A node's ACL into a new `*acl` (free with `zku_acl_list_free`) and its
@@ -1933,7 +2008,7 @@ zku_rc zku_client_children(const struct zku_client *client, const char *path, in
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_get_acl(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_acl_list **acl, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get_acl(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_acl_list **acl, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Replaces a node's ACL if its ACL version is `expected_aversion`
@@ -1945,7 +2020,7 @@ zku_rc zku_client_get_acl(const struct zku_client *client, const char *path, int
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_set_acl(const struct zku_client *client, const char *path, const struct zku_acl_list *acl, int32_t expected_aversion, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_set_acl(const struct zku_client *client, const char *path, const struct zku_acl_list *acl, int32_t expected_aversion, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * `zku_client_create` with a JSON text value, checked before sending.
@@ -1954,7 +2029,7 @@ zku_rc zku_client_set_acl(const struct zku_client *client, const char *path, con
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_create_json(const struct zku_client *client, const char *path, const char *json, uint32_t flags, const struct zku_acl_list *acl, int32_t timeout_ms, char **created_path, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_create_json(const struct zku_client *client, const char *path, const char *json, uint32_t flags, const struct zku_acl_list *acl, int32_t timeout_ms, const struct zku_cancel *cancel, char **created_path, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads a node whose data must be UTF-8 JSON text into a new `*json`
@@ -1965,7 +2040,7 @@ zku_rc zku_client_create_json(const struct zku_client *client, const char *path,
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_get_json(const struct zku_client *client, const char *path, int32_t timeout_ms, char **json, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get_json(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, char **json, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * `zku_client_set` with a JSON text value, checked before sending.
@@ -1974,7 +2049,7 @@ zku_rc zku_client_get_json(const struct zku_client *client, const char *path, in
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_set_json(const struct zku_client *client, const char *path, const char *json, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_set_json(const struct zku_client *client, const char *path, const char *json, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads the node at `path`, which must hold a JSON object, and keeps
@@ -1991,7 +2066,7 @@ zku_rc zku_client_set_json(const struct zku_client *client, const char *path, co
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
  * library threads until `user_data_free` runs.
  */
-zku_rc zku_reader_new(const struct zku_client *client, const char *path, zku_reader_fn callback, void *user_data, zku_free_fn user_data_free, int32_t timeout_ms, struct zku_reader **out, struct zku_error **err);
+zku_rc zku_reader_new(const struct zku_client *client, const char *path, zku_reader_fn callback, void *user_data, zku_free_fn user_data_free, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_reader **out, struct zku_error **err);
 
 /**
  * The whole cached value as JSON text (as stored in the node) in a new
@@ -2035,7 +2110,7 @@ zku_rc zku_reader_get_pointer(const struct zku_reader *reader, const char *point
  * # Safety
  * Pointers are NULL or valid; the reader is not freed during the call.
  */
-zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, char **old_json, char **new_json, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, const struct zku_cancel *cancel, char **old_json, char **new_json, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * The reader's state (ZKU_READER_STATE_*; ZKU_READER_STATE_CLOSED for
@@ -2092,7 +2167,7 @@ const char *zku_version(void);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Waits until no node exists at `path`; returns at once if none does.
@@ -2106,7 +2181,7 @@ zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t v
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_wait_absent(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_wait_absent(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

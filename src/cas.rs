@@ -106,6 +106,10 @@ impl Cas {
         Ok(cas)
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn path(&self) -> &str {
         &self.path
     }
@@ -201,7 +205,16 @@ impl Cas {
         let result = self.send(&pending, timeout);
         match result {
             Err(e) if matches!(e.code(), Code::BadVersion | Code::NodeExists | Code::NoNode) => {
-                self.classify_conflict(pending, remaining(deadline))
+                match remaining(timeout, deadline, "cas resolve") {
+                    Ok(rest) => self.classify_conflict(pending, rest),
+                    Err(_) => {
+                        self.pending = Some(pending);
+                        Err(Error::new(
+                            Code::OutcomeUnknown,
+                            format!("cas {}: no time left to read back; outcome still unknown", self.path),
+                        ))
+                    }
+                }
             }
             Err(e) if e.code() == Code::ConnectionLoss => {
                 // Never sent: nothing learnt.
@@ -283,7 +296,9 @@ impl Cas {
                 ));
             }
         };
-        let same_node = |stat: &Stat| pending.base.is_none_or(|b| b.czxid == stat.czxid);
+        // A create has no earlier node to compare with: ours may have been
+        // applied, then deleted and replaced, so any node found tells nothing.
+        let same_node = |stat: &Stat| pending.base.is_some_and(|b| b.czxid == stat.czxid);
         let why = match &now {
             Some((data, stat)) if same_node(stat) && stat.version == expected_version => {
                 if *data != pending.data {
@@ -300,6 +315,9 @@ impl Cas {
                 )
             }
             Some((_, stat)) if same_node(stat) => format!("the node moved on to version {}", stat.version),
+            Some(_) if pending.base.is_none() => {
+                "a node exists, which may be ours or one created after ours was deleted".to_string()
+            }
             Some(_) => "the node was deleted and created again".to_string(),
             None => "the node was deleted".to_string(),
         };
@@ -355,8 +373,13 @@ pub fn update(
             Decision::Skip => return Ok(Updated { stat: cas.stat, attempts: cas.attempts, written: false }),
             Decision::Write(new) => new,
         };
-        let result = match cas.commit(&new, remaining(deadline)) {
-            Err(e) if e.code() == Code::OutcomeUnknown => cas.resolve(remaining(deadline)),
+        let what = format!("cas {path}");
+        let result = match cas.commit(&new, remaining(timeout, deadline, &what)?) {
+            // Resolved on the caller's time only: with none left, unknown it stays.
+            Err(e) if e.code() == Code::OutcomeUnknown => match remaining(timeout, deadline, &what) {
+                Ok(rest) => cas.resolve(rest),
+                Err(_) => Err(e),
+            },
             other => other,
         };
         match result {
@@ -377,7 +400,7 @@ pub fn update(
                         cas.attempts
                     )));
                 }
-                cas.reread(remaining(deadline))?;
+                cas.reread(remaining(timeout, deadline, &what)?)?;
             }
             Err(e) => return Err(e),
         }

@@ -4,6 +4,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
@@ -49,8 +50,10 @@ impl zku_cas {
     }
 
     /// Commits and refreshes the view, whatever the outcome.
-    fn commit(&mut self, data: &[u8], timeout_ms: i32) -> Result<crate::node::Stat> {
-        let result = self.cas.commit(data, timeout_arg(timeout_ms)?);
+    fn commit(&mut self, data: &[u8], timeout_ms: i32, cancel: Option<&zku_cancel>) -> Result<crate::node::Stat> {
+        let timeout = timeout_arg(timeout_ms)?;
+        let client = self.cas.client().clone();
+        let result = cancellable(cancel, Some(&client), || self.cas.commit(data, timeout));
         self.refresh();
         result
     }
@@ -114,6 +117,7 @@ pub unsafe extern "C" fn zku_cas_begin(
     initial: *const u8,
     initial_len: usize,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_cas,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -125,7 +129,8 @@ pub unsafe extern "C" fn zku_cas_begin(
         let (client, path, options) = unsafe {
             (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
         };
-        let cas = Cas::begin(client, path, options, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let cas = cancellable(cancel, Some(client), || Cas::begin(client, path, options, timeout))?;
         let mut handle = zku_cas { cas, view: Vec::new() };
         handle.refresh();
         // SAFETY: checked non-NULL.
@@ -248,6 +253,7 @@ pub unsafe extern "C" fn zku_cas_commit(
     data: *const u8,
     len: usize,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -256,7 +262,7 @@ pub unsafe extern "C" fn zku_cas_commit(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or live and not used by another thread; valid bytes (caller).
         let (cas, data) = unsafe { (handle_mut(cas)?, bytes_arg(data, len, "data")?) };
-        let st = cas.commit(data, timeout_ms)?;
+        let st = cas.commit(data, timeout_ms, cancel)?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -274,6 +280,7 @@ pub unsafe extern "C" fn zku_cas_commit_json(
     cas: *mut zku_cas,
     json: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -283,7 +290,7 @@ pub unsafe extern "C" fn zku_cas_commit_json(
         // SAFETY: NULL or live and not shared; NUL-terminated (caller).
         let (cas, json) = unsafe { (handle_mut(cas)?, str_arg(json, "json")?) };
         crate::json::validate(json).map_err(|e| e.context("the new value"))?;
-        let st = cas.commit(json.as_bytes(), timeout_ms)?;
+        let st = cas.commit(json.as_bytes(), timeout_ms, cancel)?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -298,11 +305,18 @@ pub unsafe extern "C" fn zku_cas_commit_json(
 /// # Safety
 /// `cas` is NULL or live and not used by another thread.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_cas_reread(
+    cas: *mut zku_cas,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or live and not shared (caller).
         let cas = unsafe { handle_mut(cas)? };
-        let result = cas.cas.reread(timeout_arg(timeout_ms)?);
+        let timeout = timeout_arg(timeout_ms)?;
+        let client = cas.cas.client().clone();
+        let result = cancellable(cancel, Some(&client), || cas.cas.reread(timeout));
         cas.refresh();
         result
     })
@@ -326,6 +340,7 @@ pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err:
 pub unsafe extern "C" fn zku_cas_resolve(
     cas: *mut zku_cas,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -334,7 +349,9 @@ pub unsafe extern "C" fn zku_cas_resolve(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or live and not shared (caller).
         let cas = unsafe { handle_mut(cas)? };
-        let st = cas.cas.resolve(timeout_arg(timeout_ms)?);
+        let timeout = timeout_arg(timeout_ms)?;
+        let client = cas.cas.client().clone();
+        let st = cancellable(cancel, Some(&client), || cas.cas.resolve(timeout));
         cas.refresh();
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st?.into()) };
@@ -442,6 +459,7 @@ pub unsafe extern "C" fn zku_cas_update(
     user_data: *mut c_void,
     max_attempts: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     attempts: *mut u32,
     err: *mut *mut zku_error,
@@ -458,26 +476,29 @@ pub unsafe extern "C" fn zku_cas_update(
             (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
         };
         let mut view = Vec::new();
-        let updated = cas::update(client, path, options, max_attempts, timeout_arg(timeout_ms)?, |cas| {
-            nul_terminated(&mut view, cas.value());
-            let current_stat = cas.stat().map(|s| zku_stat::from(*s));
-            let stat_ptr = current_stat.as_ref().map_or(std::ptr::null(), |s| s as *const zku_stat);
-            let mut next = zku_cas_next { value: None };
-            // SAFETY: the caller's callback with its user_data; the pointers
-            // live until it returns.
-            let rc = unsafe { callback(user_data, view.as_ptr(), view.len() - 1, stat_ptr, &mut next) };
-            match rc {
-                ZKU_CAS_WRITE => next.value.map(Decision::Write).ok_or_else(|| {
-                    Error::invalid_argument("the callback returned ZKU_CAS_WRITE without calling zku_cas_next_set")
-                }),
-                ZKU_CAS_SKIP => Ok(Decision::Skip),
-                rc if rc < 0 => {
-                    Err(Error::new(Code::Aborted, format!("cas update {path}: the callback aborted with {rc}")))
+        let timeout = timeout_arg(timeout_ms)?;
+        let updated = cancellable(cancel, Some(client), || {
+            cas::update(client, path, options, max_attempts, timeout, |cas| {
+                nul_terminated(&mut view, cas.value());
+                let current_stat = cas.stat().map(|s| zku_stat::from(*s));
+                let stat_ptr = current_stat.as_ref().map_or(std::ptr::null(), |s| s as *const zku_stat);
+                let mut next = zku_cas_next { value: None };
+                // SAFETY: the caller's callback with its user_data; the pointers
+                // live until it returns.
+                let rc = unsafe { callback(user_data, view.as_ptr(), view.len() - 1, stat_ptr, &mut next) };
+                match rc {
+                    ZKU_CAS_WRITE => next.value.map(Decision::Write).ok_or_else(|| {
+                        Error::invalid_argument("the callback returned ZKU_CAS_WRITE without calling zku_cas_next_set")
+                    }),
+                    ZKU_CAS_SKIP => Ok(Decision::Skip),
+                    rc if rc < 0 => {
+                        Err(Error::new(Code::Aborted, format!("cas update {path}: the callback aborted with {rc}")))
+                    }
+                    rc => Err(Error::invalid_argument(format!(
+                        "cas update {path}: the callback returned {rc}, not ZKU_CAS_WRITE, ZKU_CAS_SKIP or a negative number"
+                    ))),
                 }
-                rc => Err(Error::invalid_argument(format!(
-                    "cas update {path}: the callback returned {rc}, not ZKU_CAS_WRITE, ZKU_CAS_SKIP or a negative number"
-                ))),
-            }
+            })
         })?;
         // SAFETY: NULL or writable (caller).
         unsafe {

@@ -5,11 +5,13 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use super::callback::{UserData, zku_free_fn};
+use super::cancel::{cancellable, zku_cancel};
 use super::config::zku_config;
 use super::error::zku_error;
 use super::{guard, guard_value, handle, required_out, set_out, str_arg, zku_rc};
 use crate::client::Client;
 use crate::config::Config;
+use crate::error::Error;
 use crate::node::SessionState;
 
 /// A ZooKeeper session. Safe to use from several threads at once. Does not
@@ -62,6 +64,7 @@ pub type zku_state_fn =
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_new(
     config: *const zku_config,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_client,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -71,7 +74,7 @@ pub unsafe extern "C" fn zku_client_new(
         required_out(out, "out")?;
         // SAFETY: NULL or live (caller).
         let config = unsafe { config.as_ref() }.map_or_else(Config::new, |c| c.config.clone());
-        let client = Client::connect(config)?;
+        let client = cancellable(cancel, None, || Client::connect(config))?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, Box::into_raw(Box::new(zku_client { client }))) };
         Ok(())
@@ -79,10 +82,50 @@ pub unsafe extern "C" fn zku_client_new(
 }
 
 /// Closes the session at once, so its ephemeral nodes vanish now rather
-/// than after the session timeout, and frees the client. Blocking (waits
-/// up to a few seconds for the server to confirm). Handles created from
-/// this client (locks, readers) then fail with ZKU_ECLOSED. NULL is fine;
-/// no other call on this client may be in progress or follow.
+/// than after the session timeout. Every call blocked on this client, on
+/// any of its handles (node operations, waits, lock acquire and release,
+/// reader, CAS, hierarchy), returns ZKU_ECLOSED within 50 ms, and every
+/// later one at once; the client stays valid until `zku_client_free`,
+/// which is then quick. Safe to call from any thread, also while other
+/// threads use the client, and more than once.
+/// Blocking (network): waits up to `timeout_ms` for the server to confirm;
+/// ZKU_ETIMEOUT when it did not (the session then ends when the server
+/// gets the close request, or at the latest after the session timeout).
+/// Errors also: ZKU_ECANCELLED, ZKU_ENULL, ZKU_EINVAL (bad timeout).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_close(
+    client: *const zku_client,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let client = &unsafe { handle(client, "client")? }.client;
+        let timeout = super::timeout_arg(timeout_ms)?;
+        // Not in the client's own scope: its close would stop the wait.
+        let confirmed = cancellable(cancel, None, || {
+            let confirmed = client.close_within(timeout);
+            crate::cancel::check()?;
+            Ok(confirmed)
+        })?;
+        match confirmed {
+            true => Ok(()),
+            false => Err(Error::timeout("close: the server did not confirm before the timeout")),
+        }
+    })
+}
+
+/// Closes the session as `zku_client_close` (if it was not closed yet)
+/// and frees the client. Blocking (network): waits for the server to
+/// confirm the close at most the session timeout, and at most 5 s; quick
+/// after `zku_client_close`. Handles created from this client (locks,
+/// readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
+/// this client may be in progress or follow (use `zku_client_close` first
+/// to end calls in progress).
 ///
 /// # Safety
 /// `client` is NULL or a live client.
@@ -175,6 +218,7 @@ pub unsafe extern "C" fn zku_client_add_auth(
     auth: *const u8,
     auth_len: usize,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
     guard(err, || {
@@ -182,6 +226,7 @@ pub unsafe extern "C" fn zku_client_add_auth(
         let (client, scheme, auth) = unsafe {
             (&handle(client, "client")?.client, str_arg(scheme, "scheme")?, super::bytes_arg(auth, auth_len, "auth")?)
         };
-        client.add_auth(scheme, auth, super::timeout_arg(timeout_ms)?)
+        let timeout = super::timeout_arg(timeout_ms)?;
+        cancellable(cancel, Some(client), || client.add_auth(scheme, auth, timeout))
     })
 }

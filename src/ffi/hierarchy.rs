@@ -5,6 +5,7 @@
 use std::ffi::c_char;
 
 use super::buf::raw_string;
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
@@ -101,6 +102,7 @@ pub unsafe extern "C" fn zku_init_hierarchy(
     users_json: *const c_char,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stats: *mut zku_import_stats,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -118,7 +120,8 @@ pub unsafe extern "C" fn zku_init_hierarchy(
         };
         let options = import_options(flags)?;
         let timeout = timeout_arg(timeout_ms)?;
-        let result = hierarchy::init_hierarchy(config, root, text, users, &options, timeout)?;
+        let result =
+            cancellable(cancel, None, || hierarchy::init_hierarchy(config, root, text, users, &options, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stats, result.into()) };
         Ok(())
@@ -138,6 +141,7 @@ pub unsafe extern "C" fn zku_import_hierarchy(
     users_json: *const c_char,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stats: *mut zku_import_stats,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -157,7 +161,8 @@ pub unsafe extern "C" fn zku_import_hierarchy(
         let timeout = timeout_arg(timeout_ms)?;
         crate::path::validate(root)?;
         let doc = Document::parse(text, &users_arg(users)?)?;
-        let result = hierarchy::import(client, root, &doc, &options, timeout, None)?;
+        let result =
+            cancellable(cancel, Some(client), || hierarchy::import(client, root, &doc, &options, timeout, None))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stats, result.into()) };
         Ok(())
@@ -194,6 +199,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
     users_json: *const c_char,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut c_char,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -216,7 +222,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
             omit_inherited_acl: flags & ZKU_EXPORT_OMIT_INHERITED_ACL != 0,
         };
         let timeout = timeout_arg(timeout_ms)?;
-        let text = hierarchy::export(client, path, &options, timeout, None)?;
+        let text = cancellable(cancel, Some(client), || hierarchy::export(client, path, &options, timeout, None))?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, raw_string(text)?) };
         Ok(())

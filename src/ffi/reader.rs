@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::buf::raw_string;
 use super::callback::{UserData, zku_free_fn};
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
@@ -112,6 +113,7 @@ pub unsafe extern "C" fn zku_reader_new(
     user_data: *mut c_void,
     user_data_free: zku_free_fn,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_reader,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -132,7 +134,7 @@ pub unsafe extern "C" fn zku_reader_new(
             }
             _ => None,
         };
-        match Reader::new(client, path, boxed, timeout) {
+        match cancellable(cancel, Some(client), || Reader::new(client, path, boxed, timeout)) {
             Ok(reader) => {
                 drop(keep);
                 // SAFETY: checked non-NULL.
@@ -248,6 +250,7 @@ pub unsafe extern "C" fn zku_reader_get_pointer(
 pub unsafe extern "C" fn zku_reader_watch(
     reader: *const zku_reader,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     old_json: *mut *mut c_char,
     new_json: *mut *mut c_char,
     stat: *mut zku_stat,
@@ -262,7 +265,8 @@ pub unsafe extern "C" fn zku_reader_watch(
         }
         // SAFETY: NULL or live (caller).
         let reader = unsafe { reader_arg(reader)? };
-        let change = reader.watch(timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let change = cancellable(cancel, Some(reader.client()), || reader.watch(timeout))?;
         let old = if old_json.is_null() { None } else { Some(raw_string(change.old.to_string())?) };
         let new = if new_json.is_null() { None } else { Some(raw_string(change.new.to_string())?) };
         // SAFETY: NULL or writable (caller); each written only when non-NULL.

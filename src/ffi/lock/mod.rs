@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::buf::{raw_string, zku_buf};
 use super::callback::{UserData, zku_free_fn};
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
@@ -194,6 +195,7 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
     on_state: zku_lock_state_fn,
     user_data: *mut c_void,
     user_data_free: zku_free_fn,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_lock,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -222,7 +224,7 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
             // library thread, as documented.
             unsafe { on_state(for_callback.ptr(), state_code(old), state_code(new)) }
         });
-        let lock = match Lock::with_own_client(config, name, options, callback) {
+        let lock = match cancellable(cancel, None, || Lock::with_own_client(config, name, options, callback)) {
             Ok(lock) => lock,
             Err(e) => {
                 // The callback is gone; the caller keeps user_data.
@@ -279,6 +281,7 @@ pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
 pub unsafe extern "C" fn zku_lock_acquire(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     token: *mut i64,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -287,7 +290,8 @@ pub unsafe extern "C" fn zku_lock_acquire(
         unsafe { write_out(token, 0) };
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let t = lock.acquire(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let t = cancellable(cancel, Some(lock.client()), || lock.acquire(timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, t) };
         Ok(())
@@ -308,6 +312,7 @@ pub unsafe extern "C" fn zku_lock_acquire(
 pub unsafe extern "C" fn zku_lock_acquire_loop(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     on_holder: zku_lock_holder_fn,
     user_data: *mut c_void,
     token: *mut i64,
@@ -319,8 +324,8 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
         let timeout = lock_timeout(lock, timeout_ms)?;
-        let t = match on_holder {
-            None => lock.acquire(timeout)?,
+        let t = cancellable(cancel, Some(lock.client()), || match on_holder {
+            None => lock.acquire(timeout),
             Some(on_holder) => lock.acquire_loop(timeout, &mut |holder| {
                 let mut data = holder.data.clone();
                 let len = data.len();
@@ -328,8 +333,8 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
                 // SAFETY: the caller's callback with its user_data, on its own
                 // thread; `data` is NUL-terminated and outlives the call.
                 unsafe { on_holder(user_data, data.as_ptr().cast(), len, holder.stat.version) == 0 }
-            })?,
-        };
+            }),
+        })?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, t) };
         Ok(())
@@ -351,6 +356,7 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
 pub unsafe extern "C" fn zku_lock_try_acquire(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     locked: *mut bool,
     holder: *mut *mut zku_buf,
     version: *mut i32,
@@ -368,7 +374,8 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
         required_out(locked, "locked")?;
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let r = lock.try_acquire(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let r = cancellable(cancel, Some(lock.client()), || lock.try_acquire(timeout))?;
         // SAFETY: out-parameters NULL or writable (caller); `locked` checked.
         unsafe {
             set_out(locked, r.locked);
@@ -395,11 +402,17 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
 /// # Safety
 /// `lock` is NULL or live; `err` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_lock_release(lock: *const zku_lock, timeout_ms: i32, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_lock_release(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        lock.release(lock_timeout(lock, timeout_ms)?)
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        cancellable(cancel, Some(lock.client()), || lock.release(timeout))
     })
 }
 
@@ -418,6 +431,7 @@ pub unsafe extern "C" fn zku_lock_release(lock: *const zku_lock, timeout_ms: i32
 pub unsafe extern "C" fn zku_lock_try_release(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     released: *mut bool,
     holder: *mut *mut zku_buf,
     version: *mut i32,
@@ -433,7 +447,8 @@ pub unsafe extern "C" fn zku_lock_try_release(
         required_out(released, "released")?;
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let r = lock.try_release(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let r = cancellable(cancel, Some(lock.client()), || lock.try_release(timeout))?;
         // SAFETY: out-parameters NULL or writable (caller); `released` checked.
         unsafe {
             set_out(released, r.released);

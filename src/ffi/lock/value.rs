@@ -20,6 +20,7 @@ pub unsafe extern "C" fn zku_lock_set_val(
     val_json: *const c_char,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     new_version: *mut i32,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -28,7 +29,8 @@ pub unsafe extern "C" fn zku_lock_set_val(
         unsafe { write_out(new_version, 0) };
         // SAFETY: NULL or valid (caller).
         let (lock, val) = unsafe { (lock_arg(lock)?, str_arg(val_json, "val_json")?) };
-        let v = lock.set_val(val, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
+        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
+        let v = cancellable(cancel, Some(lock.client()), || lock.set_val(val, version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(new_version, v) };
         Ok(())
@@ -48,6 +50,7 @@ pub unsafe extern "C" fn zku_lock_set_val(
 pub unsafe extern "C" fn zku_lock_get_val(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     val_json: *mut *mut c_char,
     version: *mut i32,
     err: *mut *mut zku_error,
@@ -61,7 +64,8 @@ pub unsafe extern "C" fn zku_lock_get_val(
         required_out(val_json, "val_json")?;
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let (val, v) = lock.get_val(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let (val, v) = cancellable(cancel, Some(lock.client()), || lock.get_val(timeout))?;
         let val = raw_string(val)?;
         // SAFETY: checked non-NULL / NULL or writable (caller).
         unsafe {
@@ -85,6 +89,7 @@ pub unsafe extern "C" fn zku_lock_get_val(
 pub unsafe extern "C" fn zku_lock_holder(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     holder_id: *mut *mut c_char,
     holder_data: *mut *mut zku_buf,
     stat: *mut zku_stat,
@@ -99,8 +104,8 @@ pub unsafe extern "C" fn zku_lock_holder(
         }
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let holder = lock
-            .holder(lock_timeout(lock, timeout_ms)?)?
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let holder = cancellable(cancel, Some(lock.client()), || lock.holder(timeout))?
             .ok_or_else(|| Error::new(Code::NoNode, format!("{}: the lock is free", lock.path())))?;
         let id = match holder.id() {
             Some(id) if !holder_id.is_null() => raw_string(id)?,
@@ -137,6 +142,7 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
     data_len: usize,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -146,7 +152,8 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
         // SAFETY: NULL or valid (caller).
         let (lock, path, data) =
             unsafe { (lock_arg(lock)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
-        let st = lock.guarded_set(path, data, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
+        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
+        let st = cancellable(cancel, Some(lock.client()), || lock.guarded_set(path, data, version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -165,11 +172,13 @@ pub unsafe extern "C" fn zku_lock_guarded_delete(
     path: *const c_char,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or valid (caller).
         let (lock, path) = unsafe { (lock_arg(lock)?, str_arg(path, "path")?) };
-        lock.guarded_delete(path, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)
+        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
+        cancellable(cancel, Some(lock.client()), || lock.guarded_delete(path, version, timeout))
     })
 }
