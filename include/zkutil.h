@@ -1220,7 +1220,8 @@ zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, const struct zku_
  * value sits at the version it would have made: re-read and go on);
  * ZKU_EUNKNOWN when it still cannot be known (the node holds the written
  * bytes, which another writer may also have written from the same read,
- * or it moved on, or was deleted; or no connection in time: call again).
+ * or it moved on, or was deleted; a create finds a node, which may be ours
+ * replaced; or no connection in time: call again).
  * Blocking, up to `timeout_ms` (a read follows a conflicting retry).
  * Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
  * ZKU_ECLOSED, ZKU_ENOAUTH.

@@ -13,9 +13,12 @@
 //! expect the same version (or both create the node), so at most one of
 //! them can ever be applied:
 //! - the retry succeeds: the value is now written exactly once (`Ok`);
-//! - the retry conflicts and the node holds, at the version the lost write
-//!   would have produced, different bytes: the lost write was not applied
-//!   ([`Code::BadVersion`], a plain conflict: re-read and go on);
+//! - the retry of a set conflicts and the same node (same czxid) holds, at
+//!   the version the lost write would have produced, different bytes: the
+//!   lost write was not applied ([`Code::BadVersion`], a plain conflict:
+//!   re-read and go on);
+//! - the retry of a create finds a node: ours may have been applied, then
+//!   deleted and replaced, so that is [`Code::OutcomeUnknown`] too;
 //! - otherwise (the node holds our bytes at that version, which another
 //!   writer computing the same value from the same read could also have
 //!   written; or it moved on, was deleted or re-created): still

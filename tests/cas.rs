@@ -520,6 +520,23 @@ fn lost_create_is_resolved_as_created_once() {
 }
 
 #[test]
+fn a_lost_create_applied_then_replaced_stays_unknown() {
+    let (proxy, c, direct) = via_proxy();
+    let path = unique_path("cas-create-replaced");
+    let cas = begin(&c, &path, ZKU_CAS_CREATE, b"init").unwrap();
+    proxy.arm(Fault::DropReply(OPS_CREATE.to_vec()));
+    let (r, _) = commit(cas, b"mine");
+    expect("create reply lost", r, ZKU_EUNKNOWN, "no reply");
+    assert_eq!(direct.get(&path, T).unwrap().0, b"mine", "the server did create it");
+    // Someone deletes our node and creates another one at version 0.
+    direct.delete(&path, None, T).unwrap();
+    direct.create(&path, b"theirs", &CreateOptions::persistent(), T).unwrap();
+    let (r, _) = resolve(cas, TMS);
+    expect("resolve", r, ZKU_EUNKNOWN, "may be ours");
+    free(cas);
+}
+
+#[test]
 fn update_resolves_a_lost_request_and_increments_once() {
     let (proxy, c, direct) = via_proxy();
     let path = unique_path("cas-update-lost");
