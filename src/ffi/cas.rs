@@ -99,7 +99,7 @@ fn stat_or_absent(stat: Option<&crate::node::Stat>) -> zku_stat {
 /// `*out` (free with `zku_cas_free`). `flags`: ZKU_CAS_* bits. With
 /// ZKU_CAS_CREATE, `initial` (`initial_len` bytes; JSON text with
 /// ZKU_CAS_JSON) is the value assumed while the node does not exist;
-/// otherwise pass NULL, 0. Blocking, up to `timeout_ms`. The handle keeps
+/// otherwise pass NULL, 0. Blocking (network), up to `timeout_ms`. The handle keeps
 /// the client's session in use; it fails with ZKU_ECLOSED once the client
 /// is freed.
 /// Errors: ZKU_ENONODE (no node, without ZKU_CAS_CREATE), ZKU_EJSON (JSON
@@ -212,6 +212,7 @@ pub unsafe extern "C" fn zku_cas_stat(cas: *const zku_cas, stat: *mut zku_stat, 
 /// The version the next commit expects: the node's version at the last
 /// read or commit, -1 while the node does not exist (the commit creates
 /// it), and -1 for NULL.
+/// Never blocks.
 ///
 /// # Safety
 /// `cas` is NULL or live.
@@ -222,6 +223,7 @@ pub unsafe extern "C" fn zku_cas_version(cas: *const zku_cas) -> i32 {
 }
 
 /// Reads made by this handle, the first included (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `cas` is NULL or live.
@@ -235,7 +237,7 @@ pub unsafe extern "C" fn zku_cas_attempts(cas: *const zku_cas) -> u32 {
 /// the version of the last read, or creates it when the read found none
 /// (ZKU_CAS_CREATE): one request. On success the handle holds the new value
 /// and `*stat` (may be NULL) its stat, so another commit may follow without
-/// a read. Blocking, up to `timeout_ms`.
+/// a read. Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_EBADVERSION (conflict: the node changed, was created or
 /// deleted since the read; the handle is unchanged: call `zku_cas_reread`),
 /// ZKU_EUNKNOWN (the connection was lost, or the timeout ran out, with the
@@ -270,7 +272,7 @@ pub unsafe extern "C" fn zku_cas_commit(
 }
 
 /// `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
-/// both modes). Blocking, up to `timeout_ms`. Errors: as `zku_cas_commit`,
+/// both modes). Blocking (network), up to `timeout_ms`. Errors: as `zku_cas_commit`,
 /// plus ZKU_EUTF8.
 ///
 /// # Safety
@@ -298,7 +300,7 @@ pub unsafe extern "C" fn zku_cas_commit_json(
 }
 
 /// Reads the node again (after ZKU_EBADVERSION), replacing the handle's
-/// value and version; forgets a write of unknown outcome. Blocking, up to
+/// value and version; forgets a write of unknown outcome. Blocking (network), up to
 /// `timeout_ms`. Errors: as `zku_cas_begin`. After an error the handle
 /// keeps its previous read.
 ///
@@ -331,7 +333,7 @@ pub unsafe extern "C" fn zku_cas_reread(
 /// bytes, which another writer may also have written from the same read,
 /// or it moved on, or was deleted; a create finds a node, which may be ours
 /// replaced; or no connection in time: call again).
-/// Blocking, up to `timeout_ms` (a read follows a conflicting retry).
+/// Blocking (network), up to `timeout_ms` (a read follows a conflicting retry).
 /// Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
 /// ZKU_ECLOSED, ZKU_ENOAUTH.
 ///
@@ -406,6 +408,7 @@ pub type zku_cas_fn = Option<
 /// Sets the value to write, copied from `data` (`len` bytes). Only valid
 /// inside a `zku_cas_update` callback, on the `next` it received; a second
 /// call replaces the first. Errors: ZKU_ENULL, ZKU_ETOOLARGE.
+/// Never blocks.
 ///
 /// # Safety
 /// `next` is the callback's argument; `data` has `len` readable bytes.
@@ -433,7 +436,7 @@ pub unsafe extern "C" fn zku_cas_next_set(
 /// `max_attempts` callback runs (0: no limit but the timeout). `flags`,
 /// `initial` and `initial_len` as in `zku_cas_begin`. A write cut off in
 /// flight is resolved as `zku_cas_resolve` does, within the timeout.
-/// Blocking, up to `timeout_ms` for the whole loop (0: a single attempt).
+/// Blocking (network), up to `timeout_ms` for the whole loop (0: a single attempt).
 /// On success `*stat` (may be NULL) receives the stat after the write (or of
 /// the value the callback skipped on; version -1 if the node does not
 /// exist) and `*attempts` (may be NULL) the number of callback runs.

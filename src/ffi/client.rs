@@ -54,7 +54,7 @@ pub type zku_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
 
 /// Connects and waits for a session, at most the configured connect
-/// timeout. Blocking. `config` may be NULL (all defaults); it is copied.
+/// timeout. Blocking (network). `config` may be NULL (all defaults); it is copied.
 /// Free the client with `zku_client_free`.
 /// Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
 /// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters).
@@ -122,7 +122,9 @@ pub unsafe extern "C" fn zku_client_close(
 /// Closes the session as `zku_client_close` (if it was not closed yet)
 /// and frees the client. Blocking (network): waits for the server to
 /// confirm the close at most the session timeout, and at most 5 s; quick
-/// after `zku_client_close`. Handles created from this client (locks,
+/// after `zku_client_close`; then Blocking (waits for callbacks to
+/// finish): a running state callback returns first. Handles created from
+/// this client (locks,
 /// readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
 /// this client may be in progress or follow (use `zku_client_close` first
 /// to end calls in progress).
@@ -140,6 +142,7 @@ pub unsafe extern "C" fn zku_client_free(client: *mut zku_client) {
 }
 
 /// The session id (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `client` is NULL or live.
@@ -150,6 +153,7 @@ pub unsafe extern "C" fn zku_client_session_id(client: *const zku_client) -> i64
 }
 
 /// The session timeout the server granted, in ms (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `client` is NULL or live.
@@ -160,6 +164,7 @@ pub unsafe extern "C" fn zku_client_session_timeout_ms(client: *const zku_client
 }
 
 /// The current session state (ZKU_STATE_CLOSED for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `client` is NULL or live.
@@ -175,6 +180,7 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
 /// again and its `user_data_free` has run. `user_data_free` (may be NULL)
 /// runs exactly once when the callback is replaced, removed or the client
 /// freed. On failure the caller keeps `user_data`.
+/// Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -205,7 +211,7 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
 }
 
 /// Adds credentials to the session, e.g. scheme "digest" with
-/// "user:password" bytes. Kept across reconnects. Blocking, up to
+/// "user:password" bytes. Kept across reconnects. Blocking (network), up to
 /// `timeout_ms`. A refused credential ends the session:
 /// ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED.
 ///

@@ -160,6 +160,7 @@ impl zku_error {
 
 /// A static, NUL-terminated description of any result code (never NULL;
 /// "unknown error code" for codes the library does not define).
+/// Never blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn zku_strerror(rc: zku_rc) -> *const c_char {
     static DESCRIPTIONS: once_cell::sync::Lazy<Vec<(zku_rc, CString)>> = once_cell::sync::Lazy::new(|| {
@@ -174,6 +175,7 @@ pub extern "C" fn zku_strerror(rc: zku_rc) -> *const c_char {
 }
 
 /// The error's result code (ZKU_EPANIC for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `err` is NULL or an error object not yet freed.
@@ -184,6 +186,7 @@ pub unsafe extern "C" fn zku_error_code(err: *const zku_error) -> zku_rc {
 }
 
 /// The error's message, valid until `zku_error_free` (NULL for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `err` is NULL or an error object not yet freed.
@@ -194,6 +197,7 @@ pub unsafe extern "C" fn zku_error_message(err: *const zku_error) -> *const c_ch
 }
 
 /// Frees an error object. NULL is fine; free each object once.
+/// Never blocks.
 ///
 /// # Safety
 /// `err` is NULL or an error object not yet freed.

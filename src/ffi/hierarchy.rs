@@ -82,7 +82,7 @@ fn users_arg(users_json: Option<&str>) -> Result<Users> {
 /// nothing is written when they are malformed, and the error message names
 /// the JSON path (RFC 6901 pointer) of the problem.
 ///
-/// Blocking: the connection waits up to the configured connect timeout,
+/// Blocking (network): the connection waits up to the configured connect timeout,
 /// the import up to `timeout_ms` in all (-1: no limit). Not atomic: an
 /// error leaves what was written so far; running the same import again is
 /// safe and completes it.
@@ -130,6 +130,7 @@ pub unsafe extern "C" fn zku_init_hierarchy(
 
 /// As `zku_init_hierarchy`, on an existing client (its session and
 /// credentials), which stays open. Safe to call from several threads.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -183,7 +184,7 @@ pub unsafe extern "C" fn zku_import_hierarchy(
 /// ZKU_EXPORT_OMIT_INHERITED_ACL.
 /// Reads are pipelined level by level; the export is not a snapshot (a
 /// node deleted meanwhile is left out). Exporting "/" leaves out
-/// "/zookeeper". Blocking, up to `timeout_ms` in all. Safe to call from
+/// "/zookeeper". Blocking (network), up to `timeout_ms` in all. Safe to call from
 /// several threads.
 /// Errors: ZKU_ENONODE (no node at `path`), ZKU_ENOAUTH (a node is not
 /// readable), ZKU_EPATH, ZKU_EJSON (users), ZKU_EUTF8 (non-UTF-8 data with

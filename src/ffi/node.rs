@@ -132,7 +132,7 @@ unsafe fn client_arg<'a>(client: *const zku_client) -> Result<&'a Client> {
 /// with 0 for empty). `flags`: ZKU_CREATE_* bits (0: persistent).
 /// `ttl_ms` > 0 makes a persistent node expire after that long without
 /// changes or children (the server must enable extended types). `acl` NULL
-/// uses the configured default ACL (world:anyone:cdrwa when none). Blocking,
+/// uses the configured default ACL (world:anyone:cdrwa when none). Blocking (network),
 /// up to `timeout_ms`. On success `*created_path` (may be NULL) receives the
 /// path (with the sequence number) to free with `zku_string_free`, and
 /// `*stat` (may be NULL) the new node's stat.
@@ -175,7 +175,7 @@ pub unsafe extern "C" fn zku_client_create(
 }
 
 /// Reads a node's data into a new `*data` (free with `zku_buf_free`) and
-/// its stat into `*stat` (may be NULL). Blocking, up to `timeout_ms`.
+/// its stat into `*stat` (may be NULL). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -212,7 +212,7 @@ pub unsafe extern "C" fn zku_client_get(
 
 /// Replaces a node's data if its version is `expected_version`
 /// (ZKU_ANY_VERSION: any). `*stat` (may be NULL) receives the new stat.
-/// Blocking, up to `timeout_ms`; on ZKU_ETIMEOUT or ZKU_ECONNECTIONLOSS the
+/// Blocking (network), up to `timeout_ms`; on ZKU_ETIMEOUT or ZKU_ECONNECTIONLOSS the
 /// write may or may not have been applied.
 /// Errors: ZKU_EBADVERSION, ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH,
 /// ZKU_ETOOLARGE, connection codes.
@@ -247,7 +247,7 @@ pub unsafe extern "C" fn zku_client_set(
 }
 
 /// Deletes a node if its version is `expected_version` (ZKU_ANY_VERSION:
-/// any). Blocking, up to `timeout_ms`.
+/// any). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_EBADVERSION, ZKU_ENOTEMPTY, ZKU_ENOAUTH,
 /// ZKU_EPATH, connection codes.
 ///
@@ -272,7 +272,7 @@ pub unsafe extern "C" fn zku_client_delete(
 }
 
 /// Sets `*exists` to whether the node exists and, when it does, `*stat`
-/// (may be NULL) to its stat. Blocking, up to `timeout_ms`.
+/// (may be NULL) to its stat. Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -309,7 +309,7 @@ pub unsafe extern "C" fn zku_client_exists(
 
 /// The names of a node's children (in the server's order) into a new
 /// `*children` (free with `zku_strings_free`), its stat into `*stat` (may be
-/// NULL). Blocking, up to `timeout_ms`.
+/// NULL). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -346,7 +346,7 @@ pub unsafe extern "C" fn zku_client_children(
 }
 
 /// A node's ACL into a new `*acl` (free with `zku_acl_list_free`) and its
-/// stat into `*stat` (may be NULL). Blocking, up to `timeout_ms`.
+/// stat into `*stat` (may be NULL). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -384,7 +384,7 @@ pub unsafe extern "C" fn zku_client_get_acl(
 
 /// Replaces a node's ACL if its ACL version is `expected_aversion`
 /// (ZKU_ANY_VERSION: any). `*stat` (may be NULL) receives the new stat.
-/// Blocking, up to `timeout_ms`.
+/// Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_EBADVERSION, ZKU_ENOAUTH (needs 'a'),
 /// ZKU_EINVALIDACL (empty list), ZKU_EPATH, connection codes.
 ///
@@ -417,6 +417,7 @@ pub unsafe extern "C" fn zku_client_set_acl(
 
 /// `zku_client_create` with a JSON text value, checked before sending.
 /// Errors: as zku_client_create, plus ZKU_EJSON.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -454,6 +455,7 @@ pub unsafe extern "C" fn zku_client_create_json(
 /// (free with `zku_string_free`), its stat into `*stat` (may be NULL).
 /// Errors: as zku_client_get, plus ZKU_EJSON when the data is not UTF-8
 /// JSON.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -490,6 +492,7 @@ pub unsafe extern "C" fn zku_client_get_json(
 
 /// `zku_client_set` with a JSON text value, checked before sending.
 /// Errors: as zku_client_set, plus ZKU_EJSON.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.

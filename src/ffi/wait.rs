@@ -20,7 +20,7 @@ pub const ZKU_WAIT_CREATE: u32 = 1;
 /// (-1: returns as soon as the node exists, i.e. at once if it does), then
 /// returns its data in a new `*data` (free with `zku_buf_free`) and its stat
 /// in `*stat` (may be NULL). `flags`: 0 or ZKU_WAIT_CREATE. Wakes on a watch,
-/// and checks again after a reconnection. Blocking, up to `timeout_ms`
+/// and checks again after a reconnection. Blocking (network), up to `timeout_ms`
 /// (-1: forever; 0: check once). The watch is removed before returning.
 /// Errors: ZKU_ETIMEOUT (not reached in time, including while
 /// disconnected), ZKU_ENONODE (no node, without ZKU_WAIT_CREATE),
@@ -68,7 +68,7 @@ pub unsafe extern "C" fn zku_get_next(
 }
 
 /// Waits until no node exists at `path`; returns at once if none does.
-/// Wakes on a watch and checks again after a reconnection. Blocking, up to
+/// Wakes on a watch and checks again after a reconnection. Blocking (network), up to
 /// `timeout_ms` (-1: forever; 0: check once). The watch is removed before
 /// returning.
 /// Errors: ZKU_ETIMEOUT, ZKU_ESESSIONEXPIRED, ZKU_ECLOSED,

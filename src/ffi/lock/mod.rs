@@ -143,6 +143,7 @@ unsafe fn lock_arg<'a>(lock: *const zku_lock) -> Result<&'a Lock> {
 /// Nothing is sent to the server. Free with `zku_lock_free`.
 /// Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
 /// ZKU_EINVAL (empty identifier, unknown flags, bad timeout), ZKU_EPERM.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -176,7 +177,7 @@ pub unsafe extern "C" fn zku_lock_new(
 /// requires on_lost for a lock that makes its own client, `on_state` is
 /// required: nobody else watches that session. It gets every state change
 /// as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
-/// runs exactly once, after the last call. Blocking: waits for the session
+/// runs exactly once, after the last call. Blocking (network): waits for the session
 /// (the configured connect timeout). Other arguments as `zku_lock_new`.
 /// Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
 /// `zku_client_new`, and those of `zku_lock_new`. On failure the caller
@@ -242,9 +243,10 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 }
 
 /// Frees a lock handle. If the lock is held (or suspended) it is released
-/// first — Blocking, up to the default timeout capped at the session
-/// timeout — then the state callback
-/// stops (its `user_data_free` runs) and, for a handle made by
+/// first — Blocking (network), up to the default timeout capped at the
+/// session timeout — then the state callback stops (Blocking (waits for
+/// callbacks to finish): a running call returns first; its
+/// `user_data_free` runs) and, for a handle made by
 /// `zku_lock_new_with_config`, its client is closed. The descriptor of
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
 /// in progress or follow (to stop an acquire blocked in another thread,
@@ -264,7 +266,7 @@ pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
 
 /// Acquires the lock, waiting up to `timeout_ms` for the holder to let go
 /// (0: one attempt; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
-/// default). Blocking. One round trip when the lock is free. On success
+/// default). Blocking (network). One round trip when the lock is free. On success
 /// `*token` (may be NULL) receives the fencing token: the lock node's czxid,
 /// larger for every new acquisition. Already held by this handle: success
 /// at once with the current token. While ZKU_LOCK_SUSPENDED, waits (up to
@@ -302,7 +304,7 @@ pub unsafe extern "C" fn zku_lock_acquire(
 /// holder's node changes while waiting (first when we find it taken), as
 /// k3zkutil's acquire_loop yields (holder, version). `on_holder` returning
 /// non-zero stops waiting: ZKU_EABORTED. `on_holder` NULL behaves as
-/// `zku_lock_acquire`. Blocking. Errors: as `zku_lock_acquire`, plus
+/// `zku_lock_acquire`. Blocking (network). Errors: as `zku_lock_acquire`, plus
 /// ZKU_EABORTED.
 ///
 /// # Safety
@@ -343,7 +345,7 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
 
 /// One attempt that never waits for the holder (k3zkutil's try_acquire).
 /// `timeout_ms` bounds only the wait for a connection and the reply.
-/// Blocking. On success: `*locked` whether we hold it now; `*holder` (may
+/// Blocking (network). On success: `*locked` whether we hold it now; `*holder` (may
 /// be NULL; free with `zku_buf_free`) the holder's node data (ours when
 /// locked); `*version` (may be NULL) the node version; `*token` (may be
 /// NULL) the fencing token when locked, else 0.
@@ -390,7 +392,7 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
 }
 
 /// Releases the lock: deletes our node, never another holder's (see the
-/// lock documentation for how). Blocking, up to `timeout_ms`. Not held:
+/// lock documentation for how). Blocking (network), up to `timeout_ms`. Not held:
 /// ZKU_OK, nothing sent (k3zkutil's silent release). After
 /// ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
 /// ZKU_LOCK_UNLOCKED; the same when the node turns out to have been deleted
@@ -418,7 +420,7 @@ pub unsafe extern "C" fn zku_lock_release(
 
 /// k3zkutil's try_release: deletes the lock node if it holds our
 /// identifier (whoever created it; versioned delete), else leaves it.
-/// Blocking, up to `timeout_ms`. On success: `*released` true when the node
+/// Blocking (network), up to `timeout_ms`. On success: `*released` true when the node
 /// held our identifier and is gone, or when there was no node; `*holder`
 /// (may be NULL; `zku_buf_free`) the node data read (our data when there
 /// was no node); `*version` (may be NULL) its version (-1 when there was no

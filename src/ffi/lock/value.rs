@@ -7,7 +7,7 @@ use super::*;
 /// set_lock_val), if the node's version is `expected_version` (-1: the
 /// version this handle last saw or wrote). Later acquisitions by this
 /// handle write this value too. Not reported as a change of holder or a
-/// loss. Blocking, up to `timeout_ms`; waits while suspended. On success
+/// loss. Blocking (network), up to `timeout_ms`; waits while suspended. On success
 /// `*new_version` (may be NULL) receives the node's new version.
 /// Errors: ZKU_EJSON, ZKU_ENOTLOCKED, ZKU_ELOCKLOST, ZKU_EBADVERSION,
 /// ZKU_ETOOLARGE, connection codes, ZKU_EINVAL.
@@ -39,7 +39,7 @@ pub unsafe extern "C" fn zku_lock_set_val(
 
 /// The lock node's "val" as JSON text (`*val_json`, free with
 /// `zku_string_free`) and the node version (`*version`, may be NULL),
-/// whoever holds it (k3zkutil's get_lock_val). Blocking, up to
+/// whoever holds it (k3zkutil's get_lock_val). Blocking (network), up to
 /// `timeout_ms`.
 /// Errors: ZKU_ENONODE (nobody holds the lock), ZKU_EJSON / ZKU_ENOTOBJECT
 /// (foreign node data), ZKU_ENULL, connection codes.
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn zku_lock_get_val(
 /// identifier (the "id" member; its JSON text when not a string; NULL when
 /// the data has none), `*holder_data` (may be NULL; `zku_buf_free`) the
 /// node data, `*stat` (may be NULL) the node's stat (`czxid` is the
-/// holder's fencing token). Blocking, up to `timeout_ms`.
+/// holder's fencing token). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE (the lock is free), connection codes, ZKU_ENOAUTH.
 ///
 /// # Safety
@@ -126,7 +126,7 @@ pub unsafe extern "C" fn zku_lock_holder(
 /// Sets `path`'s data only if we still hold the lock: one multi operation
 /// with a version check on the lock node, so a write after losing the lock
 /// fails even before the loss is noticed. `expected_version` applies to
-/// `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
+/// `path` (-1: any). Waits while suspended. Blocking (network), up to `timeout_ms`.
 /// On success `*stat` (may be NULL) receives `path`'s new stat.
 /// Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),
 /// ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
 }
 
 /// Deletes `path` only if we still hold the lock (as
-/// `zku_lock_guarded_set`). Blocking, up to `timeout_ms`.
+/// `zku_lock_guarded_set`). Blocking (network), up to `timeout_ms`.
 /// Errors: as `zku_lock_guarded_set`, plus ZKU_ENOTEMPTY.
 ///
 /// # Safety
