@@ -10,18 +10,23 @@
 //! cleanups that must still happen) are outside every scope: they are never
 //! cancelled.
 //!
-//! A stop is an atomic flag and nothing else, so that firing it is
-//! async-signal-safe (a C signal handler may call `zku_cancel_cancel`): no
-//! lock, no allocation, no system call. Waking a waiter at once would need
-//! one of those (a waker list behind a lock, or a descriptor per cancel
-//! object), so waiters poll the flags instead, every [`POLL`], and only
-//! while a call with a stop is blocked.
+//! A caller's [`Cancel`] is an atomic flag and nothing else, so that firing
+//! it is async-signal-safe (a C signal handler may call
+//! `zku_cancel_cancel`): no lock, no allocation, no system call. Waking a
+//! waiter at once would need one of those (a waker list behind a lock, or a
+//! descriptor per cancel object), so waiters poll such flags, every
+//! [`POLL`], and only while a call under one is blocked. A client's close
+//! is never fired from a signal handler: its flag also wakes the waiters at
+//! once, and costs nothing while they wait.
 
 use std::cell::RefCell;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
+
+use tokio::sync::Notify;
 
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
@@ -34,22 +39,40 @@ pub(crate) const POLL: Duration = Duration::from_millis(5);
 /// stays cancelled, and a call started under it fails at once.
 #[derive(Debug, Clone, Default)]
 pub struct Cancel {
-    fired: Arc<AtomicBool>,
+    flag: Arc<Flag>,
+}
+
+#[derive(Debug, Default)]
+struct Flag {
+    fired: AtomicBool,
+    /// Set for flags never fired from a signal handler: waiters are woken
+    /// through it instead of polling.
+    wake: Option<Notify>,
 }
 
 impl Cancel {
+    /// A flag that may be fired from a signal handler (waiters poll it).
     pub fn new() -> Cancel {
         Cancel::default()
     }
 
-    /// Cancels every call running or started under this flag. One atomic
-    /// store: safe from any thread and from a signal handler.
+    /// A flag fired only from ordinary threads, which wakes waiters at once.
+    pub(crate) fn waking() -> Cancel {
+        Cancel { flag: Arc::new(Flag { fired: AtomicBool::new(false), wake: Some(Notify::new()) }) }
+    }
+
+    /// Cancels every call running or started under this flag. For a flag
+    /// from [`Cancel::new`] it is one atomic store: safe from any thread
+    /// and from a signal handler.
     pub fn cancel(&self) {
-        self.fired.store(true, Ordering::Release);
+        self.flag.fired.store(true, Ordering::Release);
+        if let Some(wake) = &self.flag.wake {
+            wake.notify_waiters();
+        }
     }
 
     pub fn is_cancelled(&self) -> bool {
-        self.fired.load(Ordering::Acquire)
+        self.flag.fired.load(Ordering::Acquire)
     }
 }
 
@@ -70,6 +93,8 @@ impl Stop {
 }
 
 type Stops = Vec<Stop>;
+/// The stops of one blocking call, shared by its waits.
+type CallStops = Arc<Stops>;
 
 thread_local! {
     /// The stops of the scopes open on this thread, innermost last.
@@ -78,7 +103,7 @@ thread_local! {
 
 tokio::task_local! {
     /// The stops of the blocking call whose future this is.
-    static TASK_STOPS: Stops;
+    static TASK_STOPS: CallStops;
 }
 
 /// Runs `f` (a blocking call) so that it ends early with [`Code::Cancelled`]
@@ -115,12 +140,19 @@ pub fn scope<T>(cancel: Option<&Cancel>, client: Option<&Client>, f: impl FnOnce
 /// Wraps a future run by `runtime::block_on` so that it sees the stops of
 /// the calling thread's scopes.
 pub(crate) fn carry<F: Future>(fut: F) -> impl Future<Output = F::Output> {
-    let stops = SCOPE.with(|scope| scope.borrow().clone());
+    let stops = SCOPE.with(|scope| Arc::new(scope.borrow().clone()));
     TASK_STOPS.scope(stops, fut)
 }
 
-fn current() -> Stops {
-    TASK_STOPS.try_with(Stops::clone).unwrap_or_else(|_| SCOPE.with(|scope| scope.borrow().clone()))
+/// Polls `fut` outside the stops of the call that polls it: for work that
+/// must finish even when the call is cancelled (a cleanup the caller waits
+/// for briefly before leaving it to the background).
+pub(crate) fn detached<F: Future>(fut: F) -> impl Future<Output = F::Output> {
+    TASK_STOPS.scope(CallStops::default(), fut)
+}
+
+fn current() -> CallStops {
+    TASK_STOPS.try_with(CallStops::clone).unwrap_or_else(|_| SCOPE.with(|scope| Arc::new(scope.borrow().clone())))
 }
 
 fn fired(stops: &Stops) -> Result<()> {
@@ -136,9 +168,10 @@ pub(crate) fn check() -> Result<()> {
     fired(&current())
 }
 
-/// Whether the current call has stops (which must then be polled).
-pub(crate) fn in_scope() -> bool {
-    !current().is_empty()
+/// Whether the current call has a stop that must be polled (one that does
+/// not wake its waiters).
+pub(crate) fn needs_polling() -> bool {
+    current().iter().any(|s| s.flag.flag.wake.is_none())
 }
 
 /// Resolves with the error of the first stop of the current call to fire;
@@ -148,11 +181,25 @@ pub(crate) async fn stopped() -> Error {
     if stops.is_empty() {
         return std::future::pending().await;
     }
+    let polled = stops.iter().any(|s| s.flag.flag.wake.is_none());
     loop {
+        // Registered before the check, so no wake-up is lost in between.
+        let mut woken: Vec<_> =
+            stops.iter().filter_map(|s| s.flag.flag.wake.as_ref()).map(|w| Box::pin(w.notified())).collect();
         if let Err(e) = fired(&stops) {
             return e;
         }
-        tokio::time::sleep(POLL).await;
+        let any_woken = std::future::poll_fn(|cx| {
+            if woken.iter_mut().any(|w| w.as_mut().poll(cx).is_ready()) { Poll::Ready(()) } else { Poll::Pending }
+        });
+        if polled {
+            tokio::select! {
+                _ = any_woken => {}
+                _ = tokio::time::sleep(POLL) => {}
+            }
+        } else {
+            any_woken.await;
+        }
     }
 }
 
@@ -189,6 +236,29 @@ mod tests {
         })
         .unwrap_err();
         assert_eq!(err.code(), Code::Cancelled);
+    }
+
+    #[test]
+    fn a_waking_flag_wakes_without_polling() {
+        let close = Cancel::waking();
+        let fire = close.clone();
+        let deadline = Timeout::Forever.deadline();
+        let err = scope(Some(&close), None, || {
+            assert!(!needs_polling());
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(30));
+                fire.cancel();
+            });
+            runtime::block_on(async { deadline.run("sleep", tokio::time::sleep(Duration::from_secs(5))).await })
+        })
+        .unwrap_err();
+        assert_eq!(err.code(), Code::Cancelled);
+        let polled = Cancel::new();
+        scope(Some(&polled), None, || {
+            assert!(needs_polling());
+            Ok(())
+        })
+        .unwrap();
     }
 
     #[test]

@@ -92,7 +92,7 @@ impl Client {
             session_timeout,
             state,
             callback: Mutex::new(None),
-            closed: Cancel::new(),
+            closed: Cancel::waking(),
         };
         Ok(Client { inner: Arc::new(inner) })
     }

@@ -314,8 +314,9 @@ impl Reader {
                 return Err(Error::new(Code::SessionExpired, format!("reader {}: session expired", self.shared.path)));
             }
             cancel::check().map_err(|e| e.context(format!("reader {}", self.shared.path)))?;
-            // Stops are polled: wake at least that often while in a scope.
-            let poll = cancel::in_scope().then_some(cancel::POLL);
+            // A caller's cancel is polled (a client's close reaches the
+            // reader through its session state).
+            let poll = cancel::needs_polling().then_some(cancel::POLL);
             let left = deadline.instant().map(|at| at.saturating_duration_since(Instant::now()));
             if left.is_some_and(|left| left.is_zero()) {
                 return Err(Error::timeout(format!("reader {}: no change before the timeout", self.shared.path)));

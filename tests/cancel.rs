@@ -23,6 +23,7 @@ use zkutil::ffi::node::*;
 use zkutil::ffi::reader::*;
 use zkutil::ffi::wait::*;
 use zkutil::ffi::zku_rc;
+use zkutil::{Code, Lock, LockOptions, Timeout};
 
 /// Asserted bound for "within 50 ms" (printed times show the real figure).
 const WAKE_BOUND: Duration = Duration::from_millis(250);
@@ -366,4 +367,38 @@ fn closing_the_client_ends_every_call_blocked_on_it() {
     }
     drop(c);
     eprintln!("close: frees after the close took {} ms", start.elapsed().as_millis());
+}
+
+/// The cleanup of a create in flight when the acquire is cancelled runs
+/// outside the caller's cancel: no round leaves a node behind.
+#[test]
+fn a_cancel_with_the_create_in_flight_leaves_no_node() {
+    let t = Timeout::After(Duration::from_secs(10));
+    let c = capi::core_client(&shared_server().connect_string(), 10_000);
+    let name = unique_path("cancel-race")[1..].to_string();
+    let l = Lock::new(&c, &name, LockOptions::default()).unwrap();
+    let (mut cancelled, mut acquired) = (0, 0);
+    for i in 0..80u64 {
+        let cancel = zkutil::Cancel::new();
+        let fire = cancel.clone();
+        // Cancel at a varying moment after the acquire starts.
+        let canceller = thread::spawn(move || {
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_micros(25 * (i % 80)) {
+                std::hint::spin_loop();
+            }
+            fire.cancel();
+        });
+        match zkutil::cancel::scope(Some(&cancel), Some(&c), || l.acquire(t)) {
+            Ok(_) => acquired += 1,
+            Err(e) if e.code() == Code::Cancelled => cancelled += 1,
+            Err(e) => panic!("unexpected {e}"),
+        }
+        canceller.join().unwrap();
+        // A cleanup holds the handle's operation mutex: release waits for it.
+        l.release(t).unwrap_or_else(|e| assert_eq!(e.code(), Code::NotLocked, "{e}"));
+        assert!(c.exists(l.path(), t).unwrap().is_none(), "round {i}: a node was left behind");
+    }
+    eprintln!("cancel race: acquired {acquired}, cancelled {cancelled}");
+    assert!(cancelled > 0);
 }

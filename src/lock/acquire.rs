@@ -24,6 +24,7 @@ use zookeeper_client as zk;
 
 use super::monitor::Watching;
 use super::{Held, Holder, Inner, LockState, TryAcquire};
+use crate::cancel;
 use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
 use crate::runtime::{self, Deadline, Timeout};
@@ -354,7 +355,8 @@ impl Inner {
             return;
         }
         let grace = self.client.session_timeout().min(Duration::from_secs(2));
-        let done = runtime::block_on(async { tokio::time::timeout(grace, &mut task).await.is_ok() });
+        // Outside the caller's cancel: the cleanup must not stop with the call.
+        let done = runtime::block_on(async { tokio::time::timeout(grace, cancel::detached(&mut task)).await.is_ok() });
         if !done {
             runtime::handle().spawn(task);
         }
