@@ -6,13 +6,15 @@
 
 mod capi;
 mod common;
+mod proxy;
 
 use std::ffi::{c_char, c_void};
 use std::ptr::{null, null_mut};
 use std::time::{Duration, Instant};
 
 use capi::{CClient, call, cs, ok};
-use common::zk::{ZkServer, unique_path};
+use common::zk::{ZkServer, shared_server, unique_path};
+use proxy::Proxy;
 use zkutil::ffi::cas::*;
 use zkutil::ffi::client::*;
 use zkutil::ffi::config::*;
@@ -23,6 +25,7 @@ use zkutil::ffi::node::*;
 use zkutil::ffi::reader::*;
 use zkutil::ffi::wait::*;
 use zkutil::ffi::zku_rc;
+use zkutil::{CreateOptions, Timeout};
 
 const TIMEOUT_MS: i32 = 300;
 /// The promise: the timeout plus 100 ms.
@@ -378,4 +381,71 @@ fn cas_update_stalled_after_its_read_keeps_its_timeout() {
     let _resume = Stalled(server.jvm_pid().unwrap() as i32);
     timings.check();
     assert_eq!(timings.0[0].1, ZKU_EUNKNOWN, "the write was sent: its outcome is unknown");
+}
+
+fn set(c: &CClient, path: &std::ffi::CString, value: &[u8], timeout_ms: i32) -> (zku_rc, String) {
+    // SAFETY: live client and locals.
+    call(|e| unsafe {
+        zku_client_set(c.ptr(), path.as_ptr(), value.as_ptr(), value.len(), -1, timeout_ms, None, null_mut(), e)
+    })
+}
+
+fn wait_state(c: &CClient, want: zku_state) {
+    let start = Instant::now();
+    // SAFETY: live client.
+    while unsafe { zku_client_state(c.ptr()) } != want {
+        assert!(start.elapsed() < Duration::from_secs(20), "state {want} not reached");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// README: a write is handed to the connection only once the session is
+/// connected; one that found no connection within its timeout is never
+/// sent, not even after the reconnection.
+#[test]
+fn a_write_that_found_no_connection_is_never_sent_later() {
+    let upstream = shared_server().connect_string();
+    let proxy = Proxy::start(&upstream);
+    let c = CClient::connect(&proxy.connect_string(), 30_000);
+    let direct = capi::core_client(&upstream, 10_000);
+    let t = Timeout::After(Duration::from_secs(10));
+    let path = unique_path("deadline-unsent");
+    direct.create(&path, b"before", &CreateOptions::persistent(), t).unwrap();
+    proxy.set_refusing(true);
+    wait_state(&c, ZKU_STATE_SUSPENDED);
+    let p = cs(&path);
+    let r = set(&c, &p, b"after", TIMEOUT_MS);
+    capi::expect("write while disconnected", r, ZKU_ECONNECTIONLOSS, "not connected");
+    proxy.set_refusing(false);
+    wait_state(&c, ZKU_STATE_CONNECTED);
+    // A later write on the same connection is answered after anything queued.
+    let probe = cs(&unique_path("deadline-unsent-probe"));
+    capi::expect("a later write", set(&c, &probe, b"", 10_000), ZKU_ENONODE, "");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(direct.get(&path, t).unwrap().0, b"before", "the unsent write was never sent");
+}
+
+/// README: a write handed to the connection that got no reply in time
+/// (ZKU_ETIMEOUT here) may still be applied after the call returned.
+#[test]
+fn a_write_that_timed_out_may_still_be_applied_later() {
+    let server = ZkServer::start();
+    let c = CClient::connect(&server.connect_string(), 30_000);
+    let direct = capi::core_client(&server.connect_string(), 30_000);
+    let t = Timeout::After(Duration::from_secs(10));
+    let path = unique_path("deadline-late");
+    direct.create(&path, b"before", &CreateOptions::persistent(), t).unwrap();
+    let p = cs(&path);
+    let stalled = Stalled::new(&server);
+    let r = set(&c, &p, b"after", TIMEOUT_MS);
+    capi::expect("write to a stalled server", r, ZKU_ETIMEOUT, "timed out");
+    drop(stalled);
+    let start = Instant::now();
+    while direct.get(&path, t).unwrap().0 != b"after" {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the timed-out write was not applied once the server resumed"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
