@@ -7,7 +7,8 @@
  * detailed error object on failure (free it with zku_error_free). Outputs
  * are written only on success. Strings are NUL-terminated UTF-8. Handles
  * are thread-safe unless documented otherwise and do not survive fork().
- * Blocking calls take timeout_ms: -1 waits forever, 0 makes one attempt.
+ * Blocking calls take timeout_ms (-1 waits forever, 0 makes one attempt)
+ * and right after it `const zku_cancel *cancel` (NULL: not cancellable).
  */
 
 #ifndef ZKUTIL_H
@@ -279,7 +280,8 @@ typedef struct zku_buf zku_buf;
  *
  * Maps directly onto Go's `context.Context` (a goroutine waits for
  * `ctx.Done()` and calls `zku_cancel_cancel`) and onto Ruby's `Timeout`
- * (an `ensure` or the timeout thread calls it). Thread-safe; cancelling is
+ * (an `ensure` or the timeout thread calls it). Free it once the call
+ * returned and nothing can cancel it any more. Thread-safe; cancelling is
  * also safe from a signal handler. Does not survive fork().
  */
 typedef struct zku_cancel zku_cancel;

@@ -18,7 +18,8 @@ use crate::error::Result;
 ///
 /// Maps directly onto Go's `context.Context` (a goroutine waits for
 /// `ctx.Done()` and calls `zku_cancel_cancel`) and onto Ruby's `Timeout`
-/// (an `ensure` or the timeout thread calls it). Thread-safe; cancelling is
+/// (an `ensure` or the timeout thread calls it). Free it once the call
+/// returned and nothing can cancel it any more. Thread-safe; cancelling is
 /// also safe from a signal handler. Does not survive fork().
 pub struct zku_cancel {
     cancel: Cancel,
