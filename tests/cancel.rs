@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use capi::{CClient, call, cs, expect, ok};
 use common::zk::{ZkServer, shared_server, unique_path};
 use zkutil::ffi::cancel::*;
+use zkutil::ffi::cas::*;
 use zkutil::ffi::client::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::lock::*;
@@ -401,4 +402,79 @@ fn a_cancel_with_the_create_in_flight_leaves_no_node() {
     }
     eprintln!("cancel race: acquired {acquired}, cancelled {cancelled}");
     assert!(cancelled > 0);
+}
+
+/// Calls waiting for a stalled server's reply (a read, a plain write, a
+/// CAS commit) end with ZKU_ECLOSED too, and the free that follows is
+/// quick although the server never confirmed the close.
+#[test]
+fn closing_the_client_ends_calls_waiting_for_a_stalled_server() {
+    let server = ZkServer::start();
+    let c = CClient::connect(&server.connect_string(), 30_000);
+    let path = unique_path("close-stalled");
+    create(&c, &path, b"v");
+    let p = cs(&path);
+    let mut cas = null_mut();
+    // SAFETY: live client and locals.
+    ok("cas_begin", call(|e| unsafe { zku_cas_begin(c.ptr(), p.as_ptr(), 0, null(), 0, 10_000, None, &mut cas, e) }));
+    let pid = server.jvm_pid().unwrap() as i32;
+    // SAFETY: kill(2) on the test's own server.
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    thread::sleep(Duration::from_millis(100));
+    let client = std::sync::Arc::new(Ptr(c.0));
+    let cas = std::sync::Arc::new(Ptr(cas));
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let spawn = |what: &'static str, f: Box<dyn FnOnce() -> (zku_rc, String) + Send>| {
+        let tx = tx.clone();
+        thread::spawn(move || {
+            let r = f();
+            tx.send((what, r, Instant::now())).unwrap();
+        });
+    };
+    let (cl, p1) = (client.clone(), cs(&path));
+    // SAFETY (all three): live handles until every thread returned; the CAS
+    // handle is used by its one thread only.
+    spawn(
+        "zku_client_get",
+        Box::new(move || {
+            let mut data = null_mut();
+            call(|e| unsafe { zku_client_get(cl.0, p1.as_ptr(), 30_000, None, &mut data, null_mut(), e) })
+        }),
+    );
+    let (cl, p2) = (client.clone(), cs(&path));
+    spawn(
+        "zku_client_set",
+        Box::new(move || {
+            call(|e| unsafe { zku_client_set(cl.0, p2.as_ptr(), b"w".as_ptr(), 1, -1, 30_000, None, null_mut(), e) })
+        }),
+    );
+    let h = cas.clone();
+    spawn(
+        "zku_cas_commit",
+        Box::new(move || call(|e| unsafe { zku_cas_commit(h.0, b"x".as_ptr(), 1, 30_000, None, null_mut(), e) })),
+    );
+    thread::sleep(Duration::from_millis(300));
+    assert!(rx.try_recv().is_err(), "all calls should still block");
+    let closed = Instant::now();
+    // SAFETY: live client.
+    let r = call(|e| unsafe { zku_client_close(client.0, 300, None, e) });
+    eprintln!("close: zku_client_close (stalled server) took {} ms", closed.elapsed().as_millis());
+    expect("close unconfirmed", r, ZKU_ETIMEOUT, "did not confirm");
+    for _ in 0..3 {
+        let (what, r, at) = rx.recv_timeout(Duration::from_secs(10)).expect("every call returns");
+        let took = at.duration_since(closed);
+        eprintln!("close: stalled {what} returned {} ms after zku_client_close", took.as_millis());
+        expect(what, r, ZKU_ECLOSED, "closed");
+        assert!(took < WAKE_BOUND, "{what}: {took:?}");
+    }
+    let start = Instant::now();
+    // SAFETY: freed once, the CAS handle before its client.
+    unsafe { zku_cas_free(std::sync::Arc::try_unwrap(cas).ok().unwrap().0) };
+    drop(c);
+    let freed = start.elapsed();
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+    eprintln!("close: frees after the close took {} ms", freed.as_millis());
+    assert!(freed < WAKE_BOUND);
 }
