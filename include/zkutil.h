@@ -1306,10 +1306,12 @@ zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_
 
 /**
  * Connects and waits for a session, at most the configured connect
- * timeout. Blocking (network). `config` may be NULL (all defaults); it is copied.
- * Free the client with `zku_client_free`.
+ * timeout. Blocking (network); `cancel` (NULL: none) as for every blocking
+ * call (it comes before the outputs, as there is no `timeout_ms`).
+ * `config` may be NULL (all defaults); it is copied. Free the client with
+ * `zku_client_free`.
  * Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
- * ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters).
+ * ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ECANCELLED.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1646,8 +1648,9 @@ zku_rc zku_lock_new(const struct zku_client *client, const char *name, const cha
  * requires on_lost for a lock that makes its own client, `on_state` is
  * required: nobody else watches that session. It gets every state change
  * as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
- * runs exactly once, after the last call. Blocking (network): waits for the session
- * (the configured connect timeout). Other arguments as `zku_lock_new`.
+ * runs exactly once, after the last call. Blocking (network): waits for
+ * the session (the configured connect timeout; `cancel` as for
+ * `zku_client_new`). Other arguments as `zku_lock_new`.
  * Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
  * `zku_client_new`, and those of `zku_lock_new`. On failure the caller
  * keeps `user_data` (`user_data_free` is not called).

@@ -54,10 +54,12 @@ pub type zku_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
 
 /// Connects and waits for a session, at most the configured connect
-/// timeout. Blocking (network). `config` may be NULL (all defaults); it is copied.
-/// Free the client with `zku_client_free`.
+/// timeout. Blocking (network); `cancel` (NULL: none) as for every blocking
+/// call (it comes before the outputs, as there is no `timeout_ms`).
+/// `config` may be NULL (all defaults); it is copied. Free the client with
+/// `zku_client_free`.
 /// Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
-/// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters).
+/// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ECANCELLED.
 ///
 /// # Safety
 /// Pointers are NULL or valid.

@@ -177,8 +177,9 @@ pub unsafe extern "C" fn zku_lock_new(
 /// requires on_lost for a lock that makes its own client, `on_state` is
 /// required: nobody else watches that session. It gets every state change
 /// as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
-/// runs exactly once, after the last call. Blocking (network): waits for the session
-/// (the configured connect timeout). Other arguments as `zku_lock_new`.
+/// runs exactly once, after the last call. Blocking (network): waits for
+/// the session (the configured connect timeout; `cancel` as for
+/// `zku_client_new`). Other arguments as `zku_lock_new`.
 /// Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
 /// `zku_client_new`, and those of `zku_lock_new`. On failure the caller
 /// keeps `user_data` (`user_data_free` is not called).
