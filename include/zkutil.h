@@ -784,12 +784,14 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
 #define ZKU_ELOCKLOST -1008
 
 /**
- * The call was cancelled from another thread.
+ * The call was cancelled: by its `zku_cancel` (any blocking call; a write
+ * already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
  */
 #define ZKU_ECANCELLED -1009
 
 /**
- * The handle (or its client) was closed.
+ * The handle (or its client) was closed: `zku_client_close`,
+ * `zku_client_free`, `zku_reader_close`.
  */
 #define ZKU_ECLOSED -1010
 

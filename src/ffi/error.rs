@@ -71,9 +71,11 @@ pub const ZKU_EBUFSIZE: zku_rc = -1006;
 pub const ZKU_ENOTLOCKED: zku_rc = -1007;
 /// The lock was lost (session expired, node deleted or taken over).
 pub const ZKU_ELOCKLOST: zku_rc = -1008;
-/// The call was cancelled from another thread.
+/// The call was cancelled: by its `zku_cancel` (any blocking call; a write
+/// already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
 pub const ZKU_ECANCELLED: zku_rc = -1009;
-/// The handle (or its client) was closed.
+/// The handle (or its client) was closed: `zku_client_close`,
+/// `zku_client_free`, `zku_reader_close`.
 pub const ZKU_ECLOSED: zku_rc = -1010;
 /// A bug: the library panicked; the message says where.
 pub const ZKU_EPANIC: zku_rc = -1011;
