@@ -1328,9 +1328,11 @@ zku_rc zku_client_new(const struct zku_config *config, const struct zku_cancel *
  * later one at once; the client stays valid until `zku_client_free`,
  * which is then quick. Safe to call from any thread, also while other
  * threads use the client, and more than once.
- * Blocking (network): waits up to `timeout_ms` for the server to confirm;
- * ZKU_ETIMEOUT when it did not (the session then ends when the server
- * gets the close request, or at the latest after the session timeout).
+ * Blocking (network): waits up to `timeout_ms` for the server to confirm
+ * (0: does not wait); ZKU_ETIMEOUT when it did not (the session then ends
+ * when the server gets the close request, or at the latest after the
+ * session timeout). Then Blocking (waits for callbacks to finish): a
+ * running state callback returns first (unless called from inside it).
  * Errors also: ZKU_ECANCELLED, ZKU_ENULL, ZKU_EINVAL (bad timeout).
  *
  * # Safety

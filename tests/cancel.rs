@@ -468,6 +468,9 @@ fn closing_the_client_ends_calls_waiting_for_a_stalled_server() {
         expect(what, r, ZKU_ECLOSED, "closed");
         assert!(took < WAKE_BOUND, "{what}: {took:?}");
     }
+    // Again, without waiting: nothing left to close.
+    // SAFETY: live (closed) client.
+    ok("close again", call(|e| unsafe { zku_client_close(client.0, 0, None, e) }));
     let start = Instant::now();
     // SAFETY: freed once, the CAS handle before its client.
     unsafe { zku_cas_free(std::sync::Arc::try_unwrap(cas).ok().unwrap().0) };
@@ -477,4 +480,20 @@ fn closing_the_client_ends_calls_waiting_for_a_stalled_server() {
     unsafe { libc::kill(pid, libc::SIGCONT) };
     eprintln!("close: frees after the close took {} ms", freed.as_millis());
     assert!(freed < WAKE_BOUND);
+}
+
+#[test]
+fn closing_without_waiting_returns_at_once() {
+    let c = CClient::connect(&shared_server().connect_string(), 10_000);
+    let start = Instant::now();
+    // SAFETY: live client.
+    ok("close(0)", call(|e| unsafe { zku_client_close(c.ptr(), 0, None, e) }));
+    assert!(start.elapsed() < WAKE_BOUND, "{:?}", start.elapsed());
+    // SAFETY: live (closed) client.
+    assert_eq!(unsafe { zku_client_state(c.ptr()) }, ZKU_STATE_CLOSED);
+    let p = cs("/");
+    let mut found = false;
+    // SAFETY: live (closed) client and locals.
+    let r = call(|e| unsafe { zku_client_exists(c.ptr(), p.as_ptr(), 10_000, None, &mut found, null_mut(), e) });
+    expect("exists after close", r, ZKU_ECLOSED, "closed");
 }

@@ -13,6 +13,7 @@ use crate::client::Client;
 use crate::config::Config;
 use crate::error::Error;
 use crate::node::SessionState;
+use crate::runtime::Timeout;
 
 /// A ZooKeeper session. Safe to use from several threads at once. Does not
 /// survive fork(): a child process must create its own client.
@@ -90,9 +91,11 @@ pub unsafe extern "C" fn zku_client_new(
 /// later one at once; the client stays valid until `zku_client_free`,
 /// which is then quick. Safe to call from any thread, also while other
 /// threads use the client, and more than once.
-/// Blocking (network): waits up to `timeout_ms` for the server to confirm;
-/// ZKU_ETIMEOUT when it did not (the session then ends when the server
-/// gets the close request, or at the latest after the session timeout).
+/// Blocking (network): waits up to `timeout_ms` for the server to confirm
+/// (0: does not wait); ZKU_ETIMEOUT when it did not (the session then ends
+/// when the server gets the close request, or at the latest after the
+/// session timeout). Then Blocking (waits for callbacks to finish): a
+/// running state callback returns first (unless called from inside it).
 /// Errors also: ZKU_ECANCELLED, ZKU_ENULL, ZKU_EINVAL (bad timeout).
 ///
 /// # Safety
@@ -114,7 +117,7 @@ pub unsafe extern "C" fn zku_client_close(
             crate::cancel::check()?;
             Ok(confirmed)
         })?;
-        match confirmed {
+        match confirmed || timeout == Timeout::NoWait {
             true => Ok(()),
             false => Err(Error::timeout("close: the server did not confirm before the timeout")),
         }
