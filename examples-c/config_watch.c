@@ -80,7 +80,7 @@ static zku_client *connect_client(const char *hosts) {
     zku_error *err = NULL;
     zku_rc rc = zku_config_new(&config, &err);
     if (rc == ZKU_OK) rc = zku_config_set_hosts(config, hosts, &err);
-    if (rc == ZKU_OK) rc = zku_client_new(config, &client, &err);
+    if (rc == ZKU_OK) rc = zku_client_new(config, NULL, &client, &err);
     zku_config_free(config);
     report("connect", rc, err);
     return client;
@@ -104,7 +104,7 @@ static void show(zku_reader *reader, const char *pointer) {
 static int follow(zku_client *client, const char *path, long count) {
     struct seen seen = {0};
     zku_reader *reader = NULL;
-    CHECK("reader_new", zku_reader_new(client, path, on_event, &seen, free_seen, TIMEOUT_MS, &reader, &err_));
+    CHECK("reader_new", zku_reader_new(client, path, on_event, &seen, free_seen, TIMEOUT_MS, NULL, &reader, &err_));
     char *json = NULL;
     CHECK("reader_get", zku_reader_get(reader, &json, NULL, &err_));
     printf("%s = %s\n", path, json);
@@ -112,7 +112,7 @@ static int follow(zku_client *client, const char *path, long count) {
     for (long i = 0; count < 0 || i < count; i++) {
         char *old_json = NULL, *new_json = NULL;
         zku_error *err = NULL;
-        zku_rc rc = zku_reader_watch(reader, -1, &old_json, &new_json, NULL, &err);
+        zku_rc rc = zku_reader_watch(reader, -1, NULL, &old_json, &new_json, NULL, &err);
         if (rc == ZKU_OK) {
             printf("[watch] %s -> %s\n", old_json, new_json);
         } else {
@@ -132,11 +132,11 @@ static int demo(zku_client *client) {
     char path[64];
     snprintf(path, sizeof path, "/zku-example-config-%ld", (long)getpid());
     CHECK("create", zku_client_create_json(client, path, "{\"workers\": 4, \"db\": {\"host\": \"db1\"}}", 0, NULL,
-                                           TIMEOUT_MS, NULL, NULL, &err_));
+                                           TIMEOUT_MS, NULL, NULL, NULL, &err_));
 
     struct seen seen = {0};
     zku_reader *reader = NULL;
-    CHECK("reader_new", zku_reader_new(client, path, on_event, &seen, free_seen, TIMEOUT_MS, &reader, &err_));
+    CHECK("reader_new", zku_reader_new(client, path, on_event, &seen, free_seen, TIMEOUT_MS, NULL, &reader, &err_));
     show(reader, "/workers");
     show(reader, "/db/host");
     show(reader, "/db/port");
@@ -148,10 +148,10 @@ static int demo(zku_client *client) {
     };
     int watched = 0;
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
-        CHECK("set", zku_client_set_json(client, path, versions[i], ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
+        CHECK("set", zku_client_set_json(client, path, versions[i], ZKU_ANY_VERSION, TIMEOUT_MS, NULL, NULL, &err_));
         char *old_json = NULL, *new_json = NULL;
         zku_stat stat;
-        CHECK("reader_watch", zku_reader_watch(reader, TIMEOUT_MS, &old_json, &new_json, &stat, &err_));
+        CHECK("reader_watch", zku_reader_watch(reader, TIMEOUT_MS, NULL, &old_json, &new_json, &stat, &err_));
         printf("[watch] version %d: %s -> %s\n", stat.version, old_json, new_json);
         watched += strcmp(new_json, versions[i]) == 0;
         zku_string_free(old_json);
@@ -161,17 +161,17 @@ static int demo(zku_client *client) {
     }
 
     /* Not an object: reported, and the last good value stays readable. */
-    CHECK("set", zku_client_set_json(client, path, "[1, 2]", ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
+    CHECK("set", zku_client_set_json(client, path, "[1, 2]", ZKU_ANY_VERSION, TIMEOUT_MS, NULL, NULL, &err_));
     zku_error *err = NULL;
-    zku_rc rc = zku_reader_watch(reader, TIMEOUT_MS, NULL, NULL, NULL, &err);
+    zku_rc rc = zku_reader_watch(reader, TIMEOUT_MS, NULL, NULL, NULL, NULL, &err);
     printf("[watch] after writing an array: %s\n", zku_strerror(rc));
     zku_error_free(err);
     int invalid_ok = rc == ZKU_ENOTOBJECT && zku_reader_state(reader) == ZKU_READER_STATE_INVALID;
     show(reader, "/workers");
 
-    CHECK("delete", zku_client_delete(client, path, ZKU_ANY_VERSION, TIMEOUT_MS, &err_));
+    CHECK("delete", zku_client_delete(client, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     err = NULL;
-    rc = zku_reader_watch(reader, TIMEOUT_MS, NULL, NULL, NULL, &err);
+    rc = zku_reader_watch(reader, TIMEOUT_MS, NULL, NULL, NULL, NULL, &err);
     printf("[watch] after delete: %s\n", zku_strerror(rc));
     zku_error_free(err);
     int deleted_ok = rc == ZKU_ENONODE && zku_reader_state(reader) == ZKU_READER_STATE_DELETED;

@@ -62,7 +62,7 @@ static zku_client *connect_client(const char *hosts) {
     zku_error *err = NULL;
     zku_rc rc = zku_config_new(&config, &err);
     if (rc == ZKU_OK) rc = zku_config_set_hosts(config, hosts, &err);
-    if (rc == ZKU_OK) rc = zku_client_new(config, &client, &err);
+    if (rc == ZKU_OK) rc = zku_client_new(config, NULL, &client, &err);
     zku_config_free(config);
     report("connect", rc, err);
     return client;
@@ -80,7 +80,7 @@ static int child(const char *hosts, const char *path, long increments) {
         uint32_t attempts = 0;
         zku_error *err = NULL;
         zku_rc rc = zku_cas_update(client, path, ZKU_CAS_JSON | ZKU_CAS_CREATE, (const uint8_t *)"0", 1, increment,
-                                   &runs, 0, TIMEOUT_MS, &stat, &attempts, &err);
+                                   &runs, 0, TIMEOUT_MS, NULL, &stat, &attempts, &err);
         if (rc == ZKU_EUNKNOWN) {
             /* Neither failed nor done: the total can no longer be checked. */
             fprintf(stderr, "[%ld] outcome unknown: %s\n", (long)getpid(), zku_error_message(err));
@@ -103,14 +103,14 @@ static int child(const char *hosts, const char *path, long increments) {
 /* One increment with the handle: read, compute, commit; re-read on conflict. */
 static int increment_with_handle(zku_client *client, const char *path, long *value_after) {
     zku_cas *cas = NULL;
-    CHECK("cas_begin", zku_cas_begin(client, path, ZKU_CAS_JSON, NULL, 0, TIMEOUT_MS, &cas, &err_));
+    CHECK("cas_begin", zku_cas_begin(client, path, ZKU_CAS_JSON, NULL, 0, TIMEOUT_MS, NULL, &cas, &err_));
     for (;;) {
         long n = strtol(zku_cas_json(cas), NULL, 10); /* borrowed until the next call on cas */
         char text[32];
         snprintf(text, sizeof text, "%ld", n + 1);
         zku_stat stat;
         zku_error *err = NULL;
-        zku_rc rc = zku_cas_commit_json(cas, text, TIMEOUT_MS, &stat, &err);
+        zku_rc rc = zku_cas_commit_json(cas, text, TIMEOUT_MS, NULL, &stat, &err);
         if (rc == ZKU_OK) {
             printf("handle: %ld -> %s at version %d after %u read(s)\n", n, text, stat.version,
                    zku_cas_attempts(cas));
@@ -120,14 +120,14 @@ static int increment_with_handle(zku_client *client, const char *path, long *val
         if (rc == ZKU_EBADVERSION) { /* someone else wrote first: read again */
             zku_error_free(err);
             zku_error *err2 = NULL;
-            rc = zku_cas_reread(cas, TIMEOUT_MS, &err2);
+            rc = zku_cas_reread(cas, TIMEOUT_MS, NULL, &err2);
             if (report("cas_reread", rc, err2) != ZKU_OK) break;
             continue;
         }
         if (rc == ZKU_EUNKNOWN) { /* cut off in flight: find out without risking a double write */
             zku_error_free(err);
             zku_error *err2 = NULL;
-            rc = zku_cas_resolve(cas, TIMEOUT_MS, &stat, &err2);
+            rc = zku_cas_resolve(cas, TIMEOUT_MS, NULL, &stat, &err2);
             if (rc == ZKU_OK) {
                 *value_after = n + 1;
                 break;
@@ -180,7 +180,7 @@ int main(int argc, char **argv) {
     if (!client) return 1;
     zku_buf *data = NULL;
     zku_stat stat;
-    CHECK("get", zku_client_get(client, path, TIMEOUT_MS, &data, &stat, &err_));
+    CHECK("get", zku_client_get(client, path, TIMEOUT_MS, NULL, &data, &stat, &err_));
     long total = strtol(zku_buf_str(data), NULL, 10);
     zku_buf_free(data);
     long expected = processes * increments;
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
 
     long after = 0;
     int handle_failed = increment_with_handle(client, path, &after);
-    CHECK("delete", zku_client_delete(client, path, ZKU_ANY_VERSION, TIMEOUT_MS, &err_));
+    CHECK("delete", zku_client_delete(client, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     zku_client_free(client);
 
     if (failed || handle_failed || total != expected || stat.version != expected - 1 || after != expected + 1) {

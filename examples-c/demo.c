@@ -46,7 +46,7 @@ static zku_client *connect_client(const char *lock_dir) {
     OK("config", zku_config_new(&config, &err_));
     OK("hosts", zku_config_set_hosts(config, hosts, &err_));
     if (lock_dir) OK("lock dir", zku_config_set(config, ZKU_CONFIG_LOCK_DIR, lock_dir, &err_));
-    OK("connect", zku_client_new(config, &client, &err_));
+    OK("connect", zku_client_new(config, NULL, &client, &err_));
     zku_config_free(config);
     return client;
 }
@@ -78,22 +78,22 @@ static void *worker(void *arg) {
 
     zku_client *client = connect_client(lock_dir);
     /* An ephemeral node that lives as long as this worker's session. */
-    OK("busy node", zku_client_create(client, busy, NULL, 0, ZKU_CREATE_EPHEMERAL, 0, NULL, TIMEOUT_MS, NULL, NULL,
+    OK("busy node", zku_client_create(client, busy, NULL, 0, ZKU_CREATE_EPHEMERAL, 0, NULL, TIMEOUT_MS, NULL, NULL, NULL,
                                       &err_));
     zku_lock *lock = NULL;
     OK("lock", zku_lock_new(client, "job", NULL, 0, TIMEOUT_MS, &lock, &err_));
     for (int turn = 0; turn < TURNS; turn++) {
         int64_t token = 0;
-        OK("acquire", zku_lock_acquire(lock, ZKU_LOCK_DEFAULT_TIMEOUT, &token, &err_));
+        OK("acquire", zku_lock_acquire(lock, ZKU_LOCK_DEFAULT_TIMEOUT, NULL, &token, &err_));
         zku_stat stat;
         uint32_t attempts = 0;
-        OK("cas", zku_cas_update(client, counter, 0, NULL, 0, increment, NULL, 0, TIMEOUT_MS, &stat, &attempts, &err_));
+        OK("cas", zku_cas_update(client, counter, 0, NULL, 0, increment, NULL, 0, TIMEOUT_MS, NULL, &stat, &attempts, &err_));
         /* Only lands if this handle still holds the lock (one multi op). */
         OK("guarded set", zku_lock_guarded_set(lock, last, (const uint8_t *)me, strlen(me), ZKU_ANY_VERSION,
-                                               TIMEOUT_MS, NULL, &err_));
+                                               TIMEOUT_MS, NULL, NULL, &err_));
         printf("worker %d: holds the lock, fencing token %" PRId64 ", counter -> version %d (%u attempt%s)\n", id,
                token, stat.version, attempts, attempts == 1 ? "" : "s");
-        OK("release", zku_lock_release(lock, TIMEOUT_MS, &err_));
+        OK("release", zku_lock_release(lock, TIMEOUT_MS, NULL, &err_));
         struct timespec pause = {0, 1000000}; /* let the others in */
         nanosleep(&pause, NULL);
     }
@@ -113,7 +113,7 @@ static void on_config(void *user_data, int32_t event, const char *path, const ch
 static void delete_tree(zku_client *client, const char *path) {
     zku_strings *children = NULL;
     zku_error *err = NULL;
-    if (zku_client_children(client, path, TIMEOUT_MS, &children, NULL, &err) == ZKU_OK) {
+    if (zku_client_children(client, path, TIMEOUT_MS, NULL, &children, NULL, &err) == ZKU_OK) {
         for (size_t i = 0; i < zku_strings_len(children); i++) {
             char child[256];
             snprintf(child, sizeof child, "%s/%s", path, zku_strings_get(children, i));
@@ -122,7 +122,7 @@ static void delete_tree(zku_client *client, const char *path) {
     }
     zku_error_free(err);
     zku_strings_free(children);
-    zku_client_delete(client, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL);
+    zku_client_delete(client, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, NULL);
 }
 
 int main(void) {
@@ -138,19 +138,19 @@ int main(void) {
     char path[128];
     snprintf(path, sizeof path, "%s/config", root);
     OK("config node", zku_client_create_json(client, path, "{\"workers\": 3, \"jobs\": {\"num\": 10}}",
-                                             ZKU_CREATE_PARENTS, NULL, TIMEOUT_MS, NULL, NULL, &err_));
+                                             ZKU_CREATE_PARENTS, NULL, TIMEOUT_MS, NULL, NULL, NULL, &err_));
     char counter[128];
     snprintf(counter, sizeof counter, "%s/counter", root);
-    OK("counter", zku_client_create(client, counter, (const uint8_t *)"0", 1, 0, 0, NULL, TIMEOUT_MS, NULL, NULL,
+    OK("counter", zku_client_create(client, counter, (const uint8_t *)"0", 1, 0, 0, NULL, TIMEOUT_MS, NULL, NULL, NULL,
                                     &err_));
 
     char last[128];
     snprintf(last, sizeof last, "%s/last-writer", root);
-    OK("last-writer", zku_client_create(client, last, (const uint8_t *)"null", 4, 0, 0, NULL, TIMEOUT_MS, NULL, NULL,
+    OK("last-writer", zku_client_create(client, last, (const uint8_t *)"null", 4, 0, 0, NULL, TIMEOUT_MS, NULL, NULL, NULL,
                                         &err_));
 
     zku_reader *reader = NULL;
-    OK("reader", zku_reader_new(client, path, on_config, NULL, NULL, TIMEOUT_MS, &reader, &err_));
+    OK("reader", zku_reader_new(client, path, on_config, NULL, NULL, TIMEOUT_MS, NULL, &reader, &err_));
     char *num = NULL;
     OK("pointer", zku_reader_get_pointer(reader, "/jobs/num", &num, &err_));
     printf("reader: /jobs/num is %s\n\n", num);
@@ -162,14 +162,14 @@ int main(void) {
     /* Wait for the counter's next version: a worker's first increment. */
     zku_buf *value = NULL;
     zku_stat stat;
-    OK("get_next", zku_get_next(client, counter, 0, 0, TIMEOUT_MS, &value, &stat, &err_));
+    OK("get_next", zku_get_next(client, counter, 0, 0, TIMEOUT_MS, NULL, &value, &stat, &err_));
     printf("main: counter moved past version 0: %s (version %d)\n", zku_buf_str(value), stat.version);
     zku_buf_free(value);
 
     OK("config change", zku_client_set_json(client, path, "{\"workers\": 3, \"jobs\": {\"num\": 20}}",
-                                            ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
+                                            ZKU_ANY_VERSION, TIMEOUT_MS, NULL, NULL, &err_));
     char *old_json = NULL, *new_json = NULL;
-    OK("reader watch", zku_reader_watch(reader, TIMEOUT_MS, &old_json, &new_json, NULL, &err_));
+    OK("reader watch", zku_reader_watch(reader, TIMEOUT_MS, NULL, &old_json, &new_json, NULL, &err_));
     printf("main: watch saw the config go from %s to %s\n", old_json, new_json);
     zku_string_free(old_json);
     zku_string_free(new_json);
@@ -177,13 +177,13 @@ int main(void) {
     /* busy-1 is ephemeral: it vanishes when worker 1 frees its client. */
     char busy[128];
     snprintf(busy, sizeof busy, "%s/busy-1", root);
-    OK("wait_absent", zku_wait_absent(client, busy, 60000, &err_));
+    OK("wait_absent", zku_wait_absent(client, busy, 60000, NULL, &err_));
     printf("main: worker 1 is done (its busy node is gone)\n");
 
     for (int i = 0; i < WORKERS; i++) pthread_join(threads[i], NULL);
 
     zku_buf *final = NULL;
-    OK("final counter", zku_client_get(client, counter, TIMEOUT_MS, &final, &stat, &err_));
+    OK("final counter", zku_client_get(client, counter, TIMEOUT_MS, NULL, &final, &stat, &err_));
     printf("\nmain: counter = %s after %d locked increments\n", zku_buf_str(final), WORKERS * TURNS);
     int good = atoi(zku_buf_str(final)) == WORKERS * TURNS;
     zku_buf_free(final);

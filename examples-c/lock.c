@@ -60,7 +60,7 @@ static int contend(const char *who, const char *lock_dir, const char *counter, c
     zku_lock *lock = NULL;
     CHECK("config_new", zku_config_new(&config, &err_)); /* hosts from ZKU_HOSTS */
     CHECK("set lock_dir", zku_config_set(config, ZKU_CONFIG_LOCK_DIR, lock_dir, &err_));
-    CHECK("client_new", zku_client_new(config, &client, &err_));
+    CHECK("client_new", zku_client_new(config, NULL, &client, &err_));
     zku_config_free(config);
     /* NULL identifier: a unique one (node_id-ip-pid-uuid); ephemeral node. */
     CHECK("lock_new", zku_lock_new(client, "printer", NULL, 0, ZKU_LOCK_DEFAULT_TIMEOUT, &lock, &err_));
@@ -68,7 +68,7 @@ static int contend(const char *who, const char *lock_dir, const char *counter, c
 
     for (int i = 0; i < rounds; i++) {
         int64_t token = 0;
-        CHECK("acquire", zku_lock_acquire(lock, 30000, &token, &err_));
+        CHECK("acquire", zku_lock_acquire(lock, 30000, NULL, &token, &err_));
         printf("[%s] holds the lock, fencing token %" PRId64 "\n", who, token);
         fflush(stdout);
         if (bump_counter(counter) != 0) return 1;
@@ -76,7 +76,7 @@ static int contend(const char *who, const char *lock_dir, const char *counter, c
         if (!f) return 1;
         fprintf(f, "%" PRId64 " %s\n", token, who);
         fclose(f);
-        CHECK("release", zku_lock_release(lock, 10000, &err_));
+        CHECK("release", zku_lock_release(lock, 10000, NULL, &err_));
     }
     zku_lock_free(lock);
     zku_client_free(client);
@@ -140,10 +140,10 @@ int main(int argc, char **argv) {
 
     /* Remove the example's lock directory. */
     zku_client *client = NULL;
-    CHECK("client_new", zku_client_new(NULL, &client, &err_));
+    CHECK("client_new", zku_client_new(NULL, NULL, &client, &err_));
     char dir[64];
     snprintf(dir, sizeof dir, "%.*s", (int)strlen(lock_dir) - 1, lock_dir);
-    CHECK("delete lock dir", zku_client_delete(client, dir, -1, 10000, &err_));
+    CHECK("delete lock dir", zku_client_delete(client, dir, -1, 10000, NULL, &err_));
     zku_client_free(client);
     return failed;
 }

@@ -65,8 +65,8 @@ int main(void) {
     zku_lock *lock = NULL;
     CHECK("config_new", zku_config_new(&config, &err_));
     CHECK("set lock_dir", zku_config_set(config, ZKU_CONFIG_LOCK_DIR, lock_dir, &err_));
-    CHECK("client_new", zku_client_new(config, &client, &err_));
-    CHECK("client_new(operator)", zku_client_new(config, &operator_session, &err_));
+    CHECK("client_new", zku_client_new(config, NULL, &client, &err_));
+    CHECK("client_new(operator)", zku_client_new(config, NULL, &operator_session, &err_));
     zku_config_free(config);
     CHECK("lock_new", zku_lock_new(client, "job", NULL, 0, ZKU_LOCK_DEFAULT_TIMEOUT, &lock, &err_));
     /* Watch the node for interference from the moment it is acquired. The
@@ -80,13 +80,13 @@ int main(void) {
     if (wait_state(lock, fd, 1000) != ZKU_LOCK_UNLOCKED) return 1;
 
     int64_t token = 0;
-    CHECK("acquire", zku_lock_acquire(lock, 10000, &token, &err_));
+    CHECK("acquire", zku_lock_acquire(lock, 10000, NULL, &token, &err_));
     printf("acquired, fencing token %" PRId64 "\n", token);
     if (wait_state(lock, fd, 5000) != ZKU_LOCK_HELD) return 1;
     if (wait_state(lock, fd, 0) != -1) return 1; /* drained: quiet until the next change */
 
     /* The operator deletes the lock node. */
-    CHECK("operator delete", zku_client_delete(operator_session, zku_lock_path(lock), -1, 10000, &err_));
+    CHECK("operator delete", zku_client_delete(operator_session, zku_lock_path(lock), -1, 10000, NULL, &err_));
     zku_lock_state s;
     do {
         s = wait_state(lock, fd, 10000);
@@ -101,7 +101,7 @@ int main(void) {
 
     /* Releasing a lost lock deletes nothing and says so. */
     zku_error *err = NULL;
-    zku_rc rc = zku_lock_release(lock, 10000, &err);
+    zku_rc rc = zku_lock_release(lock, 10000, NULL, &err);
     printf("release after the loss -> %s (%d)\n", zku_strerror(rc), rc);
     zku_error_free(err);
     if (rc != ZKU_ELOCKLOST) return 1;
@@ -110,7 +110,7 @@ int main(void) {
     zku_lock_free(lock);
     char dir[64];
     snprintf(dir, sizeof dir, "/zku-example-lock-poll-%ld", (long)getpid());
-    CHECK("delete lock dir", zku_client_delete(operator_session, dir, -1, 10000, &err_));
+    CHECK("delete lock dir", zku_client_delete(operator_session, dir, -1, 10000, NULL, &err_));
     zku_client_free(operator_session);
     zku_client_free(client);
     printf("ok\n");

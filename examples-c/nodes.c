@@ -46,7 +46,7 @@ int main(void) {
     CHECK("set_auth", zku_config_set_auth(config, "digest", "alice", "secret", &err_));
     CHECK("add_acl", zku_config_add_acl(config, "alice", "secret", "cdrwa", &err_));
     zku_client *alice = NULL;
-    CHECK("client_new(alice)", zku_client_new(config, &alice, &err_));
+    CHECK("client_new(alice)", zku_client_new(config, NULL, &alice, &err_));
     zku_config_free(config);
     printf("alice: session 0x%" PRIx64 ", timeout %" PRId64 " ms, state %d\n",
            (uint64_t)zku_client_session_id(alice), zku_client_session_timeout_ms(alice), zku_client_state(alice));
@@ -58,21 +58,21 @@ int main(void) {
     const char *value = "{\"workers\": 4}";
     char *created = NULL;
     zku_stat stat;
-    CHECK("create_json", zku_client_create_json(alice, path, value, ZKU_CREATE_PARENTS, NULL, TIMEOUT_MS, &created,
+    CHECK("create_json", zku_client_create_json(alice, path, value, ZKU_CREATE_PARENTS, NULL, TIMEOUT_MS, NULL, &created,
                                                 &stat, &err_));
     printf("created %s (czxid %" PRId64 ", version %d)\n", created, stat.czxid, stat.version);
     zku_string_free(created);
 
     char *json = NULL;
-    CHECK("get_json", zku_client_get_json(alice, path, TIMEOUT_MS, &json, &stat, &err_));
+    CHECK("get_json", zku_client_get_json(alice, path, TIMEOUT_MS, NULL, &json, &stat, &err_));
     printf("get_json %s -> %s (version %d)\n", path, json, stat.version);
     zku_string_free(json);
 
     /* Versioned write: the first succeeds, the stale one gets ZKU_EBADVERSION. */
     const char *v2 = "{\"workers\": 8}";
-    CHECK("set_json", zku_client_set_json(alice, path, v2, stat.version, TIMEOUT_MS, &stat, &err_));
+    CHECK("set_json", zku_client_set_json(alice, path, v2, stat.version, TIMEOUT_MS, NULL, &stat, &err_));
     zku_error *err = NULL;
-    zku_rc rc = zku_client_set_json(alice, path, v2, 0, TIMEOUT_MS, NULL, &err);
+    zku_rc rc = zku_client_set_json(alice, path, v2, 0, TIMEOUT_MS, NULL, NULL, &err);
     printf("stale set -> %s (%d): %s\n", zku_strerror(rc), rc, zku_error_message(err));
     zku_error_free(err);
     if (rc != ZKU_EBADVERSION) return 1;
@@ -83,10 +83,11 @@ int main(void) {
     snprintf(seq_prefix, sizeof seq_prefix, "%s/job-", root);
     CHECK("create seq", zku_client_create(alice, seq_prefix, bytes, sizeof bytes,
                                           ZKU_CREATE_EPHEMERAL | ZKU_CREATE_SEQUENTIAL, 0, NULL, TIMEOUT_MS,
+                                          NULL,
                                           &created, &stat, &err_));
     printf("ephemeral sequential %s, owner 0x%" PRIx64 "\n", created, (uint64_t)stat.ephemeral_owner);
     zku_buf *data = NULL;
-    CHECK("get", zku_client_get(alice, created, TIMEOUT_MS, &data, &stat, &err_));
+    CHECK("get", zku_client_get(alice, created, TIMEOUT_MS, NULL, &data, &stat, &err_));
     if (zku_buf_len(data) != 4 || memcmp(zku_buf_data(data), bytes, 4) != 0) return 1;
     zku_buf_free(data);
     char job[128];
@@ -94,12 +95,12 @@ int main(void) {
     zku_string_free(created);
 
     zku_strings *children = NULL;
-    CHECK("children", zku_client_children(alice, root, TIMEOUT_MS, &children, &stat, &err_));
+    CHECK("children", zku_client_children(alice, root, TIMEOUT_MS, NULL, &children, &stat, &err_));
     for (size_t i = 0; i < zku_strings_len(children); i++) printf("child %s\n", zku_strings_get(children, i));
     zku_strings_free(children);
 
     zku_acl_list *acl = NULL;
-    CHECK("get_acl", zku_client_get_acl(alice, path, TIMEOUT_MS, &acl, NULL, &err_));
+    CHECK("get_acl", zku_client_get_acl(alice, path, TIMEOUT_MS, NULL, &acl, NULL, &err_));
     for (size_t i = 0; i < zku_acl_list_len(acl); i++) {
         int32_t perms;
         const char *scheme, *id;
@@ -116,25 +117,25 @@ int main(void) {
     CHECK("config_new", zku_config_new(&anon_config, &err_));
     CHECK("set_hosts", zku_config_set_hosts(anon_config, hosts, &err_));
     zku_client *anon = NULL;
-    CHECK("client_new(anon)", zku_client_new(anon_config, &anon, &err_));
+    CHECK("client_new(anon)", zku_client_new(anon_config, NULL, &anon, &err_));
     zku_config_free(anon_config);
     err = NULL;
-    rc = zku_client_get(anon, path, TIMEOUT_MS, &data, NULL, &err);
+    rc = zku_client_get(anon, path, TIMEOUT_MS, NULL, &data, NULL, &err);
     printf("anonymous get -> %s (%d): %s\n", zku_strerror(rc), rc, zku_error_message(err));
     zku_error_free(err);
     if (rc != ZKU_ENOAUTH || data != NULL) return 1;
     /* ...until it adds them. */
-    CHECK("add_auth", zku_client_add_auth(anon, "digest", (const uint8_t *)"alice:secret", 12, TIMEOUT_MS, &err_));
-    CHECK("get after auth", zku_client_get(anon, path, TIMEOUT_MS, &data, NULL, &err_));
+    CHECK("add_auth", zku_client_add_auth(anon, "digest", (const uint8_t *)"alice:secret", 12, TIMEOUT_MS, NULL, &err_));
+    CHECK("get after auth", zku_client_get(anon, path, TIMEOUT_MS, NULL, &data, NULL, &err_));
     zku_buf_free(data);
     zku_client_free(anon);
 
     /* Clean up, deepest first. */
-    CHECK("delete app", zku_client_delete(alice, path, ZKU_ANY_VERSION, TIMEOUT_MS, &err_));
+    CHECK("delete app", zku_client_delete(alice, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     snprintf(path, sizeof path, "%s/config", root);
-    CHECK("delete config", zku_client_delete(alice, path, ZKU_ANY_VERSION, TIMEOUT_MS, &err_));
-    CHECK("delete job", zku_client_delete(alice, job, ZKU_ANY_VERSION, TIMEOUT_MS, &err_));
-    CHECK("delete root", zku_client_delete(alice, root, ZKU_ANY_VERSION, TIMEOUT_MS, &err_));
+    CHECK("delete config", zku_client_delete(alice, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
+    CHECK("delete job", zku_client_delete(alice, job, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
+    CHECK("delete root", zku_client_delete(alice, root, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     zku_client_free(alice); /* closes the session at once */
     printf("nodes: all checks passed\n");
     return 0;

@@ -30,7 +30,7 @@ static int check(const char *what, zku_rc rc, zku_error *err) {
 /* Deletes a subtree, children first (best effort). */
 static void delete_tree(zku_client *c, const char *path) {
     zku_strings *children = NULL;
-    if (zku_client_children(c, path, TIMEOUT_MS, &children, NULL, NULL) == ZKU_OK) {
+    if (zku_client_children(c, path, TIMEOUT_MS, NULL, &children, NULL, NULL) == ZKU_OK) {
         for (size_t i = 0; i < zku_strings_len(children); i++) {
             char child[512];
             snprintf(child, sizeof child, "%s/%s", path, zku_strings_get(children, i));
@@ -38,7 +38,7 @@ static void delete_tree(zku_client *c, const char *path) {
         }
         zku_strings_free(children);
     }
-    zku_client_delete(c, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL);
+    zku_client_delete(c, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, NULL);
 }
 
 int main(void) {
@@ -56,7 +56,7 @@ int main(void) {
     CHECK("config_new", zku_config_new(&config, &err_));
     CHECK("set_auth", zku_config_set_auth(config, "digest", "xp", "123", &err_));
     zku_client *c = NULL;
-    CHECK("client_new", zku_client_new(config, &c, &err_));
+    CHECK("client_new", zku_client_new(config, NULL, &c, &err_));
 
     /* The source tree: a k3zkutil-style document (values are JSON, ACLs are
      * {user: perms} with passwords from the users map) ... */
@@ -67,8 +67,8 @@ int main(void) {
         "              \"limits\": {\"__val__\": [1, 2, 3]}},"
         " \"empty\": {\"__text__\": \"\"}}";
     zku_import_stats stats;
-    CHECK("import src", zku_import_hierarchy(c, base, "{}", NULL, 0, TIMEOUT_MS, NULL, &err_));
-    CHECK("import src", zku_import_hierarchy(c, src, doc, users, 0, TIMEOUT_MS, &stats, &err_));
+    CHECK("import src", zku_import_hierarchy(c, base, "{}", NULL, 0, TIMEOUT_MS, NULL, NULL, &err_));
+    CHECK("import src", zku_import_hierarchy(c, src, doc, users, 0, TIMEOUT_MS, NULL, &stats, &err_));
     printf("imported %s: %llu nodes, %llu created\n", src, (unsigned long long)stats.nodes,
            (unsigned long long)stats.created);
 
@@ -80,18 +80,18 @@ int main(void) {
     CHECK("acl_add", zku_acl_list_add(acl, ZKU_PERM_READ, "world", "anyone", &err_));
     const uint8_t binary[] = {0x00, 0xff, 0x10, 0x80};
     snprintf(path, sizeof path, "%s/binary", src);
-    CHECK("create binary", zku_client_create(c, path, binary, sizeof binary, 0, 0, acl, TIMEOUT_MS, NULL, NULL, &err_));
+    CHECK("create binary", zku_client_create(c, path, binary, sizeof binary, 0, 0, acl, TIMEOUT_MS, NULL, NULL, NULL, &err_));
     zku_acl_list_free(acl);
     snprintf(path, sizeof path, "%s/config/motd", src);
     const char *motd = "hello, not JSON";
-    CHECK("create text", zku_client_create(c, path, (const uint8_t *)motd, strlen(motd), 0, 0, NULL, TIMEOUT_MS, NULL,
+    CHECK("create text", zku_client_create(c, path, (const uint8_t *)motd, strlen(motd), 0, 0, NULL, TIMEOUT_MS, NULL, NULL,
                                            NULL, &err_));
 
     /* Export, import elsewhere, export again: the same document. */
     char *first = NULL, *second = NULL, *pretty = NULL;
-    CHECK("export src", zku_export_hierarchy(c, src, NULL, 0, TIMEOUT_MS, &first, &err_));
-    CHECK("import dst", zku_import_hierarchy(c, dst, first, NULL, 0, TIMEOUT_MS, &stats, &err_));
-    CHECK("export dst", zku_export_hierarchy(c, dst, NULL, 0, TIMEOUT_MS, &second, &err_));
+    CHECK("export src", zku_export_hierarchy(c, src, NULL, 0, TIMEOUT_MS, NULL, &first, &err_));
+    CHECK("import dst", zku_import_hierarchy(c, dst, first, NULL, 0, TIMEOUT_MS, NULL, &stats, &err_));
+    CHECK("export dst", zku_export_hierarchy(c, dst, NULL, 0, TIMEOUT_MS, NULL, &second, &err_));
     int same = strcmp(first, second) == 0;
     printf("copied %llu nodes to %s; documents %s (%zu bytes)\n", (unsigned long long)stats.created, dst,
            same ? "equal" : "DIFFERENT", strlen(first));
@@ -99,13 +99,14 @@ int main(void) {
     /* With the users map, digest entries of known users read {user: perms};
      * ACLs equal to the parent's may be left out (import inherits them). */
     CHECK("export pretty", zku_export_hierarchy(c, src, users, ZKU_EXPORT_PRETTY | ZKU_EXPORT_OMIT_INHERITED_ACL,
-                                                TIMEOUT_MS, &pretty, &err_));
+                                                TIMEOUT_MS, NULL, &pretty, &err_));
     printf("%s\n", pretty);
 
     /* A malformed document is refused before anything is written, and the
      * message names the JSON path of the mistake. */
     zku_error *err = NULL;
     zku_rc rc = zku_import_hierarchy(c, dst, "{\"config\": {\"__acl__\": {\"xp\": \"rwx\"}}}", users, 0, TIMEOUT_MS,
+                                     NULL,
                                      NULL, &err);
     printf("bad permission -> %s (%d): %s\n", zku_strerror(rc), rc, zku_error_message(err));
     zku_error_free(err);

@@ -7,7 +7,8 @@
  * detailed error object on failure (free it with zku_error_free). Outputs
  * are written only on success. Strings are NUL-terminated UTF-8. Handles
  * are thread-safe unless documented otherwise and do not survive fork().
- * Blocking calls take timeout_ms: -1 waits forever, 0 makes one attempt.
+ * Blocking calls take timeout_ms (-1 waits forever, 0 makes one attempt)
+ * and right after it `const zku_cancel *cancel` (NULL: not cancellable).
  */
 
 #ifndef ZKUTIL_H
@@ -265,6 +266,25 @@ typedef struct zku_acl_list zku_acl_list;
  * as a C string. Free with `zku_buf_free`.
  */
 typedef struct zku_buf zku_buf;
+
+/**
+ * A cancellation flag for blocking calls, passed as their
+ * `const zku_cancel *cancel` argument (right after `timeout_ms`; NULL:
+ * not cancellable). Once `zku_cancel_cancel` was called, every call
+ * running under it returns ZKU_ECANCELLED within 50 ms and every later
+ * call under it at once, before sending anything (sticky: there is no
+ * reset, make a new one per operation). A write whose request was already
+ * sent returns ZKU_EOUTCOMEUNKNOWN instead (it may have been applied, as
+ * when it times out). Cleanup the library must still do (removing a lock
+ * node of a cancelled acquire) goes on in the background.
+ *
+ * Maps directly onto Go's `context.Context` (a goroutine waits for
+ * `ctx.Done()` and calls `zku_cancel_cancel`) and onto Ruby's `Timeout`
+ * (an `ensure` or the timeout thread calls it). Free it once the call
+ * returned and nothing can cancel it any more. Thread-safe; cancelling is
+ * also safe from a signal handler. Does not survive fork().
+ */
+typedef struct zku_cancel zku_cancel;
 
 /**
  * A compare-and-swap handle: the last read of one node (value, stat) and
@@ -764,12 +784,14 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
 #define ZKU_ELOCKLOST -1008
 
 /**
- * The call was cancelled from another thread.
+ * The call was cancelled: by its `zku_cancel` (any blocking call; a write
+ * already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
  */
 #define ZKU_ECANCELLED -1009
 
 /**
- * The handle (or its client) was closed.
+ * The handle (or its client) was closed: `zku_client_close`,
+ * `zku_client_free`, `zku_reader_close`.
  */
 #define ZKU_ECLOSED -1010
 
@@ -852,6 +874,7 @@ extern "C" {
 
 /**
  * Creates an empty ACL list.
+ * Never blocks.
  *
  * # Safety
  * `out` and `err` are NULL or writable.
@@ -860,6 +883,7 @@ zku_rc zku_acl_list_new(struct zku_acl_list **out, struct zku_error **err);
 
 /**
  * Frees an ACL list. NULL is fine; free each once.
+ * Never blocks.
  *
  * # Safety
  * `list` is NULL or a live list.
@@ -870,6 +894,7 @@ void zku_acl_list_free(struct zku_acl_list *list);
  * Appends an entry: `perms` is a mask of ZKU_PERM_* bits, `scheme` and
  * `id` as ZooKeeper takes them ("world"/"anyone", "digest"/"user:digest",
  * "ip"/"10.0.0.0/8", "auth"/""). Errors: ZKU_EPERM for unknown bits.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid; `list` is not used by another thread.
@@ -879,6 +904,7 @@ zku_rc zku_acl_list_add(struct zku_acl_list *list, int32_t perms, const char *sc
 /**
  * Appends a digest entry for `user` with `password` and `perms` letters
  * of `cdrwa` (as k3zkutil's make_kazoo_digest_acl). Errors: ZKU_EPERM.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid; `list` is not used by another thread.
@@ -887,6 +913,7 @@ zku_rc zku_acl_list_add_digest(struct zku_acl_list *list, const char *user, cons
 
 /**
  * Number of entries (0 for NULL).
+ * Never blocks.
  *
  * # Safety
  * `list` is NULL or a live list.
@@ -897,6 +924,7 @@ size_t zku_acl_list_len(const struct zku_acl_list *list);
  * Reads entry `index`: its permission mask, scheme and id. The strings are
  * valid until the list is freed or modified. Any out-parameter may be
  * NULL. Errors: ZKU_EINVAL when `index` is out of range.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -906,6 +934,7 @@ zku_rc zku_acl_list_get(const struct zku_acl_list *list, size_t index, int32_t *
 /**
  * `base64(sha1(acc))` for `acc` = "user:password", e.g. "xp:123" gives
  * "LNcZO17uqqJ4GuYoSclIsGjYniQ=". Free the result with `zku_string_free`.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -916,6 +945,7 @@ zku_rc zku_make_digest(const char *acc, char **out, struct zku_error **err);
  * "digest:<user>:<digest>:<perms>" with `perms` lower-case letters of
  * `cdrwa`. Errors: ZKU_EPERM for any other letter (upper case too, as
  * k3zkutil). Free the result with `zku_string_free`.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -925,6 +955,7 @@ zku_rc zku_make_acl_entry(const char *user, const char *password, const char *pe
 /**
  * Letters of `cdrwa` (either case) to long names ("create", ...), upper
  * case when `lower` is false (k3zkutil's perm_to_long). Errors: ZKU_EPERM.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -934,6 +965,7 @@ zku_rc zku_perm_letters_to_names(const char *letters, bool lower, struct zku_str
 /**
  * Long names (either case) to letters, upper case when `lower` is false
  * (k3zkutil's perm_to_short). Errors: ZKU_EPERM for an unknown name.
+ * Never blocks.
  *
  * # Safety
  * `names` is NULL (with `n` 0) or `n` valid strings; other pointers NULL or
@@ -943,6 +975,7 @@ zku_rc zku_perm_names_to_letters(const char *const *names, size_t n, bool lower,
 
 /**
  * Letters of `cdrwa` (either case) to a ZKU_PERM_* mask. Errors: ZKU_EPERM.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -952,6 +985,7 @@ zku_rc zku_perm_letters_to_mask(const char *letters, int32_t *out, struct zku_er
 /**
  * Long names (either case, "all" too) to a ZKU_PERM_* mask.
  * Errors: ZKU_EPERM.
+ * Never blocks.
  *
  * # Safety
  * `names` is NULL (with `n` 0) or `n` valid strings; `out` NULL or valid.
@@ -962,6 +996,7 @@ zku_rc zku_perm_names_to_mask(const char *const *names, size_t n, int32_t *out, 
  * A ZKU_PERM_* mask to letters, upper case when `lower` is false, in the
  * order k3zkutil's parse_kazoo_acl gives: "cdrwa" for all five, else
  * r, w, c, d, a. Errors: ZKU_EPERM for bits outside 31.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -972,6 +1007,7 @@ zku_rc zku_perm_mask_to_letters(int32_t mask, bool lower, char **out, struct zku
  * A ZKU_PERM_* mask to long names, upper case when `lower` is false, in
  * the order of zku_perm_mask_to_letters. Errors: ZKU_EPERM for bits
  * outside 31.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -980,6 +1016,7 @@ zku_rc zku_perm_mask_to_names(int32_t mask, bool lower, struct zku_strings **out
 
 /**
  * Pointer to the buffer's bytes, valid until `zku_buf_free` (NULL for NULL).
+ * Never blocks.
  *
  * # Safety
  * `buf` is NULL or a live buffer.
@@ -988,6 +1025,7 @@ const uint8_t *zku_buf_data(const struct zku_buf *buf);
 
 /**
  * Number of bytes, not counting the trailing NUL (0 for NULL).
+ * Never blocks.
  *
  * # Safety
  * `buf` is NULL or a live buffer.
@@ -997,6 +1035,7 @@ size_t zku_buf_len(const struct zku_buf *buf);
 /**
  * The bytes as a NUL-terminated string (meaningful for text; binary data
  * may contain earlier NULs). Valid until `zku_buf_free`.
+ * Never blocks.
  *
  * # Safety
  * `buf` is NULL or a live buffer.
@@ -1005,6 +1044,7 @@ const char *zku_buf_str(const struct zku_buf *buf);
 
 /**
  * Frees a buffer. NULL is fine; free each buffer once.
+ * Never blocks.
  *
  * # Safety
  * `buf` is NULL or a live buffer.
@@ -1013,6 +1053,7 @@ void zku_buf_free(struct zku_buf *buf);
 
 /**
  * Number of strings (0 for NULL).
+ * Never blocks.
  *
  * # Safety
  * `list` is NULL or a live list.
@@ -1022,6 +1063,7 @@ size_t zku_strings_len(const struct zku_strings *list);
 /**
  * The string at `index`, valid until `zku_strings_free`; NULL when out of
  * range or `list` is NULL.
+ * Never blocks.
  *
  * # Safety
  * `list` is NULL or a live list.
@@ -1030,6 +1072,7 @@ const char *zku_strings_get(const struct zku_strings *list, size_t index);
 
 /**
  * Frees a list. NULL is fine; free each list once.
+ * Never blocks.
  *
  * # Safety
  * `list` is NULL or a live list.
@@ -1039,6 +1082,7 @@ void zku_strings_free(struct zku_strings *list);
 /**
  * Frees a string the library returned through a `char **` out-parameter.
  * NULL is fine; free each string once, and never with free(3).
+ * Never blocks.
  *
  * # Safety
  * `s` is NULL or a string from this library not yet freed.
@@ -1046,11 +1090,48 @@ void zku_strings_free(struct zku_strings *list);
 void zku_string_free(char *s);
 
 /**
+ * Makes a new, not cancelled flag in `*out` (free it with
+ * `zku_cancel_free`). Never blocks. Errors: ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_cancel_new(struct zku_cancel **out, struct zku_error **err);
+
+/**
+ * Cancels every call running or started later under `cancel` (NULL: does
+ * nothing). Never blocks. Async-signal-safe: it is one atomic store, with
+ * no lock, no allocation and no system call, so it may be called from a
+ * signal handler (blocked calls notice it within 5 ms by polling the flag).
+ *
+ * # Safety
+ * `cancel` is NULL or live.
+ */
+void zku_cancel_cancel(const struct zku_cancel *cancel);
+
+/**
+ * Whether `zku_cancel_cancel` was called (false for NULL). Never blocks.
+ *
+ * # Safety
+ * `cancel` is NULL or live.
+ */
+bool zku_cancel_is_cancelled(const struct zku_cancel *cancel);
+
+/**
+ * Frees the flag. Never blocks. NULL is fine; no call may be running
+ * under it.
+ *
+ * # Safety
+ * `cancel` is NULL or from `zku_cancel_new`, not freed yet.
+ */
+void zku_cancel_free(struct zku_cancel *cancel);
+
+/**
  * Reads the node at `path` (its value and version) into a new CAS handle
  * `*out` (free with `zku_cas_free`). `flags`: ZKU_CAS_* bits. With
  * ZKU_CAS_CREATE, `initial` (`initial_len` bytes; JSON text with
  * ZKU_CAS_JSON) is the value assumed while the node does not exist;
- * otherwise pass NULL, 0. Blocking, up to `timeout_ms`. The handle keeps
+ * otherwise pass NULL, 0. Blocking (network), up to `timeout_ms`. The handle keeps
  * the client's session in use; it fails with ZKU_ECLOSED once the client
  * is freed.
  * Errors: ZKU_ENONODE (no node, without ZKU_CAS_CREATE), ZKU_EJSON (JSON
@@ -1061,7 +1142,7 @@ void zku_string_free(char *s);
  * # Safety
  * Pointers are NULL or valid; `initial` has `initial_len` readable bytes.
  */
-zku_rc zku_cas_begin(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, int32_t timeout_ms, struct zku_cas **out, struct zku_error **err);
+zku_rc zku_cas_begin(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_cas **out, struct zku_error **err);
 
 /**
  * The current value as a borrowed view: `*data` points to `*len` bytes
@@ -1102,6 +1183,7 @@ zku_rc zku_cas_stat(const struct zku_cas *cas, struct zku_stat *stat, struct zku
  * The version the next commit expects: the node's version at the last
  * read or commit, -1 while the node does not exist (the commit creates
  * it), and -1 for NULL.
+ * Never blocks.
  *
  * # Safety
  * `cas` is NULL or live.
@@ -1110,6 +1192,7 @@ int32_t zku_cas_version(const struct zku_cas *cas);
 
 /**
  * Reads made by this handle, the first included (0 for NULL).
+ * Never blocks.
  *
  * # Safety
  * `cas` is NULL or live.
@@ -1121,7 +1204,7 @@ uint32_t zku_cas_attempts(const struct zku_cas *cas);
  * the version of the last read, or creates it when the read found none
  * (ZKU_CAS_CREATE): one request. On success the handle holds the new value
  * and `*stat` (may be NULL) its stat, so another commit may follow without
- * a read. Blocking, up to `timeout_ms`.
+ * a read. Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_EBADVERSION (conflict: the node changed, was created or
  * deleted since the read; the handle is unchanged: call `zku_cas_reread`),
  * ZKU_EUNKNOWN (the connection was lost, or the timeout ran out, with the
@@ -1134,28 +1217,28 @@ uint32_t zku_cas_attempts(const struct zku_cas *cas);
  * # Safety
  * Pointers are NULL or valid; `data` has `len` readable bytes.
  */
-zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_cas_commit(struct zku_cas *cas, const uint8_t *data, size_t len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
- * both modes). Blocking, up to `timeout_ms`. Errors: as `zku_cas_commit`,
+ * both modes). Blocking (network), up to `timeout_ms`. Errors: as `zku_cas_commit`,
  * plus ZKU_EUTF8.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_cas_commit_json(struct zku_cas *cas, const char *json, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads the node again (after ZKU_EBADVERSION), replacing the handle's
- * value and version; forgets a write of unknown outcome. Blocking, up to
+ * value and version; forgets a write of unknown outcome. Blocking (network), up to
  * `timeout_ms`. Errors: as `zku_cas_begin`. After an error the handle
  * keeps its previous read.
  *
  * # Safety
  * `cas` is NULL or live and not used by another thread.
  */
-zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * After ZKU_EUNKNOWN from a commit: waits for the connection and re-sends the same write with the same expected
@@ -1165,15 +1248,16 @@ zku_rc zku_cas_reread(struct zku_cas *cas, int32_t timeout_ms, struct zku_error 
  * value sits at the version it would have made: re-read and go on);
  * ZKU_EUNKNOWN when it still cannot be known (the node holds the written
  * bytes, which another writer may also have written from the same read,
- * or it moved on, or was deleted; or no connection in time: call again).
- * Blocking, up to `timeout_ms` (a read follows a conflicting retry).
+ * or it moved on, or was deleted; a create finds a node, which may be ours
+ * replaced; or no connection in time: call again).
+ * Blocking (network), up to `timeout_ms` (a read follows a conflicting retry).
  * Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
  * ZKU_ECLOSED, ZKU_ENOAUTH.
  *
  * # Safety
  * Pointers are NULL or valid; `cas` not used by another thread.
  */
-zku_rc zku_cas_resolve(struct zku_cas *cas, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_cas_resolve(struct zku_cas *cas, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Frees a CAS handle (a write of unknown outcome stays unknown). Never
@@ -1189,6 +1273,7 @@ void zku_cas_free(struct zku_cas *cas);
  * Sets the value to write, copied from `data` (`len` bytes). Only valid
  * inside a `zku_cas_update` callback, on the `next` it received; a second
  * call replaces the first. Errors: ZKU_ENULL, ZKU_ETOOLARGE.
+ * Never blocks.
  *
  * # Safety
  * `next` is the callback's argument; `data` has `len` readable bytes.
@@ -1202,7 +1287,7 @@ zku_rc zku_cas_next_set(struct zku_cas_next *next, const uint8_t *data, size_t l
  * `max_attempts` callback runs (0: no limit but the timeout). `flags`,
  * `initial` and `initial_len` as in `zku_cas_begin`. A write cut off in
  * flight is resolved as `zku_cas_resolve` does, within the timeout.
- * Blocking, up to `timeout_ms` for the whole loop (0: a single attempt).
+ * Blocking (network), up to `timeout_ms` for the whole loop (0: a single attempt).
  * On success `*stat` (may be NULL) receives the stat after the write (or of
  * the value the callback skipped on; version -1 if the node does not
  * exist) and `*attempts` (may be NULL) the number of callback runs.
@@ -1219,26 +1304,52 @@ zku_rc zku_cas_next_set(struct zku_cas_next *next, const uint8_t *data, size_t l
  * # Safety
  * Pointers are NULL or valid; `callback` is safe to call with `user_data`.
  */
-zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, zku_cas_fn callback, void *user_data, uint32_t max_attempts, int32_t timeout_ms, struct zku_stat *stat, uint32_t *attempts, struct zku_error **err);
+zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_t flags, const uint8_t *initial, size_t initial_len, zku_cas_fn callback, void *user_data, uint32_t max_attempts, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, uint32_t *attempts, struct zku_error **err);
 
 /**
  * Connects and waits for a session, at most the configured connect
- * timeout. Blocking. `config` may be NULL (all defaults); it is copied.
- * Free the client with `zku_client_free`.
+ * timeout. Blocking (network); `cancel` (NULL: none) as for every blocking
+ * call (it comes before the outputs, as there is no `timeout_ms`).
+ * `config` may be NULL (all defaults); it is copied. Free the client with
+ * `zku_client_free`.
  * Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
- * ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters).
+ * ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ECANCELLED.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_new(const struct zku_config *config, struct zku_client **out, struct zku_error **err);
+zku_rc zku_client_new(const struct zku_config *config, const struct zku_cancel *cancel, struct zku_client **out, struct zku_error **err);
 
 /**
  * Closes the session at once, so its ephemeral nodes vanish now rather
- * than after the session timeout, and frees the client. Blocking (waits
- * up to a few seconds for the server to confirm). Handles created from
- * this client (locks, readers) then fail with ZKU_ECLOSED. NULL is fine;
- * no other call on this client may be in progress or follow.
+ * than after the session timeout. Every call blocked on this client, on
+ * any of its handles (node operations, waits, lock acquire and release,
+ * reader, CAS, hierarchy), returns ZKU_ECLOSED within 50 ms, and every
+ * later one at once; the client stays valid until `zku_client_free`,
+ * which is then quick. Safe to call from any thread, also while other
+ * threads use the client, and more than once.
+ * Blocking (network): waits up to `timeout_ms` for the server to confirm
+ * (0: does not wait); ZKU_ETIMEOUT when it did not (the session then ends
+ * when the server gets the close request, or at the latest after the
+ * session timeout). Then Blocking (waits for callbacks to finish): a
+ * running state callback returns first (unless called from inside it).
+ * Errors also: ZKU_ECANCELLED, ZKU_ENULL, ZKU_EINVAL (bad timeout).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
+ * Closes the session as `zku_client_close` (if it was not closed yet)
+ * and frees the client. Blocking (network): waits for the server to
+ * confirm the close at most the session timeout, and at most 5 s; quick
+ * after `zku_client_close`; then Blocking (waits for callbacks to
+ * finish): a running state callback returns first. Handles created from
+ * this client (locks,
+ * readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
+ * this client may be in progress or follow (use `zku_client_close` first
+ * to end calls in progress).
  *
  * # Safety
  * `client` is NULL or a live client.
@@ -1247,6 +1358,7 @@ void zku_client_free(struct zku_client *client);
 
 /**
  * The session id (0 for NULL).
+ * Never blocks.
  *
  * # Safety
  * `client` is NULL or live.
@@ -1255,6 +1367,7 @@ int64_t zku_client_session_id(const struct zku_client *client);
 
 /**
  * The session timeout the server granted, in ms (0 for NULL).
+ * Never blocks.
  *
  * # Safety
  * `client` is NULL or live.
@@ -1263,6 +1376,7 @@ int64_t zku_client_session_timeout_ms(const struct zku_client *client);
 
 /**
  * The current session state (ZKU_STATE_CLOSED for NULL).
+ * Never blocks.
  *
  * # Safety
  * `client` is NULL or live.
@@ -1275,6 +1389,7 @@ zku_state zku_client_state(const struct zku_client *client);
  * again and its `user_data_free` has run. `user_data_free` (may be NULL)
  * runs exactly once when the callback is replaced, removed or the client
  * freed. On failure the caller keeps `user_data`.
+ * Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -1284,18 +1399,19 @@ zku_rc zku_client_set_state_callback(const struct zku_client *client, zku_state_
 
 /**
  * Adds credentials to the session, e.g. scheme "digest" with
- * "user:password" bytes. Kept across reconnects. Blocking, up to
+ * "user:password" bytes. Kept across reconnects. Blocking (network), up to
  * `timeout_ms`. A refused credential ends the session:
  * ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED.
  *
  * # Safety
  * Pointers are NULL or valid; `auth` has `auth_len` readable bytes.
  */
-zku_rc zku_client_add_auth(const struct zku_client *client, const char *scheme, const uint8_t *auth, size_t auth_len, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_client_add_auth(const struct zku_client *client, const char *scheme, const uint8_t *auth, size_t auth_len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * Creates an empty configuration (every field falls back to the defaults).
  * Free it with `zku_config_free`.
+ * Never blocks.
  *
  * # Safety
  * `out` and `err` are NULL or writable.
@@ -1304,6 +1420,7 @@ zku_rc zku_config_new(struct zku_config **out, struct zku_error **err);
 
 /**
  * Frees a configuration. NULL is fine; free each once.
+ * Never blocks.
  *
  * # Safety
  * `config` is NULL or a live configuration.
@@ -1313,6 +1430,7 @@ void zku_config_free(struct zku_config *config);
 /**
  * Sets the servers: `host:port[,host:port...][/chroot]`, IPv6 as
  * `[::1]:2181`. Errors: ZKU_EHOSTS when malformed.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid; `config` is not used by another thread.
@@ -1322,6 +1440,7 @@ zku_rc zku_config_set_hosts(struct zku_config *config, const char *hosts, struct
 /**
  * Sets the session timeout to request from the server (the server clamps
  * it to [2, 20] x its tickTime). Errors: ZKU_EINVAL when not positive.
+ * Never blocks.
  *
  * # Safety
  * `config` is NULL or live and not used by another thread.
@@ -1331,6 +1450,7 @@ zku_rc zku_config_set_session_timeout_ms(struct zku_config *config, int64_t ms, 
 /**
  * Sets how long `zku_client_new` waits for a session.
  * Errors: ZKU_EINVAL when not positive.
+ * Never blocks.
  *
  * # Safety
  * `config` is NULL or live and not used by another thread.
@@ -1339,6 +1459,7 @@ zku_rc zku_config_set_connect_timeout_ms(struct zku_config *config, int64_t ms, 
 
 /**
  * Sets the credentials every session adds, e.g. ("digest", "xp", "123").
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid; `config` is not used by another thread.
@@ -1349,6 +1470,7 @@ zku_rc zku_config_set_auth(struct zku_config *config, const char *scheme, const 
  * Adds a (user, password, perms) entry to the default ACL used for every
  * node the library creates. `perms` are letters of `cdrwa`.
  * Errors: ZKU_EPERM for any other letter.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid; `config` is not used by another thread.
@@ -1360,6 +1482,7 @@ zku_rc zku_config_add_acl(struct zku_config *config, const char *user, const cha
  * prefixes, as in k3zkutil: give the trailing '/'. A relative directory is
  * taken from the root, as kazoo does. Errors: ZKU_EINVAL for an unknown
  * field.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid; `config` is not used by another thread.
@@ -1369,6 +1492,7 @@ zku_rc zku_config_set(struct zku_config *config, zku_config_field field, const c
 /**
  * The effective value of a text field (after the fallbacks), as a new
  * string freed with `zku_string_free`.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1379,6 +1503,7 @@ zku_rc zku_config_get(const struct zku_config *config, zku_config_field field, c
  * Builds a k3zkutil path from a text key (NULL means ""), e.g.
  * ZKU_PATH_LOCK with "job" gives "/lock/job". The new string is freed with
  * `zku_string_free`. Errors: ZKU_EINVAL for an unknown kind.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1390,6 +1515,7 @@ zku_rc zku_config_path(const struct zku_config *config, zku_path_kind kind, cons
  * as `journal_id%010d`), e.g. ZKU_PATH_TX_ALIVE with 3 gives
  * "/tx/alive/0000000003". Errors: ZKU_EINVAL for record and seq paths,
  * whose keys are text.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1399,11 +1525,13 @@ zku_rc zku_config_path_id(const struct zku_config *config, zku_path_kind kind, i
 /**
  * A static, NUL-terminated description of any result code (never NULL;
  * "unknown error code" for codes the library does not define).
+ * Never blocks.
  */
 const char *zku_strerror(zku_rc rc);
 
 /**
  * The error's result code (ZKU_EPANIC for NULL).
+ * Never blocks.
  *
  * # Safety
  * `err` is NULL or an error object not yet freed.
@@ -1412,6 +1540,7 @@ zku_rc zku_error_code(const struct zku_error *err);
 
 /**
  * The error's message, valid until `zku_error_free` (NULL for NULL).
+ * Never blocks.
  *
  * # Safety
  * `err` is NULL or an error object not yet freed.
@@ -1420,6 +1549,7 @@ const char *zku_error_message(const struct zku_error *err);
 
 /**
  * Frees an error object. NULL is fine; free each object once.
+ * Never blocks.
  *
  * # Safety
  * `err` is NULL or an error object not yet freed.
@@ -1445,7 +1575,7 @@ void zku_error_free(struct zku_error *err);
  * nothing is written when they are malformed, and the error message names
  * the JSON path (RFC 6901 pointer) of the problem.
  *
- * Blocking: the connection waits up to the configured connect timeout,
+ * Blocking (network): the connection waits up to the configured connect timeout,
  * the import up to `timeout_ms` in all (-1: no limit). Not atomic: an
  * error leaves what was written so far; running the same import again is
  * safe and completes it.
@@ -1458,16 +1588,17 @@ void zku_error_free(struct zku_error *err);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_init_hierarchy(const struct zku_config *config, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, struct zku_import_stats *stats, struct zku_error **err);
+zku_rc zku_init_hierarchy(const struct zku_config *config, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_import_stats *stats, struct zku_error **err);
 
 /**
  * As `zku_init_hierarchy`, on an existing client (its session and
  * credentials), which stays open. Safe to call from several threads.
+ * Blocking (network), up to `timeout_ms`.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, struct zku_import_stats *stats, struct zku_error **err);
+zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, const char *hierarchy_json, const char *users_json, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_import_stats *stats, struct zku_error **err);
 
 /**
  * k3zkutil's export_hierarchy: the subtree at absolute `path` as a JSON
@@ -1484,7 +1615,7 @@ zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, c
  * ZKU_EXPORT_OMIT_INHERITED_ACL.
  * Reads are pipelined level by level; the export is not a snapshot (a
  * node deleted meanwhile is left out). Exporting "/" leaves out
- * "/zookeeper". Blocking, up to `timeout_ms` in all. Safe to call from
+ * "/zookeeper". Blocking (network), up to `timeout_ms` in all. Safe to call from
  * several threads.
  * Errors: ZKU_ENONODE (no node at `path`), ZKU_ENOAUTH (a node is not
  * readable), ZKU_EPATH, ZKU_EJSON (users), ZKU_EUTF8 (non-UTF-8 data with
@@ -1494,7 +1625,7 @@ zku_rc zku_import_hierarchy(const struct zku_client *client, const char *root, c
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, const char *users_json, uint32_t flags, int32_t timeout_ms, char **out, struct zku_error **err);
+zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, const char *users_json, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, char **out, struct zku_error **err);
 
 /**
  * Creates a lock handle on `name` (path: the client's lock_dir + name)
@@ -1511,6 +1642,7 @@ zku_rc zku_export_hierarchy(const struct zku_client *client, const char *path, c
  * Nothing is sent to the server. Free with `zku_lock_free`.
  * Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
  * ZKU_EINVAL (empty identifier, unknown flags, bad timeout), ZKU_EPERM.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1523,8 +1655,9 @@ zku_rc zku_lock_new(const struct zku_client *client, const char *name, const cha
  * requires on_lost for a lock that makes its own client, `on_state` is
  * required: nobody else watches that session. It gets every state change
  * as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
- * runs exactly once, after the last call. Blocking: waits for the session
- * (the configured connect timeout). Other arguments as `zku_lock_new`.
+ * runs exactly once, after the last call. Blocking (network): waits for
+ * the session (the configured connect timeout; `cancel` as for
+ * `zku_client_new`). Other arguments as `zku_lock_new`.
  * Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
  * `zku_client_new`, and those of `zku_lock_new`. On failure the caller
  * keeps `user_data` (`user_data_free` is not called).
@@ -1533,15 +1666,16 @@ zku_rc zku_lock_new(const struct zku_client *client, const char *name, const cha
  * Pointers are NULL or valid; `on_state` and `user_data` stay usable from
  * library threads until `user_data_free` runs.
  */
-zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *name, const char *identifier, uint32_t flags, int32_t default_timeout_ms, zku_lock_state_fn on_state, void *user_data, zku_free_fn user_data_free, struct zku_lock **out, struct zku_error **err);
+zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *name, const char *identifier, uint32_t flags, int32_t default_timeout_ms, zku_lock_state_fn on_state, void *user_data, zku_free_fn user_data_free, const struct zku_cancel *cancel, struct zku_lock **out, struct zku_error **err);
 
 /**
  * Frees a lock handle. If the lock is held (or suspended) it is released
- * first — Blocking, up to the default timeout capped at the session
- * timeout; a release not confirmed by then goes on in the background
- * once reconnected (as `zku_lock_release`), so the node does not block
- * others after an outage — then the state callback
- * stops (its `user_data_free` runs) and, for a handle made by
+ * first — Blocking (network), up to the default timeout capped at the
+ * session timeout; a release not confirmed by then goes on in the
+ * background once reconnected (as `zku_lock_release`), so the node does
+ * not block others after an outage — then the state callback stops
+ * (Blocking (waits for callbacks to finish): a running call returns
+ * first; its `user_data_free` runs) and, for a handle made by
  * `zku_lock_new_with_config`, its client is closed. The descriptor of
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
  * in progress or follow (to stop an acquire blocked in another thread,
@@ -1555,7 +1689,7 @@ void zku_lock_free(struct zku_lock *lock);
 /**
  * Acquires the lock, waiting up to `timeout_ms` for the holder to let go
  * (0: one attempt; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
- * default). Blocking. One round trip when the lock is free. On success
+ * default). Blocking (network). One round trip when the lock is free. On success
  * `*token` (may be NULL) receives the fencing token: the lock node's czxid,
  * larger for every new acquisition. Already held by this handle: success
  * at once with the current token. While ZKU_LOCK_SUSPENDED, waits (up to
@@ -1569,26 +1703,26 @@ void zku_lock_free(struct zku_lock *lock);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, int64_t *token, struct zku_error **err);
+zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, int64_t *token, struct zku_error **err);
 
 /**
  * `zku_lock_acquire`, calling `on_holder` on this thread each time the
  * holder's node changes while waiting (first when we find it taken), as
  * k3zkutil's acquire_loop yields (holder, version). `on_holder` returning
  * non-zero stops waiting: ZKU_EABORTED. `on_holder` NULL behaves as
- * `zku_lock_acquire`. Blocking. Errors: as `zku_lock_acquire`, plus
+ * `zku_lock_acquire`. Blocking (network). Errors: as `zku_lock_acquire`, plus
  * ZKU_EABORTED.
  *
  * # Safety
  * Pointers are NULL or valid; `on_holder` may be called with `user_data`
  * during this call only.
  */
-zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, zku_lock_holder_fn on_holder, void *user_data, int64_t *token, struct zku_error **err);
+zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, zku_lock_holder_fn on_holder, void *user_data, int64_t *token, struct zku_error **err);
 
 /**
  * One attempt that never waits for the holder (k3zkutil's try_acquire).
  * `timeout_ms` bounds only the wait for a connection and the reply.
- * Blocking. On success: `*locked` whether we hold it now; `*holder` (may
+ * Blocking (network). On success: `*locked` whether we hold it now; `*holder` (may
  * be NULL; free with `zku_buf_free`) the holder's node data (ours when
  * locked); `*version` (may be NULL) the node version; `*token` (may be
  * NULL) the fencing token when locked, else 0.
@@ -1598,11 +1732,11 @@ zku_rc zku_lock_acquire_loop(const struct zku_lock *lock, int32_t timeout_ms, zk
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, bool *locked, struct zku_buf **holder, int32_t *version, int64_t *token, struct zku_error **err);
+zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, bool *locked, struct zku_buf **holder, int32_t *version, int64_t *token, struct zku_error **err);
 
 /**
  * Releases the lock: deletes our node, never another holder's (see the
- * lock documentation for how). Blocking, up to `timeout_ms`. Not held:
+ * lock documentation for how). Blocking (network), up to `timeout_ms`. Not held:
  * ZKU_OK, nothing sent (k3zkutil's silent release). After
  * ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
  * ZKU_LOCK_UNLOCKED; the same when the node turns out to have been deleted
@@ -1616,12 +1750,12 @@ zku_rc zku_lock_try_acquire(const struct zku_lock *lock, int32_t timeout_ms, boo
  * # Safety
  * `lock` is NULL or live; `err` NULL or writable.
  */
-zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * k3zkutil's try_release: deletes the lock node if it holds our
  * identifier (whoever created it; versioned delete), else leaves it.
- * Blocking, up to `timeout_ms`. On success: `*released` true when the node
+ * Blocking (network), up to `timeout_ms`. On success: `*released` true when the node
  * held our identifier and is gone, or when there was no node; `*holder`
  * (may be NULL; `zku_buf_free`) the node data read (our data when there
  * was no node); `*version` (may be NULL) its version (-1 when there was no
@@ -1631,7 +1765,7 @@ zku_rc zku_lock_release(const struct zku_lock *lock, int32_t timeout_ms, struct 
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_try_release(const struct zku_lock *lock, int32_t timeout_ms, bool *released, struct zku_buf **holder, int32_t *version, struct zku_error **err);
+zku_rc zku_lock_try_release(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, bool *released, struct zku_buf **holder, int32_t *version, struct zku_error **err);
 
 /**
  * How long after each later acquisition the lock node is read again and
@@ -1699,6 +1833,7 @@ char *zku_lock_lost_reason(const struct zku_lock *lock);
 
 /**
  * This handle's identifier, valid until `zku_lock_free` (NULL for NULL).
+ * Never blocks.
  *
  * # Safety
  * `lock` is NULL or live.
@@ -1707,6 +1842,7 @@ const char *zku_lock_identifier(const struct zku_lock *lock);
 
 /**
  * The lock node's path, valid until `zku_lock_free` (NULL for NULL).
+ * Never blocks.
  *
  * # Safety
  * `lock` is NULL or live.
@@ -1722,6 +1858,7 @@ const char *zku_lock_path(const struct zku_lock *lock);
  * `user_data_free` (may be NULL) runs exactly once, when the callback is
  * replaced or removed or the lock freed.
  * Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
+ * Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -1759,7 +1896,7 @@ zku_lock_state zku_lock_fd_drain(const struct zku_lock *lock);
  * set_lock_val), if the node's version is `expected_version` (-1: the
  * version this handle last saw or wrote). Later acquisitions by this
  * handle write this value too. Not reported as a change of holder or a
- * loss. Blocking, up to `timeout_ms`; waits while suspended. On success
+ * loss. Blocking (network), up to `timeout_ms`; waits while suspended. On success
  * `*new_version` (may be NULL) receives the node's new version.
  * Errors: ZKU_EJSON, ZKU_ENOTLOCKED, ZKU_ELOCKLOST, ZKU_EBADVERSION,
  * ZKU_ETOOLARGE, connection codes, ZKU_EINVAL.
@@ -1767,12 +1904,12 @@ zku_lock_state zku_lock_fd_drain(const struct zku_lock *lock);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32_t expected_version, int32_t timeout_ms, int32_t *new_version, struct zku_error **err);
+zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, int32_t *new_version, struct zku_error **err);
 
 /**
  * The lock node's "val" as JSON text (`*val_json`, free with
  * `zku_string_free`) and the node version (`*version`, may be NULL),
- * whoever holds it (k3zkutil's get_lock_val). Blocking, up to
+ * whoever holds it (k3zkutil's get_lock_val). Blocking (network), up to
  * `timeout_ms`.
  * Errors: ZKU_ENONODE (nobody holds the lock), ZKU_EJSON / ZKU_ENOTOBJECT
  * (foreign node data), ZKU_ENULL, connection codes.
@@ -1780,20 +1917,20 @@ zku_rc zku_lock_set_val(const struct zku_lock *lock, const char *val_json, int32
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_get_val(const struct zku_lock *lock, int32_t timeout_ms, char **val_json, int32_t *version, struct zku_error **err);
+zku_rc zku_lock_get_val(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, char **val_json, int32_t *version, struct zku_error **err);
 
 /**
  * The current holder: `*holder_id` (may be NULL; `zku_string_free`) its
  * identifier (the "id" member; its JSON text when not a string; NULL when
  * the data has none), `*holder_data` (may be NULL; `zku_buf_free`) the
  * node data, `*stat` (may be NULL) the node's stat (`czxid` is the
- * holder's fencing token). Blocking, up to `timeout_ms`.
+ * holder's fencing token). Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_ENONODE (the lock is free), connection codes, ZKU_ENOAUTH.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **holder_id, struct zku_buf **holder_data, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, char **holder_id, struct zku_buf **holder_data, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Sets `path`'s data only if we still hold the lock: one multi operation
@@ -1805,7 +1942,7 @@ zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **h
  * third party deletes the node and another client re-creates it at the
  * expected version within about one round trip before the write reaches
  * the server. `expected_version` applies to
- * `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
+ * `path` (-1: any). Waits while suspended. Blocking (network), up to `timeout_ms`.
  * On success `*stat` (may be NULL) receives `path`'s new stat.
  * Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),
  * ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
@@ -1814,22 +1951,23 @@ zku_rc zku_lock_holder(const struct zku_lock *lock, int32_t timeout_ms, char **h
  * # Safety
  * Pointers are NULL or valid; `data` has `data_len` readable bytes.
  */
-zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_lock_guarded_set(const struct zku_lock *lock, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Deletes `path` only if we still hold the lock (as
- * `zku_lock_guarded_set`). Blocking, up to `timeout_ms`.
+ * `zku_lock_guarded_set`). Blocking (network), up to `timeout_ms`.
  * Errors: as `zku_lock_guarded_set`, plus ZKU_ENOTEMPTY.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, int32_t expected_version, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.
  * `node_id` NULL uses the process default (`ZKU_NODE_ID`, else the host's
  * MAC as 12 hex digits). Free the result with `zku_string_free`.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1839,6 +1977,7 @@ zku_rc zku_lock_id(const char *node_id, char **out, struct zku_error **err);
 /**
  * Splits an identifier on its first three '-' (k3zkutil's parse_lock_id).
  * Never fails on content; free the result with `zku_lock_id_parts_free`.
+ * Never blocks.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1847,6 +1986,7 @@ zku_rc zku_parse_lock_id(const char *id, struct zku_lock_id_parts **out, struct 
 
 /**
  * Frees parsed parts. NULL is fine; free each once.
+ * Never blocks.
  *
  * # Safety
  * `parts` is NULL or from `zku_parse_lock_id`, not yet freed, its fields
@@ -1858,6 +1998,7 @@ void zku_lock_id_parts_free(struct zku_lock_id_parts *parts);
  * Sets `*out` to whether locking `key` after the `n` `locked_keys` goes
  * backwards in sorted (byte-wise) order (k3zkutil's is_backward_locking).
  * Errors: ZKU_EALREADYLOCKED when `key` is among `locked_keys`.
+ * Never blocks.
  *
  * # Safety
  * `locked_keys` is NULL (with `n` 0) or `n` valid strings; other pointers
@@ -1870,7 +2011,7 @@ zku_rc zku_is_backward_locking(const char *const *locked_keys, size_t n, const c
  * with 0 for empty). `flags`: ZKU_CREATE_* bits (0: persistent).
  * `ttl_ms` > 0 makes a persistent node expire after that long without
  * changes or children (the server must enable extended types). `acl` NULL
- * uses the configured default ACL (world:anyone:cdrwa when none). Blocking,
+ * uses the configured default ACL (world:anyone:cdrwa when none). Blocking (network),
  * up to `timeout_ms`. On success `*created_path` (may be NULL) receives the
  * path (with the sequence number) to free with `zku_string_free`, and
  * `*stat` (may be NULL) the new node's stat.
@@ -1881,22 +2022,22 @@ zku_rc zku_is_backward_locking(const char *const *locked_keys, size_t n, const c
  * # Safety
  * Pointers are NULL or valid; `data` has `data_len` readable bytes.
  */
-zku_rc zku_client_create(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, uint32_t flags, int64_t ttl_ms, const struct zku_acl_list *acl, int32_t timeout_ms, char **created_path, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_create(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, uint32_t flags, int64_t ttl_ms, const struct zku_acl_list *acl, int32_t timeout_ms, const struct zku_cancel *cancel, char **created_path, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads a node's data into a new `*data` (free with `zku_buf_free`) and
- * its stat into `*stat` (may be NULL). Blocking, up to `timeout_ms`.
+ * its stat into `*stat` (may be NULL). Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Replaces a node's data if its version is `expected_version`
  * (ZKU_ANY_VERSION: any). `*stat` (may be NULL) receives the new stat.
- * Blocking, up to `timeout_ms`; on ZKU_ETIMEOUT or ZKU_ECONNECTIONLOSS the
+ * Blocking (network), up to `timeout_ms`; on ZKU_ETIMEOUT or ZKU_ECONNECTIONLOSS the
  * write may or may not have been applied.
  * Errors: ZKU_EBADVERSION, ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH,
  * ZKU_ETOOLARGE, connection codes.
@@ -1904,97 +2045,100 @@ zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t
  * # Safety
  * Pointers are NULL or valid; `data` has `data_len` readable bytes.
  */
-zku_rc zku_client_set(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_set(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Deletes a node if its version is `expected_version` (ZKU_ANY_VERSION:
- * any). Blocking, up to `timeout_ms`.
+ * any). Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_ENONODE, ZKU_EBADVERSION, ZKU_ENOTEMPTY, ZKU_ENOAUTH,
  * ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_delete(const struct zku_client *client, const char *path, int32_t expected_version, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_client_delete(const struct zku_client *client, const char *path, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 /**
  * Sets `*exists` to whether the node exists and, when it does, `*stat`
- * (may be NULL) to its stat. Blocking, up to `timeout_ms`.
+ * (may be NULL) to its stat. Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_exists(const struct zku_client *client, const char *path, int32_t timeout_ms, bool *exists, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_exists(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, bool *exists, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * The names of a node's children (in the server's order) into a new
  * `*children` (free with `zku_strings_free`), its stat into `*stat` (may be
- * NULL). Blocking, up to `timeout_ms`.
+ * NULL). Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_children(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_strings **children, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_children(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_strings **children, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * A node's ACL into a new `*acl` (free with `zku_acl_list_free`) and its
- * stat into `*stat` (may be NULL). Blocking, up to `timeout_ms`.
+ * stat into `*stat` (may be NULL). Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_ENONODE, ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_get_acl(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_acl_list **acl, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get_acl(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_acl_list **acl, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Replaces a node's ACL if its ACL version is `expected_aversion`
  * (ZKU_ANY_VERSION: any). `*stat` (may be NULL) receives the new stat.
- * Blocking, up to `timeout_ms`.
+ * Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_ENONODE, ZKU_EBADVERSION, ZKU_ENOAUTH (needs 'a'),
  * ZKU_EINVALIDACL (empty list), ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_set_acl(const struct zku_client *client, const char *path, const struct zku_acl_list *acl, int32_t expected_aversion, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_set_acl(const struct zku_client *client, const char *path, const struct zku_acl_list *acl, int32_t expected_aversion, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * `zku_client_create` with a JSON text value, checked before sending.
  * Errors: as zku_client_create, plus ZKU_EJSON.
+ * Blocking (network), up to `timeout_ms`.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_create_json(const struct zku_client *client, const char *path, const char *json, uint32_t flags, const struct zku_acl_list *acl, int32_t timeout_ms, char **created_path, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_create_json(const struct zku_client *client, const char *path, const char *json, uint32_t flags, const struct zku_acl_list *acl, int32_t timeout_ms, const struct zku_cancel *cancel, char **created_path, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads a node whose data must be UTF-8 JSON text into a new `*json`
  * (free with `zku_string_free`), its stat into `*stat` (may be NULL).
  * Errors: as zku_client_get, plus ZKU_EJSON when the data is not UTF-8
  * JSON.
+ * Blocking (network), up to `timeout_ms`.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_get_json(const struct zku_client *client, const char *path, int32_t timeout_ms, char **json, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get_json(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, char **json, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * `zku_client_set` with a JSON text value, checked before sending.
  * Errors: as zku_client_set, plus ZKU_EJSON.
+ * Blocking (network), up to `timeout_ms`.
  *
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_client_set_json(const struct zku_client *client, const char *path, const char *json, int32_t expected_version, int32_t timeout_ms, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_set_json(const struct zku_client *client, const char *path, const char *json, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Reads the node at `path`, which must hold a JSON object, and keeps
  * following it; `*out` receives the reader (free with `zku_reader_free`).
  * `callback` (may be NULL) receives every event; `user_data_free` (may be
  * NULL) runs exactly once, on a library thread, after the last call
- * (when the reader is closed or freed). Blocking, up to `timeout_ms`, for
+ * (when the reader is closed or freed). Blocking (network), up to `timeout_ms`, for
  * the first read only. On failure nothing is kept: the caller keeps
  * `user_data` (its `user_data_free` is not called).
  * Errors: ZKU_ENONODE, ZKU_ENOTOBJECT (JSON but not an object), ZKU_EJSON
@@ -2004,7 +2148,7 @@ zku_rc zku_client_set_json(const struct zku_client *client, const char *path, co
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
  * library threads until `user_data_free` runs.
  */
-zku_rc zku_reader_new(const struct zku_client *client, const char *path, zku_reader_fn callback, void *user_data, zku_free_fn user_data_free, int32_t timeout_ms, struct zku_reader **out, struct zku_error **err);
+zku_rc zku_reader_new(const struct zku_client *client, const char *path, zku_reader_fn callback, void *user_data, zku_free_fn user_data_free, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_reader **out, struct zku_error **err);
 
 /**
  * The whole cached value as JSON text (as stored in the node) in a new
@@ -2038,7 +2182,7 @@ zku_rc zku_reader_get_pointer(const struct zku_reader *reader, const char *point
  * free with `zku_string_free`) and the new stat in `*stat` (may be NULL).
  * Changes are never missed but may be coalesced: `old_json` is what the
  * previous return gave as new. The position is shared by all callers:
- * use one watching thread per reader. Blocking, up to `timeout_ms`
+ * use one watching thread per reader. Blocking (network), up to `timeout_ms`
  * (-1 forever, 0 no waiting).
  * Errors: ZKU_ETIMEOUT; ZKU_ENONODE once per deletion, ZKU_ENOTOBJECT /
  * ZKU_EJSON / ZKU_ENOAUTH once per unusable value (the reader goes on);
@@ -2048,7 +2192,7 @@ zku_rc zku_reader_get_pointer(const struct zku_reader *reader, const char *point
  * # Safety
  * Pointers are NULL or valid; the reader is not freed during the call.
  */
-zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, char **old_json, char **new_json, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, const struct zku_cancel *cancel, char **old_json, char **new_json, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * The reader's state (ZKU_READER_STATE_*; ZKU_READER_STATE_CLOSED for
@@ -2066,7 +2210,8 @@ int32_t zku_reader_state(const struct zku_reader *reader);
  * is not called again and `user_data_free` has run. Called from inside the
  * callback it returns at once: the callback is not called again after it
  * returns, and `user_data_free` runs right after. Thread-safe, idempotent,
- * NULL is fine. Blocking while earlier events are delivered.
+ * NULL is fine. Blocking (waits for callbacks to finish): while earlier
+ * events are delivered, as long as the callback takes; never on the network.
  *
  * # Safety
  * `reader` is NULL or live.
@@ -2074,8 +2219,8 @@ int32_t zku_reader_state(const struct zku_reader *reader);
 void zku_reader_close(const struct zku_reader *reader);
 
 /**
- * Closes (see `zku_reader_close`; blocking while earlier events are
- * delivered) and frees the reader. NULL is fine; free once, when no other
+ * Closes (see `zku_reader_close`) and frees the reader. Blocking (waits
+ * for callbacks to finish), as `zku_reader_close`; never on the network. NULL is fine; free once, when no other
  * call on it is in progress (close it first to wake a blocked
  * `zku_reader_watch`). May be called from the reader's own callback.
  *
@@ -2086,6 +2231,7 @@ void zku_reader_free(struct zku_reader *reader);
 
 /**
  * The version of the library actually linked, e.g. "0.1.0" (static).
+ * Never blocks.
  */
 const char *zku_version(void);
 
@@ -2094,7 +2240,7 @@ const char *zku_version(void);
  * (-1: returns as soon as the node exists, i.e. at once if it does), then
  * returns its data in a new `*data` (free with `zku_buf_free`) and its stat
  * in `*stat` (may be NULL). `flags`: 0 or ZKU_WAIT_CREATE. Wakes on a watch,
- * and checks again after a reconnection. Blocking, up to `timeout_ms`
+ * and checks again after a reconnection. Blocking (network), up to `timeout_ms`
  * (-1: forever; 0: check once). The watch is removed before returning.
  * Errors: ZKU_ETIMEOUT (not reached in time, including while
  * disconnected), ZKU_ENONODE (no node, without ZKU_WAIT_CREATE),
@@ -2105,11 +2251,11 @@ const char *zku_version(void);
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Waits until no node exists at `path`; returns at once if none does.
- * Wakes on a watch and checks again after a reconnection. Blocking, up to
+ * Wakes on a watch and checks again after a reconnection. Blocking (network), up to
  * `timeout_ms` (-1: forever; 0: check once). The watch is removed before
  * returning.
  * Errors: ZKU_ETIMEOUT, ZKU_ESESSIONEXPIRED, ZKU_ECLOSED,
@@ -2119,7 +2265,7 @@ zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t v
  * # Safety
  * Pointers are NULL or valid.
  */
-zku_rc zku_wait_absent(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_error **err);
+zku_rc zku_wait_absent(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -13,9 +13,12 @@
 //! expect the same version (or both create the node), so at most one of
 //! them can ever be applied:
 //! - the retry succeeds: the value is now written exactly once (`Ok`);
-//! - the retry conflicts and the node holds, at the version the lost write
-//!   would have produced, different bytes: the lost write was not applied
-//!   ([`Code::BadVersion`], a plain conflict: re-read and go on);
+//! - the retry of a set conflicts and the same node (same czxid) holds, at
+//!   the version the lost write would have produced, different bytes: the
+//!   lost write was not applied ([`Code::BadVersion`], a plain conflict:
+//!   re-read and go on);
+//! - the retry of a create finds a node: ours may have been applied, then
+//!   deleted and replaced, so that is [`Code::OutcomeUnknown`] too;
 //! - otherwise (the node holds our bytes at that version, which another
 //!   writer computing the same value from the same read could also have
 //!   written; or it moved on, was deleted or re-created): still
@@ -104,6 +107,10 @@ impl Cas {
         };
         cas.reread(timeout)?;
         Ok(cas)
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     pub fn path(&self) -> &str {
@@ -201,7 +208,16 @@ impl Cas {
         let result = self.send(&pending, timeout);
         match result {
             Err(e) if matches!(e.code(), Code::BadVersion | Code::NodeExists | Code::NoNode) => {
-                self.classify_conflict(pending, remaining(deadline))
+                match remaining(timeout, deadline, "cas resolve") {
+                    Ok(rest) => self.classify_conflict(pending, rest),
+                    Err(_) => {
+                        self.pending = Some(pending);
+                        Err(Error::new(
+                            Code::OutcomeUnknown,
+                            format!("cas {}: no time left to read back; outcome still unknown", self.path),
+                        ))
+                    }
+                }
             }
             Err(e) if e.code() == Code::ConnectionLoss => {
                 // Never sent: nothing learnt.
@@ -283,7 +299,9 @@ impl Cas {
                 ));
             }
         };
-        let same_node = |stat: &Stat| pending.base.is_none_or(|b| b.czxid == stat.czxid);
+        // A create has no earlier node to compare with: ours may have been
+        // applied, then deleted and replaced, so any node found tells nothing.
+        let same_node = |stat: &Stat| pending.base.is_some_and(|b| b.czxid == stat.czxid);
         let why = match &now {
             Some((data, stat)) if same_node(stat) && stat.version == expected_version => {
                 if *data != pending.data {
@@ -300,6 +318,9 @@ impl Cas {
                 )
             }
             Some((_, stat)) if same_node(stat) => format!("the node moved on to version {}", stat.version),
+            Some(_) if pending.base.is_none() => {
+                "a node exists, which may be ours or one created after ours was deleted".to_string()
+            }
             Some(_) => "the node was deleted and created again".to_string(),
             None => "the node was deleted".to_string(),
         };
@@ -355,8 +376,13 @@ pub fn update(
             Decision::Skip => return Ok(Updated { stat: cas.stat, attempts: cas.attempts, written: false }),
             Decision::Write(new) => new,
         };
-        let result = match cas.commit(&new, remaining(deadline)) {
-            Err(e) if e.code() == Code::OutcomeUnknown => cas.resolve(remaining(deadline)),
+        let what = format!("cas {path}");
+        let result = match cas.commit(&new, remaining(timeout, deadline, &what)?) {
+            // Resolved on the caller's time only: with none left, unknown it stays.
+            Err(e) if e.code() == Code::OutcomeUnknown => match remaining(timeout, deadline, &what) {
+                Ok(rest) => cas.resolve(rest),
+                Err(_) => Err(e),
+            },
             other => other,
         };
         match result {
@@ -377,7 +403,7 @@ pub fn update(
                         cas.attempts
                     )));
                 }
-                cas.reread(remaining(deadline))?;
+                cas.reread(remaining(timeout, deadline, &what)?)?;
             }
             Err(e) => return Err(e),
         }

@@ -14,6 +14,7 @@ use tokio::sync::watch;
 use zookeeper_client as zk;
 
 use crate::acl::Acl;
+use crate::cancel::{self, Cancel};
 use crate::config::{self, Config};
 use crate::dispatch::StateFollower;
 use crate::error::{Code, Error, Result};
@@ -41,6 +42,9 @@ struct Inner {
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
     callback: Mutex<Option<StateFollower>>,
+    /// Fired by [`Client::close`]: ends the calls in a `cancel::scope` of
+    /// this client with [`Code::Closed`].
+    closed: Cancel,
     /// The lock nodes this client's lock handles hold.
     lock_claims: crate::lock::Claims,
 }
@@ -69,6 +73,7 @@ impl Client {
             session_timeout,
             state,
             callback: Mutex::new(None),
+            closed: Cancel::waking(),
             lock_claims: Default::default(),
         };
         Ok(Client { inner: Arc::new(inner) })
@@ -120,14 +125,19 @@ impl Client {
         drop(old);
     }
 
-    /// Closes the session now, so its ephemeral nodes vanish at once, and
-    /// waits (at most a few seconds) for the server to confirm. Later calls
-    /// on any clone return [`Code::Closed`].
+    /// [`Client::close_within`] the session timeout, at most 5 s.
     pub fn close(&self) {
-        let taken = self.inner.zk.write().unwrap().take();
-        if let Some(zk) = taken {
-            close_session(zk, self.inner.session_timeout);
-        }
+        self.close_within(Timeout::After(self.inner.session_timeout.min(CLOSE_WAIT)));
+    }
+
+    /// Closes the session now, so its ephemeral nodes vanish at once, and
+    /// waits up to `timeout` for the server to confirm; returns whether it
+    /// did (if not, the session ends on the server when it sees the close
+    /// request, or at the latest after the session timeout). Calls blocked
+    /// in a `cancel::scope` of this client end at once, and later calls on
+    /// any clone, with [`Code::Closed`].
+    pub fn close_within(&self, timeout: Timeout) -> bool {
+        self.inner.closed.cancel();
         self.inner.state.send_if_modified(|s| {
             let changed = *s != SessionState::Closed && !s.is_terminal();
             if changed {
@@ -135,10 +145,21 @@ impl Client {
             }
             changed
         });
+        let taken = self.inner.zk.write().unwrap().take();
+        let confirmed = match taken {
+            Some(zk) => close_session(zk, timeout.deadline()),
+            None => true,
+        };
         // The follower delivers the final state, then ends by itself;
         // dropping it waits for that.
         let follower = self.inner.callback.lock().unwrap().take();
         drop(follower);
+        confirmed
+    }
+
+    /// Fired when the client is closed (see [`cancel::scope`]).
+    pub(crate) fn close_signal(&self) -> &Cancel {
+        &self.inner.closed
     }
 
     /// The crate's client, if the session was not closed.
@@ -148,7 +169,10 @@ impl Client {
 
     /// Waits until the session is connected (or fails for good), then
     /// returns the crate's client. `NoWait` fails at once when suspended.
+    /// A fired stop of the call's `cancel::scope` fails it before anything
+    /// is sent.
     pub(crate) async fn ready(&self, deadline: Deadline) -> Result<zk::Client> {
+        cancel::check()?;
         let zk = self.zk()?;
         let mut changes = self.inner.state.subscribe();
         loop {
@@ -167,9 +191,10 @@ impl Client {
             match changed {
                 Ok(Ok(())) => {}
                 Ok(Err(_)) => return Err(Error::closed("client is closed")),
-                Err(_) => {
+                Err(e) if e.code() == Code::OperationTimeout => {
                     return Err(Error::new(Code::ConnectionLoss, "not connected to ZooKeeper before the timeout"));
                 }
+                Err(stopped) => return Err(stopped),
             }
         }
     }
@@ -186,7 +211,10 @@ impl Client {
 
     /// Runs one request: waits for a connection, then for the reply.
     /// Idempotent requests (reads) are repeated after a connection loss while
-    /// time remains; writes are not.
+    /// time remains; writes are not. A write cancelled after it was sent
+    /// gives [`Code::OutcomeUnknown`]; a timed-out one keeps
+    /// [`Code::OperationTimeout`] (documented as "outcome unknown" for
+    /// writes).
     pub(crate) fn call<T, F, Fut>(&self, timeout: Timeout, what: &str, idempotent: bool, op: F) -> Result<T>
     where
         F: Fn(zk::Client) -> Fut,
@@ -198,7 +226,8 @@ impl Client {
             loop {
                 let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
                 match reply_deadline.run(what, op(zk)).await {
-                    Err(timeout) => return Err(timeout),
+                    Err(e) if !idempotent && e.code() == Code::Cancelled => return Err(in_flight(what, e)),
+                    Err(e) => return Err(e),
                     Ok(Ok(value)) => return Ok(value),
                     Ok(Err(e)) => {
                         let err = Error::from(e);
@@ -214,8 +243,9 @@ impl Client {
 
     /// Runs one write exactly like [`Client::call`] with `idempotent` false,
     /// but tells "not sent" from "sent, fate unknown": a failure after the
-    /// request left (connection loss, the timeout running out while waiting
-    /// for the reply, the session expiring) becomes [`Code::OutcomeUnknown`].
+    /// request left (connection loss, the timeout running out or a cancel
+    /// while waiting for the reply, the session expiring) becomes
+    /// [`Code::OutcomeUnknown`]; the client's close stays [`Code::Closed`].
     /// Failures before sending (no connection in time) keep their code.
     pub(crate) fn write_once<T, F, Fut>(&self, timeout: Timeout, what: &str, op: F) -> Result<T>
     where
@@ -226,21 +256,16 @@ impl Client {
         let reply_deadline = self.reply_deadline(timeout, deadline);
         runtime::block_on(async {
             let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
-            let in_flight = |cause: Error| {
-                Error::new(
-                    Code::OutcomeUnknown,
-                    format!(
-                        "{what}: the request was sent but no reply came ({cause}); it may or may not have been applied"
-                    ),
-                )
-            };
             match reply_deadline.run(what, op(zk)).await {
-                Err(timeout) => Err(in_flight(timeout)),
+                Err(closed) if closed.code() == Code::Closed => Err(closed),
+                Err(timeout_or_cancel) => Err(in_flight(what, timeout_or_cancel)),
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(e)) => {
                     let err = Error::from(e);
                     match err.code() {
-                        Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired => Err(in_flight(err)),
+                        Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired => {
+                            Err(in_flight(what, err))
+                        }
                         _ => Err(err.context(what)),
                     }
                 }
@@ -288,10 +313,10 @@ impl Client {
             Err(e) if e.code() == Code::NoNode && options.make_parents => {
                 let parent = path::parent(path.trim_end_matches('/')).unwrap_or("/");
                 if parent != "/" {
-                    let rest = remaining(deadline);
+                    let rest = remaining(timeout, deadline, &what)?;
                     self.make_dirs(parent, &acl, rest).map_err(|e| e.context(format!("create parents of {path}")))?;
                 }
-                self.call(remaining(deadline), &what, false, attempt)
+                self.call(remaining(timeout, deadline, &what)?, &what, false, attempt)
             }
             other => other,
         }
@@ -323,10 +348,10 @@ impl Client {
             Err(e) if e.code() == Code::NoNode && options.make_parents => {
                 let parent = path::parent(path).unwrap_or("/");
                 if parent != "/" {
-                    self.make_dirs(parent, &acl, remaining(deadline))
+                    self.make_dirs(parent, &acl, remaining(timeout, deadline, &what)?)
                         .map_err(|e| e.context(format!("create parents of {path}")))?;
                 }
-                self.write_once(remaining(deadline), &what, attempt)
+                self.write_once(remaining(timeout, deadline, &what)?, &what, attempt)
             }
             other => other,
         }
@@ -476,18 +501,30 @@ impl Client {
 impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(zk) = self.zk.get_mut().unwrap().take() {
-            close_session(zk, self.session_timeout);
+            close_session(zk, Timeout::After(self.session_timeout.min(CLOSE_WAIT)).deadline());
         }
     }
 }
 
-/// What is left of `deadline`, as a timeout (`NoWait` once it passed).
-pub(crate) fn remaining(deadline: Deadline) -> Timeout {
-    match deadline.remaining() {
-        None => Timeout::Forever,
-        Some(d) if d.is_zero() => Timeout::NoWait,
-        Some(d) => Timeout::After(d),
+/// The timeout of the next step of a composite call given `timeout`, which
+/// started when `deadline` was computed: `NoWait` stays one attempt; else
+/// what is left, and once nothing is, a timeout error (a `NoWait` step
+/// would wait for its reply up to the session timeout, past the caller's).
+pub(crate) fn remaining(timeout: Timeout, deadline: Deadline, what: &str) -> Result<Timeout> {
+    match (timeout, deadline.remaining()) {
+        (Timeout::NoWait, _) => Ok(Timeout::NoWait),
+        (_, None) => Ok(Timeout::Forever),
+        (_, Some(d)) if d.is_zero() => Err(Error::timeout(format!("{what}: timed out"))),
+        (_, Some(d)) => Ok(Timeout::After(d)),
     }
+}
+
+/// The error of a write sent whose reply did not come.
+fn in_flight(what: &str, cause: Error) -> Error {
+    Error::new(
+        Code::OutcomeUnknown,
+        format!("{what}: the request was sent but no reply came ({cause}); it may or may not have been applied"),
+    )
 }
 
 async fn create_once(
@@ -513,8 +550,9 @@ async fn create_once(
     Ok((created, Stat::from(&stat)))
 }
 
-/// Drops the last handle to the session (which makes the crate send
-/// CloseSession) and waits until the server confirmed or the session ended.
+/// How long closing waits at most, by default, for the server to confirm.
+const CLOSE_WAIT: Duration = Duration::from_secs(5);
+
 /// Opens a session from `config` (hosts, session timeout, credentials),
 /// waiting at most its connect timeout. Runs on the runtime.
 pub(crate) async fn open_session(config: &Config) -> Result<zk::Client> {
@@ -529,7 +567,9 @@ pub(crate) async fn open_session(config: &Config) -> Result<zk::Client> {
         Error::new(Code::ConnectionLoss, format!("no session with {hosts} within {} ms", connect_timeout.as_millis()))
     };
     match deadline.run("connect", connector.connect(&hosts)).await {
-        Err(_) => Err(no_session()),
+        Err(e) if e.code() == Code::OperationTimeout => Err(no_session()),
+        // Cancelled, or the client closed.
+        Err(e) => Err(e),
         Ok(Ok(zk)) => Ok(zk),
         // The crate gives up after its own session timeout.
         Ok(Err(zk::Error::Timeout | zk::Error::NoHosts)) => Err(no_session()),
@@ -537,26 +577,26 @@ pub(crate) async fn open_session(config: &Config) -> Result<zk::Client> {
     }
 }
 
-fn close_session(zk: zk::Client, session_timeout: Duration) {
+/// Drops the last handle to the session (which makes the crate send
+/// CloseSession) and waits until the server confirmed or the session ended,
+/// at most until `deadline`; returns whether it did.
+fn close_session(zk: zk::Client, deadline: Deadline) -> bool {
     let mut watcher = zk.state_watcher();
     // On a runtime thread (a recipe task dropped the last handle) we cannot
     // block; the session still closes in the background.
     if tokio::runtime::Handle::try_current().is_ok() {
         drop(zk);
-        return;
+        return false;
     }
     let context = runtime::handle().enter();
     drop(zk);
     drop(context);
-    let wait = session_timeout.min(Duration::from_secs(5));
-    let _ = runtime::block_on(async move {
-        let closed = async {
-            while !watcher.state().is_terminated() {
-                watcher.changed().await;
-            }
-        };
-        tokio::time::timeout(wait, closed).await
-    });
+    let closed = async move {
+        while !watcher.state().is_terminated() {
+            watcher.changed().await;
+        }
+    };
+    runtime::block_on(deadline.run("close", closed)).is_ok()
 }
 
 fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<watch::Sender<SessionState>>) {

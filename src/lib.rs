@@ -6,6 +6,7 @@
 //! place with `unsafe` and C types.
 
 pub mod acl;
+pub mod cancel;
 pub mod cas;
 pub mod client;
 pub mod config;
@@ -23,6 +24,7 @@ pub mod wait;
 
 pub mod ffi;
 
+pub use cancel::Cancel;
 pub use client::Client;
 pub use config::Config;
 pub use error::{Code, Error, Result};

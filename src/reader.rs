@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
+use crate::cancel;
 use crate::client::Client;
 use crate::dispatch::Dispatcher;
 use crate::error::{Code, Error, Result};
@@ -185,7 +186,7 @@ impl Snapshot {
 pub struct Reader {
     shared: Arc<Shared>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    _client: Client,
+    client: Client,
 }
 
 impl Reader {
@@ -237,7 +238,7 @@ impl Reader {
             stopped,
         });
         let task = runtime::handle().spawn(follow::follow(shared.clone(), client.clone(), watcher));
-        Ok(Reader { shared, task: Mutex::new(Some(task)), _client: client.clone() })
+        Ok(Reader { shared, task: Mutex::new(Some(task)), client: client.clone() })
     }
 
     pub fn path(&self) -> &str {
@@ -312,20 +313,24 @@ impl Reader {
             if snap.state == ReaderState::Expired {
                 return Err(Error::new(Code::SessionExpired, format!("reader {}: session expired", self.shared.path)));
             }
-            snap = match deadline.instant() {
+            cancel::check().map_err(|e| e.context(format!("reader {}", self.shared.path)))?;
+            // A caller's cancel is polled (a client's close reaches the
+            // reader through its session state).
+            let poll = cancel::needs_polling().then_some(cancel::POLL);
+            let left = deadline.instant().map(|at| at.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(Error::timeout(format!("reader {}: no change before the timeout", self.shared.path)));
+            }
+            snap = match left.into_iter().chain(poll).min() {
                 None => self.shared.changed.wait(snap).unwrap(),
-                Some(at) => {
-                    let left = at.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Error::timeout(format!(
-                            "reader {}: no change before the timeout",
-                            self.shared.path
-                        )));
-                    }
-                    self.shared.changed.wait_timeout(snap, left).unwrap().0
-                }
+                Some(wait) => self.shared.changed.wait_timeout(snap, wait).unwrap().0,
             };
         }
+    }
+
+    /// The client this reader follows the node with.
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// Stops following the node: blocked and later `watch` calls return

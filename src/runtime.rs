@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use once_cell::sync::Lazy;
 use tokio::runtime::Runtime;
 
+use crate::cancel;
 use crate::error::{Error, Result};
 
 // One runtime for the process: sessions are cheap tasks on it. Two workers
@@ -26,9 +27,10 @@ pub(crate) fn handle() -> &'static tokio::runtime::Handle {
 
 /// Runs `fut` to completion on the calling thread, its I/O driven by the
 /// runtime. Never called from a runtime thread: callbacks run on dispatcher
-/// threads, not here.
+/// threads, not here. The future sees the stops of the calling thread's
+/// `cancel::scope`.
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    RUNTIME.block_on(fut)
+    RUNTIME.block_on(cancel::carry(fut))
 }
 
 /// How long a blocking call may wait, in the C API's terms:
@@ -98,14 +100,21 @@ impl Deadline {
         }))
     }
 
-    /// Awaits `fut` until the deadline; `what` names the operation in the
-    /// timeout message.
+    /// Awaits `fut` until the deadline, or until a stop of the call's
+    /// `cancel::scope` fires; `what` names the operation in the message.
     pub async fn run<F: Future>(self, what: &str, fut: F) -> Result<F::Output> {
-        match self.0 {
-            None => Ok(fut.await),
-            Some(at) => {
-                tokio::time::timeout_at(at.into(), fut).await.map_err(|_| Error::timeout(format!("{what}: timed out")))
+        let timed = async {
+            match self.0 {
+                None => Ok(fut.await),
+                Some(at) => tokio::time::timeout_at(at.into(), fut)
+                    .await
+                    .map_err(|_| Error::timeout(format!("{what}: timed out"))),
             }
+        };
+        tokio::select! {
+            biased;
+            stop = cancel::stopped() => Err(stop.context(what)),
+            r = timed => r,
         }
     }
 }

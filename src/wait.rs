@@ -13,6 +13,7 @@ use std::future::Future;
 use tokio::sync::watch;
 use zookeeper_client as zk;
 
+use crate::cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
@@ -128,8 +129,8 @@ where
     })
 }
 
-/// Waits for the watch to fire, the session state to change, or the
-/// deadline. `Ok` means "check again"; the watch is dropped either way.
+/// Waits for the watch to fire, the session state to change, the deadline
+/// or a stop of the call's `cancel::scope`. `Ok` means "check again"; the watch is dropped either way.
 async fn wait_change(
     watcher: zk::OneshotWatcher,
     states: &mut watch::Receiver<SessionState>,
@@ -143,6 +144,7 @@ async fn wait_change(
         }
     };
     tokio::select! {
+        stop = cancel::stopped() => Err(stop.context(what)),
         event = watcher.changed() => {
             if event.event_type == zk::EventType::Session {
                 return Err(terminal_error(SessionState::from_zk(event.session_state), what));

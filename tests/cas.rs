@@ -39,7 +39,7 @@ fn begin(c: &CClient, path: &str, flags: u32, initial: &[u8]) -> Result<*mut zku
     let mut cas = null_mut();
     let (ptr, len) = if initial.is_empty() { (null(), 0) } else { (initial.as_ptr(), initial.len()) };
     // SAFETY: live client, valid pointers.
-    let r = call(|e| unsafe { zku_cas_begin(c.ptr(), p.as_ptr(), flags, ptr, len, TMS, &mut cas, e) });
+    let r = call(|e| unsafe { zku_cas_begin(c.ptr(), p.as_ptr(), flags, ptr, len, TMS, None, &mut cas, e) });
     if r.0 == ZKU_OK {
         assert!(!cas.is_null());
         Ok(cas)
@@ -65,7 +65,7 @@ fn view(cas: *const zku_cas) -> Vec<u8> {
 fn commit(cas: *mut zku_cas, data: &[u8]) -> ((i32, String), zku_stat) {
     let mut stat = zku_stat::default();
     // SAFETY: live handle used by this thread only; valid buffers.
-    let r = call(|e| unsafe { zku_cas_commit(cas, data.as_ptr(), data.len(), TMS, &mut stat, e) });
+    let r = call(|e| unsafe { zku_cas_commit(cas, data.as_ptr(), data.len(), TMS, None, &mut stat, e) });
     (r, stat)
 }
 
@@ -101,7 +101,7 @@ fn begin_commit_conflict_reread_in_raw_mode() {
 
     // Re-read on the same handle, then commit.
     // SAFETY: live handle.
-    ok("reread", call(|e| unsafe { zku_cas_reread(cas, TMS, e) }));
+    ok("reread", call(|e| unsafe { zku_cas_reread(cas, TMS, None, e) }));
     assert_eq!(view(cas), b"theirs");
     // SAFETY: live handle.
     unsafe {
@@ -144,7 +144,7 @@ fn json_mode_validates_values_read_and_written() {
 
     let bad = cs("{\"n\": ");
     // SAFETY: live handle, NUL-terminated text.
-    let r = call(|e| unsafe { zku_cas_commit_json(cas, bad.as_ptr(), TMS, null_mut(), e) });
+    let r = call(|e| unsafe { zku_cas_commit_json(cas, bad.as_ptr(), TMS, None, null_mut(), e) });
     expect("commit of bad JSON", r, ZKU_EJSON, "new value");
     let (r, _) = commit(cas, b"\xff");
     expect("commit of non-UTF-8", r, ZKU_EJSON, "UTF-8");
@@ -153,7 +153,7 @@ fn json_mode_validates_values_read_and_written() {
     let good = cs("{\"n\": 2}");
     let mut stat = zku_stat::default();
     // SAFETY: as above.
-    ok("commit_json", call(|e| unsafe { zku_cas_commit_json(cas, good.as_ptr(), TMS, &mut stat, e) }));
+    ok("commit_json", call(|e| unsafe { zku_cas_commit_json(cas, good.as_ptr(), TMS, None, &mut stat, e) }));
     assert_eq!(stat.version, 3);
     assert_eq!(other.get(&path, T).unwrap().0, b"{\"n\": 2}");
     free(cas);
@@ -193,7 +193,7 @@ fn create_when_absent_and_its_races() {
     let (r, _) = commit(second, b"1");
     expect("lost create race", r, ZKU_EBADVERSION, "created by someone else");
     // SAFETY: live handle.
-    ok("reread", call(|e| unsafe { zku_cas_reread(second, TMS, e) }));
+    ok("reread", call(|e| unsafe { zku_cas_reread(second, TMS, None, e) }));
     assert_eq!(view(second), b"1");
     let (r, stat) = commit(second, b"2");
     ok("commit after reread", r);
@@ -204,7 +204,7 @@ fn create_when_absent_and_its_races() {
     let (r, _) = commit(second, b"3");
     expect("node deleted since the read", r, ZKU_EBADVERSION, "deleted");
     // SAFETY: live handle.
-    ok("reread", call(|e| unsafe { zku_cas_reread(second, TMS, e) }));
+    ok("reread", call(|e| unsafe { zku_cas_reread(second, TMS, None, e) }));
     // SAFETY: live handle.
     assert_eq!(unsafe { zku_cas_version(second) }, -1);
     assert_eq!(view(second), b"0");
@@ -291,6 +291,7 @@ fn update(
             user,
             max_attempts,
             timeout_ms,
+            None,
             &mut stat,
             &mut attempts,
             e,
@@ -429,7 +430,7 @@ fn via_proxy() -> (Proxy, CClient, Client) {
 fn resolve(cas: *mut zku_cas, timeout_ms: i32) -> ((i32, String), zku_stat) {
     let mut stat = zku_stat::default();
     // SAFETY: live handle used by this thread only.
-    let r = call(|e| unsafe { zku_cas_resolve(cas, timeout_ms, &mut stat, e) });
+    let r = call(|e| unsafe { zku_cas_resolve(cas, timeout_ms, None, &mut stat, e) });
     (r, stat)
 }
 
@@ -479,7 +480,7 @@ fn lost_reply_stays_unknown_because_it_cannot_be_told_apart() {
     assert_eq!(direct.get(&path, T).unwrap().1.version, 1, "the retry did not apply twice");
     // A re-read forgets it; the handle goes on.
     // SAFETY: live handle.
-    ok("reread", call(|e| unsafe { zku_cas_reread(cas, TMS, e) }));
+    ok("reread", call(|e| unsafe { zku_cas_reread(cas, TMS, None, e) }));
     assert_eq!(view(cas), b"v1");
     let (r, _) = resolve(cas, TMS);
     expect("nothing to resolve after reread", r, ZKU_EINVAL, "no write");
@@ -515,6 +516,23 @@ fn lost_create_is_resolved_as_created_once() {
     ok("resolve create", r);
     assert_eq!(stat.version, 0);
     assert_eq!(direct.get(&path, T).unwrap().0, b"created");
+    free(cas);
+}
+
+#[test]
+fn a_lost_create_applied_then_replaced_stays_unknown() {
+    let (proxy, c, direct) = via_proxy();
+    let path = unique_path("cas-create-replaced");
+    let cas = begin(&c, &path, ZKU_CAS_CREATE, b"init").unwrap();
+    proxy.arm(Fault::DropReply(OPS_CREATE.to_vec()));
+    let (r, _) = commit(cas, b"mine");
+    expect("create reply lost", r, ZKU_EUNKNOWN, "no reply");
+    assert_eq!(direct.get(&path, T).unwrap().0, b"mine", "the server did create it");
+    // Someone deletes our node and creates another one at version 0.
+    direct.delete(&path, None, T).unwrap();
+    direct.create(&path, b"theirs", &CreateOptions::persistent(), T).unwrap();
+    let (r, _) = resolve(cas, TMS);
+    expect("resolve", r, ZKU_EUNKNOWN, "may be ours");
     free(cas);
 }
 
@@ -559,7 +577,7 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
     // library object; the calls must reject the bad ones.
     unsafe {
         let b = |client, path, flags, init: *const u8, len, t, out: *mut *mut zku_cas| {
-            call(|e| zku_cas_begin(client, path, flags, init, len, t, out, e))
+            call(|e| zku_cas_begin(client, path, flags, init, len, t, None, out, e))
         };
         expect("NULL client", b(null(), p.as_ptr(), 0, null(), 0, TMS, &mut cas), ZKU_ENULL, "client");
         expect("NULL path", b(c.ptr(), null(), 0, null(), 0, TMS, &mut cas), ZKU_ENULL, "path");
@@ -602,32 +620,37 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         expect("stat NULL out", call(|e| zku_cas_stat(h, null_mut(), e)), ZKU_ENULL, "stat");
         expect(
             "commit NULL cas",
-            call(|e| zku_cas_commit(null_mut(), b"x".as_ptr(), 1, TMS, null_mut(), e)),
+            call(|e| zku_cas_commit(null_mut(), b"x".as_ptr(), 1, TMS, None, null_mut(), e)),
             ZKU_ENULL,
             "cas",
         );
-        expect("commit NULL data", call(|e| zku_cas_commit(h, null(), 1, TMS, null_mut(), e)), ZKU_ENULL, "data");
+        expect("commit NULL data", call(|e| zku_cas_commit(h, null(), 1, TMS, None, null_mut(), e)), ZKU_ENULL, "data");
         expect(
             "commit too large",
-            call(|e| zku_cas_commit(h, big.as_ptr(), big.len(), TMS, null_mut(), e)),
+            call(|e| zku_cas_commit(h, big.as_ptr(), big.len(), TMS, None, null_mut(), e)),
             ZKU_ETOOLARGE,
             "",
         );
         expect(
             "commit bad timeout",
-            call(|e| zku_cas_commit(h, b"x".as_ptr(), 1, -9, null_mut(), e)),
+            call(|e| zku_cas_commit(h, b"x".as_ptr(), 1, -9, None, null_mut(), e)),
             ZKU_EINVAL,
             "timeout",
         );
-        expect("commit_json NULL", call(|e| zku_cas_commit_json(h, null(), TMS, null_mut(), e)), ZKU_ENULL, "json");
+        expect(
+            "commit_json NULL",
+            call(|e| zku_cas_commit_json(h, null(), TMS, None, null_mut(), e)),
+            ZKU_ENULL,
+            "json",
+        );
         expect(
             "commit_json bad UTF-8",
-            call(|e| zku_cas_commit_json(h, bad_utf8(), TMS, null_mut(), e)),
+            call(|e| zku_cas_commit_json(h, bad_utf8(), TMS, None, null_mut(), e)),
             ZKU_EUTF8,
             "json",
         );
-        expect("reread NULL", call(|e| zku_cas_reread(null_mut(), TMS, e)), ZKU_ENULL, "cas");
-        expect("resolve nothing", call(|e| zku_cas_resolve(h, TMS, null_mut(), e)), ZKU_EINVAL, "no write");
+        expect("reread NULL", call(|e| zku_cas_reread(null_mut(), TMS, None, e)), ZKU_ENULL, "cas");
+        expect("resolve nothing", call(|e| zku_cas_resolve(h, TMS, None, null_mut(), e)), ZKU_EINVAL, "no write");
         expect("next_set NULL", call(|e| zku_cas_next_set(null_mut(), b"x".as_ptr(), 1, e)), ZKU_ENULL, "next");
         // Harmless on NULL.
         assert_eq!(zku_cas_version(null()), -1);
@@ -639,7 +662,7 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         let ctr = counter(MODE_INCREMENT, &path);
         let user = &ctr as *const Counter as *mut c_void;
         let u = |client, path, cb: zku_cas_fn, t| {
-            call(|e| zku_cas_update(client, path, 0, null(), 0, cb, user, 0, t, null_mut(), null_mut(), e))
+            call(|e| zku_cas_update(client, path, 0, null(), 0, cb, user, 0, t, None, null_mut(), null_mut(), e))
         };
         expect("update NULL callback", u(c.ptr(), p.as_ptr(), None, TMS), ZKU_ENULL, "callback");
         expect("update NULL client", u(null(), p.as_ptr(), Some(counter_cb), TMS), ZKU_ENULL, "client");

@@ -68,7 +68,7 @@ fn client(auth: bool) -> *mut zku_client {
     let mut client = null_mut();
     // SAFETY: a live config; freed once.
     unsafe {
-        assert_eq!(zku_client_new(config, &mut client, null_mut()), ZKU_OK);
+        assert_eq!(zku_client_new(config, None, &mut client, null_mut()), ZKU_OK);
         zku_config_free(config);
     }
     client
@@ -78,7 +78,7 @@ fn exists(c: *const zku_client, path: &str) -> bool {
     let p = cs(path);
     let mut found = false;
     // SAFETY: live client, valid out-parameter.
-    let rc = unsafe { zku_client_exists(c, p.as_ptr(), 5000, &mut found, null_mut(), null_mut()) };
+    let rc = unsafe { zku_client_exists(c, p.as_ptr(), 5000, None, &mut found, null_mut(), null_mut()) };
     assert_eq!(rc, ZKU_OK);
     found
 }
@@ -89,7 +89,7 @@ fn export(c: *const zku_client, path: &str, users: Option<&str>, flags: u32) -> 
     let mut out: *mut c_char = null_mut();
     let (rc, message) =
         // SAFETY: live client, valid strings and out-parameter.
-        call(|err| unsafe { zku_export_hierarchy(c, p.as_ptr(), u.as_ref().map_or(null(), |u| u.as_ptr()), flags, 10_000, &mut out, err) });
+        call(|err| unsafe { zku_export_hierarchy(c, p.as_ptr(), u.as_ref().map_or(null(), |u| u.as_ptr()), flags, 10_000, None, &mut out, err) });
     if rc != ZKU_OK {
         assert!(out.is_null(), "no output on failure");
         return (rc, message, String::new());
@@ -115,7 +115,9 @@ fn init_import_export_round_trip() {
     let mut stats = zku_import_stats { nodes: 99, created: 99, existed: 99, values_set: 99 };
     let got = call(|err| {
         // SAFETY: live config, valid strings and out-parameter.
-        unsafe { zku_init_hierarchy(cfg, c_root.as_ptr(), doc.as_ptr(), users.as_ptr(), 0, 30_000, &mut stats, err) }
+        unsafe {
+            zku_init_hierarchy(cfg, c_root.as_ptr(), doc.as_ptr(), users.as_ptr(), 0, 30_000, None, &mut stats, err)
+        }
     });
     expect("init", got, ZKU_OK, "");
     assert_eq!((stats.nodes, stats.created, stats.existed, stats.values_set), (4, 4, 0, 0));
@@ -141,7 +143,7 @@ fn init_import_export_round_trip() {
     let mut stats = zku_import_stats::default();
     // SAFETY: live client, valid strings.
     let got = call(|err| unsafe {
-        zku_import_hierarchy(c, c_copy.as_ptr(), text.as_ptr(), null(), 0, 30_000, &mut stats, err)
+        zku_import_hierarchy(c, c_copy.as_ptr(), text.as_ptr(), null(), 0, 30_000, None, &mut stats, err)
     });
     expect("import", got, ZKU_OK, "");
     assert_eq!(stats.created, 4);
@@ -150,7 +152,9 @@ fn init_import_export_round_trip() {
     // Again with ZKU_IMPORT_UPDATE_VALUES after a change: values come back.
     let a = cs(&format!("{copy}/a"));
     // SAFETY: live client, valid buffers.
-    unsafe { assert_eq!(zku_client_set(c, a.as_ptr(), b"x".as_ptr(), 1, -1, 5000, null_mut(), null_mut()), ZKU_OK) };
+    unsafe {
+        assert_eq!(zku_client_set(c, a.as_ptr(), b"x".as_ptr(), 1, -1, 5000, None, null_mut(), null_mut()), ZKU_OK)
+    };
     // SAFETY: as above.
     let got = call(|err| unsafe {
         zku_import_hierarchy(
@@ -160,6 +164,7 @@ fn init_import_export_round_trip() {
             null(),
             ZKU_IMPORT_UPDATE_VALUES,
             30_000,
+            None,
             &mut stats,
             err,
         )
@@ -179,7 +184,7 @@ fn init_import_export_round_trip() {
         for sub in ["/b/c", "/b", "/a", ""] {
             let path = cs(&format!("{p}{sub}"));
             // SAFETY: live client.
-            unsafe { zku_client_delete(c, path.as_ptr(), -1, 5000, null_mut()) };
+            unsafe { zku_client_delete(c, path.as_ptr(), -1, 5000, None, null_mut()) };
         }
     }
     // SAFETY: freed once.
@@ -200,7 +205,7 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
                   timeout: i32,
                   stats: *mut zku_import_stats| {
         // SAFETY: pointers are NULL or valid for the call (the test's point).
-        call(|err| unsafe { zku_import_hierarchy(c, root, doc, users, flags, timeout, stats, err) })
+        call(|err| unsafe { zku_import_hierarchy(c, root, doc, users, flags, timeout, None, stats, err) })
     };
     let cases: Vec<(&str, CString, Option<CString>, zku_rc, &str)> = vec![
         ("malformed JSON", cs(r#"{"a": "#), None, ZKU_EJSON, "line 1"),
@@ -276,7 +281,7 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     );
     // SAFETY: NULL client is the point.
     let got = call(|err| unsafe {
-        zku_import_hierarchy(null(), r.as_ptr(), good.as_ptr(), null(), 0, 5000, null_mut(), err)
+        zku_import_hierarchy(null(), r.as_ptr(), good.as_ptr(), null(), 0, 5000, None, null_mut(), err)
     });
     expect("NULL client", got, ZKU_ENULL, "client");
     assert!(!exists(c, &root));
@@ -292,15 +297,17 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     let bad = cs(r#"{"a": {"__acl__": {"xp": "q"}}}"#);
     // SAFETY: live config, valid strings.
     let got = call(|err| unsafe {
-        zku_init_hierarchy(nowhere, r.as_ptr(), bad.as_ptr(), c"{}".as_ptr(), 0, 5000, null_mut(), err)
+        zku_init_hierarchy(nowhere, r.as_ptr(), bad.as_ptr(), c"{}".as_ptr(), 0, 5000, None, null_mut(), err)
     });
     expect("init, bad document", got, ZKU_EPERM, "/a/__acl__/xp");
     // SAFETY: as above.
-    let got = call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), null(), null(), 0, 5000, null_mut(), err) });
+    let got =
+        call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), null(), null(), 0, 5000, None, null_mut(), err) });
     expect("init, NULL document", got, ZKU_ENULL, "hierarchy_json");
     // SAFETY: as above.
-    let got =
-        call(|err| unsafe { zku_init_hierarchy(nowhere, r.as_ptr(), good.as_ptr(), null(), 2, 5000, null_mut(), err) });
+    let got = call(|err| unsafe {
+        zku_init_hierarchy(nowhere, r.as_ptr(), good.as_ptr(), null(), 2, 5000, None, null_mut(), err)
+    });
     expect("init, unknown flags", got, ZKU_EINVAL, "flags");
     // SAFETY: freed once.
     unsafe { zku_config_free(nowhere) };
@@ -308,14 +315,14 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     // Export.
     let mut out: *mut c_char = std::ptr::dangling_mut();
     // SAFETY: NULL path is the point; `out` is writable.
-    let got = call(|err| unsafe { zku_export_hierarchy(c, null(), null(), 0, 5000, &mut out, err) });
+    let got = call(|err| unsafe { zku_export_hierarchy(c, null(), null(), 0, 5000, None, &mut out, err) });
     expect("export NULL path", got, ZKU_ENULL, "path");
     assert!(out.is_null(), "out cleared");
     // SAFETY: NULL out is the point.
-    let got = call(|err| unsafe { zku_export_hierarchy(c, r.as_ptr(), null(), 0, 5000, null_mut(), err) });
+    let got = call(|err| unsafe { zku_export_hierarchy(c, r.as_ptr(), null(), 0, 5000, None, null_mut(), err) });
     expect("export NULL out", got, ZKU_ENULL, "out");
     // SAFETY: NULL client is the point.
-    let got = call(|err| unsafe { zku_export_hierarchy(null(), r.as_ptr(), null(), 0, 5000, &mut out, err) });
+    let got = call(|err| unsafe { zku_export_hierarchy(null(), r.as_ptr(), null(), 0, 5000, None, &mut out, err) });
     expect("export NULL client", got, ZKU_ENULL, "client");
     let (rc, message, _) = export(c, &root, None, 0);
     expect("export missing", (rc, message), ZKU_ENONODE, &root);
@@ -326,7 +333,8 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     let (rc, message, _) = export(c, "/", Some("nope"), 0);
     expect("export users", (rc, message), ZKU_EJSON, "users");
     // SAFETY: bad UTF-8 path is the point.
-    let got = call(|err| unsafe { zku_export_hierarchy(c, BAD_UTF8.as_ptr().cast(), null(), 0, 5000, &mut out, err) });
+    let got =
+        call(|err| unsafe { zku_export_hierarchy(c, BAD_UTF8.as_ptr().cast(), null(), 0, 5000, None, &mut out, err) });
     expect("export bad UTF-8", got, ZKU_EUTF8, "path");
     // SAFETY: freed once.
     unsafe { zku_client_free(c) };

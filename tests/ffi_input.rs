@@ -34,7 +34,7 @@ impl Fixture {
         unsafe {
             assert_eq!(zku_config_new(&mut config, null_mut()), ZKU_OK);
             assert_eq!(zku_config_set_hosts(config, hosts.as_ptr(), null_mut()), ZKU_OK);
-            assert_eq!(zku_client_new(config, &mut client, null_mut()), ZKU_OK);
+            assert_eq!(zku_client_new(config, None, &mut client, null_mut()), ZKU_OK);
             zku_config_free(config);
         }
         let root = unique_path("ffi");
@@ -52,6 +52,7 @@ impl Fixture {
                 0,
                 null(),
                 5000,
+                None,
                 null_mut(),
                 null_mut(),
                 null_mut(),
@@ -72,12 +73,23 @@ impl Fixture {
             let mut children = null_mut();
             // SAFETY: live client, valid out-parameters; outputs freed below.
             unsafe {
-                assert_eq!(zku_client_get(self.client, c_path.as_ptr(), 5000, &mut buf, &mut stat, null_mut()), ZKU_OK);
+                assert_eq!(
+                    zku_client_get(self.client, c_path.as_ptr(), 5000, None, &mut buf, &mut stat, null_mut()),
+                    ZKU_OK
+                );
                 let data = std::slice::from_raw_parts(zku_buf_data(buf), zku_buf_len(buf)).to_vec();
                 zku_buf_free(buf);
                 out.push((path.clone(), data, stat.version));
                 assert_eq!(
-                    zku_client_children(self.client, c_path.as_ptr(), 5000, &mut children, null_mut(), null_mut()),
+                    zku_client_children(
+                        self.client,
+                        c_path.as_ptr(),
+                        5000,
+                        None,
+                        &mut children,
+                        null_mut(),
+                        null_mut()
+                    ),
                     ZKU_OK
                 );
                 for i in 0..zku_strings_len(children) {
@@ -120,7 +132,7 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
     // deliberately bad but valid C string; that is what is being tested.
     unsafe {
         let create = |client, p: *const c_char, d: *const u8, n: usize, flags, ttl, t, err| {
-            zku_client_create(client, p, d, n, flags, ttl, null(), t, null_mut(), null_mut(), err)
+            zku_client_create(client, p, d, n, flags, ttl, null(), t, None, null_mut(), null_mut(), err)
         };
         expect(
             "create client NULL",
@@ -191,7 +203,20 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
         );
 
         let rc = call(|e| {
-            zku_client_create(c, relative.as_ptr(), data.as_ptr(), 1, 0, 0, null(), 1000, &mut out_path, &mut stat, e)
+            zku_client_create(
+                c,
+                relative.as_ptr(),
+                data.as_ptr(),
+                1,
+                0,
+                0,
+                null(),
+                1000,
+                None,
+                &mut out_path,
+                &mut stat,
+                e,
+            )
         });
         expect("create outputs", rc, ZKU_EPATH, "absolute");
         assert!(out_path.is_null(), "outputs stay NULL on failure");
@@ -199,27 +224,32 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
 
         expect(
             "get client NULL",
-            call(|e| zku_client_get(null(), existing.as_ptr(), 1000, &mut buf, null_mut(), e)),
+            call(|e| zku_client_get(null(), existing.as_ptr(), 1000, None, &mut buf, null_mut(), e)),
             ZKU_ENULL,
             "client",
         );
-        expect("get path NULL", call(|e| zku_client_get(c, null(), 1000, &mut buf, null_mut(), e)), ZKU_ENULL, "path");
+        expect(
+            "get path NULL",
+            call(|e| zku_client_get(c, null(), 1000, None, &mut buf, null_mut(), e)),
+            ZKU_ENULL,
+            "path",
+        );
         expect(
             "get data out NULL",
-            call(|e| zku_client_get(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            call(|e| zku_client_get(c, existing.as_ptr(), 1000, None, null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "data",
         );
         expect(
             "get bad utf8",
-            call(|e| zku_client_get(c, bad_utf8(), 1000, &mut buf, null_mut(), e)),
+            call(|e| zku_client_get(c, bad_utf8(), 1000, None, &mut buf, null_mut(), e)),
             ZKU_EUTF8,
             "UTF-8",
         );
         assert!(buf.is_null());
 
         let set = |client, p: *const c_char, d: *const u8, n: usize, v, t, err| {
-            zku_client_set(client, p, d, n, v, t, null_mut(), err)
+            zku_client_set(client, p, d, n, v, t, None, null_mut(), err)
         };
         expect(
             "set client NULL",
@@ -250,35 +280,35 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
 
         expect(
             "delete client NULL",
-            call(|e| zku_client_delete(null(), existing.as_ptr(), -1, 1000, e)),
+            call(|e| zku_client_delete(null(), existing.as_ptr(), -1, 1000, None, e)),
             ZKU_ENULL,
             "client",
         );
-        expect("delete path NULL", call(|e| zku_client_delete(c, null(), -1, 1000, e)), ZKU_ENULL, "path");
+        expect("delete path NULL", call(|e| zku_client_delete(c, null(), -1, 1000, None, e)), ZKU_ENULL, "path");
         expect(
             "delete bad version",
-            call(|e| zku_client_delete(c, existing.as_ptr(), -7, 1000, e)),
+            call(|e| zku_client_delete(c, existing.as_ptr(), -7, 1000, None, e)),
             ZKU_EINVAL,
             "version",
         );
         let root = cs("/");
-        expect("delete root", call(|e| zku_client_delete(c, root.as_ptr(), -1, 1000, e)), ZKU_EPATH, "root");
+        expect("delete root", call(|e| zku_client_delete(c, root.as_ptr(), -1, 1000, None, e)), ZKU_EPATH, "root");
 
         expect(
             "exists client NULL",
-            call(|e| zku_client_exists(null(), existing.as_ptr(), 1000, &mut exists, null_mut(), e)),
+            call(|e| zku_client_exists(null(), existing.as_ptr(), 1000, None, &mut exists, null_mut(), e)),
             ZKU_ENULL,
             "client",
         );
         expect(
             "exists out NULL",
-            call(|e| zku_client_exists(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            call(|e| zku_client_exists(c, existing.as_ptr(), 1000, None, null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "exists",
         );
         expect(
             "exists path NULL",
-            call(|e| zku_client_exists(c, null(), 1000, &mut exists, null_mut(), e)),
+            call(|e| zku_client_exists(c, null(), 1000, None, &mut exists, null_mut(), e)),
             ZKU_ENULL,
             "path",
         );
@@ -286,38 +316,38 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
 
         expect(
             "children client NULL",
-            call(|e| zku_client_children(null(), existing.as_ptr(), 1000, &mut list, null_mut(), e)),
+            call(|e| zku_client_children(null(), existing.as_ptr(), 1000, None, &mut list, null_mut(), e)),
             ZKU_ENULL,
             "client",
         );
         expect(
             "children out NULL",
-            call(|e| zku_client_children(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            call(|e| zku_client_children(c, existing.as_ptr(), 1000, None, null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "children",
         );
         expect(
             "children path NULL",
-            call(|e| zku_client_children(c, null(), 1000, &mut list, null_mut(), e)),
+            call(|e| zku_client_children(c, null(), 1000, None, &mut list, null_mut(), e)),
             ZKU_ENULL,
             "path",
         );
 
         expect(
             "get_acl client NULL",
-            call(|e| zku_client_get_acl(null(), existing.as_ptr(), 1000, &mut acl, null_mut(), e)),
+            call(|e| zku_client_get_acl(null(), existing.as_ptr(), 1000, None, &mut acl, null_mut(), e)),
             ZKU_ENULL,
             "client",
         );
         expect(
             "get_acl out NULL",
-            call(|e| zku_client_get_acl(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            call(|e| zku_client_get_acl(c, existing.as_ptr(), 1000, None, null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "acl",
         );
         expect(
             "get_acl path NULL",
-            call(|e| zku_client_get_acl(c, null(), 1000, &mut acl, null_mut(), e)),
+            call(|e| zku_client_get_acl(c, null(), 1000, None, &mut acl, null_mut(), e)),
             ZKU_ENULL,
             "path",
         );
@@ -326,19 +356,19 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
         assert_eq!(zku_acl_list_new(&mut empty_acl, null_mut()), ZKU_OK);
         expect(
             "set_acl acl NULL",
-            call(|e| zku_client_set_acl(c, existing.as_ptr(), null(), -1, 1000, null_mut(), e)),
+            call(|e| zku_client_set_acl(c, existing.as_ptr(), null(), -1, 1000, None, null_mut(), e)),
             ZKU_ENULL,
             "acl",
         );
         expect(
             "set_acl client NULL",
-            call(|e| zku_client_set_acl(null(), existing.as_ptr(), empty_acl, -1, 1000, null_mut(), e)),
+            call(|e| zku_client_set_acl(null(), existing.as_ptr(), empty_acl, -1, 1000, None, null_mut(), e)),
             ZKU_ENULL,
             "client",
         );
         expect(
             "set_acl empty",
-            call(|e| zku_client_set_acl(c, existing.as_ptr(), empty_acl, -1, 1000, null_mut(), e)),
+            call(|e| zku_client_set_acl(c, existing.as_ptr(), empty_acl, -1, 1000, None, null_mut(), e)),
             ZKU_EINVALIDACL,
             "empty",
         );
@@ -347,64 +377,75 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
         let bad_json = cs("{\"unterminated\": ");
         expect(
             "set_json malformed",
-            call(|e| zku_client_set_json(c, existing.as_ptr(), bad_json.as_ptr(), -1, 1000, null_mut(), e)),
+            call(|e| zku_client_set_json(c, existing.as_ptr(), bad_json.as_ptr(), -1, 1000, None, null_mut(), e)),
             ZKU_EJSON,
             "JSON",
         );
         expect(
             "set_json NULL",
-            call(|e| zku_client_set_json(c, existing.as_ptr(), null(), -1, 1000, null_mut(), e)),
+            call(|e| zku_client_set_json(c, existing.as_ptr(), null(), -1, 1000, None, null_mut(), e)),
             ZKU_ENULL,
             "json",
         );
         expect(
             "set_json bad utf8",
-            call(|e| zku_client_set_json(c, existing.as_ptr(), bad_utf8(), -1, 1000, null_mut(), e)),
+            call(|e| zku_client_set_json(c, existing.as_ptr(), bad_utf8(), -1, 1000, None, null_mut(), e)),
             ZKU_EUTF8,
             "json",
         );
         expect(
             "create_json malformed",
             call(|e| {
-                zku_client_create_json(c, path.as_ptr(), bad_json.as_ptr(), 0, null(), 1000, null_mut(), null_mut(), e)
+                zku_client_create_json(
+                    c,
+                    path.as_ptr(),
+                    bad_json.as_ptr(),
+                    0,
+                    null(),
+                    1000,
+                    None,
+                    null_mut(),
+                    null_mut(),
+                    e,
+                )
             }),
             ZKU_EJSON,
             "JSON",
         );
         expect(
             "get_json out NULL",
-            call(|e| zku_client_get_json(c, existing.as_ptr(), 1000, null_mut(), null_mut(), e)),
+            call(|e| zku_client_get_json(c, existing.as_ptr(), 1000, None, null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "json",
         );
         expect(
             "get_json client NULL",
-            call(|e| zku_client_get_json(null(), existing.as_ptr(), 1000, &mut json, null_mut(), e)),
+            call(|e| zku_client_get_json(null(), existing.as_ptr(), 1000, None, &mut json, null_mut(), e)),
             ZKU_ENULL,
             "client",
         );
 
         expect(
             "add_auth client NULL",
-            call(|e| zku_client_add_auth(null(), cs("digest").as_ptr(), data.as_ptr(), 1, 1000, e)),
+            call(|e| zku_client_add_auth(null(), cs("digest").as_ptr(), data.as_ptr(), 1, 1000, None, e)),
             ZKU_ENULL,
             "client",
         );
         expect(
             "add_auth scheme NULL",
-            call(|e| zku_client_add_auth(c, null(), data.as_ptr(), 1, 1000, e)),
+            call(|e| zku_client_add_auth(c, null(), data.as_ptr(), 1, 1000, None, e)),
             ZKU_ENULL,
             "scheme",
         );
         expect(
             "add_auth auth NULL",
-            call(|e| zku_client_add_auth(c, cs("digest").as_ptr(), null(), 3, 1000, e)),
+            call(|e| zku_client_add_auth(c, cs("digest").as_ptr(), null(), 3, 1000, None, e)),
             ZKU_ENULL,
             "auth",
         );
         expect(
             "add_auth empty scheme",
-            call(|e| zku_client_add_auth(c, cs("").as_ptr(), data.as_ptr(), 1, 1000, e)),
+            call(|e| zku_client_add_auth(c, cs("").as_ptr(), data.as_ptr(), 1, 1000, None, e)),
             ZKU_EINVAL,
             "scheme",
         );
@@ -507,7 +548,7 @@ fn config_refuses_bad_input() {
         assert_eq!(zku_config_path_id(config, ZKU_PATH_JOURNAL, 7, &mut out, null_mut()), ZKU_OK);
         assert_eq!(CStr::from_ptr(out).to_str().unwrap(), "/tx/journal/journal_id0000000007");
         zku_string_free(out);
-        expect("client_new out NULL", call(|e| zku_client_new(config, null_mut(), e)), ZKU_ENULL, "out");
+        expect("client_new out NULL", call(|e| zku_client_new(config, None, null_mut(), e)), ZKU_ENULL, "out");
         zku_config_free(config);
     }
 }

@@ -39,7 +39,7 @@ impl Fixture {
             assert_eq!(zku_config_new(&mut config, null_mut()), ZKU_OK);
             assert_eq!(zku_config_set_hosts(config, hosts.as_ptr(), null_mut()), ZKU_OK);
             assert_eq!(zku_config_set(config, ZKU_CONFIG_LOCK_DIR, lock_dir.as_ptr(), null_mut()), ZKU_OK);
-            assert_eq!(zku_client_new(config, &mut client, null_mut()), ZKU_OK);
+            assert_eq!(zku_client_new(config, None, &mut client, null_mut()), ZKU_OK);
         }
         Fixture { config, client, dir }
     }
@@ -68,7 +68,8 @@ impl Fixture {
         let path = cs(path);
         let mut exists = false;
         // SAFETY: live client.
-        let rc = unsafe { zku_client_exists(self.client, path.as_ptr(), 5000, &mut exists, null_mut(), null_mut()) };
+        let rc =
+            unsafe { zku_client_exists(self.client, path.as_ptr(), 5000, None, &mut exists, null_mut(), null_mut()) };
         assert_eq!(rc, ZKU_OK);
         exists
     }
@@ -149,7 +150,19 @@ fn lock_functions_refuse_bad_input() {
         expect(
             "own client without on_state",
             call(|e| {
-                zku_lock_new_with_config(f.config, name.as_ptr(), null(), 0, -2, None, null_mut(), None, &mut lock, e)
+                zku_lock_new_with_config(
+                    f.config,
+                    name.as_ptr(),
+                    null(),
+                    0,
+                    -2,
+                    None,
+                    null_mut(),
+                    None,
+                    None,
+                    &mut lock,
+                    e,
+                )
             }),
             ZKU_EINVAL,
             "on_state",
@@ -158,36 +171,36 @@ fn lock_functions_refuse_bad_input() {
 
         let l = f.lock("res", None);
         let lc = l as *const zku_lock;
-        expect("acquire NULL", call(|e| zku_lock_acquire(null(), 0, &mut token, e)), ZKU_ENULL, "lock");
+        expect("acquire NULL", call(|e| zku_lock_acquire(null(), 0, None, &mut token, e)), ZKU_ENULL, "lock");
         assert_eq!(token, 0, "token zeroed on failure");
-        expect("acquire bad timeout", call(|e| zku_lock_acquire(lc, -3, &mut token, e)), ZKU_EINVAL, "timeout");
+        expect("acquire bad timeout", call(|e| zku_lock_acquire(lc, -3, None, &mut token, e)), ZKU_EINVAL, "timeout");
         expect(
             "acquire_loop NULL",
-            call(|e| zku_lock_acquire_loop(null(), 0, None, null_mut(), &mut token, e)),
+            call(|e| zku_lock_acquire_loop(null(), 0, None, None, null_mut(), &mut token, e)),
             ZKU_ENULL,
             "lock",
         );
         expect(
             "acquire_loop bad timeout",
-            call(|e| zku_lock_acquire_loop(lc, -9, None, null_mut(), &mut token, e)),
+            call(|e| zku_lock_acquire_loop(lc, -9, None, None, null_mut(), &mut token, e)),
             ZKU_EINVAL,
             "timeout",
         );
         expect(
             "try_acquire NULL",
-            call(|e| zku_lock_try_acquire(null(), 0, &mut locked, &mut holder, &mut version, &mut token, e)),
+            call(|e| zku_lock_try_acquire(null(), 0, None, &mut locked, &mut holder, &mut version, &mut token, e)),
             ZKU_ENULL,
             "lock",
         );
         assert!(!locked && holder.is_null() && version == 0);
         expect(
             "try_acquire locked NULL",
-            call(|e| zku_lock_try_acquire(lc, 0, null_mut(), null_mut(), null_mut(), null_mut(), e)),
+            call(|e| zku_lock_try_acquire(lc, 0, None, null_mut(), null_mut(), null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "locked",
         );
-        expect("release NULL", call(|e| zku_lock_release(null(), 0, e)), ZKU_ENULL, "lock");
-        expect("release bad timeout", call(|e| zku_lock_release(lc, -4, e)), ZKU_EINVAL, "timeout");
+        expect("release NULL", call(|e| zku_lock_release(null(), 0, None, e)), ZKU_ENULL, "lock");
+        expect("release bad timeout", call(|e| zku_lock_release(lc, -4, None, e)), ZKU_EINVAL, "timeout");
         expect("set_watch_delay NULL", call(|e| zku_lock_set_watch_delay(null(), 0, e)), ZKU_ENULL, "lock");
         expect("set_watch_delay negative", call(|e| zku_lock_set_watch_delay(lc, -1, e)), ZKU_EINVAL, "delay_ms");
         assert_eq!(call(|e| zku_lock_set_watch_delay(lc, 0, e)).0, ZKU_OK);
@@ -198,14 +211,14 @@ fn lock_functions_refuse_bad_input() {
         );
         expect(
             "try_release NULL",
-            call(|e| zku_lock_try_release(null(), 0, &mut released, &mut holder, &mut version, e)),
+            call(|e| zku_lock_try_release(null(), 0, None, &mut released, &mut holder, &mut version, e)),
             ZKU_ENULL,
             "lock",
         );
         assert!(!released);
         expect(
             "try_release out NULL",
-            call(|e| zku_lock_try_release(lc, 0, null_mut(), null_mut(), null_mut(), e)),
+            call(|e| zku_lock_try_release(lc, 0, None, null_mut(), null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "released",
         );
@@ -216,64 +229,64 @@ fn lock_functions_refuse_bad_input() {
         let val = cs("{\"a\": 1}");
         expect(
             "set_val NULL",
-            call(|e| zku_lock_set_val(null(), val.as_ptr(), -1, 0, &mut version, e)),
+            call(|e| zku_lock_set_val(null(), val.as_ptr(), -1, 0, None, &mut version, e)),
             ZKU_ENULL,
             "lock",
         );
         expect(
             "set_val val NULL",
-            call(|e| zku_lock_set_val(lc, null(), -1, 0, &mut version, e)),
+            call(|e| zku_lock_set_val(lc, null(), -1, 0, None, &mut version, e)),
             ZKU_ENULL,
             "val_json",
         );
         expect(
             "set_val utf8",
-            call(|e| zku_lock_set_val(lc, bad_utf8(), -1, 0, &mut version, e)),
+            call(|e| zku_lock_set_val(lc, bad_utf8(), -1, 0, None, &mut version, e)),
             ZKU_EUTF8,
             "val_json",
         );
         let bad_json = cs("{'a': 1}");
         expect(
             "set_val bad json",
-            call(|e| zku_lock_set_val(lc, bad_json.as_ptr(), -1, 0, &mut version, e)),
+            call(|e| zku_lock_set_val(lc, bad_json.as_ptr(), -1, 0, None, &mut version, e)),
             ZKU_EJSON,
             "JSON",
         );
         expect(
             "set_val bad version",
-            call(|e| zku_lock_set_val(lc, val.as_ptr(), -2, 0, &mut version, e)),
+            call(|e| zku_lock_set_val(lc, val.as_ptr(), -2, 0, None, &mut version, e)),
             ZKU_EINVAL,
             "version",
         );
         expect(
             "set_val not locked",
-            call(|e| zku_lock_set_val(lc, val.as_ptr(), -1, 0, &mut version, e)),
+            call(|e| zku_lock_set_val(lc, val.as_ptr(), -1, 0, None, &mut version, e)),
             ZKU_ENOTLOCKED,
             "not held",
         );
-        expect("get_val NULL", call(|e| zku_lock_get_val(null(), 0, &mut s, &mut version, e)), ZKU_ENULL, "lock");
+        expect("get_val NULL", call(|e| zku_lock_get_val(null(), 0, None, &mut s, &mut version, e)), ZKU_ENULL, "lock");
         expect(
             "get_val out NULL",
-            call(|e| zku_lock_get_val(lc, 0, null_mut(), &mut version, e)),
+            call(|e| zku_lock_get_val(lc, 0, None, null_mut(), &mut version, e)),
             ZKU_ENULL,
             "val_json",
         );
         expect(
             "get_val free lock",
-            call(|e| zku_lock_get_val(lc, 1000, &mut s, &mut version, e)),
+            call(|e| zku_lock_get_val(lc, 1000, None, &mut s, &mut version, e)),
             ZKU_ENONODE,
             "not held",
         );
         assert!(s.is_null());
         expect(
             "holder NULL",
-            call(|e| zku_lock_holder(null(), 0, &mut s, &mut holder, null_mut(), e)),
+            call(|e| zku_lock_holder(null(), 0, None, &mut s, &mut holder, null_mut(), e)),
             ZKU_ENULL,
             "lock",
         );
         expect(
             "holder free lock",
-            call(|e| zku_lock_holder(lc, 1000, &mut s, &mut holder, null_mut(), e)),
+            call(|e| zku_lock_holder(lc, 1000, None, &mut s, &mut holder, null_mut(), e)),
             ZKU_ENONODE,
             "free",
         );
@@ -283,7 +296,7 @@ fn lock_functions_refuse_bad_input() {
         let data = b"x";
         let big = vec![0u8; ZKU_MAX_DATA_LEN + 1];
         let gset = |l, p: *const c_char, d: *const u8, n: usize, v, e| {
-            zku_lock_guarded_set(l, p, d, n, v, 1000, null_mut(), e)
+            zku_lock_guarded_set(l, p, d, n, v, 1000, None, null_mut(), e)
         };
         expect("guarded_set NULL", call(|e| gset(null(), target.as_ptr(), data.as_ptr(), 1, -1, e)), ZKU_ENULL, "lock");
         expect("guarded_set path NULL", call(|e| gset(lc, null(), data.as_ptr(), 1, -1, e)), ZKU_ENULL, "path");
@@ -321,25 +334,25 @@ fn lock_functions_refuse_bad_input() {
         );
         expect(
             "guarded_delete NULL",
-            call(|e| zku_lock_guarded_delete(null(), target.as_ptr(), -1, 1000, e)),
+            call(|e| zku_lock_guarded_delete(null(), target.as_ptr(), -1, 1000, None, e)),
             ZKU_ENULL,
             "lock",
         );
         expect(
             "guarded_delete path NULL",
-            call(|e| zku_lock_guarded_delete(lc, null(), -1, 1000, e)),
+            call(|e| zku_lock_guarded_delete(lc, null(), -1, 1000, None, e)),
             ZKU_ENULL,
             "path",
         );
         expect(
             "guarded_delete utf8",
-            call(|e| zku_lock_guarded_delete(lc, bad_utf8(), -1, 1000, e)),
+            call(|e| zku_lock_guarded_delete(lc, bad_utf8(), -1, 1000, None, e)),
             ZKU_EUTF8,
             "path",
         );
         expect(
             "guarded_delete not locked",
-            call(|e| zku_lock_guarded_delete(lc, target.as_ptr(), -1, 1000, e)),
+            call(|e| zku_lock_guarded_delete(lc, target.as_ptr(), -1, 1000, None, e)),
             ZKU_ENOTLOCKED,
             "not held",
         );
@@ -383,7 +396,7 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
         assert_eq!(path_of(a), format!("{}/res", f.dir));
 
         let mut token = 0;
-        assert_eq!(call(|e| zku_lock_acquire(a, ZKU_LOCK_DEFAULT_TIMEOUT, &mut token, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_acquire(a, ZKU_LOCK_DEFAULT_TIMEOUT, None, &mut token, e)).0, ZKU_OK);
         assert!(token > 0);
         assert!(zku_lock_is_locked(a));
         assert_eq!(zku_lock_get_state(a), ZKU_LOCK_HELD);
@@ -392,11 +405,11 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
         assert_eq!(again, token);
 
         // b: one attempt fails with a timeout naming the holder.
-        let got = call(|e| zku_lock_acquire(b, 0, null_mut(), e));
+        let got = call(|e| zku_lock_acquire(b, 0, None, null_mut(), e));
         expect("b acquire", got, ZKU_ETIMEOUT, &id_a);
         let (mut locked, mut holder, mut version, mut tok) = (true, null_mut(), -5, 9);
         assert_eq!(
-            call(|e| zku_lock_try_acquire(b, 1000, &mut locked, &mut holder, &mut version, &mut tok, e)).0,
+            call(|e| zku_lock_try_acquire(b, 1000, None, &mut locked, &mut holder, &mut version, &mut tok, e)).0,
             ZKU_OK
         );
         assert!(!locked);
@@ -407,7 +420,7 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
 
         // The holder: id, data and stat.
         let (mut hid, mut hdata, mut stat) = (null_mut(), null_mut(), zku_stat::default());
-        assert_eq!(call(|e| zku_lock_holder(b, 1000, &mut hid, &mut hdata, &mut stat, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_holder(b, 1000, None, &mut hid, &mut hdata, &mut stat, e)).0, ZKU_OK);
         assert_eq!(CStr::from_ptr(hid).to_str().unwrap(), id_a);
         assert_eq!(stat.czxid, token);
         zku_string_free(hid);
@@ -416,17 +429,25 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
         // Value.
         let val = cs("[1,  \"two\"]");
         let mut nv = 0;
-        assert_eq!(call(|e| zku_lock_set_val(a, val.as_ptr(), -1, 1000, &mut nv, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_set_val(a, val.as_ptr(), -1, 1000, None, &mut nv, e)).0, ZKU_OK);
         assert_eq!(nv, 1);
         let mut got_val = null_mut();
-        assert_eq!(call(|e| zku_lock_get_val(b, 1000, &mut got_val, &mut version, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_get_val(b, 1000, None, &mut got_val, &mut version, e)).0, ZKU_OK);
         assert_eq!((CStr::from_ptr(got_val).to_str().unwrap(), version), ("[1, \"two\"]", 1));
         zku_string_free(got_val);
-        expect("stale version", call(|e| zku_lock_set_val(a, val.as_ptr(), 0, 1000, &mut nv, e)), ZKU_EBADVERSION, "");
+        expect(
+            "stale version",
+            call(|e| zku_lock_set_val(a, val.as_ptr(), 0, 1000, None, &mut nv, e)),
+            ZKU_EBADVERSION,
+            "",
+        );
 
         // try_release by b: not ours.
         let (mut released, mut rholder, mut rversion) = (true, null_mut(), 0);
-        assert_eq!(call(|e| zku_lock_try_release(b, 1000, &mut released, &mut rholder, &mut rversion, e)).0, ZKU_OK);
+        assert_eq!(
+            call(|e| zku_lock_try_release(b, 1000, None, &mut released, &mut rholder, &mut rversion, e)).0,
+            ZKU_OK
+        );
         assert!(!released);
         assert_eq!(rversion, 1);
         zku_buf_free(rholder);
@@ -437,7 +458,7 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
         let mut tstat = zku_stat::default();
         expect(
             "guarded set missing",
-            call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, -1, 1000, &mut tstat, e)),
+            call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, -1, 1000, None, &mut tstat, e)),
             ZKU_ENONODE,
             "",
         );
@@ -450,25 +471,29 @@ fn acquire_try_release_and_outputs_through_the_c_abi() {
             0,
             null(),
             1000,
+            None,
             null_mut(),
             null_mut(),
             null_mut(),
         );
         assert_eq!(rc, ZKU_OK);
         assert_eq!(
-            call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, 0, 1000, &mut tstat, e)).0,
+            call(|e| zku_lock_guarded_set(a, target.as_ptr(), data.as_ptr(), 6, 0, 1000, None, &mut tstat, e)).0,
             ZKU_OK
         );
         assert_eq!(tstat.version, 1);
-        assert_eq!(call(|e| zku_lock_guarded_delete(a, target.as_ptr(), 1, 1000, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_guarded_delete(a, target.as_ptr(), 1, 1000, None, e)).0, ZKU_OK);
 
-        assert_eq!(call(|e| zku_lock_release(a, 1000, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_release(a, 1000, None, e)).0, ZKU_OK);
         assert_eq!(zku_lock_get_state(a), ZKU_LOCK_UNLOCKED);
         expect("token after release", call(|e| zku_lock_token(a, &mut again, e)), ZKU_ENOTLOCKED, "");
-        assert_eq!(call(|e| zku_lock_release(a, 1000, e)).0, ZKU_OK, "releasing an unlocked lock is silent");
+        assert_eq!(call(|e| zku_lock_release(a, 1000, None, e)).0, ZKU_OK, "releasing an unlocked lock is silent");
 
         // try_release with no node: (true, our data, -1).
-        assert_eq!(call(|e| zku_lock_try_release(b, 1000, &mut released, &mut rholder, &mut rversion, e)).0, ZKU_OK);
+        assert_eq!(
+            call(|e| zku_lock_try_release(b, 1000, None, &mut released, &mut rholder, &mut rversion, e)).0,
+            ZKU_OK
+        );
         assert!(released);
         assert_eq!(rversion, -1);
         assert_eq!(CStr::from_ptr(zku_buf_str(rholder)).to_str().unwrap(), "{\"id\": \"b-holder\", \"val\": null}");
@@ -522,7 +547,19 @@ fn state_callback_descriptor_and_own_client() {
         assert_eq!(zku_config_set_hosts(cfg, bad_hosts.as_ptr(), null_mut()), ZKU_OK);
         assert_eq!(zku_config_set_connect_timeout_ms(cfg, 300, null_mut()), ZKU_OK);
         let rc = call(|e| {
-            zku_lock_new_with_config(cfg, name.as_ptr(), null(), 0, -2, Some(on_state), ud, Some(on_free), &mut lock, e)
+            zku_lock_new_with_config(
+                cfg,
+                name.as_ptr(),
+                null(),
+                0,
+                -2,
+                Some(on_state),
+                ud,
+                Some(on_free),
+                None,
+                &mut lock,
+                e,
+            )
         });
         expect("no server", rc, ZKU_ECONNECTIONLOSS, "");
         zku_config_free(cfg);
@@ -539,6 +576,7 @@ fn state_callback_descriptor_and_own_client() {
                 Some(on_state),
                 ud,
                 Some(on_free),
+                None,
                 &mut lock,
                 e,
             )
@@ -554,18 +592,18 @@ fn state_callback_descriptor_and_own_client() {
         assert_eq!(zku_lock_fd_drain(lock), ZKU_LOCK_UNLOCKED);
         assert!(!readable(0));
 
-        assert_eq!(call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_acquire(lock, 5000, None, null_mut(), e)).0, ZKU_OK);
         assert!(readable(5000));
         assert_eq!(zku_lock_fd_drain(lock), ZKU_LOCK_HELD);
         // Someone deletes our node: LOST, with a reason.
         let p = cs(&path_of(lock));
-        assert_eq!(zku_client_delete(f.client, p.as_ptr(), -1, 5000, null_mut()), ZKU_OK);
+        assert_eq!(zku_client_delete(f.client, p.as_ptr(), -1, 5000, None, null_mut()), ZKU_OK);
         assert!(readable(10_000));
         assert_eq!(zku_lock_fd_drain(lock), ZKU_LOCK_LOST);
         let reason = zku_lock_lost_reason(lock);
         assert!(CStr::from_ptr(reason).to_str().unwrap().contains("deleted"));
         zku_string_free(reason);
-        expect("release after lost", call(|e| zku_lock_release(lock, 1000, e)), ZKU_ELOCKLOST, "lost");
+        expect("release after lost", call(|e| zku_lock_release(lock, 1000, None, e)), ZKU_ELOCKLOST, "lost");
         assert_eq!(zku_lock_get_state(lock), ZKU_LOCK_UNLOCKED);
         wait_until("callbacks", || seen.states.lock().unwrap().len() == 3);
         assert_eq!(
@@ -580,7 +618,7 @@ fn state_callback_descriptor_and_own_client() {
         assert_eq!(call(|e| zku_lock_set_state_callback(lock, None, null_mut(), None, e)).0, ZKU_OK);
         assert_eq!(seen.freed.load(Ordering::SeqCst), 1);
         assert_eq!(call(|e| zku_lock_set_state_callback(lock, Some(on_state), ud, Some(on_free), e)).0, ZKU_OK);
-        assert_eq!(call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_acquire(lock, 5000, None, null_mut(), e)).0, ZKU_OK);
         // Freeing releases (the node goes) and runs the destructor.
         zku_lock_free(lock);
         assert_eq!(seen.freed.load(Ordering::SeqCst), 2);
@@ -618,10 +656,10 @@ fn acquire_loop_callback_and_cancel_through_the_c_abi() {
     let b = f.lock("res", Some("waiter-b"));
     // SAFETY: live handles; `reports` lives across the blocking call.
     unsafe {
-        assert_eq!(call(|e| zku_lock_acquire(a, 5000, null_mut(), e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_acquire(a, 5000, None, null_mut(), e)).0, ZKU_OK);
         let mut reports = Reports { versions: vec![], ids: vec![], stop_after: 1 };
         let rp = &mut reports as *mut Reports as *mut c_void;
-        let got = call(|e| zku_lock_acquire_loop(b, -1, Some(on_holder), rp, null_mut(), e));
+        let got = call(|e| zku_lock_acquire_loop(b, -1, None, Some(on_holder), rp, null_mut(), e));
         expect("stopped by callback", got, ZKU_EABORTED, "callback");
         assert_eq!((reports.ids.as_slice(), reports.versions.as_slice()), (&["holder-a".to_string()][..], &[0][..]));
 
@@ -629,7 +667,7 @@ fn acquire_loop_callback_and_cancel_through_the_c_abi() {
         let b_addr = b as usize;
         let t = std::thread::spawn(move || {
             let b = b_addr as *const zku_lock;
-            call(|e| zku_lock_acquire(b, -1, null_mut(), e))
+            call(|e| zku_lock_acquire(b, -1, None, null_mut(), e))
         });
         std::thread::sleep(Duration::from_millis(200));
         zku_lock_cancel(b);
@@ -637,7 +675,7 @@ fn acquire_loop_callback_and_cancel_through_the_c_abi() {
         assert_eq!(zku_lock_get_state(b), ZKU_LOCK_UNLOCKED);
         zku_lock_free(a);
         let mut token = 0;
-        assert_eq!(call(|e| zku_lock_acquire(b, 5000, &mut token, e)).0, ZKU_OK);
+        assert_eq!(call(|e| zku_lock_acquire(b, 5000, None, &mut token, e)).0, ZKU_OK);
         assert!(token > 0);
         zku_lock_free(b);
     }

@@ -109,7 +109,7 @@ unsafe extern "C" fn record(
             let client = rec.client.load(Ordering::SeqCst);
             let mut buf = null_mut();
             let p = cs(&ev.path);
-            let r3 = zku_client_get(client, p.as_ptr(), 10_000, &mut buf, null_mut(), null_mut());
+            let r3 = zku_client_get(client, p.as_ptr(), 10_000, None, &mut buf, null_mut(), null_mut());
             let node = if r3 == ZKU_OK { String::from_utf8(take_buf(buf)).unwrap() } else { format!("rc {r3}") };
             rec.reentrant.lock().unwrap().push(format!("{whole}|{member}|{state}|{node}"));
         }
@@ -145,7 +145,7 @@ fn new_reader(c: &CClient, path: &str, rec: Option<&Arc<Recorder>>) -> Result<*m
     let (cb, free): (zku_reader_fn, zkutil::ffi::callback::zku_free_fn) =
         if rec.is_some() { (Some(record), Some(free_recorder)) } else { (None, None) };
     // SAFETY: live client; the callback and user data as documented.
-    let r = call(|e| unsafe { zku_reader_new(c.ptr(), p.as_ptr(), cb, user, free, 10_000, &mut out, e) });
+    let r = call(|e| unsafe { zku_reader_new(c.ptr(), p.as_ptr(), cb, user, free, 10_000, None, &mut out, e) });
     if r.0 == ZKU_OK {
         Ok(out)
     } else {
@@ -181,7 +181,7 @@ fn watch(reader: *const zku_reader, timeout_ms: i32) -> Result<(String, String, 
     let mut new = null_mut();
     let mut stat = zku_stat::default();
     // SAFETY: live reader, valid out-parameters.
-    let r = call(|e| unsafe { zku_reader_watch(reader, timeout_ms, &mut old, &mut new, &mut stat, e) });
+    let r = call(|e| unsafe { zku_reader_watch(reader, timeout_ms, None, &mut old, &mut new, &mut stat, e) });
     if r.0 == ZKU_OK {
         Ok((take_string(old), take_string(new), stat.version))
     } else {
@@ -624,7 +624,7 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
     // library object; the calls must reject the bad ones.
     unsafe {
         let n = |client, path, out: *mut *mut zku_reader, t| {
-            call(|e| zku_reader_new(client, path, None, null_mut(), None, t, out, e))
+            call(|e| zku_reader_new(client, path, None, null_mut(), None, t, None, out, e))
         };
         expect("NULL client", n(null(), p.as_ptr(), &mut out, 1000), ZKU_ENULL, "client");
         expect("NULL path", n(c.ptr(), null(), &mut out, 1000), ZKU_ENULL, "path");
@@ -651,13 +651,13 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         );
         expect(
             "watch NULL",
-            call(|e| zku_reader_watch(null(), 0, null_mut(), null_mut(), null_mut(), e)),
+            call(|e| zku_reader_watch(null(), 0, None, null_mut(), null_mut(), null_mut(), e)),
             ZKU_ENULL,
             "reader",
         );
         expect(
             "watch bad timeout",
-            call(|e| zku_reader_watch(reader, -9, null_mut(), null_mut(), null_mut(), e)),
+            call(|e| zku_reader_watch(reader, -9, None, null_mut(), null_mut(), null_mut(), e)),
             ZKU_EINVAL,
             "timeout",
         );
@@ -668,7 +668,10 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         // Outputs may be NULL for watch: only the stat is wanted.
         other.set(&path, br#"{"a": 2}"#, None, T).unwrap();
         let mut stat = zku_stat::default();
-        ok("watch with NULL texts", call(|e| zku_reader_watch(reader, 10_000, null_mut(), null_mut(), &mut stat, e)));
+        ok(
+            "watch with NULL texts",
+            call(|e| zku_reader_watch(reader, 10_000, None, null_mut(), null_mut(), &mut stat, e)),
+        );
         assert_eq!(stat.version, 1);
         free(reader);
     }

@@ -30,7 +30,9 @@ fn get_next(c: &CClient, path: &str, version: i32, flags: u32, timeout_ms: i32) 
     let mut data: *mut zku_buf = null_mut();
     let mut stat = zku_stat::default();
     // SAFETY: live client, valid out-parameters.
-    let r = call(|e| unsafe { zku_get_next(c.ptr(), p.as_ptr(), version, flags, timeout_ms, &mut data, &mut stat, e) });
+    let r = call(|e| unsafe {
+        zku_get_next(c.ptr(), p.as_ptr(), version, flags, timeout_ms, None, &mut data, &mut stat, e)
+    });
     let bytes = if r.0 == ZKU_OK {
         take_buf(data)
     } else {
@@ -43,7 +45,7 @@ fn get_next(c: &CClient, path: &str, version: i32, flags: u32, timeout_ms: i32) 
 fn wait_absent(c: &CClient, path: &str, timeout_ms: i32) -> (i32, String) {
     let p = cs(path);
     // SAFETY: live client.
-    call(|e| unsafe { zku_wait_absent(c.ptr(), p.as_ptr(), timeout_ms, e) })
+    call(|e| unsafe { zku_wait_absent(c.ptr(), p.as_ptr(), timeout_ms, None, e) })
 }
 
 #[test]
@@ -257,7 +259,7 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
     // client; the calls must reject the bad ones.
     unsafe {
         let g = |client, path, version, flags, t, out: *mut *mut zku_buf| {
-            call(|e| zku_get_next(client, path, version, flags, t, out, null_mut(), e))
+            call(|e| zku_get_next(client, path, version, flags, t, None, out, null_mut(), e))
         };
         expect("NULL client", g(null(), p.as_ptr(), -1, 0, 100, &mut data), ZKU_ENULL, "client");
         expect("NULL path", g(c.ptr(), null(), -1, 0, 100, &mut data), ZKU_ENULL, "path");
@@ -268,9 +270,19 @@ fn bad_input_through_the_c_abi_gets_specific_codes() {
         expect("unknown flags", g(c.ptr(), p.as_ptr(), -1, 0x10, 100, &mut data), ZKU_EINVAL, "0x10");
         expect("bad timeout", g(c.ptr(), p.as_ptr(), -1, 0, -2, &mut data), ZKU_EINVAL, "timeout");
         assert!(data.is_null());
-        expect("absent NULL client", call(|e| zku_wait_absent(null(), p.as_ptr(), 100, e)), ZKU_ENULL, "client");
-        expect("absent NULL path", call(|e| zku_wait_absent(c.ptr(), null(), 100, e)), ZKU_ENULL, "path");
-        expect("absent relative", call(|e| zku_wait_absent(c.ptr(), rel.as_ptr(), 100, e)), ZKU_EPATH, "rel/ative");
-        expect("absent bad timeout", call(|e| zku_wait_absent(c.ptr(), p.as_ptr(), -7, e)), ZKU_EINVAL, "timeout");
+        expect("absent NULL client", call(|e| zku_wait_absent(null(), p.as_ptr(), 100, None, e)), ZKU_ENULL, "client");
+        expect("absent NULL path", call(|e| zku_wait_absent(c.ptr(), null(), 100, None, e)), ZKU_ENULL, "path");
+        expect(
+            "absent relative",
+            call(|e| zku_wait_absent(c.ptr(), rel.as_ptr(), 100, None, e)),
+            ZKU_EPATH,
+            "rel/ative",
+        );
+        expect(
+            "absent bad timeout",
+            call(|e| zku_wait_absent(c.ptr(), p.as_ptr(), -7, None, e)),
+            ZKU_EINVAL,
+            "timeout",
+        );
     }
 }

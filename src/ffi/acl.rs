@@ -53,6 +53,7 @@ impl zku_acl_list {
 }
 
 /// Creates an empty ACL list.
+/// Never blocks.
 ///
 /// # Safety
 /// `out` and `err` are NULL or writable.
@@ -67,6 +68,7 @@ pub unsafe extern "C" fn zku_acl_list_new(out: *mut *mut zku_acl_list, err: *mut
 }
 
 /// Frees an ACL list. NULL is fine; free each once.
+/// Never blocks.
 ///
 /// # Safety
 /// `list` is NULL or a live list.
@@ -79,6 +81,7 @@ pub unsafe extern "C" fn zku_acl_list_free(list: *mut zku_acl_list) {
 /// Appends an entry: `perms` is a mask of ZKU_PERM_* bits, `scheme` and
 /// `id` as ZooKeeper takes them ("world"/"anyone", "digest"/"user:digest",
 /// "ip"/"10.0.0.0/8", "auth"/""). Errors: ZKU_EPERM for unknown bits.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `list` is not used by another thread.
@@ -103,6 +106,7 @@ pub unsafe extern "C" fn zku_acl_list_add(
 
 /// Appends a digest entry for `user` with `password` and `perms` letters
 /// of `cdrwa` (as k3zkutil's make_kazoo_digest_acl). Errors: ZKU_EPERM.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `list` is not used by another thread.
@@ -126,6 +130,7 @@ pub unsafe extern "C" fn zku_acl_list_add_digest(
 }
 
 /// Number of entries (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `list` is NULL or a live list.
@@ -138,6 +143,7 @@ pub unsafe extern "C" fn zku_acl_list_len(list: *const zku_acl_list) -> usize {
 /// Reads entry `index`: its permission mask, scheme and id. The strings are
 /// valid until the list is freed or modified. Any out-parameter may be
 /// NULL. Errors: ZKU_EINVAL when `index` is out of range.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -181,6 +187,7 @@ fn perms_mask(perms: i32) -> crate::Result<u32> {
 
 /// `base64(sha1(acc))` for `acc` = "user:password", e.g. "xp:123" gives
 /// "LNcZO17uqqJ4GuYoSclIsGjYniQ=". Free the result with `zku_string_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -205,6 +212,7 @@ pub unsafe extern "C" fn zku_make_digest(
 /// "digest:<user>:<digest>:<perms>" with `perms` lower-case letters of
 /// `cdrwa`. Errors: ZKU_EPERM for any other letter (upper case too, as
 /// k3zkutil). Free the result with `zku_string_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -232,6 +240,7 @@ pub unsafe extern "C" fn zku_make_acl_entry(
 
 /// Letters of `cdrwa` (either case) to long names ("create", ...), upper
 /// case when `lower` is false (k3zkutil's perm_to_long). Errors: ZKU_EPERM.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -257,6 +266,7 @@ pub unsafe extern "C" fn zku_perm_letters_to_names(
 
 /// Long names (either case) to letters, upper case when `lower` is false
 /// (k3zkutil's perm_to_short). Errors: ZKU_EPERM for an unknown name.
+/// Never blocks.
 ///
 /// # Safety
 /// `names` is NULL (with `n` 0) or `n` valid strings; other pointers NULL or
@@ -283,6 +293,7 @@ pub unsafe extern "C" fn zku_perm_names_to_letters(
 }
 
 /// Letters of `cdrwa` (either case) to a ZKU_PERM_* mask. Errors: ZKU_EPERM.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -307,6 +318,7 @@ pub unsafe extern "C" fn zku_perm_letters_to_mask(
 
 /// Long names (either case, "all" too) to a ZKU_PERM_* mask.
 /// Errors: ZKU_EPERM.
+/// Never blocks.
 ///
 /// # Safety
 /// `names` is NULL (with `n` 0) or `n` valid strings; `out` NULL or valid.
@@ -333,6 +345,7 @@ pub unsafe extern "C" fn zku_perm_names_to_mask(
 /// A ZKU_PERM_* mask to letters, upper case when `lower` is false, in the
 /// order k3zkutil's parse_kazoo_acl gives: "cdrwa" for all five, else
 /// r, w, c, d, a. Errors: ZKU_EPERM for bits outside 31.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -357,6 +370,7 @@ pub unsafe extern "C" fn zku_perm_mask_to_letters(
 /// A ZKU_PERM_* mask to long names, upper case when `lower` is false, in
 /// the order of zku_perm_mask_to_letters. Errors: ZKU_EPERM for bits
 /// outside 31.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.

@@ -21,6 +21,7 @@ impl zku_buf {
 }
 
 /// Pointer to the buffer's bytes, valid until `zku_buf_free` (NULL for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `buf` is NULL or a live buffer.
@@ -31,6 +32,7 @@ pub unsafe extern "C" fn zku_buf_data(buf: *const zku_buf) -> *const u8 {
 }
 
 /// Number of bytes, not counting the trailing NUL (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `buf` is NULL or a live buffer.
@@ -42,6 +44,7 @@ pub unsafe extern "C" fn zku_buf_len(buf: *const zku_buf) -> usize {
 
 /// The bytes as a NUL-terminated string (meaningful for text; binary data
 /// may contain earlier NULs). Valid until `zku_buf_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// `buf` is NULL or a live buffer.
@@ -52,6 +55,7 @@ pub unsafe extern "C" fn zku_buf_str(buf: *const zku_buf) -> *const c_char {
 }
 
 /// Frees a buffer. NULL is fine; free each buffer once.
+/// Never blocks.
 ///
 /// # Safety
 /// `buf` is NULL or a live buffer.
@@ -75,6 +79,7 @@ impl zku_strings {
 }
 
 /// Number of strings (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `list` is NULL or a live list.
@@ -86,6 +91,7 @@ pub unsafe extern "C" fn zku_strings_len(list: *const zku_strings) -> usize {
 
 /// The string at `index`, valid until `zku_strings_free`; NULL when out of
 /// range or `list` is NULL.
+/// Never blocks.
 ///
 /// # Safety
 /// `list` is NULL or a live list.
@@ -96,6 +102,7 @@ pub unsafe extern "C" fn zku_strings_get(list: *const zku_strings, index: usize)
 }
 
 /// Frees a list. NULL is fine; free each list once.
+/// Never blocks.
 ///
 /// # Safety
 /// `list` is NULL or a live list.
@@ -107,6 +114,7 @@ pub unsafe extern "C" fn zku_strings_free(list: *mut zku_strings) {
 
 /// Frees a string the library returned through a `char **` out-parameter.
 /// NULL is fine; free each string once, and never with free(3).
+/// Never blocks.
 ///
 /// # Safety
 /// `s` is NULL or a string from this library not yet freed.

@@ -4,6 +4,7 @@
 
 use std::ffi::{c_char, c_void};
 
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
@@ -49,8 +50,10 @@ impl zku_cas {
     }
 
     /// Commits and refreshes the view, whatever the outcome.
-    fn commit(&mut self, data: &[u8], timeout_ms: i32) -> Result<crate::node::Stat> {
-        let result = self.cas.commit(data, timeout_arg(timeout_ms)?);
+    fn commit(&mut self, data: &[u8], timeout_ms: i32, cancel: Option<&zku_cancel>) -> Result<crate::node::Stat> {
+        let timeout = timeout_arg(timeout_ms)?;
+        let client = self.cas.client().clone();
+        let result = cancellable(cancel, Some(&client), || self.cas.commit(data, timeout));
         self.refresh();
         result
     }
@@ -96,7 +99,7 @@ fn stat_or_absent(stat: Option<&crate::node::Stat>) -> zku_stat {
 /// `*out` (free with `zku_cas_free`). `flags`: ZKU_CAS_* bits. With
 /// ZKU_CAS_CREATE, `initial` (`initial_len` bytes; JSON text with
 /// ZKU_CAS_JSON) is the value assumed while the node does not exist;
-/// otherwise pass NULL, 0. Blocking, up to `timeout_ms`. The handle keeps
+/// otherwise pass NULL, 0. Blocking (network), up to `timeout_ms`. The handle keeps
 /// the client's session in use; it fails with ZKU_ECLOSED once the client
 /// is freed.
 /// Errors: ZKU_ENONODE (no node, without ZKU_CAS_CREATE), ZKU_EJSON (JSON
@@ -114,6 +117,7 @@ pub unsafe extern "C" fn zku_cas_begin(
     initial: *const u8,
     initial_len: usize,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_cas,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -125,7 +129,8 @@ pub unsafe extern "C" fn zku_cas_begin(
         let (client, path, options) = unsafe {
             (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
         };
-        let cas = Cas::begin(client, path, options, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let cas = cancellable(cancel, Some(client), || Cas::begin(client, path, options, timeout))?;
         let mut handle = zku_cas { cas, view: Vec::new() };
         handle.refresh();
         // SAFETY: checked non-NULL.
@@ -207,6 +212,7 @@ pub unsafe extern "C" fn zku_cas_stat(cas: *const zku_cas, stat: *mut zku_stat, 
 /// The version the next commit expects: the node's version at the last
 /// read or commit, -1 while the node does not exist (the commit creates
 /// it), and -1 for NULL.
+/// Never blocks.
 ///
 /// # Safety
 /// `cas` is NULL or live.
@@ -217,6 +223,7 @@ pub unsafe extern "C" fn zku_cas_version(cas: *const zku_cas) -> i32 {
 }
 
 /// Reads made by this handle, the first included (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `cas` is NULL or live.
@@ -230,7 +237,7 @@ pub unsafe extern "C" fn zku_cas_attempts(cas: *const zku_cas) -> u32 {
 /// the version of the last read, or creates it when the read found none
 /// (ZKU_CAS_CREATE): one request. On success the handle holds the new value
 /// and `*stat` (may be NULL) its stat, so another commit may follow without
-/// a read. Blocking, up to `timeout_ms`.
+/// a read. Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_EBADVERSION (conflict: the node changed, was created or
 /// deleted since the read; the handle is unchanged: call `zku_cas_reread`),
 /// ZKU_EUNKNOWN (the connection was lost, or the timeout ran out, with the
@@ -248,6 +255,7 @@ pub unsafe extern "C" fn zku_cas_commit(
     data: *const u8,
     len: usize,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -256,7 +264,7 @@ pub unsafe extern "C" fn zku_cas_commit(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or live and not used by another thread; valid bytes (caller).
         let (cas, data) = unsafe { (handle_mut(cas)?, bytes_arg(data, len, "data")?) };
-        let st = cas.commit(data, timeout_ms)?;
+        let st = cas.commit(data, timeout_ms, cancel)?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -264,7 +272,7 @@ pub unsafe extern "C" fn zku_cas_commit(
 }
 
 /// `zku_cas_commit` with a NUL-terminated JSON text (checked as JSON in
-/// both modes). Blocking, up to `timeout_ms`. Errors: as `zku_cas_commit`,
+/// both modes). Blocking (network), up to `timeout_ms`. Errors: as `zku_cas_commit`,
 /// plus ZKU_EUTF8.
 ///
 /// # Safety
@@ -274,6 +282,7 @@ pub unsafe extern "C" fn zku_cas_commit_json(
     cas: *mut zku_cas,
     json: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -283,7 +292,7 @@ pub unsafe extern "C" fn zku_cas_commit_json(
         // SAFETY: NULL or live and not shared; NUL-terminated (caller).
         let (cas, json) = unsafe { (handle_mut(cas)?, str_arg(json, "json")?) };
         crate::json::validate(json).map_err(|e| e.context("the new value"))?;
-        let st = cas.commit(json.as_bytes(), timeout_ms)?;
+        let st = cas.commit(json.as_bytes(), timeout_ms, cancel)?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -291,18 +300,25 @@ pub unsafe extern "C" fn zku_cas_commit_json(
 }
 
 /// Reads the node again (after ZKU_EBADVERSION), replacing the handle's
-/// value and version; forgets a write of unknown outcome. Blocking, up to
+/// value and version; forgets a write of unknown outcome. Blocking (network), up to
 /// `timeout_ms`. Errors: as `zku_cas_begin`. After an error the handle
 /// keeps its previous read.
 ///
 /// # Safety
 /// `cas` is NULL or live and not used by another thread.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_cas_reread(
+    cas: *mut zku_cas,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or live and not shared (caller).
         let cas = unsafe { handle_mut(cas)? };
-        let result = cas.cas.reread(timeout_arg(timeout_ms)?);
+        let timeout = timeout_arg(timeout_ms)?;
+        let client = cas.cas.client().clone();
+        let result = cancellable(cancel, Some(&client), || cas.cas.reread(timeout));
         cas.refresh();
         result
     })
@@ -315,8 +331,9 @@ pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err:
 /// value sits at the version it would have made: re-read and go on);
 /// ZKU_EUNKNOWN when it still cannot be known (the node holds the written
 /// bytes, which another writer may also have written from the same read,
-/// or it moved on, or was deleted; or no connection in time: call again).
-/// Blocking, up to `timeout_ms` (a read follows a conflicting retry).
+/// or it moved on, or was deleted; a create finds a node, which may be ours
+/// replaced; or no connection in time: call again).
+/// Blocking (network), up to `timeout_ms` (a read follows a conflicting retry).
 /// Errors also: ZKU_EINVAL (no write of unknown outcome), ZKU_ESESSIONEXPIRED,
 /// ZKU_ECLOSED, ZKU_ENOAUTH.
 ///
@@ -326,6 +343,7 @@ pub unsafe extern "C" fn zku_cas_reread(cas: *mut zku_cas, timeout_ms: i32, err:
 pub unsafe extern "C" fn zku_cas_resolve(
     cas: *mut zku_cas,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -334,7 +352,9 @@ pub unsafe extern "C" fn zku_cas_resolve(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or live and not shared (caller).
         let cas = unsafe { handle_mut(cas)? };
-        let st = cas.cas.resolve(timeout_arg(timeout_ms)?);
+        let timeout = timeout_arg(timeout_ms)?;
+        let client = cas.cas.client().clone();
+        let st = cancellable(cancel, Some(&client), || cas.cas.resolve(timeout));
         cas.refresh();
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st?.into()) };
@@ -388,6 +408,7 @@ pub type zku_cas_fn = Option<
 /// Sets the value to write, copied from `data` (`len` bytes). Only valid
 /// inside a `zku_cas_update` callback, on the `next` it received; a second
 /// call replaces the first. Errors: ZKU_ENULL, ZKU_ETOOLARGE.
+/// Never blocks.
 ///
 /// # Safety
 /// `next` is the callback's argument; `data` has `len` readable bytes.
@@ -415,7 +436,7 @@ pub unsafe extern "C" fn zku_cas_next_set(
 /// `max_attempts` callback runs (0: no limit but the timeout). `flags`,
 /// `initial` and `initial_len` as in `zku_cas_begin`. A write cut off in
 /// flight is resolved as `zku_cas_resolve` does, within the timeout.
-/// Blocking, up to `timeout_ms` for the whole loop (0: a single attempt).
+/// Blocking (network), up to `timeout_ms` for the whole loop (0: a single attempt).
 /// On success `*stat` (may be NULL) receives the stat after the write (or of
 /// the value the callback skipped on; version -1 if the node does not
 /// exist) and `*attempts` (may be NULL) the number of callback runs.
@@ -442,6 +463,7 @@ pub unsafe extern "C" fn zku_cas_update(
     user_data: *mut c_void,
     max_attempts: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     attempts: *mut u32,
     err: *mut *mut zku_error,
@@ -458,26 +480,29 @@ pub unsafe extern "C" fn zku_cas_update(
             (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
         };
         let mut view = Vec::new();
-        let updated = cas::update(client, path, options, max_attempts, timeout_arg(timeout_ms)?, |cas| {
-            nul_terminated(&mut view, cas.value());
-            let current_stat = cas.stat().map(|s| zku_stat::from(*s));
-            let stat_ptr = current_stat.as_ref().map_or(std::ptr::null(), |s| s as *const zku_stat);
-            let mut next = zku_cas_next { value: None };
-            // SAFETY: the caller's callback with its user_data; the pointers
-            // live until it returns.
-            let rc = unsafe { callback(user_data, view.as_ptr(), view.len() - 1, stat_ptr, &mut next) };
-            match rc {
-                ZKU_CAS_WRITE => next.value.map(Decision::Write).ok_or_else(|| {
-                    Error::invalid_argument("the callback returned ZKU_CAS_WRITE without calling zku_cas_next_set")
-                }),
-                ZKU_CAS_SKIP => Ok(Decision::Skip),
-                rc if rc < 0 => {
-                    Err(Error::new(Code::Aborted, format!("cas update {path}: the callback aborted with {rc}")))
+        let timeout = timeout_arg(timeout_ms)?;
+        let updated = cancellable(cancel, Some(client), || {
+            cas::update(client, path, options, max_attempts, timeout, |cas| {
+                nul_terminated(&mut view, cas.value());
+                let current_stat = cas.stat().map(|s| zku_stat::from(*s));
+                let stat_ptr = current_stat.as_ref().map_or(std::ptr::null(), |s| s as *const zku_stat);
+                let mut next = zku_cas_next { value: None };
+                // SAFETY: the caller's callback with its user_data; the pointers
+                // live until it returns.
+                let rc = unsafe { callback(user_data, view.as_ptr(), view.len() - 1, stat_ptr, &mut next) };
+                match rc {
+                    ZKU_CAS_WRITE => next.value.map(Decision::Write).ok_or_else(|| {
+                        Error::invalid_argument("the callback returned ZKU_CAS_WRITE without calling zku_cas_next_set")
+                    }),
+                    ZKU_CAS_SKIP => Ok(Decision::Skip),
+                    rc if rc < 0 => {
+                        Err(Error::new(Code::Aborted, format!("cas update {path}: the callback aborted with {rc}")))
+                    }
+                    rc => Err(Error::invalid_argument(format!(
+                        "cas update {path}: the callback returned {rc}, not ZKU_CAS_WRITE, ZKU_CAS_SKIP or a negative number"
+                    ))),
                 }
-                rc => Err(Error::invalid_argument(format!(
-                    "cas update {path}: the callback returned {rc}, not ZKU_CAS_WRITE, ZKU_CAS_SKIP or a negative number"
-                ))),
-            }
+            })
         })?;
         // SAFETY: NULL or writable (caller).
         unsafe {

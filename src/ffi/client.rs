@@ -5,12 +5,15 @@ use std::ffi::{c_char, c_void};
 use std::sync::Arc;
 
 use super::callback::{UserData, zku_free_fn};
+use super::cancel::{cancellable, zku_cancel};
 use super::config::zku_config;
 use super::error::zku_error;
 use super::{guard, guard_value, handle, required_out, set_out, str_arg, zku_rc};
 use crate::client::Client;
 use crate::config::Config;
+use crate::error::Error;
 use crate::node::SessionState;
+use crate::runtime::Timeout;
 
 /// A ZooKeeper session. Safe to use from several threads at once. Does not
 /// survive fork(): a child process must create its own client.
@@ -52,16 +55,19 @@ pub type zku_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
 
 /// Connects and waits for a session, at most the configured connect
-/// timeout. Blocking. `config` may be NULL (all defaults); it is copied.
-/// Free the client with `zku_client_free`.
+/// timeout. Blocking (network); `cancel` (NULL: none) as for every blocking
+/// call (it comes before the outputs, as there is no `timeout_ms`).
+/// `config` may be NULL (all defaults); it is copied. Free the client with
+/// `zku_client_free`.
 /// Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
-/// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters).
+/// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ECANCELLED.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_new(
     config: *const zku_config,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_client,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -71,7 +77,7 @@ pub unsafe extern "C" fn zku_client_new(
         required_out(out, "out")?;
         // SAFETY: NULL or live (caller).
         let config = unsafe { config.as_ref() }.map_or_else(Config::new, |c| c.config.clone());
-        let client = Client::connect(config)?;
+        let client = cancellable(cancel, None, || Client::connect(config))?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, Box::into_raw(Box::new(zku_client { client }))) };
         Ok(())
@@ -79,10 +85,54 @@ pub unsafe extern "C" fn zku_client_new(
 }
 
 /// Closes the session at once, so its ephemeral nodes vanish now rather
-/// than after the session timeout, and frees the client. Blocking (waits
-/// up to a few seconds for the server to confirm). Handles created from
-/// this client (locks, readers) then fail with ZKU_ECLOSED. NULL is fine;
-/// no other call on this client may be in progress or follow.
+/// than after the session timeout. Every call blocked on this client, on
+/// any of its handles (node operations, waits, lock acquire and release,
+/// reader, CAS, hierarchy), returns ZKU_ECLOSED within 50 ms, and every
+/// later one at once; the client stays valid until `zku_client_free`,
+/// which is then quick. Safe to call from any thread, also while other
+/// threads use the client, and more than once.
+/// Blocking (network): waits up to `timeout_ms` for the server to confirm
+/// (0: does not wait); ZKU_ETIMEOUT when it did not (the session then ends
+/// when the server gets the close request, or at the latest after the
+/// session timeout). Then Blocking (waits for callbacks to finish): a
+/// running state callback returns first (unless called from inside it).
+/// Errors also: ZKU_ECANCELLED, ZKU_ENULL, ZKU_EINVAL (bad timeout).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_close(
+    client: *const zku_client,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let client = &unsafe { handle(client, "client")? }.client;
+        let timeout = super::timeout_arg(timeout_ms)?;
+        // Not in the client's own scope: its close would stop the wait.
+        let confirmed = cancellable(cancel, None, || {
+            let confirmed = client.close_within(timeout);
+            crate::cancel::check()?;
+            Ok(confirmed)
+        })?;
+        match confirmed || timeout == Timeout::NoWait {
+            true => Ok(()),
+            false => Err(Error::timeout("close: the server did not confirm before the timeout")),
+        }
+    })
+}
+
+/// Closes the session as `zku_client_close` (if it was not closed yet)
+/// and frees the client. Blocking (network): waits for the server to
+/// confirm the close at most the session timeout, and at most 5 s; quick
+/// after `zku_client_close`; then Blocking (waits for callbacks to
+/// finish): a running state callback returns first. Handles created from
+/// this client (locks,
+/// readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
+/// this client may be in progress or follow (use `zku_client_close` first
+/// to end calls in progress).
 ///
 /// # Safety
 /// `client` is NULL or a live client.
@@ -97,6 +147,7 @@ pub unsafe extern "C" fn zku_client_free(client: *mut zku_client) {
 }
 
 /// The session id (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `client` is NULL or live.
@@ -107,6 +158,7 @@ pub unsafe extern "C" fn zku_client_session_id(client: *const zku_client) -> i64
 }
 
 /// The session timeout the server granted, in ms (0 for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `client` is NULL or live.
@@ -117,6 +169,7 @@ pub unsafe extern "C" fn zku_client_session_timeout_ms(client: *const zku_client
 }
 
 /// The current session state (ZKU_STATE_CLOSED for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `client` is NULL or live.
@@ -132,6 +185,7 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
 /// again and its `user_data_free` has run. `user_data_free` (may be NULL)
 /// runs exactly once when the callback is replaced, removed or the client
 /// freed. On failure the caller keeps `user_data`.
+/// Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -162,7 +216,7 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
 }
 
 /// Adds credentials to the session, e.g. scheme "digest" with
-/// "user:password" bytes. Kept across reconnects. Blocking, up to
+/// "user:password" bytes. Kept across reconnects. Blocking (network), up to
 /// `timeout_ms`. A refused credential ends the session:
 /// ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED.
 ///
@@ -175,6 +229,7 @@ pub unsafe extern "C" fn zku_client_add_auth(
     auth: *const u8,
     auth_len: usize,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
     guard(err, || {
@@ -182,6 +237,7 @@ pub unsafe extern "C" fn zku_client_add_auth(
         let (client, scheme, auth) = unsafe {
             (&handle(client, "client")?.client, str_arg(scheme, "scheme")?, super::bytes_arg(auth, auth_len, "auth")?)
         };
-        client.add_auth(scheme, auth, super::timeout_arg(timeout_ms)?)
+        let timeout = super::timeout_arg(timeout_ms)?;
+        cancellable(cancel, Some(client), || client.add_auth(scheme, auth, timeout))
     })
 }

@@ -39,6 +39,7 @@ pub const ZKU_PATH_TXID_MAKER: zku_path_kind = 8;
 
 /// Creates an empty configuration (every field falls back to the defaults).
 /// Free it with `zku_config_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// `out` and `err` are NULL or writable.
@@ -53,6 +54,7 @@ pub unsafe extern "C" fn zku_config_new(out: *mut *mut zku_config, err: *mut *mu
 }
 
 /// Frees a configuration. NULL is fine; free each once.
+/// Never blocks.
 ///
 /// # Safety
 /// `config` is NULL or a live configuration.
@@ -71,6 +73,7 @@ unsafe fn config_mut<'a>(config: *mut zku_config) -> Result<&'a mut Config> {
 
 /// Sets the servers: `host:port[,host:port...][/chroot]`, IPv6 as
 /// `[::1]:2181`. Errors: ZKU_EHOSTS when malformed.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `config` is not used by another thread.
@@ -98,6 +101,7 @@ fn positive_ms(ms: i64, name: &str) -> Result<Duration> {
 
 /// Sets the session timeout to request from the server (the server clamps
 /// it to [2, 20] x its tickTime). Errors: ZKU_EINVAL when not positive.
+/// Never blocks.
 ///
 /// # Safety
 /// `config` is NULL or live and not used by another thread.
@@ -117,6 +121,7 @@ pub unsafe extern "C" fn zku_config_set_session_timeout_ms(
 
 /// Sets how long `zku_client_new` waits for a session.
 /// Errors: ZKU_EINVAL when not positive.
+/// Never blocks.
 ///
 /// # Safety
 /// `config` is NULL or live and not used by another thread.
@@ -135,6 +140,7 @@ pub unsafe extern "C" fn zku_config_set_connect_timeout_ms(
 }
 
 /// Sets the credentials every session adds, e.g. ("digest", "xp", "123").
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `config` is not used by another thread.
@@ -163,6 +169,7 @@ pub unsafe extern "C" fn zku_config_set_auth(
 /// Adds a (user, password, perms) entry to the default ACL used for every
 /// node the library creates. `perms` are letters of `cdrwa`.
 /// Errors: ZKU_EPERM for any other letter.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `config` is not used by another thread.
@@ -204,6 +211,7 @@ pub const ZKU_CONFIG_TX_DIR: zku_config_field = 5;
 /// prefixes, as in k3zkutil: give the trailing '/'. A relative directory is
 /// taken from the root, as kazoo does. Errors: ZKU_EINVAL for an unknown
 /// field.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `config` is not used by another thread.
@@ -232,6 +240,7 @@ pub unsafe extern "C" fn zku_config_set(
 
 /// The effective value of a text field (after the fallbacks), as a new
 /// string freed with `zku_string_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -283,6 +292,7 @@ fn build_path(config: &Config, kind: zku_path_kind, key: Key) -> Result<String> 
 /// Builds a k3zkutil path from a text key (NULL means ""), e.g.
 /// ZKU_PATH_LOCK with "job" gives "/lock/job". The new string is freed with
 /// `zku_string_free`. Errors: ZKU_EINVAL for an unknown kind.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -313,6 +323,7 @@ pub unsafe extern "C" fn zku_config_path(
 /// as `journal_id%010d`), e.g. ZKU_PATH_TX_ALIVE with 3 gives
 /// "/tx/alive/0000000003". Errors: ZKU_EINVAL for record and seq paths,
 /// whose keys are text.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.

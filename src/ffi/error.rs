@@ -71,9 +71,11 @@ pub const ZKU_EBUFSIZE: zku_rc = -1006;
 pub const ZKU_ENOTLOCKED: zku_rc = -1007;
 /// The lock was lost (session expired, node deleted or taken over).
 pub const ZKU_ELOCKLOST: zku_rc = -1008;
-/// The call was cancelled from another thread.
+/// The call was cancelled: by its `zku_cancel` (any blocking call; a write
+/// already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
 pub const ZKU_ECANCELLED: zku_rc = -1009;
-/// The handle (or its client) was closed.
+/// The handle (or its client) was closed: `zku_client_close`,
+/// `zku_client_free`, `zku_reader_close`.
 pub const ZKU_ECLOSED: zku_rc = -1010;
 /// A bug: the library panicked; the message says where.
 pub const ZKU_EPANIC: zku_rc = -1011;
@@ -160,6 +162,7 @@ impl zku_error {
 
 /// A static, NUL-terminated description of any result code (never NULL;
 /// "unknown error code" for codes the library does not define).
+/// Never blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn zku_strerror(rc: zku_rc) -> *const c_char {
     static DESCRIPTIONS: once_cell::sync::Lazy<Vec<(zku_rc, CString)>> = once_cell::sync::Lazy::new(|| {
@@ -174,6 +177,7 @@ pub extern "C" fn zku_strerror(rc: zku_rc) -> *const c_char {
 }
 
 /// The error's result code (ZKU_EPANIC for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `err` is NULL or an error object not yet freed.
@@ -184,6 +188,7 @@ pub unsafe extern "C" fn zku_error_code(err: *const zku_error) -> zku_rc {
 }
 
 /// The error's message, valid until `zku_error_free` (NULL for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `err` is NULL or an error object not yet freed.
@@ -194,6 +199,7 @@ pub unsafe extern "C" fn zku_error_message(err: *const zku_error) -> *const c_ch
 }
 
 /// Frees an error object. NULL is fine; free each object once.
+/// Never blocks.
 ///
 /// # Safety
 /// `err` is NULL or an error object not yet freed.

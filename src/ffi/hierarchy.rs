@@ -5,6 +5,7 @@
 use std::ffi::c_char;
 
 use super::buf::raw_string;
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
@@ -81,7 +82,7 @@ fn users_arg(users_json: Option<&str>) -> Result<Users> {
 /// nothing is written when they are malformed, and the error message names
 /// the JSON path (RFC 6901 pointer) of the problem.
 ///
-/// Blocking: the connection waits up to the configured connect timeout,
+/// Blocking (network): the connection waits up to the configured connect timeout,
 /// the import up to `timeout_ms` in all (-1: no limit). Not atomic: an
 /// error leaves what was written so far; running the same import again is
 /// safe and completes it.
@@ -101,6 +102,7 @@ pub unsafe extern "C" fn zku_init_hierarchy(
     users_json: *const c_char,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stats: *mut zku_import_stats,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -118,7 +120,8 @@ pub unsafe extern "C" fn zku_init_hierarchy(
         };
         let options = import_options(flags)?;
         let timeout = timeout_arg(timeout_ms)?;
-        let result = hierarchy::init_hierarchy(config, root, text, users, &options, timeout)?;
+        let result =
+            cancellable(cancel, None, || hierarchy::init_hierarchy(config, root, text, users, &options, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stats, result.into()) };
         Ok(())
@@ -127,6 +130,7 @@ pub unsafe extern "C" fn zku_init_hierarchy(
 
 /// As `zku_init_hierarchy`, on an existing client (its session and
 /// credentials), which stays open. Safe to call from several threads.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -138,6 +142,7 @@ pub unsafe extern "C" fn zku_import_hierarchy(
     users_json: *const c_char,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stats: *mut zku_import_stats,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -157,7 +162,8 @@ pub unsafe extern "C" fn zku_import_hierarchy(
         let timeout = timeout_arg(timeout_ms)?;
         crate::path::validate(root)?;
         let doc = Document::parse(text, &users_arg(users)?)?;
-        let result = hierarchy::import(client, root, &doc, &options, timeout, None)?;
+        let result =
+            cancellable(cancel, Some(client), || hierarchy::import(client, root, &doc, &options, timeout, None))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stats, result.into()) };
         Ok(())
@@ -178,7 +184,7 @@ pub unsafe extern "C" fn zku_import_hierarchy(
 /// ZKU_EXPORT_OMIT_INHERITED_ACL.
 /// Reads are pipelined level by level; the export is not a snapshot (a
 /// node deleted meanwhile is left out). Exporting "/" leaves out
-/// "/zookeeper". Blocking, up to `timeout_ms` in all. Safe to call from
+/// "/zookeeper". Blocking (network), up to `timeout_ms` in all. Safe to call from
 /// several threads.
 /// Errors: ZKU_ENONODE (no node at `path`), ZKU_ENOAUTH (a node is not
 /// readable), ZKU_EPATH, ZKU_EJSON (users), ZKU_EUTF8 (non-UTF-8 data with
@@ -194,6 +200,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
     users_json: *const c_char,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut c_char,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -216,7 +223,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
             omit_inherited_acl: flags & ZKU_EXPORT_OMIT_INHERITED_ACL != 0,
         };
         let timeout = timeout_arg(timeout_ms)?;
-        let text = hierarchy::export(client, path, &options, timeout, None)?;
+        let text = cancellable(cancel, Some(client), || hierarchy::export(client, path, &options, timeout, None))?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, raw_string(text)?) };
         Ok(())

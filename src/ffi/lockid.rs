@@ -29,6 +29,7 @@ pub struct zku_lock_id_parts {
 /// A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.
 /// `node_id` NULL uses the process default (`ZKU_NODE_ID`, else the host's
 /// MAC as 12 hex digits). Free the result with `zku_string_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -53,6 +54,7 @@ pub unsafe extern "C" fn zku_lock_id(
 
 /// Splits an identifier on its first three '-' (k3zkutil's parse_lock_id).
 /// Never fails on content; free the result with `zku_lock_id_parts_free`.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -99,6 +101,7 @@ impl Drop for zku_lock_id_parts {
 }
 
 /// Frees parsed parts. NULL is fine; free each once.
+/// Never blocks.
 ///
 /// # Safety
 /// `parts` is NULL or from `zku_parse_lock_id`, not yet freed, its fields
@@ -112,6 +115,7 @@ pub unsafe extern "C" fn zku_lock_id_parts_free(parts: *mut zku_lock_id_parts) {
 /// Sets `*out` to whether locking `key` after the `n` `locked_keys` goes
 /// backwards in sorted (byte-wise) order (k3zkutil's is_backward_locking).
 /// Errors: ZKU_EALREADYLOCKED when `key` is among `locked_keys`.
+/// Never blocks.
 ///
 /// # Safety
 /// `locked_keys` is NULL (with `n` 0) or `n` valid strings; other pointers

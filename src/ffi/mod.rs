@@ -9,6 +9,7 @@
 pub mod acl;
 pub mod buf;
 pub mod callback;
+pub mod cancel;
 pub mod cas;
 pub mod client;
 pub mod config;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use super::acl::zku_acl_list;
 use super::buf::{raw_string, zku_buf, zku_strings};
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::{bytes_arg, clear_out, guard, handle, str_arg, timeout_arg, version_arg, write_out, zku_rc};
@@ -131,7 +132,7 @@ unsafe fn client_arg<'a>(client: *const zku_client) -> Result<&'a Client> {
 /// with 0 for empty). `flags`: ZKU_CREATE_* bits (0: persistent).
 /// `ttl_ms` > 0 makes a persistent node expire after that long without
 /// changes or children (the server must enable extended types). `acl` NULL
-/// uses the configured default ACL (world:anyone:cdrwa when none). Blocking,
+/// uses the configured default ACL (world:anyone:cdrwa when none). Blocking (network),
 /// up to `timeout_ms`. On success `*created_path` (may be NULL) receives the
 /// path (with the sequence number) to free with `zku_string_free`, and
 /// `*stat` (may be NULL) the new node's stat.
@@ -151,6 +152,7 @@ pub unsafe extern "C" fn zku_client_create(
     ttl_ms: i64,
     acl: *const zku_acl_list,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     created_path: *mut *mut c_char,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -165,14 +167,15 @@ pub unsafe extern "C" fn zku_client_create(
         let (client, path, data, acl) =
             unsafe { (client_arg(client)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?, acl.as_ref()) };
         let options = create_options(flags, ttl_ms, acl)?;
-        let created = client.create(path, data, &options, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let created = cancellable(cancel, Some(client), || client.create(path, data, &options, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_created(created, created_path, stat) }
     })
 }
 
 /// Reads a node's data into a new `*data` (free with `zku_buf_free`) and
-/// its stat into `*stat` (may be NULL). Blocking, up to `timeout_ms`.
+/// its stat into `*stat` (may be NULL). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -182,6 +185,7 @@ pub unsafe extern "C" fn zku_client_get(
     client: *const zku_client,
     path: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     data: *mut *mut zku_buf,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -195,7 +199,8 @@ pub unsafe extern "C" fn zku_client_get(
         super::required_out(data, "data")?;
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
-        let (bytes, st) = client.get(path, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let (bytes, st) = cancellable(cancel, Some(client), || client.get(path, timeout))?;
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
             write_out(data, zku_buf::boxed(bytes));
@@ -207,7 +212,7 @@ pub unsafe extern "C" fn zku_client_get(
 
 /// Replaces a node's data if its version is `expected_version`
 /// (ZKU_ANY_VERSION: any). `*stat` (may be NULL) receives the new stat.
-/// Blocking, up to `timeout_ms`; on ZKU_ETIMEOUT or ZKU_ECONNECTIONLOSS the
+/// Blocking (network), up to `timeout_ms`; on ZKU_ETIMEOUT or ZKU_ECONNECTIONLOSS the
 /// write may or may not have been applied.
 /// Errors: ZKU_EBADVERSION, ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH,
 /// ZKU_ETOOLARGE, connection codes.
@@ -222,6 +227,7 @@ pub unsafe extern "C" fn zku_client_set(
     data_len: usize,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -231,7 +237,9 @@ pub unsafe extern "C" fn zku_client_set(
         // SAFETY: NULL or valid (caller).
         let (client, path, data) =
             unsafe { (client_arg(client)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
-        let st = client.set(path, data, version_arg(expected_version)?, timeout_arg(timeout_ms)?)?;
+        let version = version_arg(expected_version)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let st = cancellable(cancel, Some(client), || client.set(path, data, version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -239,7 +247,7 @@ pub unsafe extern "C" fn zku_client_set(
 }
 
 /// Deletes a node if its version is `expected_version` (ZKU_ANY_VERSION:
-/// any). Blocking, up to `timeout_ms`.
+/// any). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_EBADVERSION, ZKU_ENOTEMPTY, ZKU_ENOAUTH,
 /// ZKU_EPATH, connection codes.
 ///
@@ -251,17 +259,20 @@ pub unsafe extern "C" fn zku_client_delete(
     path: *const c_char,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
-        client.delete(path, version_arg(expected_version)?, timeout_arg(timeout_ms)?)
+        let version = version_arg(expected_version)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        cancellable(cancel, Some(client), || client.delete(path, version, timeout))
     })
 }
 
 /// Sets `*exists` to whether the node exists and, when it does, `*stat`
-/// (may be NULL) to its stat. Blocking, up to `timeout_ms`.
+/// (may be NULL) to its stat. Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -271,6 +282,7 @@ pub unsafe extern "C" fn zku_client_exists(
     client: *const zku_client,
     path: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     exists: *mut bool,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -284,7 +296,8 @@ pub unsafe extern "C" fn zku_client_exists(
         super::required_out(exists, "exists")?;
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
-        let found = client.exists(path, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let found = cancellable(cancel, Some(client), || client.exists(path, timeout))?;
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
             write_out(exists, found.is_some());
@@ -296,7 +309,7 @@ pub unsafe extern "C" fn zku_client_exists(
 
 /// The names of a node's children (in the server's order) into a new
 /// `*children` (free with `zku_strings_free`), its stat into `*stat` (may be
-/// NULL). Blocking, up to `timeout_ms`.
+/// NULL). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -306,6 +319,7 @@ pub unsafe extern "C" fn zku_client_children(
     client: *const zku_client,
     path: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     children: *mut *mut zku_strings,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -319,7 +333,8 @@ pub unsafe extern "C" fn zku_client_children(
         super::required_out(children, "children")?;
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
-        let (names, st) = client.children(path, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let (names, st) = cancellable(cancel, Some(client), || client.children(path, timeout))?;
         let list = zku_strings::boxed(names)?;
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
@@ -331,7 +346,7 @@ pub unsafe extern "C" fn zku_client_children(
 }
 
 /// A node's ACL into a new `*acl` (free with `zku_acl_list_free`) and its
-/// stat into `*stat` (may be NULL). Blocking, up to `timeout_ms`.
+/// stat into `*stat` (may be NULL). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -341,6 +356,7 @@ pub unsafe extern "C" fn zku_client_get_acl(
     client: *const zku_client,
     path: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     acl: *mut *mut zku_acl_list,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -354,7 +370,8 @@ pub unsafe extern "C" fn zku_client_get_acl(
         super::required_out(acl, "acl")?;
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
-        let (entries, st) = client.get_acl(path, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let (entries, st) = cancellable(cancel, Some(client), || client.get_acl(path, timeout))?;
         let list = Box::into_raw(Box::new(zku_acl_list::from_acls(entries)?));
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
@@ -367,7 +384,7 @@ pub unsafe extern "C" fn zku_client_get_acl(
 
 /// Replaces a node's ACL if its ACL version is `expected_aversion`
 /// (ZKU_ANY_VERSION: any). `*stat` (may be NULL) receives the new stat.
-/// Blocking, up to `timeout_ms`.
+/// Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE, ZKU_EBADVERSION, ZKU_ENOAUTH (needs 'a'),
 /// ZKU_EINVALIDACL (empty list), ZKU_EPATH, connection codes.
 ///
@@ -380,6 +397,7 @@ pub unsafe extern "C" fn zku_client_set_acl(
     acl: *const zku_acl_list,
     expected_aversion: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -388,7 +406,9 @@ pub unsafe extern "C" fn zku_client_set_acl(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or valid (caller).
         let (client, path, acl) = unsafe { (client_arg(client)?, str_arg(path, "path")?, handle(acl, "acl")?) };
-        let st = client.set_acl(path, &acl.acls(), version_arg(expected_aversion)?, timeout_arg(timeout_ms)?)?;
+        let version = version_arg(expected_aversion)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let st = cancellable(cancel, Some(client), || client.set_acl(path, &acl.acls(), version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -397,6 +417,7 @@ pub unsafe extern "C" fn zku_client_set_acl(
 
 /// `zku_client_create` with a JSON text value, checked before sending.
 /// Errors: as zku_client_create, plus ZKU_EJSON.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -408,6 +429,7 @@ pub unsafe extern "C" fn zku_client_create_json(
     flags: u32,
     acl: *const zku_acl_list,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     created_path: *mut *mut c_char,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -422,7 +444,8 @@ pub unsafe extern "C" fn zku_client_create_json(
         let (client, path, json, acl) =
             unsafe { (client_arg(client)?, str_arg(path, "path")?, str_arg(json, "json")?, acl.as_ref()) };
         let options = create_options(flags, 0, acl)?;
-        let created = client.create_json(path, json, &options, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let created = cancellable(cancel, Some(client), || client.create_json(path, json, &options, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_created(created, created_path, stat) }
     })
@@ -432,6 +455,7 @@ pub unsafe extern "C" fn zku_client_create_json(
 /// (free with `zku_string_free`), its stat into `*stat` (may be NULL).
 /// Errors: as zku_client_get, plus ZKU_EJSON when the data is not UTF-8
 /// JSON.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -440,6 +464,7 @@ pub unsafe extern "C" fn zku_client_get_json(
     client: *const zku_client,
     path: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     json: *mut *mut c_char,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -453,7 +478,8 @@ pub unsafe extern "C" fn zku_client_get_json(
         super::required_out(json, "json")?;
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
-        let (text, st) = client.get_json(path, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let (text, st) = cancellable(cancel, Some(client), || client.get_json(path, timeout))?;
         let text = raw_string(text)?;
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
@@ -466,6 +492,7 @@ pub unsafe extern "C" fn zku_client_get_json(
 
 /// `zku_client_set` with a JSON text value, checked before sending.
 /// Errors: as zku_client_set, plus ZKU_EJSON.
+/// Blocking (network), up to `timeout_ms`.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -476,6 +503,7 @@ pub unsafe extern "C" fn zku_client_set_json(
     json: *const c_char,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -484,7 +512,9 @@ pub unsafe extern "C" fn zku_client_set_json(
         unsafe { write_out(stat, zku_stat::default()) };
         // SAFETY: NULL or valid (caller).
         let (client, path, json) = unsafe { (client_arg(client)?, str_arg(path, "path")?, str_arg(json, "json")?) };
-        let st = client.set_json(path, json, version_arg(expected_version)?, timeout_arg(timeout_ms)?)?;
+        let version = version_arg(expected_version)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let st = cancellable(cancel, Some(client), || client.set_json(path, json, version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())

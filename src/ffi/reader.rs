@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::buf::raw_string;
 use super::callback::{UserData, zku_free_fn};
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
@@ -95,7 +96,7 @@ pub type zku_reader_fn = Option<
 /// following it; `*out` receives the reader (free with `zku_reader_free`).
 /// `callback` (may be NULL) receives every event; `user_data_free` (may be
 /// NULL) runs exactly once, on a library thread, after the last call
-/// (when the reader is closed or freed). Blocking, up to `timeout_ms`, for
+/// (when the reader is closed or freed). Blocking (network), up to `timeout_ms`, for
 /// the first read only. On failure nothing is kept: the caller keeps
 /// `user_data` (its `user_data_free` is not called).
 /// Errors: ZKU_ENONODE, ZKU_ENOTOBJECT (JSON but not an object), ZKU_EJSON
@@ -112,6 +113,7 @@ pub unsafe extern "C" fn zku_reader_new(
     user_data: *mut c_void,
     user_data_free: zku_free_fn,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_reader,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -132,7 +134,7 @@ pub unsafe extern "C" fn zku_reader_new(
             }
             _ => None,
         };
-        match Reader::new(client, path, boxed, timeout) {
+        match cancellable(cancel, Some(client), || Reader::new(client, path, boxed, timeout)) {
             Ok(reader) => {
                 drop(keep);
                 // SAFETY: checked non-NULL.
@@ -235,7 +237,7 @@ pub unsafe extern "C" fn zku_reader_get_pointer(
 /// free with `zku_string_free`) and the new stat in `*stat` (may be NULL).
 /// Changes are never missed but may be coalesced: `old_json` is what the
 /// previous return gave as new. The position is shared by all callers:
-/// use one watching thread per reader. Blocking, up to `timeout_ms`
+/// use one watching thread per reader. Blocking (network), up to `timeout_ms`
 /// (-1 forever, 0 no waiting).
 /// Errors: ZKU_ETIMEOUT; ZKU_ENONODE once per deletion, ZKU_ENOTOBJECT /
 /// ZKU_EJSON / ZKU_ENOAUTH once per unusable value (the reader goes on);
@@ -248,6 +250,7 @@ pub unsafe extern "C" fn zku_reader_get_pointer(
 pub unsafe extern "C" fn zku_reader_watch(
     reader: *const zku_reader,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     old_json: *mut *mut c_char,
     new_json: *mut *mut c_char,
     stat: *mut zku_stat,
@@ -262,7 +265,8 @@ pub unsafe extern "C" fn zku_reader_watch(
         }
         // SAFETY: NULL or live (caller).
         let reader = unsafe { reader_arg(reader)? };
-        let change = reader.watch(timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let change = cancellable(cancel, Some(reader.client()), || reader.watch(timeout))?;
         let old = if old_json.is_null() { None } else { Some(raw_string(change.old.to_string())?) };
         let new = if new_json.is_null() { None } else { Some(raw_string(change.new.to_string())?) };
         // SAFETY: NULL or writable (caller); each written only when non-NULL.
@@ -297,7 +301,8 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
 /// is not called again and `user_data_free` has run. Called from inside the
 /// callback it returns at once: the callback is not called again after it
 /// returns, and `user_data_free` runs right after. Thread-safe, idempotent,
-/// NULL is fine. Blocking while earlier events are delivered.
+/// NULL is fine. Blocking (waits for callbacks to finish): while earlier
+/// events are delivered, as long as the callback takes; never on the network.
 ///
 /// # Safety
 /// `reader` is NULL or live.
@@ -309,8 +314,8 @@ pub unsafe extern "C" fn zku_reader_close(reader: *const zku_reader) {
     }
 }
 
-/// Closes (see `zku_reader_close`; blocking while earlier events are
-/// delivered) and frees the reader. NULL is fine; free once, when no other
+/// Closes (see `zku_reader_close`) and frees the reader. Blocking (waits
+/// for callbacks to finish), as `zku_reader_close`; never on the network. NULL is fine; free once, when no other
 /// call on it is in progress (close it first to wake a blocked
 /// `zku_reader_watch`). May be called from the reader's own callback.
 ///

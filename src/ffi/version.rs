@@ -10,6 +10,7 @@ pub const ZKU_VERSION_MINOR: u32 = 1;
 pub const ZKU_VERSION_PATCH: u32 = 0;
 
 /// The version of the library actually linked, e.g. "0.1.0" (static).
+/// Never blocks.
 #[unsafe(no_mangle)]
 pub extern "C" fn zku_version() -> *const c_char {
     static VERSION: &std::ffi::CStr =

@@ -4,6 +4,7 @@
 use std::ffi::c_char;
 
 use super::buf::zku_buf;
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
@@ -19,7 +20,7 @@ pub const ZKU_WAIT_CREATE: u32 = 1;
 /// (-1: returns as soon as the node exists, i.e. at once if it does), then
 /// returns its data in a new `*data` (free with `zku_buf_free`) and its stat
 /// in `*stat` (may be NULL). `flags`: 0 or ZKU_WAIT_CREATE. Wakes on a watch,
-/// and checks again after a reconnection. Blocking, up to `timeout_ms`
+/// and checks again after a reconnection. Blocking (network), up to `timeout_ms`
 /// (-1: forever; 0: check once). The watch is removed before returning.
 /// Errors: ZKU_ETIMEOUT (not reached in time, including while
 /// disconnected), ZKU_ENONODE (no node, without ZKU_WAIT_CREATE),
@@ -36,6 +37,7 @@ pub unsafe extern "C" fn zku_get_next(
     version: i32,
     flags: u32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     data: *mut *mut zku_buf,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
@@ -53,7 +55,9 @@ pub unsafe extern "C" fn zku_get_next(
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?) };
         let until_created = flags & ZKU_WAIT_CREATE != 0;
-        let (bytes, st) = wait::get_next(client, path, version, until_created, timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        let (bytes, st) =
+            cancellable(cancel, Some(client), || wait::get_next(client, path, version, until_created, timeout))?;
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
             write_out(data, zku_buf::boxed(bytes));
@@ -64,7 +68,7 @@ pub unsafe extern "C" fn zku_get_next(
 }
 
 /// Waits until no node exists at `path`; returns at once if none does.
-/// Wakes on a watch and checks again after a reconnection. Blocking, up to
+/// Wakes on a watch and checks again after a reconnection. Blocking (network), up to
 /// `timeout_ms` (-1: forever; 0: check once). The watch is removed before
 /// returning.
 /// Errors: ZKU_ETIMEOUT, ZKU_ESESSIONEXPIRED, ZKU_ECLOSED,
@@ -78,11 +82,13 @@ pub unsafe extern "C" fn zku_wait_absent(
     client: *const zku_client,
     path: *const c_char,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?) };
-        wait::wait_absent(client, path, timeout_arg(timeout_ms)?)
+        let timeout = timeout_arg(timeout_ms)?;
+        cancellable(cancel, Some(client), || wait::wait_absent(client, path, timeout))
     })
 }

@@ -21,7 +21,7 @@ mod pipeline;
 
 pub use document::{Document, Users};
 
-use crate::client::Client;
+use crate::client::{Client, remaining};
 use crate::config::Config;
 use crate::error::Result;
 use crate::runtime::Timeout;
@@ -104,9 +104,9 @@ pub fn import(
 /// k3zkutil's init_hierarchy: checks the document (`hierarchy_json`) and
 /// the users map (`users_json`, `{"user": "password"}`; `None`: no users)
 /// before connecting, then connects with `config` (its hosts and auth),
-/// imports at `root` and closes the session.
+/// imports at `root` and closes the session, all within `timeout`.
 pub fn init_hierarchy(
-    config: Config,
+    mut config: Config,
     root: &str,
     hierarchy_json: &str,
     users_json: Option<&str>,
@@ -119,9 +119,16 @@ pub fn init_hierarchy(
         None => Users::new(),
     };
     let doc = Document::parse(hierarchy_json, &users)?;
+    let deadline = timeout.deadline();
+    if let (Timeout::After(_), Some(left)) = (timeout, deadline.remaining()) {
+        config.connect_timeout = Some(config.connect_timeout().min(left));
+    }
     let client = Client::connect(config)?;
-    let result = import(&client, root, &doc, options, timeout, None);
-    client.close();
+    let result = remaining(timeout, deadline, "init_hierarchy")
+        .and_then(|rest| import(&client, root, &doc, options, rest, None));
+    // Nothing to wait for: the import made persistent nodes only, and the
+    // close request goes out in the background.
+    client.close_within(Timeout::NoWait);
     result
 }
 

@@ -77,7 +77,7 @@ impl CClient {
             ok("config_new", call(|e| zku_config_new(&mut config, e)));
             ok("set_hosts", call(|e| zku_config_set_hosts(config, hosts.as_ptr(), e)));
             ok("set_session_timeout", call(|e| zku_config_set_session_timeout_ms(config, session_timeout_ms, e)));
-            ok("client_new", call(|e| zku_client_new(config, &mut client, e)));
+            ok("client_new", call(|e| zku_client_new(config, None, &mut client, e)));
             zku_config_free(config);
         }
         CClient(client)

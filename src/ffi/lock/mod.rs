@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use super::buf::{raw_string, zku_buf};
 use super::callback::{UserData, zku_free_fn};
+use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
@@ -145,6 +146,7 @@ unsafe fn lock_arg<'a>(lock: *const zku_lock) -> Result<&'a Lock> {
 /// Nothing is sent to the server. Free with `zku_lock_free`.
 /// Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
 /// ZKU_EINVAL (empty identifier, unknown flags, bad timeout), ZKU_EPERM.
+/// Never blocks.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -178,8 +180,9 @@ pub unsafe extern "C" fn zku_lock_new(
 /// requires on_lost for a lock that makes its own client, `on_state` is
 /// required: nobody else watches that session. It gets every state change
 /// as with `zku_lock_set_state_callback`; `user_data_free` (may be NULL)
-/// runs exactly once, after the last call. Blocking: waits for the session
-/// (the configured connect timeout). Other arguments as `zku_lock_new`.
+/// runs exactly once, after the last call. Blocking (network): waits for
+/// the session (the configured connect timeout; `cancel` as for
+/// `zku_client_new`). Other arguments as `zku_lock_new`.
 /// Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
 /// `zku_client_new`, and those of `zku_lock_new`. On failure the caller
 /// keeps `user_data` (`user_data_free` is not called).
@@ -197,6 +200,7 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
     on_state: zku_lock_state_fn,
     user_data: *mut c_void,
     user_data_free: zku_free_fn,
+    cancel: Option<&zku_cancel>,
     out: *mut *mut zku_lock,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -225,7 +229,7 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
             // library thread, as documented.
             unsafe { on_state(for_callback.ptr(), state_code(old), state_code(new)) }
         });
-        let lock = match Lock::with_own_client(config, name, options, callback) {
+        let lock = match cancellable(cancel, None, || Lock::with_own_client(config, name, options, callback)) {
             Ok(lock) => lock,
             Err(e) => {
                 // The callback is gone; the caller keeps user_data.
@@ -243,11 +247,12 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 }
 
 /// Frees a lock handle. If the lock is held (or suspended) it is released
-/// first — Blocking, up to the default timeout capped at the session
-/// timeout; a release not confirmed by then goes on in the background
-/// once reconnected (as `zku_lock_release`), so the node does not block
-/// others after an outage — then the state callback
-/// stops (its `user_data_free` runs) and, for a handle made by
+/// first — Blocking (network), up to the default timeout capped at the
+/// session timeout; a release not confirmed by then goes on in the
+/// background once reconnected (as `zku_lock_release`), so the node does
+/// not block others after an outage — then the state callback stops
+/// (Blocking (waits for callbacks to finish): a running call returns
+/// first; its `user_data_free` runs) and, for a handle made by
 /// `zku_lock_new_with_config`, its client is closed. The descriptor of
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
 /// in progress or follow (to stop an acquire blocked in another thread,
@@ -267,7 +272,7 @@ pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
 
 /// Acquires the lock, waiting up to `timeout_ms` for the holder to let go
 /// (0: one attempt; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
-/// default). Blocking. One round trip when the lock is free. On success
+/// default). Blocking (network). One round trip when the lock is free. On success
 /// `*token` (may be NULL) receives the fencing token: the lock node's czxid,
 /// larger for every new acquisition. Already held by this handle: success
 /// at once with the current token. While ZKU_LOCK_SUSPENDED, waits (up to
@@ -284,6 +289,7 @@ pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
 pub unsafe extern "C" fn zku_lock_acquire(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     token: *mut i64,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -292,7 +298,8 @@ pub unsafe extern "C" fn zku_lock_acquire(
         unsafe { write_out(token, 0) };
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let t = lock.acquire(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let t = cancellable(cancel, Some(lock.client()), || lock.acquire(timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, t) };
         Ok(())
@@ -303,7 +310,7 @@ pub unsafe extern "C" fn zku_lock_acquire(
 /// holder's node changes while waiting (first when we find it taken), as
 /// k3zkutil's acquire_loop yields (holder, version). `on_holder` returning
 /// non-zero stops waiting: ZKU_EABORTED. `on_holder` NULL behaves as
-/// `zku_lock_acquire`. Blocking. Errors: as `zku_lock_acquire`, plus
+/// `zku_lock_acquire`. Blocking (network). Errors: as `zku_lock_acquire`, plus
 /// ZKU_EABORTED.
 ///
 /// # Safety
@@ -313,6 +320,7 @@ pub unsafe extern "C" fn zku_lock_acquire(
 pub unsafe extern "C" fn zku_lock_acquire_loop(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     on_holder: zku_lock_holder_fn,
     user_data: *mut c_void,
     token: *mut i64,
@@ -324,8 +332,8 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
         let timeout = lock_timeout(lock, timeout_ms)?;
-        let t = match on_holder {
-            None => lock.acquire(timeout)?,
+        let t = cancellable(cancel, Some(lock.client()), || match on_holder {
+            None => lock.acquire(timeout),
             Some(on_holder) => lock.acquire_loop(timeout, &mut |holder| {
                 let mut data = holder.data.clone();
                 let len = data.len();
@@ -333,8 +341,8 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
                 // SAFETY: the caller's callback with its user_data, on its own
                 // thread; `data` is NUL-terminated and outlives the call.
                 unsafe { on_holder(user_data, data.as_ptr().cast(), len, holder.stat.version) == 0 }
-            })?,
-        };
+            }),
+        })?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, t) };
         Ok(())
@@ -343,7 +351,7 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
 
 /// One attempt that never waits for the holder (k3zkutil's try_acquire).
 /// `timeout_ms` bounds only the wait for a connection and the reply.
-/// Blocking. On success: `*locked` whether we hold it now; `*holder` (may
+/// Blocking (network). On success: `*locked` whether we hold it now; `*holder` (may
 /// be NULL; free with `zku_buf_free`) the holder's node data (ours when
 /// locked); `*version` (may be NULL) the node version; `*token` (may be
 /// NULL) the fencing token when locked, else 0.
@@ -356,6 +364,7 @@ pub unsafe extern "C" fn zku_lock_acquire_loop(
 pub unsafe extern "C" fn zku_lock_try_acquire(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     locked: *mut bool,
     holder: *mut *mut zku_buf,
     version: *mut i32,
@@ -373,7 +382,8 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
         required_out(locked, "locked")?;
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let r = lock.try_acquire(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let r = cancellable(cancel, Some(lock.client()), || lock.try_acquire(timeout))?;
         // SAFETY: out-parameters NULL or writable (caller); `locked` checked.
         unsafe {
             set_out(locked, r.locked);
@@ -388,7 +398,7 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
 }
 
 /// Releases the lock: deletes our node, never another holder's (see the
-/// lock documentation for how). Blocking, up to `timeout_ms`. Not held:
+/// lock documentation for how). Blocking (network), up to `timeout_ms`. Not held:
 /// ZKU_OK, nothing sent (k3zkutil's silent release). After
 /// ZKU_LOCK_LOST: ZKU_ELOCKLOST, nothing sent, and the state becomes
 /// ZKU_LOCK_UNLOCKED; the same when the node turns out to have been deleted
@@ -402,17 +412,23 @@ pub unsafe extern "C" fn zku_lock_try_acquire(
 /// # Safety
 /// `lock` is NULL or live; `err` NULL or writable.
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn zku_lock_release(lock: *const zku_lock, timeout_ms: i32, err: *mut *mut zku_error) -> zku_rc {
+pub unsafe extern "C" fn zku_lock_release(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        lock.release(lock_timeout(lock, timeout_ms)?)
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        cancellable(cancel, Some(lock.client()), || lock.release(timeout))
     })
 }
 
 /// k3zkutil's try_release: deletes the lock node if it holds our
 /// identifier (whoever created it; versioned delete), else leaves it.
-/// Blocking, up to `timeout_ms`. On success: `*released` true when the node
+/// Blocking (network), up to `timeout_ms`. On success: `*released` true when the node
 /// held our identifier and is gone, or when there was no node; `*holder`
 /// (may be NULL; `zku_buf_free`) the node data read (our data when there
 /// was no node); `*version` (may be NULL) its version (-1 when there was no
@@ -425,6 +441,7 @@ pub unsafe extern "C" fn zku_lock_release(lock: *const zku_lock, timeout_ms: i32
 pub unsafe extern "C" fn zku_lock_try_release(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     released: *mut bool,
     holder: *mut *mut zku_buf,
     version: *mut i32,
@@ -440,7 +457,8 @@ pub unsafe extern "C" fn zku_lock_try_release(
         required_out(released, "released")?;
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let r = lock.try_release(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let r = cancellable(cancel, Some(lock.client()), || lock.try_release(timeout))?;
         // SAFETY: out-parameters NULL or writable (caller); `released` checked.
         unsafe {
             set_out(released, r.released);

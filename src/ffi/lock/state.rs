@@ -62,6 +62,7 @@ pub unsafe extern "C" fn zku_lock_lost_reason(lock: *const zku_lock) -> *mut c_c
 }
 
 /// This handle's identifier, valid until `zku_lock_free` (NULL for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `lock` is NULL or live.
@@ -72,6 +73,7 @@ pub unsafe extern "C" fn zku_lock_identifier(lock: *const zku_lock) -> *const c_
 }
 
 /// The lock node's path, valid until `zku_lock_free` (NULL for NULL).
+/// Never blocks.
 ///
 /// # Safety
 /// `lock` is NULL or live.
@@ -89,6 +91,7 @@ pub unsafe extern "C" fn zku_lock_path(lock: *const zku_lock) -> *const c_char {
 /// `user_data_free` (may be NULL) runs exactly once, when the callback is
 /// replaced or removed or the lock freed.
 /// Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
+/// Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from

@@ -7,7 +7,7 @@ use super::*;
 /// set_lock_val), if the node's version is `expected_version` (-1: the
 /// version this handle last saw or wrote). Later acquisitions by this
 /// handle write this value too. Not reported as a change of holder or a
-/// loss. Blocking, up to `timeout_ms`; waits while suspended. On success
+/// loss. Blocking (network), up to `timeout_ms`; waits while suspended. On success
 /// `*new_version` (may be NULL) receives the node's new version.
 /// Errors: ZKU_EJSON, ZKU_ENOTLOCKED, ZKU_ELOCKLOST, ZKU_EBADVERSION,
 /// ZKU_ETOOLARGE, connection codes, ZKU_EINVAL.
@@ -20,6 +20,7 @@ pub unsafe extern "C" fn zku_lock_set_val(
     val_json: *const c_char,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     new_version: *mut i32,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -28,7 +29,8 @@ pub unsafe extern "C" fn zku_lock_set_val(
         unsafe { write_out(new_version, 0) };
         // SAFETY: NULL or valid (caller).
         let (lock, val) = unsafe { (lock_arg(lock)?, str_arg(val_json, "val_json")?) };
-        let v = lock.set_val(val, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
+        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
+        let v = cancellable(cancel, Some(lock.client()), || lock.set_val(val, version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(new_version, v) };
         Ok(())
@@ -37,7 +39,7 @@ pub unsafe extern "C" fn zku_lock_set_val(
 
 /// The lock node's "val" as JSON text (`*val_json`, free with
 /// `zku_string_free`) and the node version (`*version`, may be NULL),
-/// whoever holds it (k3zkutil's get_lock_val). Blocking, up to
+/// whoever holds it (k3zkutil's get_lock_val). Blocking (network), up to
 /// `timeout_ms`.
 /// Errors: ZKU_ENONODE (nobody holds the lock), ZKU_EJSON / ZKU_ENOTOBJECT
 /// (foreign node data), ZKU_ENULL, connection codes.
@@ -48,6 +50,7 @@ pub unsafe extern "C" fn zku_lock_set_val(
 pub unsafe extern "C" fn zku_lock_get_val(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     val_json: *mut *mut c_char,
     version: *mut i32,
     err: *mut *mut zku_error,
@@ -61,7 +64,8 @@ pub unsafe extern "C" fn zku_lock_get_val(
         required_out(val_json, "val_json")?;
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let (val, v) = lock.get_val(lock_timeout(lock, timeout_ms)?)?;
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let (val, v) = cancellable(cancel, Some(lock.client()), || lock.get_val(timeout))?;
         let val = raw_string(val)?;
         // SAFETY: checked non-NULL / NULL or writable (caller).
         unsafe {
@@ -76,7 +80,7 @@ pub unsafe extern "C" fn zku_lock_get_val(
 /// identifier (the "id" member; its JSON text when not a string; NULL when
 /// the data has none), `*holder_data` (may be NULL; `zku_buf_free`) the
 /// node data, `*stat` (may be NULL) the node's stat (`czxid` is the
-/// holder's fencing token). Blocking, up to `timeout_ms`.
+/// holder's fencing token). Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_ENONODE (the lock is free), connection codes, ZKU_ENOAUTH.
 ///
 /// # Safety
@@ -85,6 +89,7 @@ pub unsafe extern "C" fn zku_lock_get_val(
 pub unsafe extern "C" fn zku_lock_holder(
     lock: *const zku_lock,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     holder_id: *mut *mut c_char,
     holder_data: *mut *mut zku_buf,
     stat: *mut zku_stat,
@@ -99,8 +104,8 @@ pub unsafe extern "C" fn zku_lock_holder(
         }
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let holder = lock
-            .holder(lock_timeout(lock, timeout_ms)?)?
+        let timeout = lock_timeout(lock, timeout_ms)?;
+        let holder = cancellable(cancel, Some(lock.client()), || lock.holder(timeout))?
             .ok_or_else(|| Error::new(Code::NoNode, format!("{}: the lock is free", lock.path())))?;
         let id = match holder.id() {
             Some(id) if !holder_id.is_null() => raw_string(id)?,
@@ -127,7 +132,7 @@ pub unsafe extern "C" fn zku_lock_holder(
 /// third party deletes the node and another client re-creates it at the
 /// expected version within about one round trip before the write reaches
 /// the server. `expected_version` applies to
-/// `path` (-1: any). Waits while suspended. Blocking, up to `timeout_ms`.
+/// `path` (-1: any). Waits while suspended. Blocking (network), up to `timeout_ms`.
 /// On success `*stat` (may be NULL) receives `path`'s new stat.
 /// Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (lock node gone or changed),
 /// ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
@@ -143,6 +148,7 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
     data_len: usize,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -152,7 +158,8 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
         // SAFETY: NULL or valid (caller).
         let (lock, path, data) =
             unsafe { (lock_arg(lock)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
-        let st = lock.guarded_set(path, data, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)?;
+        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
+        let st = cancellable(cancel, Some(lock.client()), || lock.guarded_set(path, data, version, timeout))?;
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(stat, st.into()) };
         Ok(())
@@ -160,7 +167,7 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
 }
 
 /// Deletes `path` only if we still hold the lock (as
-/// `zku_lock_guarded_set`). Blocking, up to `timeout_ms`.
+/// `zku_lock_guarded_set`). Blocking (network), up to `timeout_ms`.
 /// Errors: as `zku_lock_guarded_set`, plus ZKU_ENOTEMPTY.
 ///
 /// # Safety
@@ -171,11 +178,13 @@ pub unsafe extern "C" fn zku_lock_guarded_delete(
     path: *const c_char,
     expected_version: i32,
     timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or valid (caller).
         let (lock, path) = unsafe { (lock_arg(lock)?, str_arg(path, "path")?) };
-        lock.guarded_delete(path, version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?)
+        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
+        cancellable(cancel, Some(lock.client()), || lock.guarded_delete(path, version, timeout))
     })
 }
