@@ -16,6 +16,7 @@ pub mod json;
 pub mod lock;
 pub mod lockid;
 pub mod node;
+pub mod packet;
 pub mod path;
 pub mod reader;
 pub mod runtime;

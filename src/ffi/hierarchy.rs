@@ -89,6 +89,7 @@ fn users_arg(users_json: Option<&str>) -> Result<Users> {
 /// node name), ZKU_EPERM (permission letters), ZKU_EINVALIDACL (empty ACL,
 /// unknown user, bad ACL id), ZKU_ETOOLARGE, ZKU_EINVAL (flags, timeout),
 /// ZKU_ENONODE (the root's parent is missing), ZKU_ENOAUTH, ZKU_EHOSTS,
+/// ZKU_EBADCONFIG (a malformed `ZKU_*` variable: nothing is written),
 /// ZKU_EAUTHFAILED, ZKU_ETIMEOUT, connection codes.
 ///
 /// # Safety
