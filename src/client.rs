@@ -258,10 +258,7 @@ impl Client {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(e)) => {
                     let err = Error::from(e);
-                    match err.code() {
-                        Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired => Err(in_flight(err)),
-                        _ => Err(err.context(what)),
-                    }
+                    if err.code().leaves_write_unknown() { Err(in_flight(err)) } else { Err(err.context(what)) }
                 }
             }
         })

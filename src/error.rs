@@ -160,6 +160,12 @@ impl Code {
         }
     }
 
+    /// Whether a write that failed with this code may still have been
+    /// applied: it was sent and its reply was cut off.
+    pub fn leaves_write_unknown(self) -> bool {
+        matches!(self, Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired)
+    }
+
     /// Whether retrying the same call later may succeed.
     pub fn is_retryable(self) -> bool {
         matches!(self, Code::ConnectionLoss | Code::OperationTimeout | Code::Throttled)

@@ -112,7 +112,7 @@ fn init_import_export_round_trip() {
     );
     let users = cs(r#"{"xp": "123"}"#);
     let cfg = config(true);
-    let mut stats = zku_import_stats { nodes: 99, created: 99, existed: 99, values_set: 99 };
+    let mut stats = zku_import_stats { nodes: 99, created: 99, existed: 99, values_set: 99, unknown: 99 };
     let got = call(|err| {
         // SAFETY: live config, valid strings and out-parameter.
         unsafe { zku_init_hierarchy(cfg, c_root.as_ptr(), doc.as_ptr(), users.as_ptr(), 0, 30_000, &mut stats, err) }
@@ -192,7 +192,7 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     let root = unique_path("ffi-tree-bad");
     let r = cs(&root);
     let good = cs(r#"{"a": {}}"#);
-    let mut stats = zku_import_stats { nodes: 7, created: 7, existed: 7, values_set: 7 };
+    let mut stats = zku_import_stats { nodes: 7, created: 7, existed: 7, values_set: 7, unknown: 7 };
     let import = |root: *const c_char,
                   doc: *const c_char,
                   users: *const c_char,

@@ -42,7 +42,7 @@ fn users() -> Users {
 
 fn import(c: &Client, root: &str, doc: &str, users: &Users, update: bool) -> zkutil::Result<hierarchy::ImportStats> {
     let doc = Document::parse(doc, users)?;
-    hierarchy::import(c, root, &doc, &ImportOptions { update_values: update }, T, None)
+    Ok(hierarchy::import(c, root, &doc, &ImportOptions { update_values: update }, T, None)?)
 }
 
 fn export(c: &Client, path: &str) -> String {
@@ -382,7 +382,8 @@ fn malformed_documents_are_refused_before_anything_is_written() {
             &ImportOptions::default(),
             T,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .error;
         assert_eq!(e.code(), code, "{e}");
         assert!(c.exists(&root, T).unwrap().is_none(), "nothing written for {mentions}");
     }
@@ -393,7 +394,8 @@ fn malformed_documents_are_refused_before_anything_is_written() {
     // Bad users maps.
     let e =
         hierarchy::init_hierarchy(config_for("127.0.0.1:1"), &root, "{}", Some("[1]"), &ImportOptions::default(), T)
-            .unwrap_err();
+            .unwrap_err()
+            .error;
     assert_eq!(e.code(), Code::BadJson, "checked before connecting: {e}");
 }
 
@@ -422,7 +424,8 @@ fn init_hierarchy_connects_with_the_given_auth() {
     assert_eq!(xp.get(&format!("{root}/a/b"), T).unwrap().0, b"5");
     // Without the auth, creating below the xp-only root is refused.
     let e = hierarchy::init_hierarchy(config_for(&hosts), &root, r#"{"c": {}}"#, None, &ImportOptions::default(), T)
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(e.code(), Code::NoAuth, "{e}");
     delete_tree(&xp, &root);
 }

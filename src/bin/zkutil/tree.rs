@@ -129,7 +129,7 @@ fn import(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
     let result = hierarchy::import(&client, root, &doc, &options, timeout, Some(&mut |d, t| progress.update(d, t)));
     progress.finish();
     client.close();
-    let stats = result?;
+    let stats = result.map_err(zkutil::Error::from)?;
     println!(
         "imported {} nodes into {root}: {} created, {} existed, {} values set",
         stats.nodes, stats.created, stats.existed, stats.values_set
