@@ -331,3 +331,37 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     // SAFETY: freed once.
     unsafe { zku_client_free(c) };
 }
+
+#[test]
+fn a_failed_import_reports_what_it_wrote() {
+    let c = client(false);
+    let root = unique_path("ffi-tree-partial");
+    // "locked" is created read-only, so its child's create is refused
+    // (ZKU_ENOAUTH) while the creates of the level after it are in flight.
+    let many: Vec<String> = (0..50).map(|i| format!(r#""z{i:02}": {{}}"#)).collect();
+    let doc = format!(
+        r#"{{"a": {{"a1": {{}}}}, "locked": {{"__acls__": [{{"scheme": "world", "id": "anyone", "perms": "r"}}], "x": {{}}}}, "z": {{{}}}}}"#,
+        many.join(", ")
+    );
+    let (r, d) = (cs(&root), cs(&doc));
+    let mut stats = zku_import_stats::default();
+    // SAFETY: live client, valid strings and out-parameter.
+    let got =
+        call(|err| unsafe { zku_import_hierarchy(c, r.as_ptr(), d.as_ptr(), null(), 0, 10_000, &mut stats, err) });
+    expect("import", got, ZKU_ENOAUTH, "/locked/x");
+    assert!(!exists(c, &format!("{root}/locked/x")));
+    let mut written = vec![root.clone(), format!("{root}/a"), format!("{root}/a/a1"), format!("{root}/locked")];
+    written.push(format!("{root}/z"));
+    written.extend((0..50).map(|i| format!("{root}/z/z{i:02}")));
+    for path in &written {
+        assert!(exists(c, path), "{path}");
+    }
+    assert_eq!(stats.nodes, 56);
+    assert_eq!(
+        (stats.created, stats.existed, stats.unknown),
+        (written.len() as u64, 0, 0),
+        "every node written is counted, the replies in flight included"
+    );
+    // SAFETY: freed once.
+    unsafe { zku_client_free(c) };
+}
