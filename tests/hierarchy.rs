@@ -502,6 +502,47 @@ fn import_survives_a_server_restart_midway() {
     }
 }
 
+#[test]
+fn an_import_cut_off_by_a_stopped_server_reports_what_it_wrote() {
+    let mut server = ZkServer::start();
+    let config = Config { session_timeout: Some(Duration::from_secs(20)), ..config_for(&server.connect_string()) };
+    let c = Client::connect(config).unwrap();
+    let names: Vec<String> = (0..1000).map(|i| format!(r#""n{i}": {{"a": {{}}, "b": {{}}}}"#)).collect();
+    let parsed = Document::parse(&format!("{{{}}}", names.join(",")), &Users::new()).unwrap();
+    // Midway through the second level the server stops for good (until the
+    // import has failed).
+    let mut stopper = Some(move || {
+        server.stop();
+        server
+    });
+    let mut stopped = None;
+    let mut progress = |done: u64, _: Option<u64>| {
+        if done > 1500 {
+            if let Some(stop) = stopper.take() {
+                stopped = Some(stop());
+            }
+        }
+    };
+    let short = Timeout::After(Duration::from_secs(3));
+    let err = hierarchy::import(&c, "/cut", &parsed, &ImportOptions::default(), short, Some(&mut progress))
+        .expect_err("the server is gone");
+    let mut server = stopped.expect("stopped midway");
+    assert!(err.error.code().is_retryable(), "{err}");
+    let stats = err.stats;
+    assert_eq!(stats.nodes, 3001);
+    assert!(stats.created > 1500 && stats.unknown > 0, "{stats:?}");
+    // Every write the import counted as done is there, and nothing beyond
+    // those plus the ones of unknown outcome.
+    server.restart();
+    let (names, _) = c.children("/cut", T).unwrap();
+    let mut present = 1 + names.len() as u64;
+    for name in &names {
+        present += c.children(&format!("/cut/{name}"), T).unwrap().0.len() as u64;
+    }
+    eprintln!("import cut off: {stats:?}, {present} nodes present");
+    assert!(stats.created <= present && present <= stats.created + stats.unknown, "{present} nodes, {stats:?}");
+}
+
 /// The Python with k3zkutil and kazoo, as tests/lock_python.rs finds it:
 /// $ZKU_PYTHON, else the repository's .venv (scripts/install-deps.sh).
 fn python() -> String {

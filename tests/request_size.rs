@@ -14,9 +14,11 @@ use std::time::Duration;
 
 use capi::{CClient, call, cs, expect, ok};
 use common::zk::{shared_server, unique_path};
+use zkutil::acl::{Acl, PERM_ALL};
 use zkutil::cas::{Cas, CasOptions};
 use zkutil::config::Config;
 use zkutil::ffi::client::{zku_client_add_auth, zku_client_set_state_callback, zku_client_state, zku_state};
+use zkutil::ffi::config::{zku_config_free, zku_config_new, zku_config_set_auth};
 use zkutil::ffi::error::ZKU_ETOOLARGE;
 use zkutil::hierarchy::{self, Document, ImportOptions, Users};
 use zkutil::packet::{MAX_REQUEST_LEN, SERVER_PACKET_LIMIT};
@@ -74,6 +76,14 @@ impl Watched {
         Watched { client, changes, session_id }
     }
 
+    /// A watched client and a new directory for the test's nodes.
+    fn with_dir(prefix: &str) -> (Watched, String) {
+        let w = Watched::connect();
+        let dir = unique_path(prefix);
+        w.client.create(&dir, b"", &CreateOptions::persistent(), T).unwrap();
+        (w, dir)
+    }
+
     /// Refused with ETOOLARGE naming the limit.
     fn expect_too_large<T: std::fmt::Debug>(&self, what: &str, result: zkutil::Result<T>) {
         let err = result.expect_err(what);
@@ -93,10 +103,8 @@ impl Watched {
 
 #[test]
 fn create_and_set_at_and_over_the_limit() {
-    let w = Watched::connect();
+    let (w, dir) = Watched::with_dir("size");
     let c = &w.client;
-    let dir = unique_path("size");
-    c.create(&dir, b"", &CreateOptions::persistent(), T).unwrap();
 
     // Create: path plus MAX_DATA_LEN bytes of data, exactly at the limit.
     let data = vec![7u8; MAX_DATA_LEN];
@@ -128,10 +136,8 @@ fn create_and_set_at_and_over_the_limit() {
 
 #[test]
 fn cas_commits_at_and_over_the_limit() {
-    let w = Watched::connect();
+    let (w, dir) = Watched::with_dir("size-cas");
     let c = &w.client;
-    let dir = unique_path("size-cas");
-    c.create(&dir, b"", &CreateOptions::persistent(), T).unwrap();
     let data = vec![1u8; MAX_DATA_LEN];
 
     // A versioned set.
@@ -160,10 +166,8 @@ fn cas_commits_at_and_over_the_limit() {
 
 #[test]
 fn guarded_writes_at_and_over_the_limit() {
-    let w = Watched::connect();
+    let (w, dir) = Watched::with_dir("size-lock");
     let c = &w.client;
-    let dir = unique_path("size-lock");
-    c.create(&dir, b"", &CreateOptions::persistent(), T).unwrap();
     let lock = Lock::new(c, &dir[1..], LockOptions::default()).unwrap();
     lock.acquire(T).unwrap();
     let lock_path = lock.path().len();
@@ -207,6 +211,25 @@ fn import_at_and_over_the_limit_writes_nothing_when_over() {
     w.assert_never_disconnected();
 }
 
+#[test]
+fn delete_and_set_acl_at_and_over_the_limit() {
+    let (w, dir) = Watched::with_dir("size-misc");
+    let c = &w.client;
+    // A delete is its path and a version: at the limit it reaches the
+    // server (no such node), over it is refused before sending.
+    let path_len = MAX_REQUEST_LEN - (HEADER + 4 + 4);
+    let err = c.delete(&path_of_len(&dir, path_len), None, T).unwrap_err();
+    assert_eq!(err.code(), Code::NoNode, "{err}");
+    w.expect_too_large("delete over", c.delete(&path_of_len(&dir, path_len + 1), None, T));
+
+    // A set_acl with one digest entry whose id fills the request.
+    let fixed = HEADER + (4 + dir.len()) + (4 + (4 + (4 + "digest".len()) + 4)) + 4;
+    let acl = |id_len: usize| vec![Acl::new(PERM_ALL, "digest", format!("u:{}", "x".repeat(id_len - 2)))];
+    c.set_acl(&dir, &acl(MAX_REQUEST_LEN - fixed), None, T).expect("a set_acl at the limit is applied");
+    w.expect_too_large("set_acl over", c.set_acl(&dir, &acl(MAX_REQUEST_LEN - fixed + 1), None, T));
+    w.assert_never_disconnected();
+}
+
 unsafe extern "C" fn count_change(user_data: *mut c_void, _old: zku_state, _new: zku_state) {
     // SAFETY: the counter registered below, alive until the client is freed.
     unsafe { &*(user_data as *const AtomicUsize) }.fetch_add(1, Ordering::SeqCst);
@@ -235,6 +258,16 @@ fn credentials_at_and_over_the_limit() {
     expect("add_auth over", add_auth(&over), ZKU_ETOOLARGE, &MAX_REQUEST_LEN.to_string());
     let beyond = vec![b'p'; 2 * 1024 * 1024];
     expect("add_auth 2 MiB", add_auth(&beyond), ZKU_ETOOLARGE, "limit");
+    // The same limit for a configuration's credentials.
+    let mut config = std::ptr::null_mut();
+    let password = cs(&"p".repeat(MAX_REQUEST_LEN));
+    // SAFETY: valid out-parameter and strings; the config is freed once.
+    unsafe {
+        ok("config_new", call(|e| zku_config_new(&mut config, e)));
+        let set = call(|e| zku_config_set_auth(config, scheme.as_ptr(), c"u".as_ptr(), password.as_ptr(), e));
+        expect("config_set_auth over", set, ZKU_ETOOLARGE, "limit");
+        zku_config_free(config);
+    }
     let at_limit = &over[..over.len() - 1];
     ok("add_auth at the limit", add_auth(at_limit));
     // SAFETY: live client.

@@ -74,7 +74,7 @@ impl From<Stopped> for Error {
 /// and hands each reply to `on_reply` in order. Every operation passed here
 /// is safe to repeat (reads, create-or-set-ACL, set of a final value), so
 /// the items cut off by a connection loss are sent again once the session
-/// is back, while the deadline allows. `on_reply` stops everything by
+/// is back (the rest after them), while the deadline allows. `on_reply` stops everything by
 /// returning an error; the requests already sent then still get their
 /// replies awaited, and the successful ones handed to `on_reply`, so the
 /// caller learns what was applied.
@@ -101,7 +101,9 @@ where
         let mut in_flight = VecDeque::with_capacity(window);
         let mut next = todo.iter().copied();
         loop {
-            while in_flight.len() < window.max(1) {
+            // After a connection loss, nothing more is sent until the
+            // session is back: it would only be cut off too.
+            while lost.is_empty() && in_flight.len() < window.max(1) {
                 match next.next() {
                     Some(i) => {
                         owed -= usize::from(owed > 0);
@@ -136,7 +138,9 @@ where
         if let Err(e) = client.ready(deadlines.connect).await {
             return Err(Stopped { error: e.context(what), unsettled: lost.len() as u64 });
         }
+        // The lost items first: `owed` counts them down as they are sent.
         owed = lost.len();
+        lost.extend(next);
         todo = lost;
     }
 }
