@@ -297,7 +297,7 @@ fn bad_env(name: &str, why: &str) -> Error {
 /// a size limit, which keeps its own code.
 fn env_error(name: &str, e: Error) -> Error {
     let code = if e.code() == Code::DataTooLarge { e.code() } else { Code::BadConfig };
-    Error::new(code, format!("{name} is malformed: {}", e.message()))
+    Error::new(code, format!("{name}: {}", e.message()))
 }
 
 /// Milliseconds: a whole number from 1 to i32::MAX (ZooKeeper's session
