@@ -74,10 +74,10 @@ impl From<Stopped> for Error {
 /// and hands each reply to `on_reply` in order. Every operation passed here
 /// is safe to repeat (reads, create-or-set-ACL, set of a final value), so
 /// the items cut off by a connection loss are sent again once the session
-/// is back (the rest after them), while the deadline allows. `on_reply` stops everything by
-/// returning an error; the requests already sent then still get their
-/// replies awaited, and the successful ones handed to `on_reply`, so the
-/// caller learns what was applied.
+/// is back (the rest after them), while the deadline allows. `on_reply`
+/// stops everything by returning an error; the requests already sent then
+/// still get their replies awaited, and the successful ones handed to
+/// `on_reply`, so the caller learns what was applied.
 pub(crate) async fn run<T, F, Fut, R>(
     client: &Client,
     deadlines: Deadlines,
