@@ -24,6 +24,18 @@
 
 
 /**
+ * ZooKeeper's default `jute.maxbuffer`: the largest length a request may
+ * announce (the 4-byte length prefix itself not counted).
+ */
+#define SERVER_PACKET_LIMIT 1048575
+
+/**
+ * The largest request (header and body, without the length prefix) the
+ * library sends.
+ */
+#define MAX_REQUEST_LEN (SERVER_PACKET_LIMIT - SAFETY_MARGIN)
+
+/**
  * Permission bit: read data and list children.
  */
 #define ZKU_PERM_READ 1
@@ -309,9 +321,10 @@ typedef struct zku_client zku_client;
 
 /**
  * Configuration for clients and recipes (k3zkutil's ZKConf). Every field
- * left unset falls back to the process-wide default read once from the
- * `ZKU_*` environment variables, then to a built-in default. Not
- * thread-safe while being modified; a client copies it when created.
+ * left unset falls back to its `ZKU_*` environment variable, read when a
+ * client is created (and by `zku_config_get` and `zku_config_path`), then
+ * to a built-in default. Not thread-safe while being modified; a client
+ * copies it when created.
  */
 typedef struct zku_config zku_config;
 
@@ -461,6 +474,12 @@ typedef struct zku_import_stats {
      * Existing nodes whose value was set (ZKU_IMPORT_UPDATE_VALUES).
      */
     uint64_t values_set;
+    /**
+     * After a failure: writes sent whose reply never came (connection
+     * lost, timeout); they may or may not have been applied. `created`,
+     * `existed` and `values_set` count only writes the server confirmed.
+     */
+    uint64_t unknown;
 } zku_import_stats;
 
 /**
@@ -807,7 +826,9 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
 #define ZKU_EINVAL -1012
 
 /**
- * Node data exceeds ZKU_MAX_DATA_LEN.
+ * Node data exceeds ZKU_MAX_DATA_LEN, or a request (path, data and ACL
+ * together; credentials) exceeds the server's packet limit. Refused before
+ * anything is sent.
  */
 #define ZKU_ETOOLARGE -1013
 
@@ -836,6 +857,12 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
  * The key is already locked by the caller.
  */
 #define ZKU_EALREADYLOCKED -1018
+
+/**
+ * A `ZKU_*` environment variable is malformed; the message names it and
+ * says what is wrong. Nothing was sent to a server.
+ */
+#define ZKU_EBADCONFIG -1020
 
 /**
  * No member at that JSON Pointer in a cached reader's value.
@@ -1310,10 +1337,15 @@ zku_rc zku_cas_update(const struct zku_client *client, const char *path, uint32_
  * Connects and waits for a session, at most the configured connect
  * timeout. Blocking (network); `cancel` (NULL: none) as for every blocking
  * call (it comes before the outputs, as there is no `timeout_ms`).
- * `config` may be NULL (all defaults); it is copied. Free the client with
+ * `config` may be NULL (all defaults); it is copied. Fields it leaves
+ * unset come from the `ZKU_*` environment variables, read now; a
+ * malformed variable (set but empty counts) fails before anything is
+ * sent, even when `config` sets that field. Free the client with
  * `zku_client_free`.
- * Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
- * ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ECANCELLED.
+ * Errors: ZKU_EBADCONFIG (a malformed `ZKU_*` variable, named in the
+ * message), ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
+ * ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ETOOLARGE
+ * (credentials over the server's packet limit), ZKU_ECANCELLED.
  *
  * # Safety
  * Pointers are NULL or valid.
@@ -1401,7 +1433,10 @@ zku_rc zku_client_set_state_callback(const struct zku_client *client, zku_state_
  * Adds credentials to the session, e.g. scheme "digest" with
  * "user:password" bytes. Kept across reconnects. Blocking (network), up to
  * `timeout_ms`. A refused credential ends the session:
- * ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED.
+ * ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED. Credentials too
+ * large for the server's packet limit (scheme and credential together
+ * about 1 MiB) fail with ZKU_ETOOLARGE, the limit in the message, before
+ * anything is sent.
  *
  * # Safety
  * Pointers are NULL or valid; `auth` has `auth_len` readable bytes.
@@ -1410,7 +1445,10 @@ zku_rc zku_client_add_auth(const struct zku_client *client, const char *scheme, 
 
 /**
  * Creates an empty configuration (every field falls back to the defaults).
- * Free it with `zku_config_free`.
+ * Free it with `zku_config_free`. Checks the `ZKU_*` environment
+ * variables, so a malformed one is reported early.
+ * Errors: ZKU_EBADCONFIG (a malformed variable, named in the message),
+ * ZKU_ETOOLARGE (`ZKU_AUTH` over the server's packet limit).
  * Never blocks.
  *
  * # Safety
@@ -1459,6 +1497,8 @@ zku_rc zku_config_set_connect_timeout_ms(struct zku_config *config, int64_t ms, 
 
 /**
  * Sets the credentials every session adds, e.g. ("digest", "xp", "123").
+ * Errors: ZKU_EINVAL (empty scheme), ZKU_ETOOLARGE (over the server's
+ * packet limit).
  * Never blocks.
  *
  * # Safety
@@ -1481,7 +1521,8 @@ zku_rc zku_config_add_acl(struct zku_config *config, const char *user, const cha
  * Sets a text field (node id or a directory). Directories are used as
  * prefixes, as in k3zkutil: give the trailing '/'. A relative directory is
  * taken from the root, as kazoo does. Errors: ZKU_EINVAL for an unknown
- * field.
+ * field, ZKU_EPATH for a directory that does not prefix valid paths
+ * (empty, or with an empty, `.` or `..` component).
  * Never blocks.
  *
  * # Safety
@@ -1490,8 +1531,9 @@ zku_rc zku_config_add_acl(struct zku_config *config, const char *user, const cha
 zku_rc zku_config_set(struct zku_config *config, zku_config_field field, const char *value, struct zku_error **err);
 
 /**
- * The effective value of a text field (after the fallbacks), as a new
- * string freed with `zku_string_free`.
+ * The effective value of a text field (after the fallbacks, the
+ * environment read now), as a new string freed with `zku_string_free`.
+ * Errors: ZKU_EBADCONFIG (a malformed `ZKU_*` variable), ZKU_EINVAL.
  * Never blocks.
  *
  * # Safety
@@ -1502,7 +1544,8 @@ zku_rc zku_config_get(const struct zku_config *config, zku_config_field field, c
 /**
  * Builds a k3zkutil path from a text key (NULL means ""), e.g.
  * ZKU_PATH_LOCK with "job" gives "/lock/job". The new string is freed with
- * `zku_string_free`. Errors: ZKU_EINVAL for an unknown kind.
+ * `zku_string_free`. Errors: ZKU_EINVAL for an unknown kind,
+ * ZKU_EBADCONFIG (a malformed `ZKU_*` variable).
  * Never blocks.
  *
  * # Safety
@@ -1514,7 +1557,7 @@ zku_rc zku_config_path(const struct zku_config *config, zku_path_kind kind, cons
  * Builds a k3zkutil path from an integer id, written `%010d` (journal ids
  * as `journal_id%010d`), e.g. ZKU_PATH_TX_ALIVE with 3 gives
  * "/tx/alive/0000000003". Errors: ZKU_EINVAL for record and seq paths,
- * whose keys are text.
+ * whose keys are text; ZKU_EBADCONFIG (a malformed `ZKU_*` variable).
  * Never blocks.
  *
  * # Safety
@@ -1569,11 +1612,17 @@ void zku_error_free(struct zku_error *err);
  * Nodes are created breadth-first, a level's requests pipelined; a
  * node's value defaults to `{}` and its ACL to its parent's; existing
  * nodes get their ACL set (and value, with the flag). `*stats` (may be
- * NULL) receives the counts.
+ * NULL) receives the counts, on failure too (unlike other outputs): then
+ * they count what was applied before the import stopped (replies to
+ * requests already in flight are awaited first), and `unknown` the
+ * writes whose outcome is unknown.
  *
  * The document and users are checked completely before connecting:
  * nothing is written when they are malformed, and the error message names
- * the JSON path (RFC 6901 pointer) of the problem.
+ * the JSON path (RFC 6901 pointer) of the problem. So are the request
+ * sizes: a node whose create would exceed the server's packet limit
+ * (path, value and ACL together) fails with ZKU_ETOOLARGE before the
+ * first write.
  *
  * Blocking (network): the connection waits up to the configured connect timeout,
  * the import up to `timeout_ms` in all (-1: no limit). Not atomic: an
@@ -1583,6 +1632,7 @@ void zku_error_free(struct zku_error *err);
  * node name), ZKU_EPERM (permission letters), ZKU_EINVALIDACL (empty ACL,
  * unknown user, bad ACL id), ZKU_ETOOLARGE, ZKU_EINVAL (flags, timeout),
  * ZKU_ENONODE (the root's parent is missing), ZKU_ENOAUTH, ZKU_EHOSTS,
+ * ZKU_EBADCONFIG (a malformed `ZKU_*` variable: nothing is written),
  * ZKU_EAUTHFAILED, ZKU_ETIMEOUT, connection codes.
  *
  * # Safety
@@ -1967,6 +2017,8 @@ zku_rc zku_lock_guarded_delete(const struct zku_lock *lock, const char *path, in
  * A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.
  * `node_id` NULL uses the process default (`ZKU_NODE_ID`, else the host's
  * MAC as 12 hex digits). Free the result with `zku_string_free`.
+ * Errors: ZKU_EBADCONFIG when `node_id` is NULL and a `ZKU_*` variable is
+ * malformed.
  * Never blocks.
  *
  * # Safety
@@ -2016,7 +2068,9 @@ zku_rc zku_is_backward_locking(const char *const *locked_keys, size_t n, const c
  * path (with the sequence number) to free with `zku_string_free`, and
  * `*stat` (may be NULL) the new node's stat.
  * Errors: ZKU_ENODEEXISTS, ZKU_ENONODE (parent missing), ZKU_ENOAUTH,
- * ZKU_ENOCHILDRENFOREPHEMERALS, ZKU_EPATH, ZKU_ETOOLARGE, ZKU_EINVAL,
+ * ZKU_ENOCHILDRENFOREPHEMERALS, ZKU_EPATH, ZKU_ETOOLARGE (data over
+ * ZKU_MAX_DATA_LEN, or path, data and ACL together over the server's
+ * packet limit: refused before sending), ZKU_EINVAL,
  * ZKU_EUNIMPLEMENTED (TTL without extended types), connection codes.
  *
  * # Safety

@@ -29,6 +29,7 @@ use crate::client::{Client, remaining};
 use crate::error::{Code, Error, Result};
 use crate::json;
 use crate::node::{CreateOptions, Stat};
+use crate::packet::Write;
 use crate::path;
 use crate::runtime::Timeout;
 
@@ -233,6 +234,7 @@ impl Cas {
 
     fn check_new(&self, new: &[u8]) -> Result<()> {
         path::check_data_len(new)?;
+        self.client.check_request(&Write::SetData { path: &self.path, data: new })?;
         if self.options.json {
             let text =
                 std::str::from_utf8(new).map_err(|_| Error::new(Code::BadJson, "the new value is not UTF-8 JSON"))?;

@@ -19,6 +19,7 @@ use crate::config::{self, Config};
 use crate::dispatch::StateFollower;
 use crate::error::{Code, Error, Result};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
+use crate::packet::{self, Write};
 use crate::path;
 use crate::runtime::{self, Deadline, Timeout};
 
@@ -38,6 +39,8 @@ struct Inner {
     /// The configured default ACL (world:anyone:cdrwa when none), built
     /// once: a digest entry costs a SHA-1.
     default_acl: Vec<Acl>,
+    /// Prepended to every path on the wire: counts in a request's size.
+    chroot_len: usize,
     session_id: i64,
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
@@ -51,11 +54,14 @@ struct Inner {
 
 impl Client {
     /// Connects and waits until the session is established, at most the
-    /// configured connect timeout.
+    /// configured connect timeout. Fields `config` leaves unset come from
+    /// the `ZKU_*` environment ([`Config::with_env`]); a malformed variable
+    /// fails here, before anything is sent.
     pub fn connect(config: Config) -> Result<Client> {
+        let config = config.with_env()?;
         config.validate()?;
         let hosts = config.hosts();
-        config::parse_hosts(&hosts)?;
+        let (_, chroot) = config::parse_hosts(&hosts)?;
         let default_acl = config.default_acl()?;
         for acl in &default_acl {
             acl.validate()?;
@@ -69,6 +75,7 @@ impl Client {
             zk: RwLock::new(Some(zk)),
             config,
             default_acl,
+            chroot_len: chroot.map_or(0, |c| c.len()),
             session_id,
             session_timeout,
             state,
@@ -262,12 +269,7 @@ impl Client {
                 Ok(Ok(value)) => Ok(value),
                 Ok(Err(e)) => {
                     let err = Error::from(e);
-                    match err.code() {
-                        Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired => {
-                            Err(in_flight(what, err))
-                        }
-                        _ => Err(err.context(what)),
-                    }
+                    if err.code().leaves_write_unknown() { Err(in_flight(what, err)) } else { Err(err.context(what)) }
                 }
             }
         })
@@ -282,6 +284,25 @@ impl Client {
             return Err(Error::new(Code::InvalidAcl, "ACL list is empty"));
         }
         acl.iter().map(|a| a.validate().map(|_| a.to_zk())).collect()
+    }
+
+    /// The ACL a create sends, once the whole request is known to fit the
+    /// server's packet limit.
+    fn create_acl(&self, path: &str, data: &[u8], options: &CreateOptions) -> Result<Vec<zk::Acl>> {
+        let acl = self.acl_or_default(&options.acl)?;
+        self.check_request(&Write::Create { path, data, acl: &acl, ttl: options.ttl.is_some() })?;
+        Ok(acl)
+    }
+
+    /// Refuses a write too large for the server (see [`packet`]) before it
+    /// is sent: the server would drop the whole connection.
+    pub(crate) fn check_request(&self, write: &Write) -> Result<()> {
+        packet::check(write, self.inner.chroot_len)
+    }
+
+    /// [`Client::check_request`] for writes sent together as one multi.
+    pub(crate) fn check_multi(&self, writes: &[Write]) -> Result<()> {
+        packet::check_multi(writes, self.inner.chroot_len)
     }
 
     /// Creates a node and returns its path (with the sequence number for a
@@ -302,7 +323,7 @@ impl Client {
         if options.ttl.is_some_and(|t| t.is_zero()) {
             return Err(Error::invalid_argument("a TTL must be positive"));
         }
-        let acl = self.acl_or_default(&options.acl)?;
+        let acl = self.create_acl(path, data, options)?;
         let what = format!("create {path}");
         let deadline = timeout.deadline();
         let attempt = |zk: zk::Client| {
@@ -337,7 +358,7 @@ impl Client {
             return Err(Error::invalid_argument("create_write_once: one named node only"));
         }
         path::check_data_len(data)?;
-        let acl = self.acl_or_default(&options.acl)?;
+        let acl = self.create_acl(path, data, options)?;
         let what = format!("create {path}");
         let deadline = timeout.deadline();
         let attempt = |zk: zk::Client| {
@@ -377,6 +398,7 @@ impl Client {
     pub fn set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
         path::validate(path)?;
         path::check_data_len(data)?;
+        self.check_request(&Write::SetData { path, data })?;
         let stat = self
             .call(timeout, &format!("set {path}"), false, |zk| async move { zk.set_data(path, data, version).await })?;
         Ok(Stat::from(&stat))
@@ -388,6 +410,7 @@ impl Client {
         if path == "/" {
             return Err(Error::new(Code::InvalidPath, "the root node cannot be deleted"));
         }
+        self.check_request(&Write::Delete { path })?;
         self.call(timeout, &format!("delete {path}"), false, |zk| async move { zk.delete(path, version).await })
     }
 
@@ -419,6 +442,7 @@ impl Client {
     pub fn set_acl(&self, path: &str, acl: &[Acl], aversion: Option<i32>, timeout: Timeout) -> Result<Stat> {
         path::validate(path)?;
         let acl = self.acl_or_default(&Some(acl.to_vec()))?;
+        self.check_request(&Write::SetAcl { path, acl: &acl })?;
         let stat = self.call(timeout, &format!("set_acl {path}"), false, |zk| {
             let acl = acl.clone();
             async move { zk.set_acl(path, &acl, aversion).await }
@@ -432,6 +456,7 @@ impl Client {
         if scheme.is_empty() {
             return Err(Error::invalid_argument("auth scheme is empty"));
         }
+        packet::check_auth(scheme, credentials)?;
         self.call(timeout, &format!("add_auth {scheme}"), false, |zk| async move { zk.auth(scheme, credentials).await })
     }
 

@@ -1,12 +1,14 @@
 //! Configuration (k3zkutil's ZKConf): connection settings, digest auth, the
 //! default ACL, node id, recipe directories and the path builders.
 //!
-//! A field left unset falls back to a process-wide default read once from
-//! the environment (`ZKU_*` variables, see the README), then to a built-in.
+//! A field left unset takes the value of its `ZKU_*` variable (see the
+//! README), read by [`Config::with_env`] when a client or configuration is
+//! created, then a built-in default. Reading fails closed: a variable that
+//! is set but malformed is an error naming it, never silently replaced by a
+//! default (a typo in `ZKU_ACL` must not create world-writable nodes).
 
+use std::ffi::OsString;
 use std::time::Duration;
-
-use once_cell::sync::Lazy;
 
 use crate::acl::{self, Acl};
 use crate::error::{Code, Error, Result};
@@ -23,6 +25,11 @@ impl Auth {
     /// The bytes ZooKeeper's addAuthInfo takes: `user:password`.
     pub fn credentials(&self) -> Vec<u8> {
         format!("{}:{}", self.user, self.password).into_bytes()
+    }
+
+    /// Refuses credentials too large for the server's packet limit.
+    pub fn check_size(&self) -> Result<()> {
+        crate::packet::check_auth(&self.scheme, &self.credentials())
     }
 }
 
@@ -64,60 +71,90 @@ pub struct Config {
     pub tx_dir: Option<String>,
 }
 
-/// Process-wide defaults, read once from the environment.
-static ENV_DEFAULTS: Lazy<Config> = Lazy::new(|| Config::from_env(|name| std::env::var(name).ok()));
-
 pub const DEFAULT_HOSTS: &str = "127.0.0.1:2181";
 pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Every variable [`Config::from_env`] reads.
+pub const ENV_VARS: [&str; 10] = [
+    "ZKU_HOSTS",
+    "ZKU_SESSION_TIMEOUT_MS",
+    "ZKU_CONNECT_TIMEOUT_MS",
+    "ZKU_AUTH",
+    "ZKU_ACL",
+    "ZKU_NODE_ID",
+    "ZKU_LOCK_DIR",
+    "ZKU_RECORD_DIR",
+    "ZKU_SEQ_DIR",
+    "ZKU_TX_DIR",
+];
 
 impl Config {
     pub fn new() -> Config {
         Config::default()
     }
 
-    /// Reads `ZKU_*` variables through `get` (testable without touching the
-    /// process environment). Malformed values are ignored with the built-in
-    /// default used instead, so a typo cannot stop a daemon from starting;
-    /// `Config::validate` reports them when called explicitly.
-    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Config {
-        let ms = |name| get(name).and_then(|v: String| v.trim().parse::<u64>().ok()).map(Duration::from_millis);
-        Config {
-            hosts: get("ZKU_HOSTS").filter(|h| !h.is_empty()),
-            session_timeout: ms("ZKU_SESSION_TIMEOUT_MS"),
-            connect_timeout: ms("ZKU_CONNECT_TIMEOUT_MS"),
-            auth: get("ZKU_AUTH").and_then(|v| parse_auth(&v).ok()),
-            acl: get("ZKU_ACL").and_then(|v| parse_acl_list(&v).ok()),
-            node_id: get("ZKU_NODE_ID"),
-            lock_dir: get("ZKU_LOCK_DIR"),
-            record_dir: get("ZKU_RECORD_DIR"),
-            seq_dir: get("ZKU_SEQ_DIR"),
-            tx_dir: get("ZKU_TX_DIR"),
-        }
+    /// Reads the `ZKU_*` variables through `get` (testable without touching
+    /// the process environment). Every variable that is set is checked,
+    /// whether or not a field would use it: a malformed one fails with
+    /// [`Code::BadConfig`] (an oversized `ZKU_AUTH` with
+    /// [`Code::DataTooLarge`]) and a message naming it. Set but empty (or
+    /// blank) counts as malformed, not as unset: `ZKU_ACL=` from an empty
+    /// template variable must not mean "world-writable".
+    pub fn from_env(get: impl Fn(&str) -> Option<OsString>) -> Result<Config> {
+        let dir = |name| env_value(&get, name, |d| check_dir(d).map(|_| d.to_string()));
+        Ok(Config {
+            hosts: env_value(&get, "ZKU_HOSTS", |h| parse_hosts(h).map(|_| h.to_string()))?,
+            session_timeout: env_value(&get, "ZKU_SESSION_TIMEOUT_MS", parse_env_ms)?,
+            connect_timeout: env_value(&get, "ZKU_CONNECT_TIMEOUT_MS", parse_env_ms)?,
+            auth: env_value(&get, "ZKU_AUTH", |a| parse_auth(a).and_then(|auth| auth.check_size().map(|_| auth)))?,
+            acl: env_value(&get, "ZKU_ACL", parse_acl_list)?,
+            node_id: env_text(&get, "ZKU_NODE_ID")?,
+            lock_dir: dir("ZKU_LOCK_DIR")?,
+            record_dir: dir("ZKU_RECORD_DIR")?,
+            seq_dir: dir("ZKU_SEQ_DIR")?,
+            tx_dir: dir("ZKU_TX_DIR")?,
+        })
     }
 
-    pub fn env_defaults() -> &'static Config {
-        &ENV_DEFAULTS
+    /// This configuration with the fields it leaves unset taken from the
+    /// process environment, read now (see [`Config::from_env`] for what
+    /// fails). Every entry point that connects calls it before anything is
+    /// sent.
+    pub fn with_env(self) -> Result<Config> {
+        let env = Config::from_env(|name| std::env::var_os(name))?;
+        Ok(Config {
+            hosts: self.hosts.or(env.hosts),
+            session_timeout: self.session_timeout.or(env.session_timeout),
+            connect_timeout: self.connect_timeout.or(env.connect_timeout),
+            auth: self.auth.or(env.auth),
+            acl: self.acl.or(env.acl),
+            node_id: self.node_id.or(env.node_id),
+            lock_dir: self.lock_dir.or(env.lock_dir),
+            record_dir: self.record_dir.or(env.record_dir),
+            seq_dir: self.seq_dir.or(env.seq_dir),
+            tx_dir: self.tx_dir.or(env.tx_dir),
+        })
     }
 
     pub fn hosts(&self) -> String {
-        self.hosts.clone().or_else(|| ENV_DEFAULTS.hosts.clone()).unwrap_or_else(|| DEFAULT_HOSTS.to_string())
+        self.hosts.clone().unwrap_or_else(|| DEFAULT_HOSTS.to_string())
     }
 
     pub fn session_timeout(&self) -> Duration {
-        self.session_timeout.or(ENV_DEFAULTS.session_timeout).unwrap_or(DEFAULT_SESSION_TIMEOUT)
+        self.session_timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT)
     }
 
     pub fn connect_timeout(&self) -> Duration {
-        self.connect_timeout.or(ENV_DEFAULTS.connect_timeout).unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+        self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
     }
 
     pub fn auth(&self) -> Option<Auth> {
-        self.auth.clone().or_else(|| ENV_DEFAULTS.auth.clone())
+        self.auth.clone()
     }
 
     pub fn acl_specs(&self) -> Vec<AclSpec> {
-        self.acl.clone().or_else(|| ENV_DEFAULTS.acl.clone()).unwrap_or_default()
+        self.acl.clone().unwrap_or_default()
     }
 
     /// The ACL the helpers create nodes with: the configured digest entries,
@@ -131,23 +168,23 @@ impl Config {
     }
 
     pub fn node_id(&self) -> String {
-        self.node_id.clone().or_else(|| ENV_DEFAULTS.node_id.clone()).unwrap_or_else(crate::lockid::default_node_id)
+        self.node_id.clone().unwrap_or_else(crate::lockid::default_node_id)
     }
 
     pub fn lock_dir(&self) -> String {
-        dir(&self.lock_dir, &ENV_DEFAULTS.lock_dir, "/lock/")
+        dir(&self.lock_dir, "/lock/")
     }
 
     pub fn record_dir(&self) -> String {
-        dir(&self.record_dir, &ENV_DEFAULTS.record_dir, "/record/")
+        dir(&self.record_dir, "/record/")
     }
 
     pub fn seq_dir(&self) -> String {
-        dir(&self.seq_dir, &ENV_DEFAULTS.seq_dir, "/seq/")
+        dir(&self.seq_dir, "/seq/")
     }
 
     pub fn tx_dir(&self) -> String {
-        dir(&self.tx_dir, &ENV_DEFAULTS.tx_dir, "/tx/")
+        dir(&self.tx_dir, "/tx/")
     }
 
     /// lock_dir + key.
@@ -201,40 +238,113 @@ impl Config {
         for spec in self.acl.iter().flatten() {
             acl::letters_to_mask(&spec.perms)?;
         }
+        if let Some(auth) = &self.auth {
+            auth.check_size()?;
+        }
+        for d in [&self.lock_dir, &self.record_dir, &self.seq_dir, &self.tx_dir].into_iter().flatten() {
+            check_dir(d)?;
+        }
         Ok(())
     }
 }
 
-fn dir(own: &Option<String>, env: &Option<String>, builtin: &str) -> String {
-    let d = own.clone().or_else(|| env.clone()).unwrap_or_else(|| builtin.to_string());
-    // kazoo resolves a relative path from the root ("lock/" is "/lock/"),
-    // so k3zkutil's relative defaults name the same nodes as ours.
-    if d.starts_with('/') { d } else { format!("/{d}") }
+fn dir(own: &Option<String>, builtin: &str) -> String {
+    absolute_dir(own.as_deref().unwrap_or(builtin))
 }
 
-/// `scheme:user:password` (the password may contain ':').
+// kazoo resolves a relative path from the root ("lock/" is "/lock/"), so
+// k3zkutil's relative defaults name the same nodes as ours.
+fn absolute_dir(d: &str) -> String {
+    if d.starts_with('/') { d.to_string() } else { format!("/{d}") }
+}
+
+/// A directory is a prefix: it must give a valid path when a key follows
+/// it (no empty, `.` or `..` component, no forbidden character).
+pub fn check_dir(d: &str) -> Result<()> {
+    if d.is_empty() {
+        return Err(Error::new(Code::InvalidPath, "directory is empty"));
+    }
+    crate::path::validate(&format!("{}key", absolute_dir(d))).map_err(|e| {
+        Error::new(Code::InvalidPath, format!("directory {d:?} does not prefix valid paths: {}", e.message()))
+    })
+}
+
+/// The variable's text: `None` when unset, an error when set but not
+/// UTF-8 or blank.
+fn env_text(get: &impl Fn(&str) -> Option<OsString>, name: &str) -> Result<Option<String>> {
+    let Some(raw) = get(name) else { return Ok(None) };
+    let text = raw.into_string().map_err(|_| bad_env(name, "is not valid UTF-8"))?;
+    if text.trim().is_empty() {
+        return Err(bad_env(name, "is set but empty (unset it to use the default)"));
+    }
+    Ok(Some(text))
+}
+
+/// The variable parsed by `parse`; `None` when unset.
+fn env_value<T>(
+    get: &impl Fn(&str) -> Option<OsString>,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    env_text(get, name)?.map(|text| parse(&text).map_err(|e| env_error(name, e))).transpose()
+}
+
+fn bad_env(name: &str, why: &str) -> Error {
+    Error::new(Code::BadConfig, format!("{name} {why}"))
+}
+
+/// A parse error of variable `name`: [`Code::BadConfig`] naming it, but for
+/// a size limit, which keeps its own code.
+fn env_error(name: &str, e: Error) -> Error {
+    let code = if e.code() == Code::DataTooLarge { e.code() } else { Code::BadConfig };
+    Error::new(code, format!("{name}: {}", e.message()))
+}
+
+/// Milliseconds: a whole number from 1 to i32::MAX (ZooKeeper's session
+/// timeout is an int of milliseconds).
+fn parse_env_ms(text: &str) -> Result<Duration> {
+    text.parse::<i32>()
+        .ok()
+        .filter(|ms| *ms > 0 && text.bytes().all(|b| b.is_ascii_digit()))
+        .map(|ms| Duration::from_millis(ms as u64))
+        .ok_or_else(|| {
+            Error::invalid_argument(format!("{text:?} is not a whole number of milliseconds from 1 to {}", i32::MAX))
+        })
+}
+
+/// `scheme:user:password` (the password may contain ':'). Messages never
+/// repeat the text: it holds a password.
 pub fn parse_auth(s: &str) -> Result<Auth> {
     let mut parts = s.splitn(3, ':');
     match (parts.next(), parts.next(), parts.next()) {
         (Some(scheme), Some(user), Some(password)) if !scheme.is_empty() => {
             Ok(Auth { scheme: scheme.into(), user: user.into(), password: password.into() })
         }
-        _ => Err(Error::invalid_argument(format!("auth {s:?} is not scheme:user:password"))),
+        _ => Err(Error::invalid_argument("auth is not scheme:user:password (an empty scheme or a missing ':')")),
     }
 }
 
-/// `user:password:perms[,user:password:perms...]`.
+/// `user:password:perms[,user:password:perms...]`: every entry with a
+/// user and permission letters of `cdrwa` (the password may contain ':').
+/// Messages name the entry by position and user, never its password.
 pub fn parse_acl_list(s: &str) -> Result<Vec<AclSpec>> {
     s.split(',')
-        .filter(|e| !e.is_empty())
-        .map(|entry| {
-            let (user, rest) = entry
-                .split_once(':')
-                .ok_or_else(|| Error::invalid_argument(format!("ACL entry {entry:?} is not user:password:perms")))?;
-            let (password, perms) = rest
-                .rsplit_once(':')
-                .ok_or_else(|| Error::invalid_argument(format!("ACL entry {entry:?} is not user:password:perms")))?;
-            acl::letters_to_mask(perms)?;
+        .enumerate()
+        .map(|(i, entry)| {
+            let n = i + 1;
+            let malformed = || Error::invalid_argument(format!("ACL entry {n} is not user:password:perms"));
+            let (user, rest) = entry.split_once(':').ok_or_else(malformed)?;
+            let (password, perms) = rest.rsplit_once(':').ok_or_else(malformed)?;
+            if user.is_empty() {
+                return Err(Error::invalid_argument(format!("ACL entry {n} has an empty user")));
+            }
+            if perms.is_empty() {
+                return Err(Error::new(
+                    Code::BadPermission,
+                    format!("ACL entry {n} (user {user:?}) has no permission letters"),
+                ));
+            }
+            acl::letters_to_mask(perms).map_err(|e| e.context(format!("ACL entry {n} (user {user:?})")))?;
             Ok(AclSpec { user: user.into(), password: password.into(), perms: perms.into() })
         })
         .collect()
@@ -297,40 +407,64 @@ pub fn parse_hosts(s: &str) -> Result<(Vec<HostPort>, Option<String>)> {
 mod tests {
     use super::*;
 
-    fn empty_env(_: &str) -> Option<String> {
-        None
-    }
-
-    #[test]
-    fn path_builders_match_k3zkutil() {
-        let c = Config { lock_dir: Some("/l/".into()), tx_dir: Some("tx/".into()), ..Config::default() };
-        assert_eq!(c.lock(Key::Text("a")), "/l/a");
-        assert_eq!(c.lock(Key::Id(12)), "/l/0000000012");
-        assert_eq!(c.tx_alive(Key::Id(3)), "/tx/alive/0000000003");
-        assert_eq!(c.tx_state(Key::Text("x")), "/tx/state/x");
-        assert_eq!(c.journal(Key::Id(7)), "/tx/journal/journal_id0000000007");
-        assert_eq!(c.journal(Key::Text("j")), "/tx/journal/j");
-        assert_eq!(c.journal_id_set(), "/tx/journal_id_set");
-        assert_eq!(c.txid_maker(), "/tx/txid_maker");
-        assert_eq!(c.lock(Key::Id(-5)), "/l/-000000005");
+    fn env<'a>(vars: &'a [(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + 'a {
+        |name| vars.iter().find(|(n, _)| *n == name).map(|(_, v)| OsString::from(*v))
     }
 
     #[test]
     fn env_parsing() {
-        let env = |name: &str| match name {
-            "ZKU_HOSTS" => Some("127.0.0.1:1".to_string()),
-            "ZKU_AUTH" => Some("digest:xp:1:2".to_string()),
-            "ZKU_ACL" => Some("xp:123:cdrwa,foo:a:b:rw".to_string()),
-            "ZKU_SESSION_TIMEOUT_MS" => Some("1500".to_string()),
-            _ => None,
-        };
-        let c = Config::from_env(env);
+        let vars = [
+            ("ZKU_HOSTS", "127.0.0.1:1"),
+            ("ZKU_AUTH", "digest:xp:1:2"),
+            ("ZKU_ACL", "xp:123:cdrwa,foo:a:b:rw"),
+            ("ZKU_SESSION_TIMEOUT_MS", "1500"),
+            ("ZKU_LOCK_DIR", "locks/"),
+        ];
+        let c = Config::from_env(env(&vars)).unwrap();
+        assert_eq!(c.lock_dir(), "/locks/");
         assert_eq!(c.hosts.as_deref(), Some("127.0.0.1:1"));
         assert_eq!(c.auth.unwrap().password, "1:2");
         let acl = c.acl.unwrap();
         assert_eq!(acl[1], AclSpec { user: "foo".into(), password: "a:b".into(), perms: "rw".into() });
         assert_eq!(c.session_timeout, Some(Duration::from_millis(1500)));
-        assert_eq!(Config::from_env(empty_env), Config::default());
+        assert_eq!(Config::from_env(env(&[])).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn malformed_variables_fail_closed() {
+        let cases = [
+            ("ZKU_HOSTS", "h:notaport"),
+            ("ZKU_HOSTS", ""),
+            ("ZKU_SESSION_TIMEOUT_MS", "10s"),
+            ("ZKU_SESSION_TIMEOUT_MS", "0"),
+            ("ZKU_CONNECT_TIMEOUT_MS", "-5"),
+            ("ZKU_CONNECT_TIMEOUT_MS", "99999999999"),
+            ("ZKU_CONNECT_TIMEOUT_MS", " 100"),
+            ("ZKU_AUTH", "digest"),
+            ("ZKU_AUTH", ":u:p"),
+            ("ZKU_ACL", "xp:123:cdrwq"),
+            ("ZKU_ACL", "xp:123:rw,"),
+            ("ZKU_ACL", "xp:123:"),
+            ("ZKU_ACL", ":123:rw"),
+            ("ZKU_ACL", "  "),
+            ("ZKU_NODE_ID", ""),
+            ("ZKU_LOCK_DIR", "/a//"),
+            ("ZKU_RECORD_DIR", "./"),
+            ("ZKU_SEQ_DIR", "/s\u{1}/"),
+            ("ZKU_TX_DIR", ""),
+        ];
+        for (name, value) in cases {
+            let err = Config::from_env(env(&[(name, value)])).unwrap_err();
+            assert_eq!(err.code(), Code::BadConfig, "{name}={value:?}: {err}");
+            assert!(err.message().starts_with(name), "{name}={value:?}: {err}");
+            assert!(!err.message().contains("123"), "no password in {err}");
+        }
+        let huge = format!("digest:u:{}", "p".repeat(crate::packet::MAX_REQUEST_LEN));
+        let err = Config::from_env(env(&[("ZKU_AUTH", &huge)])).unwrap_err();
+        assert_eq!(err.code(), Code::DataTooLarge);
+        assert!(err.message().starts_with("ZKU_AUTH"), "{err}");
+        let not_utf8 = |_: &str| Some(<OsString as std::os::unix::ffi::OsStringExt>::from_vec(vec![0xff]));
+        assert_eq!(Config::from_env(not_utf8).unwrap_err().code(), Code::BadConfig);
     }
 
     #[test]

@@ -51,12 +51,13 @@ pub enum Code {
     Aborted = -1016,
     InvalidHosts = -1017,
     AlreadyLocked = -1018,
+    BadConfig = -1020,
     NoMember = -1024,
 }
 
 impl Code {
     /// All codes, for tables and tests.
-    pub const ALL: [Code; 42] = [
+    pub const ALL: [Code; 43] = [
         Code::Ok,
         Code::SystemError,
         Code::RuntimeInconsistency,
@@ -98,6 +99,7 @@ impl Code {
         Code::Aborted,
         Code::InvalidHosts,
         Code::AlreadyLocked,
+        Code::BadConfig,
         Code::NoMember,
     ];
 
@@ -147,14 +149,21 @@ impl Code {
             Code::Closed => "closed",
             Code::Panic => "internal panic",
             Code::InvalidArgument => "invalid argument",
-            Code::DataTooLarge => "data too large",
+            Code::DataTooLarge => "data or request too large",
             Code::OutcomeUnknown => "outcome unknown",
             Code::NotJsonObject => "not a JSON object",
             Code::Aborted => "aborted",
             Code::InvalidHosts => "invalid hosts",
             Code::AlreadyLocked => "key already locked",
+            Code::BadConfig => "malformed configuration variable",
             Code::NoMember => "no such JSON member",
         }
+    }
+
+    /// Whether a write that failed with this code may still have been
+    /// applied: it was sent and its reply was cut off.
+    pub fn leaves_write_unknown(self) -> bool {
+        matches!(self, Code::ConnectionLoss | Code::OperationTimeout | Code::SessionExpired)
     }
 
     /// Whether retrying the same call later may succeed.

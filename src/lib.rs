@@ -17,6 +17,7 @@ pub mod json;
 pub mod lock;
 pub mod lockid;
 pub mod node;
+pub mod packet;
 pub mod path;
 pub mod reader;
 pub mod runtime;

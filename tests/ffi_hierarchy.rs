@@ -112,7 +112,7 @@ fn init_import_export_round_trip() {
     );
     let users = cs(r#"{"xp": "123"}"#);
     let cfg = config(true);
-    let mut stats = zku_import_stats { nodes: 99, created: 99, existed: 99, values_set: 99 };
+    let mut stats = zku_import_stats { nodes: 99, created: 99, existed: 99, values_set: 99, unknown: 99 };
     let got = call(|err| {
         // SAFETY: live config, valid strings and out-parameter.
         unsafe {
@@ -197,7 +197,7 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     let root = unique_path("ffi-tree-bad");
     let r = cs(&root);
     let good = cs(r#"{"a": {}}"#);
-    let mut stats = zku_import_stats { nodes: 7, created: 7, existed: 7, values_set: 7 };
+    let mut stats = zku_import_stats { nodes: 7, created: 7, existed: 7, values_set: 7, unknown: 7 };
     let import = |root: *const c_char,
                   doc: *const c_char,
                   users: *const c_char,
@@ -336,6 +336,41 @@ fn bad_input_is_refused_with_specific_codes_and_nothing_written() {
     let got =
         call(|err| unsafe { zku_export_hierarchy(c, BAD_UTF8.as_ptr().cast(), null(), 0, 5000, None, &mut out, err) });
     expect("export bad UTF-8", got, ZKU_EUTF8, "path");
+    // SAFETY: freed once.
+    unsafe { zku_client_free(c) };
+}
+
+#[test]
+fn a_failed_import_reports_what_it_wrote() {
+    let c = client(false);
+    let root = unique_path("ffi-tree-partial");
+    // "locked" is created read-only, so its child's create is refused
+    // (ZKU_ENOAUTH) while the creates of the level after it are in flight.
+    let many: Vec<String> = (0..50).map(|i| format!(r#""z{i:02}": {{}}"#)).collect();
+    let doc = format!(
+        r#"{{"a": {{"a1": {{}}}}, "locked": {{"__acls__": [{{"scheme": "world", "id": "anyone", "perms": "r"}}], "x": {{}}}}, "z": {{{}}}}}"#,
+        many.join(", ")
+    );
+    let (r, d) = (cs(&root), cs(&doc));
+    let mut stats = zku_import_stats::default();
+    // SAFETY: live client, valid strings and out-parameter.
+    let got = call(|err| unsafe {
+        zku_import_hierarchy(c, r.as_ptr(), d.as_ptr(), null(), 0, 10_000, None, &mut stats, err)
+    });
+    expect("import", got, ZKU_ENOAUTH, "/locked/x");
+    assert!(!exists(c, &format!("{root}/locked/x")));
+    let mut written = vec![root.clone(), format!("{root}/a"), format!("{root}/a/a1"), format!("{root}/locked")];
+    written.push(format!("{root}/z"));
+    written.extend((0..50).map(|i| format!("{root}/z/z{i:02}")));
+    for path in &written {
+        assert!(exists(c, path), "{path}");
+    }
+    assert_eq!(stats.nodes, 56);
+    assert_eq!(
+        (stats.created, stats.existed, stats.unknown),
+        (written.len() as u64, 0, 0),
+        "every node written is counted, the replies in flight included"
+    );
     // SAFETY: freed once.
     unsafe { zku_client_free(c) };
 }

@@ -42,7 +42,7 @@ fn users() -> Users {
 
 fn import(c: &Client, root: &str, doc: &str, users: &Users, update: bool) -> zkutil::Result<hierarchy::ImportStats> {
     let doc = Document::parse(doc, users)?;
-    hierarchy::import(c, root, &doc, &ImportOptions { update_values: update }, T, None)
+    Ok(hierarchy::import(c, root, &doc, &ImportOptions { update_values: update }, T, None)?)
 }
 
 fn export(c: &Client, path: &str) -> String {
@@ -382,7 +382,8 @@ fn malformed_documents_are_refused_before_anything_is_written() {
             &ImportOptions::default(),
             T,
         )
-        .unwrap_err();
+        .unwrap_err()
+        .error;
         assert_eq!(e.code(), code, "{e}");
         assert!(c.exists(&root, T).unwrap().is_none(), "nothing written for {mentions}");
     }
@@ -393,7 +394,8 @@ fn malformed_documents_are_refused_before_anything_is_written() {
     // Bad users maps.
     let e =
         hierarchy::init_hierarchy(config_for("127.0.0.1:1"), &root, "{}", Some("[1]"), &ImportOptions::default(), T)
-            .unwrap_err();
+            .unwrap_err()
+            .error;
     assert_eq!(e.code(), Code::BadJson, "checked before connecting: {e}");
 }
 
@@ -422,7 +424,8 @@ fn init_hierarchy_connects_with_the_given_auth() {
     assert_eq!(xp.get(&format!("{root}/a/b"), T).unwrap().0, b"5");
     // Without the auth, creating below the xp-only root is refused.
     let e = hierarchy::init_hierarchy(config_for(&hosts), &root, r#"{"c": {}}"#, None, &ImportOptions::default(), T)
-        .unwrap_err();
+        .unwrap_err()
+        .error;
     assert_eq!(e.code(), Code::NoAuth, "{e}");
     delete_tree(&xp, &root);
 }
@@ -497,6 +500,47 @@ fn import_survives_a_server_restart_midway() {
     for i in [0, 1500, 2999] {
         assert_eq!(c.children(&format!("/big/n{i}"), T).unwrap().0.len(), 2);
     }
+}
+
+#[test]
+fn an_import_cut_off_by_a_stopped_server_reports_what_it_wrote() {
+    let mut server = ZkServer::start();
+    let config = Config { session_timeout: Some(Duration::from_secs(20)), ..config_for(&server.connect_string()) };
+    let c = Client::connect(config).unwrap();
+    let names: Vec<String> = (0..1000).map(|i| format!(r#""n{i}": {{"a": {{}}, "b": {{}}}}"#)).collect();
+    let parsed = Document::parse(&format!("{{{}}}", names.join(",")), &Users::new()).unwrap();
+    // Midway through the second level the server stops for good (until the
+    // import has failed).
+    let mut stopper = Some(move || {
+        server.stop();
+        server
+    });
+    let mut stopped = None;
+    let mut progress = |done: u64, _: Option<u64>| {
+        if done > 1500 {
+            if let Some(stop) = stopper.take() {
+                stopped = Some(stop());
+            }
+        }
+    };
+    let short = Timeout::After(Duration::from_secs(3));
+    let err = hierarchy::import(&c, "/cut", &parsed, &ImportOptions::default(), short, Some(&mut progress))
+        .expect_err("the server is gone");
+    let mut server = stopped.expect("stopped midway");
+    assert!(err.error.code().is_retryable(), "{err}");
+    let stats = err.stats;
+    assert_eq!(stats.nodes, 3001);
+    assert!(stats.created > 1500 && stats.unknown > 0, "{stats:?}");
+    // Every write the import counted as done is there, and nothing beyond
+    // those plus the ones of unknown outcome.
+    server.restart();
+    let (names, _) = c.children("/cut", T).unwrap();
+    let mut present = 1 + names.len() as u64;
+    for name in &names {
+        present += c.children(&format!("/cut/{name}"), T).unwrap().0.len() as u64;
+    }
+    eprintln!("import cut off: {stats:?}, {present} nodes present");
+    assert!(stats.created <= present && present <= stats.created + stats.unknown, "{present} nodes, {stats:?}");
 }
 
 /// The Python with k3zkutil and kazoo, as tests/lock_python.rs finds it:

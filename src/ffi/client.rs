@@ -57,10 +57,15 @@ pub type zku_state_fn =
 /// Connects and waits for a session, at most the configured connect
 /// timeout. Blocking (network); `cancel` (NULL: none) as for every blocking
 /// call (it comes before the outputs, as there is no `timeout_ms`).
-/// `config` may be NULL (all defaults); it is copied. Free the client with
+/// `config` may be NULL (all defaults); it is copied. Fields it leaves
+/// unset come from the `ZKU_*` environment variables, read now; a
+/// malformed variable (set but empty counts) fails before anything is
+/// sent, even when `config` sets that field. Free the client with
 /// `zku_client_free`.
-/// Errors: ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
-/// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ECANCELLED.
+/// Errors: ZKU_EBADCONFIG (a malformed `ZKU_*` variable, named in the
+/// message), ZKU_EHOSTS, ZKU_ECONNECTIONLOSS (no server answered in time),
+/// ZKU_EAUTHFAILED, ZKU_EPERM (bad default ACL letters), ZKU_ETOOLARGE
+/// (credentials over the server's packet limit), ZKU_ECANCELLED.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
@@ -218,7 +223,10 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
 /// Adds credentials to the session, e.g. scheme "digest" with
 /// "user:password" bytes. Kept across reconnects. Blocking (network), up to
 /// `timeout_ms`. A refused credential ends the session:
-/// ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED.
+/// ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED. Credentials too
+/// large for the server's packet limit (scheme and credential together
+/// about 1 MiB) fail with ZKU_ETOOLARGE, the limit in the message, before
+/// anything is sent.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `auth` has `auth_len` readable bytes.

@@ -11,9 +11,10 @@ use crate::config::{self, AclSpec, Auth, Config, Key};
 use crate::error::{Error, Result};
 
 /// Configuration for clients and recipes (k3zkutil's ZKConf). Every field
-/// left unset falls back to the process-wide default read once from the
-/// `ZKU_*` environment variables, then to a built-in default. Not
-/// thread-safe while being modified; a client copies it when created.
+/// left unset falls back to its `ZKU_*` environment variable, read when a
+/// client is created (and by `zku_config_get` and `zku_config_path`), then
+/// to a built-in default. Not thread-safe while being modified; a client
+/// copies it when created.
 pub struct zku_config {
     pub(crate) config: Config,
 }
@@ -38,7 +39,10 @@ pub const ZKU_PATH_JOURNAL_ID_SET: zku_path_kind = 7;
 pub const ZKU_PATH_TXID_MAKER: zku_path_kind = 8;
 
 /// Creates an empty configuration (every field falls back to the defaults).
-/// Free it with `zku_config_free`.
+/// Free it with `zku_config_free`. Checks the `ZKU_*` environment
+/// variables, so a malformed one is reported early.
+/// Errors: ZKU_EBADCONFIG (a malformed variable, named in the message),
+/// ZKU_ETOOLARGE (`ZKU_AUTH` over the server's packet limit).
 /// Never blocks.
 ///
 /// # Safety
@@ -47,6 +51,7 @@ pub const ZKU_PATH_TXID_MAKER: zku_path_kind = 8;
 pub unsafe extern "C" fn zku_config_new(out: *mut *mut zku_config, err: *mut *mut zku_error) -> zku_rc {
     guard(err, || {
         required_out(out, "out")?;
+        Config::new().with_env()?;
         // SAFETY: checked non-NULL and writable (caller).
         unsafe { set_out(out, Box::into_raw(Box::new(zku_config { config: Config::new() }))) };
         Ok(())
@@ -140,6 +145,8 @@ pub unsafe extern "C" fn zku_config_set_connect_timeout_ms(
 }
 
 /// Sets the credentials every session adds, e.g. ("digest", "xp", "123").
+/// Errors: ZKU_EINVAL (empty scheme), ZKU_ETOOLARGE (over the server's
+/// packet limit).
 /// Never blocks.
 ///
 /// # Safety
@@ -161,7 +168,9 @@ pub unsafe extern "C" fn zku_config_set_auth(
         if scheme.is_empty() {
             return Err(Error::invalid_argument("auth scheme is empty"));
         }
-        config.auth = Some(Auth { scheme: scheme.into(), user: user.into(), password: password.into() });
+        let auth = Auth { scheme: scheme.into(), user: user.into(), password: password.into() };
+        auth.check_size()?;
+        config.auth = Some(auth);
         Ok(())
     })
 }
@@ -210,7 +219,8 @@ pub const ZKU_CONFIG_TX_DIR: zku_config_field = 5;
 /// Sets a text field (node id or a directory). Directories are used as
 /// prefixes, as in k3zkutil: give the trailing '/'. A relative directory is
 /// taken from the root, as kazoo does. Errors: ZKU_EINVAL for an unknown
-/// field.
+/// field, ZKU_EPATH for a directory that does not prefix valid paths
+/// (empty, or with an empty, `.` or `..` component).
 /// Never blocks.
 ///
 /// # Safety
@@ -233,13 +243,17 @@ pub unsafe extern "C" fn zku_config_set(
             ZKU_CONFIG_TX_DIR => &mut config.tx_dir,
             other => return Err(Error::invalid_argument(format!("unknown config field {other}"))),
         };
+        if field != ZKU_CONFIG_NODE_ID {
+            config::check_dir(value)?;
+        }
         *slot = Some(value.to_string());
         Ok(())
     })
 }
 
-/// The effective value of a text field (after the fallbacks), as a new
-/// string freed with `zku_string_free`.
+/// The effective value of a text field (after the fallbacks, the
+/// environment read now), as a new string freed with `zku_string_free`.
+/// Errors: ZKU_EBADCONFIG (a malformed `ZKU_*` variable), ZKU_EINVAL.
 /// Never blocks.
 ///
 /// # Safety
@@ -256,7 +270,7 @@ pub unsafe extern "C" fn zku_config_get(
         unsafe { super::clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or live (caller).
-        let config = &unsafe { handle(config, "config")? }.config;
+        let config = unsafe { handle(config, "config")? }.config.clone().with_env()?;
         let value = match field {
             ZKU_CONFIG_NODE_ID => config.node_id(),
             ZKU_CONFIG_LOCK_DIR => config.lock_dir(),
@@ -291,7 +305,8 @@ fn build_path(config: &Config, kind: zku_path_kind, key: Key) -> Result<String> 
 
 /// Builds a k3zkutil path from a text key (NULL means ""), e.g.
 /// ZKU_PATH_LOCK with "job" gives "/lock/job". The new string is freed with
-/// `zku_string_free`. Errors: ZKU_EINVAL for an unknown kind.
+/// `zku_string_free`. Errors: ZKU_EINVAL for an unknown kind,
+/// ZKU_EBADCONFIG (a malformed `ZKU_*` variable).
 /// Never blocks.
 ///
 /// # Safety
@@ -309,7 +324,7 @@ pub unsafe extern "C" fn zku_config_path(
         unsafe { super::clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or live (caller).
-        let config = &unsafe { handle(config, "config")? }.config;
+        let config = &unsafe { handle(config, "config")? }.config.clone().with_env()?;
         // SAFETY: NULL or a valid string (caller).
         let key = unsafe { super::opt_str_arg(key, "key")? }.unwrap_or("");
         let path = build_path(config, kind, Key::Text(key))?;
@@ -322,7 +337,7 @@ pub unsafe extern "C" fn zku_config_path(
 /// Builds a k3zkutil path from an integer id, written `%010d` (journal ids
 /// as `journal_id%010d`), e.g. ZKU_PATH_TX_ALIVE with 3 gives
 /// "/tx/alive/0000000003". Errors: ZKU_EINVAL for record and seq paths,
-/// whose keys are text.
+/// whose keys are text; ZKU_EBADCONFIG (a malformed `ZKU_*` variable).
 /// Never blocks.
 ///
 /// # Safety
@@ -340,7 +355,7 @@ pub unsafe extern "C" fn zku_config_path_id(
         unsafe { super::clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or live (caller).
-        let config = &unsafe { handle(config, "config")? }.config;
+        let config = &unsafe { handle(config, "config")? }.config.clone().with_env()?;
         let path = build_path(config, kind, Key::Id(id))?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, raw_string(path)?) };

@@ -82,7 +82,9 @@ pub const ZKU_EPANIC: zku_rc = -1011;
 /// An argument has an invalid value (negative timeout other than -1,
 /// unknown flag bits, ...).
 pub const ZKU_EINVAL: zku_rc = -1012;
-/// Node data exceeds ZKU_MAX_DATA_LEN.
+/// Node data exceeds ZKU_MAX_DATA_LEN, or a request (path, data and ACL
+/// together; credentials) exceeds the server's packet limit. Refused before
+/// anything is sent.
 pub const ZKU_ETOOLARGE: zku_rc = -1013;
 /// The connection was lost while a write was in flight: it may or may not
 /// have been applied. Count it neither as failed nor as done.
@@ -95,12 +97,15 @@ pub const ZKU_EABORTED: zku_rc = -1016;
 pub const ZKU_EHOSTS: zku_rc = -1017;
 /// The key is already locked by the caller.
 pub const ZKU_EALREADYLOCKED: zku_rc = -1018;
+/// A `ZKU_*` environment variable is malformed; the message names it and
+/// says what is wrong. Nothing was sent to a server.
+pub const ZKU_EBADCONFIG: zku_rc = -1020;
 /// No member at that JSON Pointer in a cached reader's value.
 pub const ZKU_ENOMEMBER: zku_rc = -1024;
 
 /// The C constant for every core code, checked by a test.
 #[cfg(test)]
-const TABLE: [(zku_rc, Code); 42] = [
+const TABLE: [(zku_rc, Code); 43] = [
     (ZKU_OK, Code::Ok),
     (ZKU_ESYSTEM, Code::SystemError),
     (ZKU_ERUNTIMEINCONSISTENCY, Code::RuntimeInconsistency),
@@ -142,6 +147,7 @@ const TABLE: [(zku_rc, Code); 42] = [
     (ZKU_EABORTED, Code::Aborted),
     (ZKU_EHOSTS, Code::InvalidHosts),
     (ZKU_EALREADYLOCKED, Code::AlreadyLocked),
+    (ZKU_EBADCONFIG, Code::BadConfig),
     (ZKU_ENOMEMBER, Code::NoMember),
 ];
 

@@ -12,7 +12,7 @@ use super::error::zku_error;
 use super::{clear_out, guard, handle, opt_str_arg, required_out, set_out, str_arg, timeout_arg, write_out, zku_rc};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::hierarchy::{self, Document, ExportFormat, ExportOptions, ImportOptions, ImportStats, Users};
+use crate::hierarchy::{self, Document, ExportFormat, ExportOptions, ImportError, ImportOptions, ImportStats, Users};
 
 /// Import flag: also set the value of nodes that already exist, when the
 /// document gives one (`__val__`, `__text__` or `__data__`). Without it,
@@ -45,12 +45,37 @@ pub struct zku_import_stats {
     pub existed: u64,
     /// Existing nodes whose value was set (ZKU_IMPORT_UPDATE_VALUES).
     pub values_set: u64,
+    /// After a failure: writes sent whose reply never came (connection
+    /// lost, timeout); they may or may not have been applied. `created`,
+    /// `existed` and `values_set` count only writes the server confirmed.
+    pub unknown: u64,
 }
 
 impl From<ImportStats> for zku_import_stats {
     fn from(s: ImportStats) -> zku_import_stats {
-        zku_import_stats { nodes: s.nodes, created: s.created, existed: s.existed, values_set: s.values_set }
+        zku_import_stats {
+            nodes: s.nodes,
+            created: s.created,
+            existed: s.existed,
+            values_set: s.values_set,
+            unknown: s.unknown,
+        }
     }
+}
+
+/// Writes an import's counts, on failure too (what was applied before it
+/// stopped), and returns its outcome.
+///
+/// # Safety
+/// `out` is NULL or writable.
+unsafe fn write_stats(out: *mut zku_import_stats, result: Result<ImportStats, ImportError>) -> Result<()> {
+    let (stats, outcome) = match result {
+        Ok(stats) => (stats, Ok(())),
+        Err(ImportError { error, stats }) => (stats, Err(error)),
+    };
+    // SAFETY: NULL or writable (caller).
+    unsafe { write_out(out, stats.into()) };
+    outcome
 }
 
 fn import_options(flags: u32) -> Result<ImportOptions> {
@@ -76,11 +101,17 @@ fn users_arg(users_json: Option<&str>) -> Result<Users> {
 /// Nodes are created breadth-first, a level's requests pipelined; a
 /// node's value defaults to `{}` and its ACL to its parent's; existing
 /// nodes get their ACL set (and value, with the flag). `*stats` (may be
-/// NULL) receives the counts.
+/// NULL) receives the counts, on failure too (unlike other outputs): then
+/// they count what was applied before the import stopped (replies to
+/// requests already in flight are awaited first), and `unknown` the
+/// writes whose outcome is unknown.
 ///
 /// The document and users are checked completely before connecting:
 /// nothing is written when they are malformed, and the error message names
-/// the JSON path (RFC 6901 pointer) of the problem.
+/// the JSON path (RFC 6901 pointer) of the problem. So are the request
+/// sizes: a node whose create would exceed the server's packet limit
+/// (path, value and ACL together) fails with ZKU_ETOOLARGE before the
+/// first write.
 ///
 /// Blocking (network): the connection waits up to the configured connect timeout,
 /// the import up to `timeout_ms` in all (-1: no limit). Not atomic: an
@@ -90,6 +121,7 @@ fn users_arg(users_json: Option<&str>) -> Result<Users> {
 /// node name), ZKU_EPERM (permission letters), ZKU_EINVALIDACL (empty ACL,
 /// unknown user, bad ACL id), ZKU_ETOOLARGE, ZKU_EINVAL (flags, timeout),
 /// ZKU_ENONODE (the root's parent is missing), ZKU_ENOAUTH, ZKU_EHOSTS,
+/// ZKU_EBADCONFIG (a malformed `ZKU_*` variable: nothing is written),
 /// ZKU_EAUTHFAILED, ZKU_ETIMEOUT, connection codes.
 ///
 /// # Safety
@@ -120,11 +152,12 @@ pub unsafe extern "C" fn zku_init_hierarchy(
         };
         let options = import_options(flags)?;
         let timeout = timeout_arg(timeout_ms)?;
+        // A cancel fired before the call starts fails it with nothing written.
         let result =
-            cancellable(cancel, None, || hierarchy::init_hierarchy(config, root, text, users, &options, timeout))?;
+            cancellable(cancel, None, || Ok(hierarchy::init_hierarchy(config, root, text, users, &options, timeout)))
+                .unwrap_or_else(|error| Err(error.into()));
         // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stats, result.into()) };
-        Ok(())
+        unsafe { write_stats(stats, result) }
     })
 }
 
@@ -163,10 +196,10 @@ pub unsafe extern "C" fn zku_import_hierarchy(
         crate::path::validate(root)?;
         let doc = Document::parse(text, &users_arg(users)?)?;
         let result =
-            cancellable(cancel, Some(client), || hierarchy::import(client, root, &doc, &options, timeout, None))?;
+            cancellable(cancel, Some(client), || Ok(hierarchy::import(client, root, &doc, &options, timeout, None)))
+                .unwrap_or_else(|error| Err(error.into()));
         // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stats, result.into()) };
-        Ok(())
+        unsafe { write_stats(stats, result) }
     })
 }
 

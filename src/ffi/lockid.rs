@@ -29,6 +29,8 @@ pub struct zku_lock_id_parts {
 /// A new identifier "<node_id>-<ip>-<pid>-<uuid4 hex>" for this process.
 /// `node_id` NULL uses the process default (`ZKU_NODE_ID`, else the host's
 /// MAC as 12 hex digits). Free the result with `zku_string_free`.
+/// Errors: ZKU_EBADCONFIG when `node_id` is NULL and a `ZKU_*` variable is
+/// malformed.
 /// Never blocks.
 ///
 /// # Safety
@@ -45,7 +47,10 @@ pub unsafe extern "C" fn zku_lock_id(
         required_out(out, "out")?;
         // SAFETY: NULL or a valid string (caller).
         let node_id = unsafe { super::opt_str_arg(node_id, "node_id")? };
-        let node_id = node_id.map_or_else(|| crate::Config::new().node_id(), str::to_string);
+        let node_id = match node_id {
+            Some(id) => id.to_string(),
+            None => crate::Config::new().with_env()?.node_id(),
+        };
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, raw_string(lockid::lock_id(&node_id))?) };
         Ok(())

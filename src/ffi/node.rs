@@ -137,7 +137,9 @@ unsafe fn client_arg<'a>(client: *const zku_client) -> Result<&'a Client> {
 /// path (with the sequence number) to free with `zku_string_free`, and
 /// `*stat` (may be NULL) the new node's stat.
 /// Errors: ZKU_ENODEEXISTS, ZKU_ENONODE (parent missing), ZKU_ENOAUTH,
-/// ZKU_ENOCHILDRENFOREPHEMERALS, ZKU_EPATH, ZKU_ETOOLARGE, ZKU_EINVAL,
+/// ZKU_ENOCHILDRENFOREPHEMERALS, ZKU_EPATH, ZKU_ETOOLARGE (data over
+/// ZKU_MAX_DATA_LEN, or path, data and ACL together over the server's
+/// packet limit: refused before sending), ZKU_EINVAL,
 /// ZKU_EUNIMPLEMENTED (TTL without extended types), connection codes.
 ///
 /// # Safety

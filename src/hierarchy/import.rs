@@ -1,16 +1,18 @@
 //! Writing a validated document: breadth-first, one level's requests in
 //! flight together (parents exist before their children are sent).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use zookeeper_client as zk;
 
 use super::document::{DEFAULT_VALUE, Document, NodeSpec};
-use super::pipeline::{self, Deadlines, WINDOW};
-use super::{ImportOptions, ImportStats, ProgressFn};
+use super::pipeline::{self, Deadlines, Stopped, WINDOW};
+use super::{ImportError, ImportOptions, ImportStats, ProgressFn};
 use crate::acl::Acl;
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
+use crate::packet::Write;
 use crate::path;
 use crate::runtime::{self, Timeout};
 
@@ -36,21 +38,23 @@ pub(super) fn import(
     options: &ImportOptions,
     timeout: Timeout,
     mut progress: Option<ProgressFn<'_>>,
-) -> Result<ImportStats> {
+) -> Result<ImportStats, ImportError> {
     path::validate(root)?;
     if root == "/" && doc.child_names().any(|n| n == "zookeeper") {
         return Err(Error::new(
             Code::InvalidPath,
             "hierarchy at /zookeeper: /zookeeper is ZooKeeper's own subtree and cannot be imported",
-        ));
+        )
+        .into());
     }
     let deadlines = Deadlines::new(client, timeout);
     let total = doc.node_count() as u64;
     let mut stats = ImportStats { nodes: total, ..ImportStats::default() };
     let what = format!("import into {root}");
-    runtime::block_on(async {
+    let check_sizes = |acl: &Arc<Vec<zk::Acl>>| check_sizes(client, root, &doc.root, acl);
+    let result = runtime::block_on(async {
         let zk = client.ready(deadlines.connect).await.map_err(|e| e.context(&what))?;
-        let root_acl = import_root(&zk, root, &doc.root, options, deadlines, &mut stats).await?;
+        let root_acl = import_root(&zk, root, &doc.root, options, deadlines, &mut stats, check_sizes).await?;
         let mut done = 1u64;
         if let Some(p) = progress.as_mut() {
             p(done, Some(total));
@@ -125,8 +129,24 @@ pub(super) fn import(
             }
             level = level.iter().flat_map(|node| children_of(&node.path, node.spec, &node.acl)).collect();
         }
-        Ok(stats)
-    })
+        Ok(())
+    });
+    match result {
+        Ok(()) => Ok(stats),
+        Err(Stopped { error, unsettled }) => {
+            stats.unknown += unsettled;
+            Err(ImportError { error, stats })
+        }
+    }
+}
+
+/// Refuses the import, before its first write, when a node's requests
+/// would be too large for the server. A node's create is the largest
+/// request the import sends for it (set_acl and set carry less).
+fn check_sizes(client: &Client, path: &str, spec: &NodeSpec, acl: &Arc<Vec<zk::Acl>>) -> Result<()> {
+    let data = spec.value.as_deref().unwrap_or(DEFAULT_VALUE);
+    client.check_request(&Write::Create { path, data, acl, ttl: false })?;
+    children_of(path, spec, acl).iter().try_for_each(|child| check_sizes(client, &child.path, child.spec, &child.acl))
 }
 
 fn children_of<'d>(parent: &str, spec: &'d NodeSpec, parent_acl: &Arc<Vec<zk::Acl>>) -> Vec<Pending<'d>> {
@@ -143,7 +163,8 @@ fn children_of<'d>(parent: &str, spec: &'d NodeSpec, parent_acl: &Arc<Vec<zk::Ac
 /// The import root: created when missing (with the document's ACL, else
 /// its parent's), else given the document's ACL if it has one (kept
 /// otherwise). Returns the ACL its children inherit. Single requests: the
-/// root is one node.
+/// root is one node. `check_sizes` runs with that ACL before the first
+/// write.
 async fn import_root(
     zk: &zk::Client,
     root: &str,
@@ -151,6 +172,7 @@ async fn import_root(
     options: &ImportOptions,
     deadlines: Deadlines,
     stats: &mut ImportStats,
+    check_sizes: impl Fn(&Arc<Vec<zk::Acl>>) -> Result<()>,
 ) -> Result<Arc<Vec<zk::Acl>>> {
     let what = format!("import into {root}");
     let reply = deadlines.reply;
@@ -174,9 +196,10 @@ async fn import_root(
             },
         };
         if let Some(acl) = acl {
+            check_sizes(&acl)?;
             let data = spec.value.as_deref().unwrap_or(DEFAULT_VALUE);
             let create = zk::CreateMode::Persistent.with_acls(zk::Acls::new(&acl));
-            match reply.run(&what, zk.create(root, data, &create)).await? {
+            match root_write(stats, deadlines, &what, zk.create(root, data, &create)).await? {
                 Ok(_) => {
                     stats.created += 1;
                     return Ok(acl);
@@ -189,22 +212,44 @@ async fn import_root(
             }
         }
     }
-    stats.existed += 1;
     let acl = match (&spec.acl, current_acl) {
-        (Some(acl), _) => {
-            let acl = to_zk(acl);
-            reply.run(&what, zk.set_acl(root, &acl, None)).await?.map_err(|e| op_error(e, "set_acl", root))?;
-            acl
-        }
+        (Some(acl), _) => to_zk(acl),
         (None, Some(acl)) => acl,
         (None, None) => {
             let (acl, _) = reply.run(&what, zk.get_acl(root)).await?.map_err(|e| op_error(e, "get_acl", root))?;
             Arc::new(acl)
         }
     };
+    check_sizes(&acl)?;
+    if spec.acl.is_some() {
+        root_write(stats, deadlines, &what, zk.set_acl(root, &acl, None))
+            .await?
+            .map_err(|e| op_error(e, "set_acl", root))?;
+    }
+    stats.existed += 1;
     if let (true, Some(value)) = (options.update_values, &spec.value) {
-        reply.run(&what, zk.set_data(root, value, None)).await?.map_err(|e| op_error(e, "set", root))?;
+        root_write(stats, deadlines, &what, zk.set_data(root, value, None))
+            .await?
+            .map_err(|e| op_error(e, "set", root))?;
         stats.values_set += 1;
     }
     Ok(acl)
+}
+
+/// Sends one write of the root and waits for its reply; a write whose
+/// reply was cut off counts in `stats.unknown`.
+async fn root_write<T>(
+    stats: &mut ImportStats,
+    deadlines: Deadlines,
+    what: &str,
+    write: impl Future<Output = std::result::Result<T, zk::Error>>,
+) -> Result<std::result::Result<T, zk::Error>> {
+    let outcome = deadlines.reply.run(what, write).await;
+    let cut_off = match &outcome {
+        Ok(Ok(_)) => false,
+        Ok(Err(e)) => Error::from(e.clone()).code().leaves_write_unknown(),
+        Err(_) => true,
+    };
+    stats.unknown += u64::from(cut_off);
+    outcome
 }

@@ -23,7 +23,7 @@ pub use document::{Document, Users};
 
 use crate::client::{Client, remaining};
 use crate::config::Config;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::runtime::Timeout;
 
 /// Progress of a long import or export: nodes done, and the total when
@@ -51,6 +51,39 @@ pub struct ImportStats {
     pub existed: u64,
     /// Existing nodes whose value was set (`update_values`).
     pub values_set: u64,
+    /// After a failure: writes sent whose reply never came (connection
+    /// lost, timeout), which may or may not have been applied. The other
+    /// counts are writes the server confirmed.
+    pub unknown: u64,
+}
+
+/// A failed import: the error, and what was written before it stopped
+/// (an import is not atomic).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportError {
+    pub error: Error,
+    pub stats: ImportStats,
+}
+
+/// A failure before anything was written.
+impl From<Error> for ImportError {
+    fn from(error: Error) -> ImportError {
+        ImportError { error, stats: ImportStats::default() }
+    }
+}
+
+impl std::fmt::Display for ImportError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for ImportError {}
+
+impl From<ImportError> for Error {
+    fn from(e: ImportError) -> Error {
+        e.error
+    }
 }
 
 /// Which document an export writes.
@@ -87,9 +120,13 @@ pub struct ExportOptions {
 /// parent's when none is given); existing nodes get their ACL set and,
 /// with `update_values`, their value when the document gives one.
 ///
-/// Not atomic: an error leaves the levels written so far. Every step is
-/// idempotent, so running the same import again completes it; requests cut
-/// off by a connection loss are sent again while `timeout` allows.
+/// Not atomic: an error leaves the levels written so far, and its
+/// [`ImportError::stats`] count them (the replies to requests already in
+/// flight are awaited first). Every step is idempotent, so running the same
+/// import again completes it; requests cut off by a connection loss are
+/// sent again while `timeout` allows. Requests too large for the server
+/// fail the import with [`crate::Code::DataTooLarge`] before the first
+/// write.
 pub fn import(
     client: &Client,
     root: &str,
@@ -97,7 +134,7 @@ pub fn import(
     options: &ImportOptions,
     timeout: Timeout,
     progress: Option<ProgressFn<'_>>,
-) -> Result<ImportStats> {
+) -> Result<ImportStats, ImportError> {
     import::import(client, root, doc, options, timeout, progress)
 }
 
@@ -112,7 +149,7 @@ pub fn init_hierarchy(
     users_json: Option<&str>,
     options: &ImportOptions,
     timeout: Timeout,
-) -> Result<ImportStats> {
+) -> Result<ImportStats, ImportError> {
     crate::path::validate(root)?;
     let users = match users_json {
         Some(text) => Users::parse(text)?,
@@ -124,8 +161,10 @@ pub fn init_hierarchy(
         config.connect_timeout = Some(config.connect_timeout().min(left));
     }
     let client = Client::connect(config)?;
-    let result = remaining(timeout, deadline, "init_hierarchy")
-        .and_then(|rest| import(&client, root, &doc, options, rest, None));
+    let result = match remaining(timeout, deadline, "init_hierarchy") {
+        Ok(rest) => import(&client, root, &doc, options, rest, None),
+        Err(e) => Err(e.into()),
+    };
     // Nothing to wait for: the import made persistent nodes only, and the
     // close request goes out in the background.
     client.close_within(Timeout::NoWait);

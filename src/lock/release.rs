@@ -25,6 +25,7 @@ use super::acquire::is_connection;
 use super::{Held, Holder, Inner, LockState, TryRelease, data};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
+use crate::packet::Write;
 use crate::runtime::{self, Deadline, Timeout};
 
 impl Inner {
@@ -320,6 +321,8 @@ impl Inner {
         if path == &*self.path {
             return Err(Error::invalid_argument("a guarded write cannot target the lock node itself"));
         }
+        let write = data.map_or(Write::Delete { path }, |data| Write::SetData { path, data });
+        self.client.check_multi(&[Write::CheckVersion { path: &self.path }, write])?;
         let what = format!("guarded {} {path}", if data.is_some() { "set" } else { "delete" });
         let deadline = timeout.deadline();
         let reply_deadline = self.client.reply_deadline(timeout, deadline);

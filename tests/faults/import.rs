@@ -51,7 +51,7 @@ pub fn run(world: &mut World) -> Report {
         "first import",
         match &first {
             Ok(stats) => format!("completed ({} created)", stats.created),
-            Err(e) => format!("failed: {:?}", e.code()),
+            Err(e) => format!("failed: {:?} ({} created before)", e.error.code(), e.stats.created),
         },
     );
     let again = hierarchy::import(&client, &cut, &doc, &options, T, None);

@@ -7,7 +7,7 @@ use zkutil::Code;
 pub const OK: u8 = 0;
 /// A failure not covered below (I/O, server errors without a class here).
 pub const FAILURE: u8 = 1;
-/// Bad command line.
+/// Bad command line, or a malformed ZKU_* environment variable.
 pub const USAGE: u8 = 2;
 /// The node does not exist (`zkutil holder`: the lock is free).
 pub const NOT_FOUND: u8 = 3;
@@ -28,7 +28,7 @@ pub const HELP: &str = "\
 Exit status:
   0  success
   1  other failure
-  2  bad command line
+  2  bad command line or malformed ZKU_* variable
   3  no such node (holder: the lock is free)
   4  conflict: bad version, node exists or not empty
   5  timeout (lock not acquired, wait not satisfied, no reply in time)
@@ -43,6 +43,7 @@ Exit status:
 /// The status for a library error.
 pub fn for_code(code: Code) -> u8 {
     match code {
+        Code::BadConfig => USAGE,
         Code::NoNode => NOT_FOUND,
         Code::BadVersion | Code::NodeExists | Code::NotEmpty => CONFLICT,
         Code::OperationTimeout => TIMEOUT,

@@ -143,7 +143,7 @@ pub fn import(args: ImportArgs, global: &Global) -> Result<u8, CliError> {
         hierarchy::import(&client, root, &doc, &options, left(deadline), Some(&mut |d, t| progress.update(d, t)));
     progress.finish();
     client.close();
-    let stats = result?;
+    let stats = result.map_err(zkutil::Error::from)?;
     println!(
         "imported {} nodes into {root}: {} created, {} existed, {} values set",
         stats.nodes, stats.created, stats.existed, stats.values_set
