@@ -130,13 +130,26 @@ int main(void) {
     zku_buf_free(data);
     zku_client_free(anon);
 
+    /* A cancel (from another thread, on ctx.Done() in Go, or in a signal
+       handler) ends a blocking call; one issued before the call sends
+       nothing: the root is still there to be deleted below. */
+    zku_cancel *cancel = NULL;
+    CHECK("cancel_new", zku_cancel_new(&cancel, &err_));
+    zku_cancel_cancel(cancel);
+    rc = zku_client_delete(alice, root, ZKU_ANY_VERSION, TIMEOUT_MS, cancel, NULL);
+    zku_cancel_free(cancel);
+    if (rc != ZKU_ECANCELLED) return 1;
+
     /* Clean up, deepest first. */
     CHECK("delete app", zku_client_delete(alice, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     snprintf(path, sizeof path, "%s/config", root);
     CHECK("delete config", zku_client_delete(alice, path, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     CHECK("delete job", zku_client_delete(alice, job, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
     CHECK("delete root", zku_client_delete(alice, root, ZKU_ANY_VERSION, TIMEOUT_MS, NULL, &err_));
-    zku_client_free(alice); /* closes the session at once */
+    /* Closes the session at once and ends calls other threads may have
+       blocked on it; the free that follows is quick. */
+    CHECK("close", zku_client_close(alice, TIMEOUT_MS, NULL, &err_));
+    zku_client_free(alice);
     printf("nodes: all checks passed\n");
     return 0;
 }

@@ -18,7 +18,10 @@ use crate::error::Result;
 ///
 /// Maps directly onto Go's `context.Context` (a goroutine waits for
 /// `ctx.Done()` and calls `zku_cancel_cancel`) and onto Ruby's `Timeout`
-/// (an `ensure` or the timeout thread calls it). Free it once the call
+/// (its interrupt cannot reach a thread inside a C call, so the wrapper
+/// cancels the call's flag from another Ruby thread when the time is up,
+/// or from the `Thread#raise`/`Thread#kill` it wants to honour; the call
+/// returns ZKU_ECANCELLED and the wrapper raises). Free it once the call
 /// returned and nothing can cancel it any more. Thread-safe; cancelling is
 /// also safe from a signal handler. Does not survive fork().
 pub struct zku_cancel {
