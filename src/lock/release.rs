@@ -393,8 +393,13 @@ impl Inner {
         let settled = runtime::block_on(deadline.run(what, async {
             let _ = states.wait_for(|s| *s != LockState::Suspended).await;
         }));
-        if settled.is_err() {
-            return Err(Error::new(Code::ConnectionLoss, format!("{what}: the lock is suspended (connection lost)")));
+        match settled {
+            Err(e) if e.code() == Code::OperationTimeout => {
+                return Err(Error::new(Code::ConnectionLoss, format!("{what}: the lock is suspended (connection lost)")));
+            }
+            // Cancelled, or the client closed.
+            Err(e) => return Err(e),
+            Ok(()) => {}
         }
         let s = self.shared.lock().unwrap();
         match (s.state, s.held) {
