@@ -106,6 +106,10 @@ impl Cas {
         Ok(cas)
     }
 
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     pub fn path(&self) -> &str {
         &self.path
     }

@@ -7,7 +7,7 @@
 //! and only the caller can know what that means.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -37,6 +37,8 @@ struct Inner {
     /// The configured default ACL (world:anyone:cdrwa when none), built
     /// once: a digest entry costs a SHA-1.
     default_acl: Vec<Acl>,
+    /// The process that opened the session; see [`Client::check_process`].
+    pid: u32,
     session_id: i64,
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
@@ -60,7 +62,14 @@ impl Client {
         }
         let connect_timeout = config.connect_timeout();
         let deadline = Timeout::from_duration(connect_timeout).deadline();
-        let zk = runtime::block_on(deadline.run("connect", connector.connect(&hosts)))
+        // Connected on a runtime thread, as every later write is: those
+        // threads have SIGPIPE blocked (see runtime::block_sigpipe).
+        let connecting = {
+            let hosts = hosts.clone();
+            runtime::handle().spawn(async move { deadline.run("connect", connector.connect(&hosts)).await })
+        };
+        let zk = runtime::block_on(connecting)
+            .map_err(|e| Error::new(Code::Panic, format!("connect to {hosts}: {e}")))?
             .map_err(|_| {
                 Error::new(
                     Code::ConnectionLoss,
@@ -83,6 +92,7 @@ impl Client {
             zk: RwLock::new(Some(zk)),
             config,
             default_acl,
+            pid: std::process::id(),
             session_id,
             session_timeout,
             state,
@@ -102,6 +112,26 @@ impl Client {
     /// The session timeout the server granted.
     pub fn session_timeout(&self) -> Duration {
         self.inner.session_timeout
+    }
+
+    /// Fails with [`Code::Forked`] in a child process made by fork() after
+    /// this client was created: the session, its socket and the threads
+    /// serving it belong to the parent, which still uses them. Checked
+    /// before anything else is touched (a lock a parent thread held at the
+    /// moment of fork stays held for ever in the child).
+    pub fn check_process(&self) -> Result<()> {
+        let pid = std::process::id();
+        if self.inner.pid == pid {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::Forked,
+            format!(
+                "this handle was created in process {} and process {pid} is a fork() child of it: \
+                 the session belongs to the parent; create a new client in the child",
+                self.inner.pid
+            ),
+        ))
     }
 
     pub fn state(&self) -> SessionState {
@@ -136,6 +166,10 @@ impl Client {
     /// waits (at most a few seconds) for the server to confirm. Later calls
     /// on any clone return [`Code::Closed`].
     pub fn close(&self) {
+        // In a fork() child the session is the parent's: leave it alone.
+        if self.check_process().is_err() {
+            return;
+        }
         let taken = self.inner.zk.write().unwrap().take();
         if let Some(zk) = taken {
             close_session(zk, self.inner.session_timeout);
@@ -155,6 +189,7 @@ impl Client {
 
     /// The crate's client, if the session was not closed.
     pub(crate) fn zk(&self) -> Result<zk::Client> {
+        self.check_process()?;
         self.inner.zk.read().unwrap().clone().ok_or_else(|| Error::closed("client is closed"))
     }
 
@@ -487,6 +522,16 @@ impl Client {
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // A fork() child: dropping the crate's client would send
+            // CloseSession for the parent's session; dropping the state
+            // sender or the callback follower would take locks and join
+            // threads of the parent. Leak them.
+            let zk = self.zk.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+            let follower = self.callback.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+            std::mem::forget((zk, follower, self.state.clone()));
+            return;
+        }
         if let Some(zk) = self.zk.get_mut().unwrap().take() {
             close_session(zk, self.session_timeout);
         }

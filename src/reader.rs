@@ -185,7 +185,7 @@ impl Snapshot {
 pub struct Reader {
     shared: Arc<Shared>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
-    _client: Client,
+    client: Client,
 }
 
 impl Reader {
@@ -237,7 +237,11 @@ impl Reader {
             stopped,
         });
         let task = runtime::handle().spawn(follow::follow(shared.clone(), client.clone(), watcher));
-        Ok(Reader { shared, task: Mutex::new(Some(task)), _client: client.clone() })
+        Ok(Reader { shared, task: Mutex::new(Some(task)), client: client.clone() })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     pub fn path(&self) -> &str {

@@ -8,6 +8,8 @@
 //!   swallowed (the server applied it), then the connection is cut.
 //!
 //! Faults are one-shot; the client's reconnection goes through normally.
+//! [`Proxy::cut_frames_over`] is lasting: it cuts every connection whose
+//! client starts a frame over a size, while the client is still sending it.
 //! ZooKeeper frames are a 4-byte big-endian length and a body; after the
 //! connect handshake a request body starts with xid (i32) and opcode (i32),
 //! a reply body with xid (i32), zxid (i64) and error (i32).
@@ -42,6 +44,8 @@ struct State {
     next_conn: u64,
     /// While set, new connections are closed at once.
     refusing: bool,
+    /// Client frames longer than this cut the connection.
+    cut_over: Option<usize>,
     /// Cuts every live connection.
     cuts: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -110,6 +114,14 @@ impl Proxy {
         }
     }
 
+    /// From now on, cuts every connection whose client starts a frame
+    /// longer than `limit` bytes (`None`: never), right after reading its
+    /// length, as a server does with a packet over its jute.maxbuffer: the
+    /// client, still writing the frame, gets a reset. Counted in `fired`.
+    pub fn cut_frames_over(&self, limit: Option<usize>) {
+        self.state.lock().unwrap().cut_over = limit;
+    }
+
     /// Number of faults that fired.
     pub fn fired(&self) -> usize {
         self.state.lock().unwrap().fired
@@ -137,7 +149,17 @@ impl Pair {
         let (state, conn, cut1) = (self.state.clone(), self.conn, cut.clone());
         thread::spawn(move || {
             let mut first = true;
-            while let Some(frame) = read_frame(&mut c_in) {
+            while let Some(len) = read_len(&mut c_in) {
+                {
+                    let mut s = state.lock().unwrap();
+                    if s.cut_over.is_some_and(|limit| len > limit) {
+                        s.fired += 1;
+                        drop(s);
+                        cut1();
+                        return;
+                    }
+                }
+                let Some(frame) = read_body(&mut c_in, len) else { break };
                 if !first && frame.len() >= 8 {
                     let xid = i32::from_be_bytes(frame[0..4].try_into().unwrap());
                     let op = i32::from_be_bytes(frame[4..8].try_into().unwrap());
@@ -190,9 +212,17 @@ impl Pair {
 }
 
 fn read_frame(r: &mut TcpStream) -> Option<Vec<u8>> {
+    let len = read_len(r)?;
+    read_body(r, len)
+}
+
+fn read_len(r: &mut TcpStream) -> Option<usize> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).ok()?;
-    let len = u32::from_be_bytes(len) as usize;
+    Some(u32::from_be_bytes(len) as usize)
+}
+
+fn read_body(r: &mut TcpStream, len: usize) -> Option<Vec<u8>> {
     if len > 64 << 20 {
         return None;
     }
