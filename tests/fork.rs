@@ -394,3 +394,80 @@ fn child_resolves_host_names_right_after_the_parent_did() {
     // SAFETY: live client.
     assert_eq!(unsafe { zku_client_state(parent.ptr()) }, ZKU_STATE_CONNECTED);
 }
+
+const SIGPIPE_CHILD_ENV: &str = "ZKU_SIGPIPE_CHILD";
+const CUT_ROUNDS: usize = 500;
+const WRITERS: usize = 8;
+
+/// The child of `library_writes_never_raise_sigpipe`, run only when
+/// re-invoked with ZKU_SIGPIPE_CHILD set to "HOSTS PATH": a host process
+/// with SIGPIPE at its default action (as a C daemon has it; Rust ignores
+/// it) whose writes the server side cuts mid-way, CUT_ROUNDS times.
+#[test]
+fn sigpipe_child_body() {
+    let Ok(spec) = std::env::var(SIGPIPE_CHILD_ENV) else { return };
+    let (hosts, path) = spec.split_once(' ').unwrap();
+    // SAFETY: restores the default action of SIGPIPE, before any thread of
+    // the library exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    let client = CClient::connect(hosts, 10_000);
+    // Rounds of several writes at once, so that the connection still has
+    // bytes to write when the reset arrives.
+    let cut = AtomicUsize::new(0);
+    let round = std::sync::Barrier::new(WRITERS);
+    std::thread::scope(|scope| {
+        for _ in 0..WRITERS {
+            scope.spawn(|| {
+                let (path, big) = (cs(path), vec![b'x'; 900_000]);
+                for _ in 0..CUT_ROUNDS {
+                    round.wait();
+                    // SAFETY: live client, valid pointers.
+                    let set = |e| unsafe {
+                        zku_client_set(client.ptr(), path.as_ptr(), big.as_ptr(), big.len(), -1, 10_000, null_mut(), e)
+                    };
+                    if call(set).0 != ZKU_OK {
+                        cut.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+            });
+        }
+    });
+    let cut = cut.load(Ordering::SeqCst);
+    println!("cut writes: {cut}");
+}
+
+#[test]
+fn library_writes_never_raise_sigpipe() {
+    use std::os::unix::process::ExitStatusExt;
+    let server = shared_server();
+    let path = unique_path("sigpipe");
+    let setup = capi::core_client(&server.connect_string(), 10_000);
+    setup
+        .create(&path, b"", &zkutil::CreateOptions::default(), zkutil::Timeout::After(Duration::from_secs(5)))
+        .unwrap();
+    let proxy = proxy::Proxy::start(&server.connect_string());
+    proxy.cut_frames_over(Some(64 * 1024));
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "sigpipe_child_body", "--nocapture", "--test-threads=1"])
+        .env(SIGPIPE_CHILD_ENV, format!("{} {path}", proxy.connect_string()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("the SIGPIPE child hung");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_ne!(out.status.signal(), Some(libc::SIGPIPE), "the library raised SIGPIPE in its host");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains(&format!("cut writes: {}", CUT_ROUNDS * WRITERS)), "every write was cut: {stdout}");
+    // At least one cut a round: each round's writes are sent once the
+    // client is connected again.
+    assert!(proxy.fired() >= CUT_ROUNDS, "the proxy cut {} connections", proxy.fired());
+}

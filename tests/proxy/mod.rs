@@ -9,7 +9,7 @@
 //!
 //! Faults are one-shot; the client's reconnection goes through normally.
 //! [`Proxy::cut_frames_over`] is lasting: it cuts every connection whose
-//! client starts a frame over a size, while the client is still sending it.
+//! client sends a frame over a size, while the client is still sending it.
 //! ZooKeeper frames are a 4-byte big-endian length and a body; after the
 //! connect handshake a request body starts with xid (i32) and opcode (i32),
 //! a reply body with xid (i32), zxid (i64) and error (i32).
@@ -114,10 +114,10 @@ impl Proxy {
         }
     }
 
-    /// From now on, cuts every connection whose client starts a frame
-    /// longer than `limit` bytes (`None`: never), right after reading its
-    /// length, as a server does with a packet over its jute.maxbuffer: the
-    /// client, still writing the frame, gets a reset. Counted in `fired`.
+    /// From now on, cuts every connection whose client sends a frame longer
+    /// than `limit` bytes (`None`: never), after reading `limit` bytes of it,
+    /// as a server does with a packet over its jute.maxbuffer: the client,
+    /// still sending the frame, gets a reset. Counted in `fired`.
     pub fn cut_frames_over(&self, limit: Option<usize>) {
         self.state.lock().unwrap().cut_over = limit;
     }
@@ -152,10 +152,18 @@ impl Pair {
             while let Some(len) = read_len(&mut c_in) {
                 {
                     let mut s = state.lock().unwrap();
-                    if s.cut_over.is_some_and(|limit| len > limit) {
+                    if let Some(limit) = s.cut_over.filter(|limit| len > *limit) {
                         s.fired += 1;
+                        // The client's socket must close for real (a shut
+                        // down socket only stops the client's window): the
+                        // other thread ends with the server side and drops
+                        // its copy, this one returns and drops the last.
+                        s.cuts.retain(|c| !Arc::ptr_eq(c, &cut1));
                         drop(s);
-                        cut1();
+                        // Part of the frame is read first, so that the
+                        // client is sending when the cut comes.
+                        let _ = read_body(&mut c_in, limit);
+                        let _ = s_out.shutdown(Shutdown::Both);
                         return;
                     }
                 }
