@@ -195,6 +195,13 @@ fn connection_of(port: u16, sid: i64) -> Option<String> {
     four_letter(port, "cons")?.lines().find(|l| l.contains(&needle)).map(str::to_string)
 }
 
+/// The paths session `sid` watches, from `wchc`.
+fn watches_of(port: u16, sid: i64) -> Vec<String> {
+    let reply = four_letter(port, "wchc").unwrap_or_default();
+    let mut lines = reply.lines().skip_while(|l| *l != format!("0x{sid:x}")).skip(1);
+    std::iter::from_fn(|| lines.next().filter(|l| l.starts_with('\t')).map(|l| l.trim().to_string())).collect()
+}
+
 #[test]
 fn fork_after_use_child_works_and_inherited_handles_refuse() {
     let _one = FORKING.lock().unwrap_or_else(|e| e.into_inner());
@@ -253,6 +260,13 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         unsafe { CStr::from_ptr(zku_lock_path(parent_lock)) }.to_str().unwrap().to_string()
     };
 
+    // The lock watches its node while held (after its watch delay).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !watches_of(server.port(), sid).contains(&lock_path) {
+        assert!(Instant::now() < deadline, "the parent's lock watches its node: {:?}", watches_of(server.port(), sid));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
     let inherited = Inherited { client: client.0, lock: parent_lock, cas, reader };
     let pid = fork_child(|| match child_after_use(&inherited, &hosts, lock_name, &node) {
         Ok(()) => 0,
@@ -281,6 +295,7 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
     }
     let line = connection_of(server.port(), sid).expect("the parent's connection is still listed by cons");
     assert!(!line.contains("lop=CLOS"), "no CloseSession on the parent's connection: {line}");
+    assert!(watches_of(server.port(), sid).contains(&lock_path), "the parent's session keeps its watch");
     // SAFETY: live handles, freed once.
     unsafe {
         ok("release", call(|e| zku_lock_release(parent_lock, 5000, e)));
