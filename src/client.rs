@@ -62,14 +62,11 @@ impl Client {
         }
         let connect_timeout = config.connect_timeout();
         let deadline = Timeout::from_duration(connect_timeout).deadline();
-        // Connected on a runtime thread, as every later write is: those
-        // threads have SIGPIPE blocked (see runtime::block_sigpipe).
         let connecting = {
             let hosts = hosts.clone();
-            runtime::handle().spawn(async move { deadline.run("connect", connector.connect(&hosts)).await })
+            async move { deadline.run("connect", connector.connect(&hosts)).await }
         };
-        let zk = runtime::block_on(connecting)
-            .map_err(|e| Error::new(Code::Panic, format!("connect to {hosts}: {e}")))?
+        let zk = runtime::block_on_runtime_thread(connecting)?
             .map_err(|_| {
                 Error::new(
                     Code::ConnectionLoss,
@@ -497,7 +494,7 @@ impl Client {
         // takes the session over, and may take it back before the second
         // one's CloseSession is processed (then nothing expires): repeat
         // the takeover until this client sees the end of its session.
-        runtime::block_on(deadline.run("expire session", async move {
+        runtime::block_on_runtime_thread(deadline.run("expire session", async move {
             loop {
                 let connector = zk::Client::connector()
                     .with_session(session.clone())
@@ -516,7 +513,7 @@ impl Client {
                     return;
                 }
             }
-        }))
+        }))?
     }
 }
 

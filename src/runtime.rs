@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_utils::atomic::AtomicCell;
 use tokio::runtime::Runtime;
 
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
 /// The runtime of one process. A child made by fork() inherits the parent's
 /// memory but none of its threads, so the parent's runtime is dead there:
@@ -98,6 +98,18 @@ pub(crate) fn handle() -> &'static tokio::runtime::Handle {
 /// threads, not here.
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
     current().block_on(fut)
+}
+
+/// Runs `fut` as a task on a runtime thread and waits for it, for futures
+/// that write to a socket themselves (the crate's connect handshake): the
+/// runtime's threads block SIGPIPE, the caller's may not.
+pub(crate) fn block_on_runtime_thread<F>(fut: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let task = handle().spawn(fut);
+    block_on(task).map_err(|e| Error::new(Code::Panic, format!("runtime task failed: {e}")))
 }
 
 /// How long a blocking call may wait, in the C API's terms:
