@@ -145,8 +145,9 @@ pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err:
 
 /// Empties the descriptor of `zku_lock_fd` (so it is not readable until the
 /// next change) and returns the current state (>= 0), or ZKU_ENULL for
-/// NULL. Never blocks. Changes between two drains are coalesced: the
-/// callback sees every transition, the descriptor the latest state.
+/// NULL (ZKU_EFORKED for a lock inherited across fork()). Never blocks.
+/// Changes between two drains are coalesced: the callback sees every
+/// transition, the descriptor the latest state.
 ///
 /// # Safety
 /// `lock` is NULL or live.
