@@ -140,11 +140,13 @@ struct Inherited {
     lock: *mut zku_lock,
     cas: *mut zku_cas,
     reader: *mut zku_reader,
+    /// Plain data, not tied to a session: usable in the child.
+    config: *mut zkutil::ffi::config::zku_config,
 }
 
 /// The child of `fork_after_use`: inherited handles refuse and free
 /// quietly; a new client works.
-fn child_after_use(inherited: &Inherited, hosts: &str, lock_name: &str, node: &str) -> Result<(), i32> {
+fn child_after_use(inherited: &Inherited, lock_name: &str, node: &str) -> Result<(), i32> {
     let node = cs(node);
     let freed_before = USER_DATA_FREED.load(Ordering::SeqCst);
     // SAFETY: the handles are live copies of the parent's (the child's
@@ -173,7 +175,8 @@ fn child_after_use(inherited: &Inherited, hosts: &str, lock_name: &str, node: &s
         zku_client_free(inherited.client);
         check(USER_DATA_FREED.load(Ordering::SeqCst) == freed_before, 20)?;
 
-        let client = connect(hosts).map_err(|_| 30)?;
+        let mut client = null_mut();
+        check(raw_call(|e| zku_client_new(inherited.config, &mut client, e)).0 == ZKU_OK, 30)?;
         let mine = new_lock(client, &format!("{lock_name}-child")).map_err(|_| 31)?;
         check(raw_call(|e| zku_lock_acquire(mine, 5000, null_mut(), e)).0 == ZKU_OK, 32)?;
         // The parent's lock is still the parent's.
@@ -267,8 +270,15 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
-    let inherited = Inherited { client: client.0, lock: parent_lock, cas, reader };
-    let pid = fork_child(|| match child_after_use(&inherited, &hosts, lock_name, &node) {
+    let mut config = null_mut();
+    let hosts_c = cs(&hosts);
+    // SAFETY: valid pointers to live locals.
+    unsafe {
+        ok("config_new", call(|e| zkutil::ffi::config::zku_config_new(&mut config, e)));
+        ok("set_hosts", call(|e| zkutil::ffi::config::zku_config_set_hosts(config, hosts_c.as_ptr(), e)));
+    }
+    let inherited = Inherited { client: client.0, lock: parent_lock, cas, reader, config };
+    let pid = fork_child(|| match child_after_use(&inherited, lock_name, &node) {
         Ok(()) => 0,
         Err(code) => code,
     });
@@ -302,6 +312,7 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         zku_lock_free(parent_lock);
         zku_reader_free(reader);
         zku_cas_free(cas);
+        zkutil::ffi::config::zku_config_free(config);
     }
     assert_eq!(USER_DATA_FREED.load(Ordering::SeqCst), 1, "user_data_free ran once, in the parent");
 }
