@@ -6,9 +6,18 @@
  * zku_strerror). The optional last argument `zku_error **err` receives a
  * detailed error object on failure (free it with zku_error_free). Outputs
  * are written only on success. Strings are NUL-terminated UTF-8. Handles
- * are thread-safe unless documented otherwise and do not survive fork().
- * Blocking calls take timeout_ms (-1 waits forever, 0 makes one attempt)
- * and right after it `const zku_cancel *cancel` (NULL: not cancellable).
+ * are thread-safe unless documented otherwise. Blocking calls take
+ * timeout_ms (-1 waits forever, 0 makes one attempt) and right after it
+ * `const zku_cancel *cancel` (NULL: not cancellable).
+ *
+ * fork(): a child may use the library, also when the parent used it before:
+ * new clients work. Handles inherited from the parent (client, lock,
+ * reader, CAS) belong to the parent's session: in the child every call on
+ * them fails with ZKU_EFORKED before touching anything (calls that return
+ * no code act as for NULL), and freeing them sends nothing, runs no
+ * user_data_free and leaves their memory allocated. The parent is
+ * unaffected. The library never raises SIGPIPE: its sockets are written on
+ * its own threads, which block it.
  */
 
 #ifndef ZKUTIL_H
@@ -318,7 +327,10 @@ typedef struct zku_cas_next zku_cas_next;
 
 /**
  * A ZooKeeper session. Safe to use from several threads at once. Does not
- * survive fork(): a child process must create its own client.
+ * survive fork(): in a child process every call on it (and on the locks,
+ * readers and CAS handles made from it) fails with ZKU_EFORKED, and
+ * `zku_client_free` releases nothing there; the child creates its own
+ * client.
  */
 typedef struct zku_client zku_client;
 
@@ -862,6 +874,12 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
 #define ZKU_EALREADYLOCKED -1018
 
 /**
+ * The handle was created by the parent of this fork() child: its session
+ * belongs to the parent. Nothing was sent; create a new client here.
+ */
+#define ZKU_EFORKED -1019
+
+/**
  * A `ZKU_*` environment variable is malformed; the message names it and
  * says what is wrong. Nothing was sent to a server.
  */
@@ -1384,7 +1402,9 @@ zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, con
  * this client (locks,
  * readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
  * this client may be in progress or follow (use `zku_client_close` first
- * to end calls in progress).
+ * to end calls in progress). In a fork() child, for a client made by the
+ * parent, it sends nothing, never blocks, runs no `user_data_free` and
+ * leaves the memory allocated.
  *
  * # Safety
  * `client` is NULL or a live client.
@@ -1392,7 +1412,8 @@ zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, con
 void zku_client_free(struct zku_client *client);
 
 /**
- * The session id (0 for NULL).
+ * The session id (0 for NULL, and in a fork() child for the parent's
+ * client).
  * Never blocks.
  *
  * # Safety
@@ -1401,7 +1422,8 @@ void zku_client_free(struct zku_client *client);
 int64_t zku_client_session_id(const struct zku_client *client);
 
 /**
- * The session timeout the server granted, in ms (0 for NULL).
+ * The session timeout the server granted, in ms (0 for NULL, and in a
+ * fork() child for the parent's client).
  * Never blocks.
  *
  * # Safety
@@ -1410,7 +1432,8 @@ int64_t zku_client_session_id(const struct zku_client *client);
 int64_t zku_client_session_timeout_ms(const struct zku_client *client);
 
 /**
- * The current session state (ZKU_STATE_CLOSED for NULL).
+ * The current session state (ZKU_STATE_CLOSED for NULL, and in a fork()
+ * child for the parent's client).
  * Never blocks.
  *
  * # Safety
@@ -1733,6 +1756,9 @@ zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *nam
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
  * in progress or follow (to stop an acquire blocked in another thread,
  * call `zku_lock_cancel`, wait for that thread to return, then free).
+ * In a fork() child, for a lock made by the parent, it releases nothing,
+ * sends nothing, never blocks, runs no `user_data_free`, leaves the
+ * descriptor open and the memory allocated (the parent still holds it).
  *
  * # Safety
  * `lock` is NULL or a live lock.
@@ -1936,8 +1962,9 @@ zku_rc zku_lock_fd(const struct zku_lock *lock, int *fd, struct zku_error **err)
 /**
  * Empties the descriptor of `zku_lock_fd` (so it is not readable until the
  * next change) and returns the current state (>= 0), or ZKU_ENULL for
- * NULL. Never blocks. Changes between two drains are coalesced: the
- * callback sees every transition, the descriptor the latest state.
+ * NULL (ZKU_EFORKED for a lock inherited across fork()). Never blocks.
+ * Changes between two drains are coalesced: the callback sees every
+ * transition, the descriptor the latest state.
  *
  * # Safety
  * `lock` is NULL or live.

@@ -7,7 +7,7 @@
 //! and only the caller can know what that means.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -41,6 +41,8 @@ struct Inner {
     default_acl: Vec<Acl>,
     /// Prepended to every path on the wire: counts in a request's size.
     chroot_len: usize,
+    /// The process that opened the session; see [`Client::check_process`].
+    pid: u32,
     session_id: i64,
     session_timeout: Duration,
     state: Arc<watch::Sender<SessionState>>,
@@ -66,7 +68,13 @@ impl Client {
         for acl in &default_acl {
             acl.validate()?;
         }
-        let zk = runtime::block_on(open_session(&config))?;
+        // On a runtime thread: the crate writes its handshake from this
+        // future, and only the runtime's threads block SIGPIPE.
+        let connecting = {
+            let config = config.clone();
+            async move { open_session(&config).await }
+        };
+        let zk = runtime::block_on_runtime_thread(connecting)??;
         let session_id = zk.session_id().0;
         let session_timeout = zk.session_timeout();
         let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
@@ -76,6 +84,7 @@ impl Client {
             config,
             default_acl,
             chroot_len: chroot.map_or(0, |c| c.len()),
+            pid: std::process::id(),
             session_id,
             session_timeout,
             state,
@@ -97,6 +106,26 @@ impl Client {
     /// The session timeout the server granted.
     pub fn session_timeout(&self) -> Duration {
         self.inner.session_timeout
+    }
+
+    /// Fails with [`Code::Forked`] in a child process made by fork() after
+    /// this client was created: the session, its socket and the threads
+    /// serving it belong to the parent, which still uses them. Checked
+    /// before anything else is touched (a lock a parent thread held at the
+    /// moment of fork stays held for ever in the child).
+    pub fn check_process(&self) -> Result<()> {
+        let pid = std::process::id();
+        if self.inner.pid == pid {
+            return Ok(());
+        }
+        Err(Error::new(
+            Code::Forked,
+            format!(
+                "this handle was created in process {} and process {pid} is a fork() child of it: \
+                 the session belongs to the parent; create a new client in the child",
+                self.inner.pid
+            ),
+        ))
     }
 
     pub fn state(&self) -> SessionState {
@@ -144,6 +173,10 @@ impl Client {
     /// in a `cancel::scope` of this client end at once, and later calls on
     /// any clone, with [`Code::Closed`].
     pub fn close_within(&self, timeout: Timeout) -> bool {
+        // In a fork() child the session is the parent's: leave it alone.
+        if self.check_process().is_err() {
+            return false;
+        }
         self.inner.closed.cancel();
         self.inner.state.send_if_modified(|s| {
             let changed = *s != SessionState::Closed && !s.is_terminal();
@@ -171,6 +204,7 @@ impl Client {
 
     /// The crate's client, if the session was not closed.
     pub(crate) fn zk(&self) -> Result<zk::Client> {
+        self.check_process()?;
         self.inner.zk.read().unwrap().clone().ok_or_else(|| Error::closed("client is closed"))
     }
 
@@ -500,7 +534,7 @@ impl Client {
         // takes the session over, and may take it back before the second
         // one's CloseSession is processed (then nothing expires): repeat
         // the takeover until this client sees the end of its session.
-        runtime::block_on(deadline.run("expire session", async move {
+        runtime::block_on_runtime_thread(deadline.run("expire session", async move {
             loop {
                 let connector = zk::Client::connector()
                     .with_session(session.clone())
@@ -519,12 +553,22 @@ impl Client {
                     return;
                 }
             }
-        }))
+        }))?
     }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
+        if self.pid != std::process::id() {
+            // A fork() child: dropping the crate's client would send
+            // CloseSession for the parent's session; dropping the state
+            // sender or the callback follower would take locks and join
+            // threads of the parent. Leak them.
+            let zk = self.zk.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+            let follower = self.callback.get_mut().unwrap_or_else(PoisonError::into_inner).take();
+            std::mem::forget((zk, follower, self.state.clone()));
+            return;
+        }
         if let Some(zk) = self.zk.get_mut().unwrap().take() {
             close_session(zk, Timeout::After(self.session_timeout.min(CLOSE_WAIT)).deadline());
         }

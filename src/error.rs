@@ -51,13 +51,14 @@ pub enum Code {
     Aborted = -1016,
     InvalidHosts = -1017,
     AlreadyLocked = -1018,
+    Forked = -1019,
     BadConfig = -1020,
     NoMember = -1024,
 }
 
 impl Code {
     /// All codes, for tables and tests.
-    pub const ALL: [Code; 43] = [
+    pub const ALL: [Code; 44] = [
         Code::Ok,
         Code::SystemError,
         Code::RuntimeInconsistency,
@@ -99,6 +100,7 @@ impl Code {
         Code::Aborted,
         Code::InvalidHosts,
         Code::AlreadyLocked,
+        Code::Forked,
         Code::BadConfig,
         Code::NoMember,
     ];
@@ -155,6 +157,7 @@ impl Code {
             Code::Aborted => "aborted",
             Code::InvalidHosts => "invalid hosts",
             Code::AlreadyLocked => "key already locked",
+            Code::Forked => "handle inherited across fork()",
             Code::BadConfig => "malformed configuration variable",
             Code::NoMember => "no such JSON member",
         }

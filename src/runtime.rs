@@ -2,27 +2,96 @@
 //! timeout type every blocking call takes.
 
 use std::future::Future;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use once_cell::sync::Lazy;
+use crossbeam_utils::atomic::AtomicCell;
 use tokio::runtime::Runtime;
 
 use crate::cancel;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 
-// One runtime for the process: sessions are cheap tasks on it. Two workers
-// are enough for network I/O; callers block on their own threads.
-static RUNTIME: Lazy<Runtime> = Lazy::new(|| {
+/// The runtime of one process. A child made by fork() inherits the parent's
+/// memory but none of its threads, so the parent's runtime is dead there:
+/// the child starts its own and never drops, joins or touches the parent's
+/// (it stays allocated, unused, for the life of the child).
+struct ProcessRuntime {
+    pid: u32,
+    runtime: OnceLock<Runtime>,
+}
+
+/// A `&'static ProcessRuntime` compared by address, so that it can live in
+/// an [`AtomicCell`].
+#[derive(Clone, Copy)]
+struct RuntimeRef(&'static ProcessRuntime);
+
+impl PartialEq for RuntimeRef {
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.0, other.0)
+    }
+}
+
+impl Eq for RuntimeRef {}
+
+// The current process's runtime. An atomic word, not a lock: a parent
+// thread may be anywhere at the moment of fork(), and a lock it held would
+// stay held for ever in the child. The only waiting is on `runtime`'s
+// OnceLock while another thread of the same process builds it; a child
+// never waits on the parent's, as it never uses the parent's entry.
+static CURRENT: AtomicCell<Option<RuntimeRef>> = AtomicCell::new(None);
+const _: () = assert!(AtomicCell::<Option<RuntimeRef>>::is_lock_free());
+
+/// This process's runtime, started on first use in each process. Costs one
+/// getpid() and two atomic loads.
+fn current() -> &'static Runtime {
+    let pid = std::process::id();
+    let entry = match CURRENT.load() {
+        Some(RuntimeRef(entry)) if entry.pid == pid => entry,
+        seen => claim(pid, seen),
+    };
+    entry.runtime.get_or_init(start)
+}
+
+/// Installs an entry for this process in place of `seen` (none yet, or the
+/// parent's). Threads of this process racing here agree on the first entry
+/// installed; the losers' empty entries (a few bytes) are never used.
+#[cold]
+fn claim(pid: u32, seen: Option<RuntimeRef>) -> &'static ProcessRuntime {
+    let fresh = RuntimeRef(Box::leak(Box::new(ProcessRuntime { pid, runtime: OnceLock::new() })));
+    match CURRENT.compare_exchange(seen, Some(fresh)) {
+        Ok(_) => fresh.0,
+        // Only threads of this process write CURRENT here, and only entries
+        // for this pid: the winner's is ours.
+        Err(winner) => winner.expect("zkutil: runtime entry vanished").0,
+    }
+}
+
+// Two workers are enough for network I/O; callers block on their own
+// threads. Sessions are cheap tasks on it.
+fn start() -> Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("zkutil-runtime")
+        .on_thread_start(block_sigpipe)
         .enable_all()
         .build()
         .expect("zkutil: cannot start the tokio runtime")
-});
+}
+
+/// Blocks SIGPIPE in a runtime thread (workers and the blocking pool): the
+/// sockets are written there, with writev, which unlike send() has no
+/// MSG_NOSIGNAL, and a server closing the connection during a write would
+/// otherwise kill a host process that keeps SIGPIPE's default action. The
+/// write fails with EPIPE instead, and the session reconnects.
+fn block_sigpipe() {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGPIPE);
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).expect("zkutil: cannot block SIGPIPE");
+}
 
 pub(crate) fn handle() -> &'static tokio::runtime::Handle {
-    RUNTIME.handle()
+    current().handle()
 }
 
 /// Runs `fut` to completion on the calling thread, its I/O driven by the
@@ -30,7 +99,20 @@ pub(crate) fn handle() -> &'static tokio::runtime::Handle {
 /// threads, not here. The future sees the stops of the calling thread's
 /// `cancel::scope`.
 pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
-    RUNTIME.block_on(cancel::carry(fut))
+    current().block_on(cancel::carry(fut))
+}
+
+/// Runs `fut` as a task on a runtime thread and waits for it, for futures
+/// that write to a socket themselves (the crate's connect handshake): the
+/// runtime's threads block SIGPIPE, the caller's may not.
+pub(crate) fn block_on_runtime_thread<F>(fut: F) -> Result<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    // The task sees the caller's cancel and its client's close too.
+    let task = handle().spawn(cancel::carry(fut));
+    block_on(task).map_err(|e| Error::new(Code::Panic, format!("runtime task failed: {e}")))
 }
 
 /// How long a blocking call may wait, in the C API's terms:

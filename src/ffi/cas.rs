@@ -9,7 +9,8 @@ use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
 use super::{
-    bytes_arg, clear_out, guard, guard_value, handle, required_out, set_out, str_arg, timeout_arg, write_out, zku_rc,
+    SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg,
+    timeout_arg, write_out, zku_rc,
 };
 use crate::cas::{self, Cas, CasOptions, Decision};
 use crate::error::{Code, Error, Result};
@@ -42,6 +43,12 @@ pub struct zku_cas {
     cas: Cas,
     /// The value followed by a NUL, for the borrowed views.
     view: Vec<u8>,
+}
+
+impl SessionHandle for zku_cas {
+    fn client(&self) -> &crate::client::Client {
+        self.cas.client()
+    }
 }
 
 impl zku_cas {
@@ -127,7 +134,7 @@ pub unsafe extern "C" fn zku_cas_begin(
         required_out(out, "out")?;
         // SAFETY: NULL or valid (caller).
         let (client, path, options) = unsafe {
-            (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
+            (&session_arg(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
         };
         let timeout = timeout_arg(timeout_ms)?;
         let cas = cancellable(cancel, Some(client), || Cas::begin(client, path, options, timeout))?;
@@ -165,7 +172,7 @@ pub unsafe extern "C" fn zku_cas_value(
         required_out(data, "data")?;
         required_out(len, "len")?;
         // SAFETY: NULL or live (caller).
-        let cas = unsafe { handle(cas, "cas")? };
+        let cas = unsafe { session_arg(cas, "cas")? };
         // SAFETY: checked non-NULL.
         unsafe {
             set_out(data, cas.view.as_ptr());
@@ -184,7 +191,7 @@ pub unsafe extern "C" fn zku_cas_value(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_cas_json(cas: *const zku_cas) -> *const c_char {
     // SAFETY: NULL or live (caller).
-    let Some(cas) = (unsafe { cas.as_ref() }) else { return std::ptr::null() };
+    let Some(cas) = (unsafe { live_session(cas) }) else { return std::ptr::null() };
     if cas.cas.options().json { cas.view.as_ptr().cast() } else { std::ptr::null() }
 }
 
@@ -202,7 +209,7 @@ pub unsafe extern "C" fn zku_cas_stat(cas: *const zku_cas, stat: *mut zku_stat, 
         unsafe { write_out(stat, zku_stat::default()) };
         required_out(stat, "stat")?;
         // SAFETY: NULL or live (caller).
-        let cas = unsafe { handle(cas, "cas")? };
+        let cas = unsafe { session_arg(cas, "cas")? };
         // SAFETY: checked non-NULL.
         unsafe { set_out(stat, stat_or_absent(cas.cas.stat())) };
         Ok(())
@@ -219,7 +226,7 @@ pub unsafe extern "C" fn zku_cas_stat(cas: *const zku_cas, stat: *mut zku_stat, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_cas_version(cas: *const zku_cas) -> i32 {
     // SAFETY: NULL or live (caller).
-    unsafe { cas.as_ref() }.map_or(-1, |c| c.cas.version())
+    unsafe { live_session(cas) }.map_or(-1, |c| c.cas.version())
 }
 
 /// Reads made by this handle, the first included (0 for NULL).
@@ -230,7 +237,7 @@ pub unsafe extern "C" fn zku_cas_version(cas: *const zku_cas) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_cas_attempts(cas: *const zku_cas) -> u32 {
     // SAFETY: NULL or live (caller).
-    unsafe { cas.as_ref() }.map_or(0, |c| c.cas.attempts())
+    unsafe { live_session(cas) }.map_or(0, |c| c.cas.attempts())
 }
 
 /// Writes `data` (`len` bytes; JSON text in JSON mode) if the node still has
@@ -371,13 +378,15 @@ pub unsafe extern "C" fn zku_cas_resolve(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_cas_free(cas: *mut zku_cas) {
     // SAFETY: from zku_cas_begin, freed once (caller).
-    guard_value((), || unsafe { super::free_box(cas) })
+    guard_value((), || drop(unsafe { super::owned_session(cas) }))
 }
 
 /// # Safety
 /// `cas` is NULL or live and not used by another thread during the call.
 unsafe fn handle_mut<'a>(cas: *mut zku_cas) -> Result<&'a mut zku_cas> {
-    // SAFETY: guaranteed by the caller.
+    // SAFETY: NULL or live (caller).
+    unsafe { session_arg(cas, "cas") }?;
+    // SAFETY: live and not used elsewhere during the call (caller).
     unsafe { cas.as_mut() }.ok_or_else(|| super::null_arg("cas"))
 }
 
@@ -477,7 +486,7 @@ pub unsafe extern "C" fn zku_cas_update(
         let callback = callback.ok_or_else(|| super::null_arg("callback"))?;
         // SAFETY: NULL or valid (caller).
         let (client, path, options) = unsafe {
-            (&handle(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
+            (&session_arg(client, "client")?.client, str_arg(path, "path")?, cas_options(flags, initial, initial_len)?)
         };
         let mut view = Vec::new();
         let timeout = timeout_arg(timeout_ms)?;

@@ -8,7 +8,7 @@ use super::callback::{UserData, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
 use super::config::zku_config;
 use super::error::zku_error;
-use super::{guard, guard_value, handle, required_out, set_out, str_arg, zku_rc};
+use super::{SessionHandle, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg, zku_rc};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::Error;
@@ -16,9 +16,18 @@ use crate::node::SessionState;
 use crate::runtime::Timeout;
 
 /// A ZooKeeper session. Safe to use from several threads at once. Does not
-/// survive fork(): a child process must create its own client.
+/// survive fork(): in a child process every call on it (and on the locks,
+/// readers and CAS handles made from it) fails with ZKU_EFORKED, and
+/// `zku_client_free` releases nothing there; the child creates its own
+/// client.
 pub struct zku_client {
     pub(crate) client: Client,
+}
+
+impl SessionHandle for zku_client {
+    fn client(&self) -> &Client {
+        &self.client
+    }
 }
 
 /// Session state, as returned by `zku_client_state`.
@@ -114,7 +123,7 @@ pub unsafe extern "C" fn zku_client_close(
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or live (caller).
-        let client = &unsafe { handle(client, "client")? }.client;
+        let client = &unsafe { session_arg(client, "client")? }.client;
         let timeout = super::timeout_arg(timeout_ms)?;
         // Not in the client's own scope: its close would stop the wait.
         let confirmed = cancellable(cancel, None, || {
@@ -137,21 +146,21 @@ pub unsafe extern "C" fn zku_client_close(
 /// this client (locks,
 /// readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
 /// this client may be in progress or follow (use `zku_client_close` first
-/// to end calls in progress).
+/// to end calls in progress). In a fork() child, for a client made by the
+/// parent, it sends nothing, never blocks, runs no `user_data_free` and
+/// leaves the memory allocated.
 ///
 /// # Safety
 /// `client` is NULL or a live client.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_free(client: *mut zku_client) {
-    if client.is_null() {
-        return;
-    }
     // SAFETY: from zku_client_new, freed once (caller).
-    let client = unsafe { Box::from_raw(client) };
+    let Some(client) = (unsafe { super::owned_session(client) }) else { return };
     guard_value((), || client.client.close());
 }
 
-/// The session id (0 for NULL).
+/// The session id (0 for NULL, and in a fork() child for the parent's
+/// client).
 /// Never blocks.
 ///
 /// # Safety
@@ -159,10 +168,11 @@ pub unsafe extern "C" fn zku_client_free(client: *mut zku_client) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_session_id(client: *const zku_client) -> i64 {
     // SAFETY: NULL or live (caller).
-    unsafe { client.as_ref() }.map_or(0, |c| c.client.session_id())
+    unsafe { live_session(client) }.map_or(0, |c| c.client.session_id())
 }
 
-/// The session timeout the server granted, in ms (0 for NULL).
+/// The session timeout the server granted, in ms (0 for NULL, and in a
+/// fork() child for the parent's client).
 /// Never blocks.
 ///
 /// # Safety
@@ -170,10 +180,11 @@ pub unsafe extern "C" fn zku_client_session_id(client: *const zku_client) -> i64
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_session_timeout_ms(client: *const zku_client) -> i64 {
     // SAFETY: NULL or live (caller).
-    unsafe { client.as_ref() }.map_or(0, |c| c.client.session_timeout().as_millis() as i64)
+    unsafe { live_session(client) }.map_or(0, |c| c.client.session_timeout().as_millis() as i64)
 }
 
-/// The current session state (ZKU_STATE_CLOSED for NULL).
+/// The current session state (ZKU_STATE_CLOSED for NULL, and in a fork()
+/// child for the parent's client).
 /// Never blocks.
 ///
 /// # Safety
@@ -181,7 +192,7 @@ pub unsafe extern "C" fn zku_client_session_timeout_ms(client: *const zku_client
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_state {
     // SAFETY: NULL or live (caller).
-    unsafe { client.as_ref() }
+    unsafe { live_session(client) }
         .map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
 }
 
@@ -205,7 +216,7 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or live (caller).
-        let client = &unsafe { handle(client, "client")? }.client;
+        let client = &unsafe { session_arg(client, "client")? }.client;
         let Some(callback) = callback else {
             client.set_state_callback(None);
             return Ok(());
@@ -243,7 +254,11 @@ pub unsafe extern "C" fn zku_client_add_auth(
     guard(err, || {
         // SAFETY: NULL or live/valid (caller).
         let (client, scheme, auth) = unsafe {
-            (&handle(client, "client")?.client, str_arg(scheme, "scheme")?, super::bytes_arg(auth, auth_len, "auth")?)
+            (
+                &session_arg(client, "client")?.client,
+                str_arg(scheme, "scheme")?,
+                super::bytes_arg(auth, auth_len, "auth")?,
+            )
         };
         let timeout = super::timeout_arg(timeout_ms)?;
         cancellable(cancel, Some(client), || client.add_auth(scheme, auth, timeout))

@@ -97,6 +97,9 @@ pub const ZKU_EABORTED: zku_rc = -1016;
 pub const ZKU_EHOSTS: zku_rc = -1017;
 /// The key is already locked by the caller.
 pub const ZKU_EALREADYLOCKED: zku_rc = -1018;
+/// The handle was created by the parent of this fork() child: its session
+/// belongs to the parent. Nothing was sent; create a new client here.
+pub const ZKU_EFORKED: zku_rc = -1019;
 /// A `ZKU_*` environment variable is malformed; the message names it and
 /// says what is wrong. Nothing was sent to a server.
 pub const ZKU_EBADCONFIG: zku_rc = -1020;
@@ -105,7 +108,7 @@ pub const ZKU_ENOMEMBER: zku_rc = -1024;
 
 /// The C constant for every core code, checked by a test.
 #[cfg(test)]
-const TABLE: [(zku_rc, Code); 43] = [
+const TABLE: [(zku_rc, Code); 44] = [
     (ZKU_OK, Code::Ok),
     (ZKU_ESYSTEM, Code::SystemError),
     (ZKU_ERUNTIMEINCONSISTENCY, Code::RuntimeInconsistency),
@@ -147,6 +150,7 @@ const TABLE: [(zku_rc, Code); 43] = [
     (ZKU_EABORTED, Code::Aborted),
     (ZKU_EHOSTS, Code::InvalidHosts),
     (ZKU_EALREADYLOCKED, Code::AlreadyLocked),
+    (ZKU_EFORKED, Code::Forked),
     (ZKU_EBADCONFIG, Code::BadConfig),
     (ZKU_ENOMEMBER, Code::NoMember),
 ];

@@ -9,7 +9,9 @@ use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
-use super::{clear_out, guard, handle, opt_str_arg, required_out, set_out, str_arg, timeout_arg, write_out, zku_rc};
+use super::{
+    clear_out, guard, opt_str_arg, required_out, session_arg, set_out, str_arg, timeout_arg, write_out, zku_rc,
+};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hierarchy::{self, Document, ExportFormat, ExportOptions, ImportError, ImportOptions, ImportStats, Users};
@@ -185,7 +187,7 @@ pub unsafe extern "C" fn zku_import_hierarchy(
         // SAFETY: NULL or live/valid (caller).
         let (client, root, text, users) = unsafe {
             (
-                &handle(client, "client")?.client,
+                &session_arg(client, "client")?.client,
                 opt_str_arg(root, "root")?.unwrap_or("/"),
                 str_arg(hierarchy_json, "hierarchy_json")?,
                 opt_str_arg(users_json, "users_json")?,
@@ -243,7 +245,7 @@ pub unsafe extern "C" fn zku_export_hierarchy(
         required_out(out, "out")?;
         // SAFETY: NULL or live/valid (caller).
         let (client, path, users) = unsafe {
-            (&handle(client, "client")?.client, str_arg(path, "path")?, opt_str_arg(users_json, "users_json")?)
+            (&session_arg(client, "client")?.client, str_arg(path, "path")?, opt_str_arg(users_json, "users_json")?)
         };
         let known = ZKU_EXPORT_K3ZKUTIL | ZKU_EXPORT_PRETTY | ZKU_EXPORT_OMIT_INHERITED_ACL;
         if flags & !known != 0 {

@@ -25,6 +25,7 @@ pub mod wait;
 use std::ffi::{CStr, c_char};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use crate::client::Client;
 use crate::error::{Code, Error, Result};
 use crate::runtime::Timeout;
 use error::zku_error;
@@ -78,6 +79,51 @@ pub(crate) fn null_arg(name: &str) -> Error {
 pub(crate) unsafe fn handle<'a, T>(ptr: *const T, name: &str) -> Result<&'a T> {
     // SAFETY: guaranteed by the caller.
     unsafe { ptr.as_ref() }.ok_or_else(|| null_arg(name))
+}
+
+/// A handle whose calls reach a ZooKeeper session, and so belong to the
+/// process that created it: after fork() the child's copy refuses every
+/// call (see [`Client::check_process`]).
+pub(crate) trait SessionHandle {
+    fn client(&self) -> &Client;
+}
+
+/// Borrows a session handle argument: NULL gives ZKU_ENULL, a handle
+/// inherited across fork() ZKU_EFORKED, before anything in it is touched.
+///
+/// # Safety
+/// As [`handle`].
+pub(crate) unsafe fn session_arg<'a, T: SessionHandle>(ptr: *const T, name: &str) -> Result<&'a T> {
+    // SAFETY: forwarded from the caller.
+    let session = unsafe { handle(ptr, name) }?;
+    session.client().check_process()?;
+    Ok(session)
+}
+
+/// Borrows a session handle for a call that cannot report an error: `None`
+/// for NULL and for a handle inherited across fork(), which the call then
+/// treats as NULL.
+///
+/// # Safety
+/// As [`handle`].
+pub(crate) unsafe fn live_session<'a, T: SessionHandle>(ptr: *const T) -> Option<&'a T> {
+    // SAFETY: forwarded from the caller.
+    unsafe { ptr.as_ref() }.filter(|session| session.client().check_process().is_ok())
+}
+
+/// Takes back a session handle to free it: `None` for NULL and for a handle
+/// inherited across fork(), which is left allocated instead. Dropping it in
+/// the child would close the parent's session, join threads that do not
+/// exist there or take locks a parent thread may have held; so nothing is
+/// sent and no `user_data_free` runs.
+///
+/// # Safety
+/// As [`free_box`].
+pub(crate) unsafe fn owned_session<T: SessionHandle>(ptr: *mut T) -> Option<Box<T>> {
+    // SAFETY: NULL or live (caller).
+    unsafe { live_session(ptr) }?;
+    // SAFETY: from Box::into_raw, freed once (caller).
+    Some(unsafe { Box::from_raw(ptr) })
 }
 
 /// Borrows a NUL-terminated UTF-8 string argument.

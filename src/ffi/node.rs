@@ -9,7 +9,7 @@ use super::buf::{raw_string, zku_buf, zku_strings};
 use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
-use super::{bytes_arg, clear_out, guard, handle, str_arg, timeout_arg, version_arg, write_out, zku_rc};
+use super::{bytes_arg, clear_out, guard, handle, session_arg, str_arg, timeout_arg, version_arg, write_out, zku_rc};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::node::{CreateOptions, NodeKind, Stat};
@@ -125,7 +125,7 @@ unsafe fn write_created((path, st): (String, Stat), created_path: *mut *mut c_ch
 /// `client` is NULL or live.
 unsafe fn client_arg<'a>(client: *const zku_client) -> Result<&'a Client> {
     // SAFETY: forwarded from the caller.
-    unsafe { handle(client, "client") }.map(|c| &c.client)
+    unsafe { session_arg(client, "client") }.map(|c| &c.client)
 }
 
 /// Creates a node at absolute `path` with `data_len` bytes of `data` (NULL

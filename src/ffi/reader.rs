@@ -10,7 +10,10 @@ use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
-use super::{clear_out, guard, guard_value, handle, required_out, set_out, str_arg, timeout_arg, write_out, zku_rc};
+use super::{
+    SessionHandle, clear_out, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg,
+    timeout_arg, write_out, zku_rc,
+};
 use crate::error::Result;
 use crate::reader::{EventKind, Reader, ReaderCallback, ReaderEvent, ReaderState};
 
@@ -19,6 +22,12 @@ use crate::reader::{EventKind, Reader, ReaderCallback, ReaderEvent, ReaderState}
 /// `zku_reader_watch` about several watchers). Does not survive fork().
 pub struct zku_reader {
     reader: Reader,
+}
+
+impl SessionHandle for zku_reader {
+    fn client(&self) -> &crate::client::Client {
+        self.reader.client()
+    }
 }
 
 /// Reader event: the value changed (`old_json` -> `new_json`).
@@ -122,7 +131,7 @@ pub unsafe extern "C" fn zku_reader_new(
         unsafe { clear_out(out) };
         required_out(out, "out")?;
         // SAFETY: NULL or valid (caller).
-        let (client, path) = unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?) };
+        let (client, path) = unsafe { (&session_arg(client, "client")?.client, str_arg(path, "path")?) };
         let timeout = timeout_arg(timeout_ms)?;
         // One reference stays here: on failure it is leaked, so the
         // destructor never runs and the caller keeps `user_data`.
@@ -164,7 +173,7 @@ fn deliver(callback: RawReaderFn, data: &UserData, event: &ReaderEvent) {
 /// `reader` is NULL or live.
 unsafe fn reader_arg<'a>(reader: *const zku_reader) -> Result<&'a Reader> {
     // SAFETY: forwarded from the caller.
-    unsafe { handle(reader, "reader") }.map(|r| &r.reader)
+    unsafe { session_arg(reader, "reader") }.map(|r| &r.reader)
 }
 
 /// The whole cached value as JSON text (as stored in the node) in a new
@@ -291,7 +300,7 @@ pub unsafe extern "C" fn zku_reader_watch(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
     // SAFETY: NULL or live (caller).
-    unsafe { reader.as_ref() }
+    unsafe { live_session(reader) }
         .map_or(ZKU_READER_STATE_CLOSED, |r| guard_value(ZKU_READER_STATE_CLOSED, || state_code(r.reader.state())))
 }
 
@@ -309,7 +318,7 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_close(reader: *const zku_reader) {
     // SAFETY: NULL or live (caller).
-    if let Some(r) = unsafe { reader.as_ref() } {
+    if let Some(r) = unsafe { live_session(reader) } {
         guard_value((), || r.reader.close());
     }
 }
@@ -324,5 +333,5 @@ pub unsafe extern "C" fn zku_reader_close(reader: *const zku_reader) {
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_free(reader: *mut zku_reader) {
     // SAFETY: from zku_reader_new, freed once (caller).
-    guard_value((), || unsafe { super::free_box(reader) })
+    guard_value((), || drop(unsafe { super::owned_session(reader) }))
 }

@@ -8,7 +8,7 @@ use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
-use super::{clear_out, guard, handle, required_out, str_arg, timeout_arg, write_out, zku_rc};
+use super::{clear_out, guard, required_out, session_arg, str_arg, timeout_arg, write_out, zku_rc};
 use crate::error::Error;
 use crate::wait;
 
@@ -53,7 +53,7 @@ pub unsafe extern "C" fn zku_get_next(
             return Err(Error::invalid_argument(format!("unknown flags {:#x}", flags & !ZKU_WAIT_CREATE)));
         }
         // SAFETY: NULL or valid (caller).
-        let (client, path) = unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?) };
+        let (client, path) = unsafe { (&session_arg(client, "client")?.client, str_arg(path, "path")?) };
         let until_created = flags & ZKU_WAIT_CREATE != 0;
         let timeout = timeout_arg(timeout_ms)?;
         let (bytes, st) =
@@ -87,7 +87,7 @@ pub unsafe extern "C" fn zku_wait_absent(
 ) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or valid (caller).
-        let (client, path) = unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?) };
+        let (client, path) = unsafe { (&session_arg(client, "client")?.client, str_arg(path, "path")?) };
         let timeout = timeout_arg(timeout_ms)?;
         cancellable(cancel, Some(client), || wait::wait_absent(client, path, timeout))
     })

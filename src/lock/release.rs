@@ -395,7 +395,10 @@ impl Inner {
         }));
         match settled {
             Err(e) if e.code() == Code::OperationTimeout => {
-                return Err(Error::new(Code::ConnectionLoss, format!("{what}: the lock is suspended (connection lost)")));
+                return Err(Error::new(
+                    Code::ConnectionLoss,
+                    format!("{what}: the lock is suspended (connection lost)"),
+                ));
             }
             // Cancelled, or the client closed.
             Err(e) => return Err(e),

@@ -12,6 +12,8 @@
 //! The link itself can also be degraded ([`Link`]): every frame delayed, or
 //! a blackhole that holds all traffic with the sockets kept open (a
 //! partition: the peers see silence, not a reset) until it is healed.
+//! [`Proxy::cut_frames_over`] is lasting: it cuts every connection whose
+//! client sends a frame over a size, while the client is still sending it.
 //! ZooKeeper frames are a 4-byte big-endian length and a body; after the
 //! connect handshake a request body starts with xid (i32) and opcode (i32),
 //! a reply body with xid (i32), zxid (i64) and error (i32).
@@ -60,6 +62,8 @@ struct State {
     refusing: bool,
     /// Start refusing when the armed fault fires.
     refuse_after_fault: bool,
+    /// Client frames longer than this cut the connection.
+    cut_over: Option<usize>,
     /// Cuts every live connection.
     cuts: Vec<Arc<dyn Fn() + Send + Sync>>,
 }
@@ -142,6 +146,14 @@ impl Proxy {
         self.state.lock().unwrap().link = link;
     }
 
+    /// From now on, cuts every connection whose client sends a frame longer
+    /// than `limit` bytes (`None`: never), after reading `limit` bytes of it,
+    /// as a server does with a packet over its jute.maxbuffer: the client,
+    /// still sending the frame, gets a reset. Counted in `fired`.
+    pub fn cut_frames_over(&self, limit: Option<usize>) {
+        self.state.lock().unwrap().cut_over = limit;
+    }
+
     /// Number of faults that fired.
     pub fn fired(&self) -> usize {
         self.state.lock().unwrap().fired
@@ -169,7 +181,25 @@ impl Pair {
         let (state, conn, cut1) = (self.state.clone(), self.conn, cut.clone());
         thread::spawn(move || {
             let mut first = true;
-            while let Some(frame) = read_frame(&mut c_in) {
+            while let Some(len) = read_len(&mut c_in) {
+                {
+                    let mut s = state.lock().unwrap();
+                    if let Some(limit) = s.cut_over.filter(|limit| len > *limit) {
+                        s.fired += 1;
+                        // The client's socket must close for real (a shut
+                        // down socket only stops the client's window): the
+                        // other thread ends with the server side and drops
+                        // its copy, this one returns and drops the last.
+                        s.cuts.retain(|c| !Arc::ptr_eq(c, &cut1));
+                        drop(s);
+                        // Part of the frame is read first, so that the
+                        // client is sending when the cut comes.
+                        let _ = read_body(&mut c_in, limit);
+                        let _ = s_out.shutdown(Shutdown::Both);
+                        return;
+                    }
+                }
+                let Some(frame) = read_body(&mut c_in, len) else { break };
                 if !first && frame.len() >= 8 {
                     let xid = i32::from_be_bytes(frame[0..4].try_into().unwrap());
                     let op = i32::from_be_bytes(frame[4..8].try_into().unwrap());
@@ -238,9 +268,17 @@ fn pass(state: &Mutex<State>) {
 }
 
 fn read_frame(r: &mut TcpStream) -> Option<Vec<u8>> {
+    let len = read_len(r)?;
+    read_body(r, len)
+}
+
+fn read_len(r: &mut TcpStream) -> Option<usize> {
     let mut len = [0u8; 4];
     r.read_exact(&mut len).ok()?;
-    let len = u32::from_be_bytes(len) as usize;
+    Some(u32::from_be_bytes(len) as usize)
+}
+
+fn read_body(r: &mut TcpStream, len: usize) -> Option<Vec<u8>> {
     if len > 64 << 20 {
         return None;
     }

@@ -23,9 +23,10 @@ use super::config::zku_config;
 use super::error::zku_error;
 use super::node::zku_stat;
 use super::{
-    bytes_arg, clear_out, guard, guard_value, handle, opt_str_arg, required_out, set_out, str_arg, version_arg,
-    write_out, zku_rc,
+    SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
+    set_out, str_arg, version_arg, write_out, zku_rc,
 };
+use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
 use crate::lock::{Lock, LockOptions, LockState};
@@ -41,6 +42,12 @@ pub struct zku_lock {
     lock: Lock,
     identifier: CString,
     path: CString,
+}
+
+impl SessionHandle for zku_lock {
+    fn client(&self) -> &Client {
+        self.lock.client()
+    }
 }
 
 /// A lock handle's state, from `zku_lock_get_state`, the state callback
@@ -129,7 +136,7 @@ fn lock_timeout(lock: &Lock, ms: i32) -> Result<Timeout> {
 /// `lock` is NULL or live.
 unsafe fn lock_arg<'a>(lock: *const zku_lock) -> Result<&'a Lock> {
     // SAFETY: forwarded from the caller.
-    unsafe { handle(lock, "lock") }.map(|l| &l.lock)
+    unsafe { session_arg(lock, "lock") }.map(|l| &l.lock)
 }
 
 /// Creates a lock handle on `name` (path: the client's lock_dir + name)
@@ -166,7 +173,7 @@ pub unsafe extern "C" fn zku_lock_new(
         required_out(out, "out")?;
         // SAFETY: NULL or valid (caller).
         let (client, name, identifier) = unsafe {
-            (&handle(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
+            (&session_arg(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
         };
         let lock = Lock::new(client, name, options(identifier, flags, default_timeout_ms)?)?;
         // SAFETY: checked non-NULL.
@@ -257,16 +264,16 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
 /// in progress or follow (to stop an acquire blocked in another thread,
 /// call `zku_lock_cancel`, wait for that thread to return, then free).
+/// In a fork() child, for a lock made by the parent, it releases nothing,
+/// sends nothing, never blocks, runs no `user_data_free`, leaves the
+/// descriptor open and the memory allocated (the parent still holds it).
 ///
 /// # Safety
 /// `lock` is NULL or a live lock.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_free(lock: *mut zku_lock) {
-    if lock.is_null() {
-        return;
-    }
     // SAFETY: from zku_lock_new*, freed once (caller).
-    let lock = unsafe { Box::from_raw(lock) };
+    let lock = unsafe { super::owned_session(lock) };
     guard_value((), || drop(lock));
 }
 
@@ -509,7 +516,7 @@ pub unsafe extern "C" fn zku_lock_set_watch_delay(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_cancel(lock: *const zku_lock) {
     // SAFETY: NULL or live (caller).
-    if let Some(l) = unsafe { lock.as_ref() } {
+    if let Some(l) = unsafe { live_session(lock) } {
         guard_value((), || l.lock.cancel());
     }
 }

@@ -10,7 +10,7 @@ use super::*;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_get_state(lock: *const zku_lock) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    unsafe { lock.as_ref() }
+    unsafe { live_session(lock) }
         .map_or(ZKU_LOCK_UNLOCKED, |l| guard_value(ZKU_LOCK_UNLOCKED, || state_code(l.lock.state())))
 }
 
@@ -55,7 +55,7 @@ pub unsafe extern "C" fn zku_lock_token(lock: *const zku_lock, token: *mut i64, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_lost_reason(lock: *const zku_lock) -> *mut c_char {
     // SAFETY: NULL or live (caller).
-    let Some(l) = (unsafe { lock.as_ref() }) else { return std::ptr::null_mut() };
+    let Some(l) = (unsafe { live_session(lock) }) else { return std::ptr::null_mut() };
     guard_value(std::ptr::null_mut(), || {
         l.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
     })
@@ -69,7 +69,7 @@ pub unsafe extern "C" fn zku_lock_lost_reason(lock: *const zku_lock) -> *mut c_c
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_identifier(lock: *const zku_lock) -> *const c_char {
     // SAFETY: NULL or live (caller).
-    unsafe { lock.as_ref() }.map_or(std::ptr::null(), |l| l.identifier.as_ptr())
+    unsafe { live_session(lock) }.map_or(std::ptr::null(), |l| l.identifier.as_ptr())
 }
 
 /// The lock node's path, valid until `zku_lock_free` (NULL for NULL).
@@ -80,7 +80,7 @@ pub unsafe extern "C" fn zku_lock_identifier(lock: *const zku_lock) -> *const c_
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_path(lock: *const zku_lock) -> *const c_char {
     // SAFETY: NULL or live (caller).
-    unsafe { lock.as_ref() }.map_or(std::ptr::null(), |l| l.path.as_ptr())
+    unsafe { live_session(lock) }.map_or(std::ptr::null(), |l| l.path.as_ptr())
 }
 
 /// Sets (or with `callback` NULL, removes) the state-change callback. It
@@ -148,16 +148,17 @@ pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err:
 
 /// Empties the descriptor of `zku_lock_fd` (so it is not readable until the
 /// next change) and returns the current state (>= 0), or ZKU_ENULL for
-/// NULL. Never blocks. Changes between two drains are coalesced: the
-/// callback sees every transition, the descriptor the latest state.
+/// NULL (ZKU_EFORKED for a lock inherited across fork()). Never blocks.
+/// Changes between two drains are coalesced: the callback sees every
+/// transition, the descriptor the latest state.
 ///
 /// # Safety
 /// `lock` is NULL or live.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_fd_drain(lock: *const zku_lock) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    match unsafe { lock.as_ref() } {
-        None => crate::ffi::error::ZKU_ENULL,
-        Some(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.lock.drain_notifications())),
+    match unsafe { lock_arg(lock) } {
+        Err(e) => e.code().as_i32(),
+        Ok(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.drain_notifications())),
     }
 }
