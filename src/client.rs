@@ -7,7 +7,7 @@
 //! and only the caller can know what that means.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -15,14 +15,15 @@ use zookeeper_client as zk;
 
 use crate::acl::Acl;
 use crate::config::{self, Config};
-use crate::dispatch::StateFollower;
+use crate::dispatch::{Callback, Delivery, Latest};
 use crate::error::{Code, Error, Result};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
 use crate::path;
 use crate::runtime::{self, Deadline, Timeout};
 
-/// Called with (old, new) on every session state change, on a dispatcher
-/// thread.
+/// Called with (old, new) on session state changes, on a callback delivery
+/// thread ([`crate::dispatch`]). Changes it could not keep up with are
+/// coalesced: `old` is always the previous call's `new`.
 pub type StateCallback = Box<dyn FnMut(SessionState, SessionState) + Send>;
 
 /// A ZooKeeper session. Cheap to clone; clones share the session.
@@ -39,8 +40,37 @@ struct Inner {
     default_acl: Vec<Acl>,
     session_id: i64,
     session_timeout: Duration,
-    state: Arc<watch::Sender<SessionState>>,
-    callback: Mutex<Option<StateFollower>>,
+    state: Arc<States>,
+}
+
+/// The session state, for waiting on it inside the library, and its
+/// callback.
+struct States {
+    current: watch::Sender<SessionState>,
+    callback: Delivery<Latest<SessionState>>,
+}
+
+impl States {
+    fn new(state: SessionState) -> States {
+        States {
+            current: watch::Sender::new(state),
+            callback: Delivery::new(Latest::until(state, |s| s.is_terminal())),
+        }
+    }
+
+    /// Moves to `new` unless the state is already final (a Closed set by
+    /// `close` stays, whatever the crate reports after it).
+    fn set(&self, new: SessionState) {
+        self.current.send_if_modified(|s| {
+            let changed = *s != new && !s.is_terminal();
+            if changed {
+                *s = new;
+                // Posted under the channel's lock, so changes go out in order.
+                self.callback.post(new);
+            }
+            changed
+        });
+    }
 }
 
 impl Client {
@@ -77,17 +107,9 @@ impl Client {
             })?;
         let session_id = zk.session_id().0;
         let session_timeout = zk.session_timeout();
-        let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
+        let state = Arc::new(States::new(SessionState::from_zk(zk.state())));
         spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
-        let inner = Inner {
-            zk: RwLock::new(Some(zk)),
-            config,
-            default_acl,
-            session_id,
-            session_timeout,
-            state,
-            callback: Mutex::new(None),
-        };
+        let inner = Inner { zk: RwLock::new(Some(zk)), config, default_acl, session_id, session_timeout, state };
         Ok(Client { inner: Arc::new(inner) })
     }
 
@@ -105,31 +127,27 @@ impl Client {
     }
 
     pub fn state(&self) -> SessionState {
-        *self.inner.state.borrow()
+        *self.inner.state.current.borrow()
     }
 
     /// A receiver of state changes, for recipes running on the runtime.
     pub(crate) fn state_receiver(&self) -> watch::Receiver<SessionState> {
-        self.inner.state.subscribe()
+        self.inner.state.current.subscribe()
     }
 
-    /// Replaces the state-change callback (`None` removes it). The callback
-    /// runs on a dedicated thread, one call at a time, and may call back
-    /// into the library. When this returns, the old callback is dropped
-    /// (unless this is called from inside it).
-    pub fn set_state_callback(&self, callback: Option<StateCallback>) {
-        let follower = callback.map(|callback| {
-            StateFollower::spawn(
-                "zkutil-client-cb",
-                self.inner.state.subscribe(),
-                |s: &SessionState| s.is_terminal(),
-                callback,
-            )
+    /// Replaces the state-change callback (`None` removes it). It gets the
+    /// changes after this call, coalesced when it falls behind, on a
+    /// callback delivery thread, one call at a time, and may call back into
+    /// the library. It is dropped after the final state (expired, auth
+    /// failed, closed). When this returns the old callback is not called
+    /// again and has been dropped (called from inside it: right after it
+    /// returns). See [`Delivery::set_callback`]. Errors:
+    /// `ResourceExhausted` (no delivery thread could be started).
+    pub fn set_state_callback(&self, callback: Option<StateCallback>) -> Result<()> {
+        let callback = callback.map(|mut callback| -> Callback<(SessionState, SessionState)> {
+            Box::new(move |(old, new)| callback(old, new))
         });
-        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), follower);
-        // Dropped outside the lock: joining the old thread may wait for a
-        // callback that itself calls into this client.
-        drop(old);
+        self.inner.state.callback.set_callback(callback)
     }
 
     /// Closes the session now, so its ephemeral nodes vanish at once, and
@@ -140,17 +158,10 @@ impl Client {
         if let Some(zk) = taken {
             close_session(zk, self.inner.session_timeout);
         }
-        self.inner.state.send_if_modified(|s| {
-            let changed = *s != SessionState::Closed && !s.is_terminal();
-            if changed {
-                *s = SessionState::Closed;
-            }
-            changed
-        });
-        // The follower delivers the final state, then ends by itself;
-        // dropping it waits for that.
-        let follower = self.inner.callback.lock().unwrap().take();
-        drop(follower);
+        self.inner.state.set(SessionState::Closed);
+        // Delivers the final state (here, unless already delivered), then
+        // drops the callback.
+        self.inner.state.callback.close();
     }
 
     /// The crate's client, if the session was not closed.
@@ -162,7 +173,7 @@ impl Client {
     /// returns the crate's client. `NoWait` fails at once when suspended.
     pub(crate) async fn ready(&self, deadline: Deadline) -> Result<zk::Client> {
         let zk = self.zk()?;
-        let mut changes = self.inner.state.subscribe();
+        let mut changes = self.inner.state.current.subscribe();
         loop {
             let state = *changes.borrow_and_update();
             match state {
@@ -549,21 +560,13 @@ fn close_session(zk: zk::Client, session_timeout: Duration) {
     });
 }
 
-fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<watch::Sender<SessionState>>) {
+fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<States>) {
     runtime::handle().spawn(async move {
         loop {
             let zk_state = watcher.changed().await;
             let new = SessionState::from_zk(zk_state);
             let Some(state) = state.upgrade() else { return };
-            // A Closed set by close() is final; the crate's later states
-            // (its own Closed) change nothing.
-            state.send_if_modified(|s| {
-                let changed = *s != new && !s.is_terminal();
-                if changed {
-                    *s = new;
-                }
-                changed
-            });
+            state.set(new);
             if new.is_terminal() {
                 return;
             }

@@ -51,12 +51,13 @@ pub enum Code {
     Aborted = -1016,
     InvalidHosts = -1017,
     AlreadyLocked = -1018,
+    ResourceExhausted = -1021,
     NoMember = -1024,
 }
 
 impl Code {
     /// All codes, for tables and tests.
-    pub const ALL: [Code; 42] = [
+    pub const ALL: [Code; 43] = [
         Code::Ok,
         Code::SystemError,
         Code::RuntimeInconsistency,
@@ -98,6 +99,7 @@ impl Code {
         Code::Aborted,
         Code::InvalidHosts,
         Code::AlreadyLocked,
+        Code::ResourceExhausted,
         Code::NoMember,
     ];
 
@@ -153,6 +155,7 @@ impl Code {
             Code::Aborted => "aborted",
             Code::InvalidHosts => "invalid hosts",
             Code::AlreadyLocked => "key already locked",
+            Code::ResourceExhausted => "system resource exhausted",
             Code::NoMember => "no such JSON member",
         }
     }

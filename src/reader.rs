@@ -8,19 +8,20 @@
 //! happened meanwhile, then *fresh*. Deletion, data that is not a JSON
 //! object, and session expiry are reported as their own events and states.
 //!
-//! Events go to an optional callback through a [`Dispatcher`] (in order, on
-//! a library thread); [`Reader::watch`] is the pull alternative.
+//! Events go to an optional callback through a [`Delivery`] (in order, on
+//! a callback delivery thread, bounded by `events`); [`Reader::watch`] is
+//! the pull alternative.
 
+mod events;
 mod follow;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::Value;
 
 use crate::client::Client;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Delivery;
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::path;
@@ -84,7 +85,9 @@ pub struct ReaderEvent {
     pub error: Option<Error>,
 }
 
-/// Called on every event, on the reader's own thread, one call at a time.
+/// Called on every event, on a callback delivery thread, one call at a
+/// time, in order. Events a stuck callback could not keep up with are
+/// summarized (see `events`).
 pub type ReaderCallback = Box<dyn FnMut(&ReaderEvent) + Send>;
 
 /// A change reported by [`Reader::watch`].
@@ -133,9 +136,7 @@ pub(crate) struct Shared {
     path: Arc<str>,
     snapshot: Mutex<Snapshot>,
     changed: Condvar,
-    dispatcher: Mutex<Option<Dispatcher<ReaderEvent>>>,
-    /// Set by a close from inside the callback: queued events are dropped.
-    stopped: Arc<AtomicBool>,
+    callback: Delivery<events::Waiting>,
 }
 
 pub(crate) struct Snapshot {
@@ -219,23 +220,13 @@ impl Reader {
             }
         })?;
         let path: Arc<str> = path.into();
-        let stopped = Arc::new(AtomicBool::new(false));
-        let dispatcher = callback.map(|mut callback| {
-            let stopped = stopped.clone();
-            Dispatcher::new("zkutil-reader-cb", move |event: ReaderEvent| {
-                if !stopped.load(Ordering::Acquire) {
-                    callback(&event);
-                }
-            })
-        });
+        let delivery = Delivery::new(events::Waiting::default());
+        if let Some(mut callback) = callback {
+            delivery.set_callback(Some(Box::new(move |event: ReaderEvent| callback(&event))))?;
+        }
         let snapshot = Snapshot::fresh(doc, stat);
-        let shared = Arc::new(Shared {
-            path,
-            snapshot: Mutex::new(snapshot),
-            changed: Condvar::new(),
-            dispatcher: Mutex::new(dispatcher),
-            stopped,
-        });
+        let shared =
+            Arc::new(Shared { path, snapshot: Mutex::new(snapshot), changed: Condvar::new(), callback: delivery });
         let task = runtime::handle().spawn(follow::follow(shared.clone(), client.clone(), watcher));
         Ok(Reader { shared, task: Mutex::new(Some(task)), _client: client.clone() })
     }
@@ -343,17 +334,11 @@ impl Reader {
         if let Some(task) = self.task.lock().unwrap().take() {
             task.abort();
         }
-        // From here on nothing is posted (the snapshot is final and the
-        // dispatcher gone). Events posted before are still delivered when
-        // closing from outside (dropping the dispatcher delivers its queue,
-        // then joins); from inside the callback they are dropped, since the
-        // callback must not run again once it returns.
-        let dispatcher = self.shared.dispatcher.lock().unwrap().take();
-        if dispatcher.as_ref().is_some_and(|d| d.is_current()) {
-            self.shared.stopped.store(true, Ordering::Release);
-        }
-        // Outside the lock: joining waits for a callback that may call us.
-        drop(dispatcher);
+        // From here on nothing is posted (the snapshot is final). Events
+        // posted before are still delivered when closing from outside; from
+        // inside the callback they are dropped, since the callback must not
+        // run again once it returns.
+        self.shared.callback.close();
     }
 }
 
@@ -394,12 +379,8 @@ impl Shared {
             }
             // Posted under the snapshot lock so events stay in the order of
             // the updates (posting never blocks).
-            if !posted.is_empty() {
-                if let Some(d) = self.dispatcher.lock().unwrap().as_ref() {
-                    for event in posted {
-                        d.post(event);
-                    }
-                }
+            for event in posted {
+                self.callback.post((event, snap.state));
             }
         }
         self.changed.notify_all();
@@ -566,21 +547,16 @@ mod tests {
     #[test]
     fn nothing_changes_or_is_posted_after_a_final_state() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let shared = Shared {
-            path: "/p".into(),
-            snapshot: Mutex::new(snapshot("{}")),
-            changed: Condvar::new(),
-            dispatcher: Mutex::new(Some(Dispatcher::new("test-reader", move |e: ReaderEvent| {
-                tx.send(e.kind).unwrap()
-            }))),
-            stopped: Arc::new(AtomicBool::new(false)),
-        };
+        let callback = Delivery::new(events::Waiting::default());
+        callback.set_callback(Some(Box::new(move |e: ReaderEvent| tx.send(e.kind).unwrap()))).unwrap();
+        let shared =
+            Shared { path: "/p".into(), snapshot: Mutex::new(snapshot("{}")), changed: Condvar::new(), callback };
         shared.update(|s, ev| s.finish(ReaderState::Expired, ev));
         shared.update(|s, ev| s.disconnected(ev));
         shared.update(|s, ev| s.read("/p", b"{\"a\": 1}".to_vec(), stat(1, 7, 1), ev));
         assert_eq!(shared.lock().state, ReaderState::Expired);
         assert_eq!(&*shared.lock().doc.text, "{}");
-        drop(shared.dispatcher.lock().unwrap().take());
+        shared.callback.close();
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [EventKind::Expired]);
     }
 }

@@ -2,6 +2,9 @@
 //! destructor, run exactly once when the library no longer needs it.
 
 use std::ffi::c_void;
+use std::sync::Arc;
+
+use crate::error::Result;
 
 /// Destructor for a callback's `user_data`, called exactly once, on any
 /// library thread, after the last call of the callback.
@@ -42,4 +45,19 @@ impl Drop for UserData {
             unsafe { free(self.ptr) };
         }
     }
+}
+
+/// Runs `register` with a shared `UserData` for `ptr`. When it fails (and
+/// kept no clone), the caller keeps `user_data`: its destructor never runs.
+pub(crate) fn register_user_data<T>(
+    ptr: *mut c_void,
+    free: zku_free_fn,
+    register: impl FnOnce(Arc<UserData>) -> Result<T>,
+) -> Result<T> {
+    let data = Arc::new(UserData::new(ptr, free));
+    register(data.clone()).inspect_err(|_| {
+        if let Ok(data) = Arc::try_unwrap(data) {
+            data.disarm();
+        }
+    })
 }

@@ -2,9 +2,8 @@
 //! connection state and the state-change callback.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
-use super::callback::{UserData, zku_free_fn};
+use super::callback::{register_user_data, zku_free_fn};
 use super::config::zku_config;
 use super::error::zku_error;
 use super::{guard, guard_value, handle, required_out, set_out, str_arg, zku_rc};
@@ -148,16 +147,15 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
         // SAFETY: NULL or live (caller).
         let client = &unsafe { handle(client, "client")? }.client;
         let Some(callback) = callback else {
-            client.set_state_callback(None);
-            return Ok(());
+            return client.set_state_callback(None);
         };
-        let user_data = Arc::new(UserData::new(user_data, user_data_free));
-        client.set_state_callback(Some(Box::new(move |old, new| {
-            // SAFETY: the caller's callback with its own user_data, on a
-            // library thread, as documented at registration.
-            unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
-        })));
-        Ok(())
+        register_user_data(user_data, user_data_free, |user_data| {
+            client.set_state_callback(Some(Box::new(move |old, new| {
+                // SAFETY: the caller's callback with its own user_data, on a
+                // library thread, as documented at registration.
+                unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
+            })))
+        })
     })
 }
 

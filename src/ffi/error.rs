@@ -93,12 +93,15 @@ pub const ZKU_EABORTED: zku_rc = -1016;
 pub const ZKU_EHOSTS: zku_rc = -1017;
 /// The key is already locked by the caller.
 pub const ZKU_EALREADYLOCKED: zku_rc = -1018;
+/// The system refused a resource the library needs (a callback delivery
+/// thread could not be started).
+pub const ZKU_ERESOURCE: zku_rc = -1021;
 /// No member at that JSON Pointer in a cached reader's value.
 pub const ZKU_ENOMEMBER: zku_rc = -1024;
 
 /// The C constant for every core code, checked by a test.
 #[cfg(test)]
-const TABLE: [(zku_rc, Code); 42] = [
+const TABLE: [(zku_rc, Code); 43] = [
     (ZKU_OK, Code::Ok),
     (ZKU_ESYSTEM, Code::SystemError),
     (ZKU_ERUNTIMEINCONSISTENCY, Code::RuntimeInconsistency),
@@ -140,6 +143,7 @@ const TABLE: [(zku_rc, Code); 42] = [
     (ZKU_EABORTED, Code::Aborted),
     (ZKU_EHOSTS, Code::InvalidHosts),
     (ZKU_EALREADYLOCKED, Code::AlreadyLocked),
+    (ZKU_ERESOURCE, Code::ResourceExhausted),
     (ZKU_ENOMEMBER, Code::NoMember),
 ];
 

@@ -31,7 +31,7 @@ use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::{Config, Key};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Callback, Delivery, Latest};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::runtime::Timeout;
@@ -91,8 +91,9 @@ impl Default for LockOptions {
     }
 }
 
-/// Called with (old, new) on every lock state change, in order, on a
-/// dispatcher thread.
+/// Called with (old, new) on lock state changes, in order, on a callback
+/// delivery thread ([`crate::dispatch`]). Changes the callback could not
+/// keep up with are coalesced: `old` is always the previous call's `new`.
 pub type LockStateCallback = Box<dyn FnMut(LockState, LockState) + Send>;
 
 /// The lock node as it was read: its data (normally the holder's
@@ -192,7 +193,7 @@ pub(crate) struct Inner {
     pub(crate) cancel: watch::Sender<u64>,
     /// The state, for waiting on it inside the library.
     pub(crate) states: watch::Sender<LockState>,
-    callback: Mutex<Option<Dispatcher<(LockState, LockState)>>>,
+    callback: Delivery<Latest<LockState>>,
     pollable: OnceLock<notify::Pollable>,
     closed: AtomicBool,
 }
@@ -220,7 +221,7 @@ impl Lock {
         check_args(&config, name, &options)?;
         let client = Client::connect(config)?;
         let lock = Lock::build(client, true, name, options)?;
-        lock.set_state_callback(Some(on_change));
+        lock.set_state_callback(Some(on_change))?;
         Ok(lock)
     }
 
@@ -254,7 +255,7 @@ impl Lock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
             states: watch::Sender::new(LockState::Unlocked),
-            callback: Mutex::new(None),
+            callback: Delivery::new(Latest::new(LockState::Unlocked)),
             pollable: OnceLock::new(),
             closed: AtomicBool::new(false),
             client,
@@ -390,15 +391,16 @@ impl Lock {
     }
 
     /// Replaces the state-change callback (`None` removes it). It gets
-    /// every transition, in order, on a dedicated thread, and may call
-    /// back into the library. When this returns the old callback is not
-    /// called again and has been dropped (unless called from inside it).
-    pub fn set_state_callback(&self, callback: Option<LockStateCallback>) {
-        let dispatcher = callback.map(|mut callback| {
-            Dispatcher::new("zkutil-lock-cb", move |(old, new): (LockState, LockState)| callback(old, new))
-        });
-        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), dispatcher);
-        drop(old);
+    /// the transitions after this call, in order, coalesced when it falls
+    /// behind, on a callback delivery thread, and may call back into the
+    /// library. When this returns the old callback is not called again and
+    /// has been dropped (called from inside it: right after it returns).
+    /// See [`Delivery::set_callback`]. Errors: `ResourceExhausted` (no
+    /// delivery thread could be started).
+    pub fn set_state_callback(&self, callback: Option<LockStateCallback>) -> Result<()> {
+        let callback = callback
+            .map(|mut callback| -> Callback<(LockState, LockState)> { Box::new(move |(old, new)| callback(old, new)) });
+        self.inner.callback.set_callback(callback)
     }
 
     /// A descriptor that becomes readable on every state change (and once
@@ -450,8 +452,7 @@ impl Lock {
         if self.inner.owns_client {
             self.inner.client.close();
         }
-        let callback = self.inner.callback.lock().unwrap().take();
-        drop(callback);
+        self.inner.callback.close();
     }
 }
 
@@ -484,9 +485,7 @@ impl Inner {
         }
         s.state = new;
         self.states.send_replace(new);
-        if let Some(callback) = self.callback.lock().unwrap().as_ref() {
-            callback.post((old, new));
-        }
+        self.callback.post(new);
         if let Some(p) = self.pollable.get() {
             p.signal();
         }

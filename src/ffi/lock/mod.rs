@@ -12,11 +12,10 @@ pub use state::*;
 pub use value::*;
 
 use std::ffi::{CString, c_char, c_int, c_void};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::buf::{raw_string, zku_buf};
-use super::callback::{UserData, zku_free_fn};
+use super::callback::{register_user_data, zku_free_fn};
 use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
@@ -215,24 +214,14 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
             ));
         };
         let options = options(identifier, flags, default_timeout_ms)?;
-        let user_data = Arc::new(UserData::new(user_data, user_data_free));
-        let for_callback = user_data.clone();
-        let callback = Box::new(move |old, new| {
-            // SAFETY: the caller's callback with its own user_data, on a
-            // library thread, as documented.
-            unsafe { on_state(for_callback.ptr(), state_code(old), state_code(new)) }
-        });
-        let lock = match Lock::with_own_client(config, name, options, callback) {
-            Ok(lock) => lock,
-            Err(e) => {
-                // The callback is gone; the caller keeps user_data.
-                if let Ok(user_data) = Arc::try_unwrap(user_data) {
-                    user_data.disarm();
-                }
-                return Err(e);
-            }
-        };
-        drop(user_data);
+        let lock = register_user_data(user_data, user_data_free, |user_data| {
+            let callback = Box::new(move |old, new| {
+                // SAFETY: the caller's callback with its own user_data, on a
+                // library thread, as documented.
+                unsafe { on_state(user_data.ptr(), state_code(old), state_code(new)) }
+            });
+            Lock::with_own_client(config, name, options, callback)
+        })?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, boxed(lock)?) };
         Ok(())

@@ -105,16 +105,15 @@ pub unsafe extern "C" fn zku_lock_set_state_callback(
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
         let Some(callback) = callback else {
-            lock.set_state_callback(None);
-            return Ok(());
+            return lock.set_state_callback(None);
         };
-        let user_data = UserData::new(user_data, user_data_free);
-        lock.set_state_callback(Some(Box::new(move |old, new| {
-            // SAFETY: the caller's callback with its own user_data, on a
-            // library thread, as documented at registration.
-            unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
-        })));
-        Ok(())
+        register_user_data(user_data, user_data_free, |user_data| {
+            lock.set_state_callback(Some(Box::new(move |old, new| {
+                // SAFETY: the caller's callback with its own user_data, on a
+                // library thread, as documented at registration.
+                unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
+            })))
+        })
     })
 }
 
