@@ -182,6 +182,16 @@ impl Snapshot {
     }
 }
 
+/// The waiting side of a reader, see [`Reader::watcher`].
+pub struct Watcher(Arc<Shared>);
+
+impl Watcher {
+    /// As [`Reader::watch`].
+    pub fn watch(&self, timeout: Timeout) -> Result<Change> {
+        self.0.watch(timeout)
+    }
+}
+
 /// A cached reader. Thread-safe; close it with [`Reader::close`] (also on drop).
 pub struct Reader {
     shared: Arc<Shared>,
@@ -281,44 +291,15 @@ impl Reader {
     /// [`Code::Closed`] after close (wakes blocked callers) or when the
     /// client closed; [`Code::SessionExpired`].
     pub fn watch(&self, timeout: Timeout) -> Result<Change> {
-        let deadline = timeout.deadline();
-        let mut snap = self.shared.lock();
-        loop {
-            if snap.closed_by_user || snap.state == ReaderState::Closed {
-                return Err(Error::closed(format!("reader {}: closed", self.shared.path)));
-            }
-            if snap.changes > snap.cursor_changes {
-                let new = snap.doc.text.clone();
-                let old = std::mem::replace(&mut snap.cursor_text, new);
-                snap.cursor_changes = snap.changes;
-                snap.cursor_problems = snap.problems;
-                return Ok(Change { old, new: snap.doc.text.clone(), stat: snap.stat });
-            }
-            if snap.problems > snap.cursor_problems {
-                snap.cursor_problems = snap.problems;
-                if let Some(problem) = &snap.problem {
-                    return Err(problem.clone());
-                }
-            }
-            if snap.state == ReaderState::Expired {
-                return Err(Error::new(Code::SessionExpired, format!("reader {}: session expired", self.shared.path)));
-            }
-            snap = match deadline.instant() {
-                None => self.shared.changed.wait(snap).unwrap(),
-                Some(at) => {
-                    let left = at.saturating_duration_since(Instant::now());
-                    if left.is_zero() {
-                        return Err(Error::timeout(format!(
-                            "reader {}: no change before the timeout",
-                            self.shared.path
-                        )));
-                    }
-                    self.shared.changed.wait_timeout(snap, left).unwrap().0
-                }
-            };
-        }
+        self.watcher().watch(timeout)
     }
 
+    /// What [`Reader::watch`] waits with, usable after the handle is gone:
+    /// a C caller may free the reader while another thread waits in watch
+    /// (the free closes the reader, which wakes the waiter).
+    pub fn watcher(&self) -> Watcher {
+        Watcher(self.shared.clone())
+    }
     /// Stops following the node: blocked and later `watch` calls return
     /// [`Code::Closed`]. Events that happened before are still delivered,
     /// then the callback is dropped; once this returns it is not called
@@ -351,6 +332,42 @@ impl Drop for Reader {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Snapshot> {
         self.snapshot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn watch(&self, timeout: Timeout) -> Result<Change> {
+        let deadline = timeout.deadline();
+        let mut snap = self.lock();
+        loop {
+            if snap.closed_by_user || snap.state == ReaderState::Closed {
+                return Err(Error::closed(format!("reader {}: closed", self.path)));
+            }
+            if snap.changes > snap.cursor_changes {
+                let new = snap.doc.text.clone();
+                let old = std::mem::replace(&mut snap.cursor_text, new);
+                snap.cursor_changes = snap.changes;
+                snap.cursor_problems = snap.problems;
+                return Ok(Change { old, new: snap.doc.text.clone(), stat: snap.stat });
+            }
+            if snap.problems > snap.cursor_problems {
+                snap.cursor_problems = snap.problems;
+                if let Some(problem) = &snap.problem {
+                    return Err(problem.clone());
+                }
+            }
+            if snap.state == ReaderState::Expired {
+                return Err(Error::new(Code::SessionExpired, format!("reader {}: session expired", self.path)));
+            }
+            snap = match deadline.instant() {
+                None => self.changed.wait(snap).unwrap_or_else(|e| e.into_inner()),
+                Some(at) => {
+                    let left = at.saturating_duration_since(Instant::now());
+                    if left.is_zero() {
+                        return Err(Error::timeout(format!("reader {}: no change before the timeout", self.path)));
+                    }
+                    self.changed.wait_timeout(snap, left).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
     }
 
     /// Applies `update` to the snapshot (unless final), wakes `watch`

@@ -515,6 +515,27 @@ fn close_wakes_a_blocked_watch_and_stops_the_callback() {
 }
 
 #[test]
+fn free_wakes_a_watch_blocked_in_another_thread() {
+    let c = CClient::connect(&shared_server().connect_string(), 10_000);
+    let other = core_client(&shared_server().connect_string(), 10_000);
+    let path = unique_path("reader-free-watch");
+    other.create(&path, br#"{"n": 0}"#, &CreateOptions::persistent(), T).unwrap();
+    for _ in 0..10 {
+        let rec = Recorder::new();
+        let reader = new_reader(&c, &path, Some(&rec)).unwrap();
+        let shared = Shared(reader);
+        let blocked = thread::spawn(move || {
+            let shared = shared;
+            watch(shared.0, -1)
+        });
+        thread::sleep(Duration::from_millis(50));
+        free(reader);
+        expect("watch woken by free", blocked.join().unwrap().unwrap_err(), ZKU_ECLOSED, "closed");
+        assert_eq!(rec.freed.load(Ordering::SeqCst), 1);
+    }
+}
+
+#[test]
 fn close_still_delivers_the_events_that_happened_before_it() {
     let c = CClient::connect(&shared_server().connect_string(), 10_000);
     let other = core_client(&shared_server().connect_string(), 10_000);

@@ -240,10 +240,12 @@ pub unsafe extern "C" fn zku_reader_get_pointer(
 /// Errors: ZKU_ETIMEOUT; ZKU_ENONODE once per deletion, ZKU_ENOTOBJECT /
 /// ZKU_EJSON / ZKU_ENOAUTH once per unusable value (the reader goes on);
 /// ZKU_ECLOSED after `zku_reader_close` (which wakes blocked callers) or
-/// when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL.
+/// when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL. Freeing the
+/// reader (from another thread) while this call waits wakes it with
+/// ZKU_ECLOSED, as `zku_reader_close` does.
 ///
 /// # Safety
-/// Pointers are NULL or valid; the reader is not freed during the call.
+/// Pointers are NULL or valid; the reader is live when the call starts.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_watch(
     reader: *const zku_reader,
@@ -260,9 +262,11 @@ pub unsafe extern "C" fn zku_reader_watch(
             clear_out(new_json);
             write_out(stat, zku_stat::default());
         }
-        // SAFETY: NULL or live (caller).
-        let reader = unsafe { reader_arg(reader)? };
-        let change = reader.watch(timeout_arg(timeout_ms)?)?;
+        let timeout = timeout_arg(timeout_ms)?;
+        // SAFETY: NULL or live (caller). Not used after this line: another
+        // thread may free the reader while this call waits.
+        let watcher = unsafe { reader_arg(reader)? }.watcher();
+        let change = watcher.watch(timeout)?;
         let old = if old_json.is_null() { None } else { Some(raw_string(change.old.to_string())?) };
         let new = if new_json.is_null() { None } else { Some(raw_string(change.new.to_string())?) };
         // SAFETY: NULL or writable (caller); each written only when non-NULL.
@@ -310,9 +314,10 @@ pub unsafe extern "C" fn zku_reader_close(reader: *const zku_reader) {
 }
 
 /// Closes (see `zku_reader_close`; blocking while earlier events are
-/// delivered) and frees the reader. NULL is fine; free once, when no other
-/// call on it is in progress (close it first to wake a blocked
-/// `zku_reader_watch`). May be called from the reader's own callback.
+/// delivered) and frees the reader. NULL is fine; free once. A
+/// `zku_reader_watch` waiting in another thread returns ZKU_ECLOSED; no
+/// other call on the reader may be in progress or follow. May be called
+/// from the reader's own callback.
 ///
 /// # Safety
 /// `reader` is NULL or a live reader.
