@@ -121,7 +121,7 @@ impl Inner {
         // Already held, or waiting to learn whether it still is.
         loop {
             let (state, held) = {
-                let s = self.shared.lock().unwrap();
+                let s = self.lock_shared();
                 (s.state, s.held)
             };
             match (state, held) {
@@ -307,7 +307,7 @@ impl Inner {
 
     /// Records a new acquisition and starts its monitor.
     fn install(self: &Arc<Self>, held: Held, watcher: Option<zk::OneshotWatcher>) -> i64 {
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.generation += 1;
         s.held = Some(held);
         s.lost_reason = None;

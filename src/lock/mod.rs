@@ -23,7 +23,7 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -287,12 +287,12 @@ impl Lock {
     }
 
     pub fn state(&self) -> LockState {
-        self.inner.shared.lock().unwrap().state
+        self.inner.lock_shared().state
     }
 
     /// Why the lock was lost (while the state is `Lost`).
     pub fn lost_reason(&self) -> Option<String> {
-        let s = self.inner.shared.lock().unwrap();
+        let s = self.inner.lock_shared();
         if s.state == LockState::Lost { s.lost_reason.clone() } else { None }
     }
 
@@ -304,13 +304,26 @@ impl Lock {
     /// The fencing token (the lock node's czxid) of the current or last
     /// lost acquisition; `None` when `Unlocked`.
     pub fn token(&self) -> Option<i64> {
-        let s = self.inner.shared.lock().unwrap();
+        let s = self.inner.lock_shared();
         if s.state == LockState::Unlocked { None } else { s.held.map(|h| h.token) }
+    }
+
+    /// Panics while holding the handle's state lock, on a thread of its
+    /// own, as a bug in a background task would: for tests of
+    /// [`Inner::lock_shared`]'s recovery.
+    #[doc(hidden)]
+    pub fn poison_state_for_testing(&self) {
+        let inner = self.inner.clone();
+        let _ = std::thread::spawn(move || {
+            let _state = inner.shared.lock();
+            panic!("poisoning the lock state for a test");
+        })
+        .join();
     }
 
     /// Sets [`LockOptions::watch_delay`] for the acquisitions that follow.
     pub fn set_watch_delay(&self, delay: Duration) {
-        self.inner.shared.lock().unwrap().watch_delay = delay;
+        self.inner.lock_shared().watch_delay = delay;
     }
 
     /// Acquires the lock, waiting up to `timeout` for the holder to let go
@@ -446,7 +459,7 @@ impl Lock {
             };
             let _ = self.inner.release_inner(timeout);
         }
-        if let Some(monitor) = self.inner.shared.lock().unwrap().monitor.take() {
+        if let Some(monitor) = self.inner.lock_shared().monitor.take() {
             monitor.abort();
         }
         if self.inner.owns_client {
@@ -476,6 +489,22 @@ fn check_args(config: &Config, name: &str, options: &LockOptions) -> Result<Stri
 }
 
 impl Inner {
+    /// Locks the handle's state. A panic while it was held (a bug, e.g. in
+    /// the monitor task) may have left it half updated: a lock that was
+    /// held is then reported `Lost` with a reason, never silently `Held`,
+    /// and the handle goes on.
+    pub(crate) fn lock_shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|poisoned| {
+            self.shared.clear_poison();
+            let mut s = poisoned.into_inner();
+            if matches!(s.state, LockState::Held | LockState::Suspended) {
+                s.lost_reason = Some("internal error: a panic interrupted an update of the lock's state".to_string());
+                self.transition(&mut s, LockState::Lost);
+            }
+            s
+        })
+    }
+
     /// Publishes a state change to the waiters, the callback and the
     /// descriptor. Called with `shared` locked, so changes go out in order.
     pub(crate) fn transition(&self, s: &mut Shared, new: LockState) {
@@ -500,7 +529,7 @@ impl Inner {
 
     /// Our node data for the next create or write.
     pub(crate) fn node_data(&self) -> Vec<u8> {
-        let val = self.shared.lock().unwrap().val.clone();
+        let val = self.lock_shared().val.clone();
         data::encode(&self.identifier, &val)
     }
 

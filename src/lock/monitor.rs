@@ -217,7 +217,7 @@ async fn sleep_until(at: Option<Instant>) {
 /// ours; `Err` when there is nothing to check (`Stale`) or no client.
 fn start_read(inner: &Arc<Inner>, generation: u64) -> Result<ReadFuture, Verified> {
     let held = {
-        let s = inner.shared.lock().unwrap();
+        let s = inner.lock_shared();
         match s.held {
             Some(h) if s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended) => h,
             _ => return Err(Verified::Stale),
@@ -244,7 +244,7 @@ fn judge(inner: &Arc<Inner>, generation: u64, held: Held, reply: GetReply) -> Ve
             if !inner.holds(&data) {
                 return Verified::Lost(format!("the lock node now holds {:?}", String::from_utf8_lossy(&data)));
             }
-            let mut s = inner.shared.lock().unwrap();
+            let mut s = inner.lock_shared();
             if s.generation != generation {
                 return Verified::Stale;
             }
@@ -274,7 +274,7 @@ fn terminal_reason(state: SessionState) -> String {
 
 fn suspend(weak: &Weak<Inner>, generation: u64) {
     let Some(inner) = weak.upgrade() else { return };
-    let mut s = inner.shared.lock().unwrap();
+    let mut s = inner.lock_shared();
     if s.generation == generation && s.state == LockState::Held {
         if let Some(h) = s.held.as_mut() {
             // Ownership must be re-read before a release deletes anything.
@@ -285,7 +285,7 @@ fn suspend(weak: &Weak<Inner>, generation: u64) {
 }
 
 fn resume(inner: &Inner, generation: u64) {
-    let mut s = inner.shared.lock().unwrap();
+    let mut s = inner.lock_shared();
     if s.generation == generation && s.state == LockState::Suspended {
         inner.transition(&mut s, LockState::Held);
     }
@@ -293,7 +293,7 @@ fn resume(inner: &Inner, generation: u64) {
 
 fn lose(weak: &Weak<Inner>, generation: u64, why: String) {
     let Some(inner) = weak.upgrade() else { return };
-    let mut s = inner.shared.lock().unwrap();
+    let mut s = inner.lock_shared();
     if s.generation != generation || !matches!(s.state, LockState::Held | LockState::Suspended) {
         return;
     }
@@ -322,7 +322,7 @@ async fn remove_stale(weak: Weak<Inner>, generation: u64, mut session: watch::Re
             let _guard = ops.lock().await;
             let Some(inner) = weak.upgrade() else { return };
             let held = {
-                let s = inner.shared.lock().unwrap();
+                let s = inner.lock_shared();
                 if s.generation != generation {
                     return;
                 }

@@ -39,7 +39,7 @@ impl Inner {
         let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
         let held = {
-            let mut s = self.shared.lock().unwrap();
+            let mut s = self.lock_shared();
             match (s.state, s.held) {
                 (LockState::Held | LockState::Suspended, Some(held)) => {
                     s.releasing = true;
@@ -58,7 +58,7 @@ impl Inner {
             }
         };
         let result = runtime::block_on(self.delete_ours(held, deadline, reply_deadline));
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.releasing = false;
         match result {
             Ok(()) => {
@@ -148,7 +148,7 @@ impl Inner {
         let deadline = timeout.deadline();
         let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
-        self.shared.lock().unwrap().releasing = true;
+        self.lock_shared().releasing = true;
         let result = runtime::block_on(async {
             loop {
                 let zk = self.client.ready(deadline).await?;
@@ -173,7 +173,7 @@ impl Inner {
                 }
             }
         });
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.releasing = false;
         match &result {
             Ok(r) if r.released => self.finish(&mut s),
@@ -212,7 +212,7 @@ impl Inner {
             Code::NoNode => Error::new(Code::LockLost, format!("{what}: the lock node is gone")),
             _ => e.context(&what),
         })?;
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.val = val;
         if let Some(h) = s.held.as_mut() {
             if stat.mzxid >= h.mzxid {
@@ -308,7 +308,7 @@ impl Inner {
         if settled.is_err() {
             return Err(Error::new(Code::ConnectionLoss, format!("{what}: the lock is suspended (connection lost)")));
         }
-        let s = self.shared.lock().unwrap();
+        let s = self.lock_shared();
         match (s.state, s.held) {
             (LockState::Held, Some(h)) => Ok(h),
             (LockState::Lost, _) => Err(Error::new(
