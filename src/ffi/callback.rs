@@ -6,8 +6,11 @@ use std::sync::Arc;
 
 use crate::error::Result;
 
-/// Destructor for a callback's `user_data`, called exactly once, on any
-/// library thread, after the last call of the callback.
+/// Destructor for a callback's `user_data`, called exactly once, after the
+/// last call of the callback: by the call that replaced or removed the
+/// callback or freed its handle, or, when that call was made from inside
+/// the callback, on the library thread right after the callback returns.
+/// Must return normally (see the top of this file).
 pub type zku_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// `user_data` and its destructor, owned by the library.

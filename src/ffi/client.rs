@@ -44,9 +44,13 @@ pub(crate) fn state_code(state: SessionState) -> zku_state {
     }
 }
 
-/// Called on every session state change with the old and new state. Runs
-/// on a library thread dedicated to this client, one call at a time; it may
-/// call back into the library (even free the client).
+/// Called on session state changes with the old and new state, on a
+/// library callback thread, one call at a time, in order. Changes it could
+/// not keep up with are coalesced: each call's `old_state` is the previous
+/// call's `new_state`, and the latest state is always delivered. The last
+/// call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
+/// back into the library (even free the client). It must return normally:
+/// no longjmp, C++ exception, Ruby raise or Go panic may cross it.
 pub type zku_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
 
@@ -79,7 +83,11 @@ pub unsafe extern "C" fn zku_client_new(
 
 /// Closes the session at once, so its ephemeral nodes vanish now rather
 /// than after the session timeout, and frees the client. Blocking (waits
-/// up to a few seconds for the server to confirm). Handles created from
+/// up to a few seconds for the server to confirm, and for a state callback
+/// call in progress). The state callback gets the change to
+/// ZKU_STATE_CLOSED (on this thread if not delivered yet), then its
+/// `user_data_free` runs; called from inside that callback, it is not
+/// called again and `user_data_free` runs right after it returns. Handles created from
 /// this client (locks, readers) then fail with ZKU_ECLOSED. NULL is fine;
 /// no other call on this client may be in progress or follow.
 ///
@@ -126,11 +134,18 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
         .map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
 }
 
-/// Sets (or with `callback` NULL, removes) the state-change callback. A
-/// previous callback is removed first: after this returns it is not called
-/// again and its `user_data_free` has run. `user_data_free` (may be NULL)
-/// runs exactly once when the callback is replaced, removed or the client
-/// freed. On failure the caller keeps `user_data`.
+/// Sets (or with `callback` NULL, removes) the state-change callback; it
+/// gets the changes after this call (see `zku_state_fn`). A previous
+/// callback is removed first: after this returns it is not called again
+/// and its `user_data_free` has run (changes it had not been given yet are
+/// given to it first, on this thread). Called from inside the old callback
+/// it returns at once: the old one is not called again, its
+/// `user_data_free` runs right after it returns, and the new one gets the
+/// changes after it, still one call at a time. `user_data_free` (may be
+/// NULL) runs exactly once, when the callback is replaced, removed, after
+/// its final state, or the client freed.
+/// Errors: ZKU_ENULL, ZKU_ERESOURCE (no callback thread could be started);
+/// on failure the caller keeps `user_data`.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from

@@ -76,10 +76,15 @@ fn state_code(state: ReaderState) -> i32 {
 
 /// Called on every reader event (ZKU_READER_EVENT_*) with the node's path,
 /// the JSON text before and after (equal except for CHANGED) and the stat
-/// of `new_json`. Runs on a library thread dedicated to this reader, one
-/// call at a time, in the order of the events; it may call back into the
-/// library (read this reader, use the client, even close the reader). The
-/// pointers are valid only during the call.
+/// of `new_json`. Runs on a library callback thread, one call at a time, in
+/// the order of the events; it may call back into the library (read this
+/// reader, use the client, even close or free the reader). The pointers
+/// are valid only during the call. When more than 64 events wait for it
+/// (it is stuck or slow), they are replaced by a CHANGED from the value it
+/// last got to the current one (if any change was among them) followed by
+/// the event of the current state, so memory stays bounded. It must return
+/// normally: no longjmp, C++ exception, Ruby raise or Go panic may cross
+/// it.
 pub type zku_reader_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -93,13 +98,14 @@ pub type zku_reader_fn = Option<
 
 /// Reads the node at `path`, which must hold a JSON object, and keeps
 /// following it; `*out` receives the reader (free with `zku_reader_free`).
-/// `callback` (may be NULL) receives every event; `user_data_free` (may be
-/// NULL) runs exactly once, on a library thread, after the last call
+/// `callback` (may be NULL) receives the events (see `zku_reader_fn`);
+/// `user_data_free` (may be NULL) runs exactly once, after the last call
 /// (when the reader is closed or freed). Blocking, up to `timeout_ms`, for
 /// the first read only. On failure nothing is kept: the caller keeps
 /// `user_data` (its `user_data_free` is not called).
 /// Errors: ZKU_ENONODE, ZKU_ENOTOBJECT (JSON but not an object), ZKU_EJSON
-/// (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, connection codes.
+/// (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, ZKU_ERESOURCE (no
+/// callback thread could be started), connection codes.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -297,7 +303,8 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
 
 /// Stops the reader: blocked and later `zku_reader_watch` calls return
 /// ZKU_ECLOSED, reads return ZKU_ECLOSED. Events that happened before the
-/// call are still delivered to the callback; once this returns the callback
+/// call are still delivered to the callback (on this thread if the library
+/// threads have not yet); once this returns the callback
 /// is not called again and `user_data_free` has run. Called from inside the
 /// callback it returns at once: the callback is not called again after it
 /// returns, and `user_data_free` runs right after. Thread-safe, idempotent,

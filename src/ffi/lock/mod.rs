@@ -71,9 +71,12 @@ pub const ZKU_LOCK_DEFAULT_TIMEOUT: i32 = -2;
 /// The default of `zku_lock_set_watch_delay`, in milliseconds.
 pub const ZKU_LOCK_DEFAULT_WATCH_DELAY_MS: i32 = 10;
 
-/// Called with the old and new state on every lock state change, in order,
-/// on a library thread dedicated to this lock. It may call back into the
-/// library (even free the lock).
+/// Called with the old and new state on lock state changes, on a library
+/// callback thread, one call at a time, in order. Changes it could not keep
+/// up with are coalesced: each call's `old_state` is the previous call's
+/// `new_state`, and the latest state is always delivered. It may call back
+/// into the library (even free the lock). It must return normally: no
+/// longjmp, C++ exception, Ruby raise or Go panic may cross it.
 pub type zku_lock_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_lock_state, new_state: zku_lock_state)>;
 
@@ -82,7 +85,9 @@ pub type zku_lock_state_fn =
 /// `{"id": ..., "val": ...}` JSON; NUL-terminated after `holder_len` bytes,
 /// valid during the call), `version` the node version. Return 0 to keep
 /// waiting, non-zero to stop (the acquire returns ZKU_EABORTED). It may
-/// call any library function except operations on this same lock.
+/// call any library function except operations on this same lock. It must
+/// return normally: no longjmp, C++ exception, Ruby raise or Go panic may
+/// cross it.
 pub type zku_lock_holder_fn = Option<
     unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int,
 >;
@@ -177,7 +182,8 @@ pub unsafe extern "C" fn zku_lock_new(
 /// runs exactly once, after the last call. Blocking: waits for the session
 /// (the configured connect timeout). Other arguments as `zku_lock_new`.
 /// Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
-/// `zku_client_new`, and those of `zku_lock_new`. On failure the caller
+/// `zku_client_new`, ZKU_ERESOURCE (no callback thread could be started),
+/// and those of `zku_lock_new`. On failure the caller
 /// keeps `user_data` (`user_data_free` is not called).
 ///
 /// # Safety
@@ -230,12 +236,15 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 
 /// Frees a lock handle. If the lock is held (or suspended) it is released
 /// first — Blocking, up to the default timeout capped at the session
-/// timeout — then the state callback
-/// stops (its `user_data_free` runs) and, for a handle made by
-/// `zku_lock_new_with_config`, its client is closed. The descriptor of
-/// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
-/// in progress or follow (to stop an acquire blocked in another thread,
-/// call `zku_lock_cancel`, wait for that thread to return, then free).
+/// timeout. Then the state callback gets the transitions not delivered yet
+/// (on this thread; the release's ZKU_LOCK_UNLOCKED included) and stops:
+/// its `user_data_free` runs (freed from inside the callback: the callback
+/// is not called again and `user_data_free` runs right after it returns).
+/// For a handle made by `zku_lock_new_with_config` the client is closed.
+/// The descriptor of `zku_lock_fd` is closed. NULL is fine; no other call
+/// on this lock may be in progress or follow (to stop an acquire blocked
+/// in another thread, call `zku_lock_cancel`, wait for that thread to
+/// return, then free).
 ///
 /// # Safety
 /// `lock` is NULL or a live lock.
