@@ -394,7 +394,10 @@ impl Pool {
         q.tasks.push_back(task);
         if q.idle > 0 {
             self.work.notify_one();
-        } else if q.threads < MAX_THREADS {
+        }
+        // More work than idle threads: the busy ones may be blocked in
+        // callbacks for a long time.
+        if q.tasks.len() > q.idle && q.threads < MAX_THREADS {
             // On failure the threads already running deliver it.
             let _ = self.spawn(&mut q);
         }

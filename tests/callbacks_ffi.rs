@@ -202,6 +202,26 @@ unsafe extern "C" fn replace_from_inside(p: *mut c_void, old: i32, new: i32) {
     p.leave();
 }
 
+/// On the first call: once `go` is set, acquires the lock in `handle` (a
+/// blocking call) and frees it, then marks itself `removed` (done).
+unsafe extern "C" fn acquire_and_free_another(p: *mut c_void, old: i32, new: i32) {
+    // SAFETY: a probe the test keeps alive.
+    let p = unsafe { Probe::of(p) };
+    p.enter(old, new);
+    let other = p.handle.swap(null_mut(), Ordering::SeqCst);
+    if !other.is_null() {
+        p.wait_go();
+        // SAFETY: the test handed the other lock over to this callback.
+        unsafe {
+            assert_eq!(zku_lock_acquire(other.cast(), 5000, null_mut(), null_mut()), ZKU_OK);
+            zku_lock_free(other.cast());
+        }
+        p.removed.store(true, Ordering::SeqCst);
+        p.changed.notify_all();
+    }
+    p.leave();
+}
+
 fn lock_name(prefix: &str) -> CString {
     cs(&unique_path(prefix)[1..])
 }
@@ -351,4 +371,75 @@ fn a_stuck_state_callback_gets_the_changes_coalesced() {
     }
     probe.removed.store(true, Ordering::SeqCst);
     probe.check_clean();
+}
+
+#[test]
+fn a_callback_may_block_and_free_another_handle_while_every_thread_is_busy() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    // Three callbacks stuck in their first call, and the one below: every
+    // delivery thread (4) is busy, so the other lock's callback can only be
+    // served by the free call itself.
+    let blockers: Vec<_> = (0..3)
+        .map(|i| {
+            let probe = Probe::new();
+            *probe.stuck.lock().unwrap() = true;
+            let lock = new_lock(&client, &lock_name(&format!("cb-busy-{i}")));
+            // SAFETY: live lock; the probe outlives it.
+            unsafe {
+                ok(
+                    "set_state_callback",
+                    call(|e| {
+                        zku_lock_set_state_callback(lock, Some(record_blocking), probe.user_data(), Some(on_free), e)
+                    }),
+                );
+                ok("acquire", call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)));
+            }
+            probe.wait_calls(1);
+            (lock, probe)
+        })
+        .collect();
+    let (a, b) = (Probe::new(), Probe::new());
+    let lock_a = new_lock(&client, &lock_name("cb-busy-a"));
+    let lock_b = new_lock(&client, &lock_name("cb-busy-b"));
+    // SAFETY: live locks; the probes outlive them; lock_b is handed over to
+    // a's callback, which frees it.
+    unsafe {
+        ok(
+            "set_state_callback b",
+            call(|e| zku_lock_set_state_callback(lock_b, Some(record_blocking), b.user_data(), Some(on_free), e)),
+        );
+        ok(
+            "set_state_callback a",
+            call(|e| {
+                zku_lock_set_state_callback(lock_a, Some(acquire_and_free_another), a.user_data(), Some(on_free), e)
+            }),
+        );
+        a.handle.store(lock_b.cast(), Ordering::SeqCst);
+        ok("acquire a", call(|e| zku_lock_acquire(lock_a, 5000, null_mut(), e)));
+    }
+    a.set_go();
+    let deadline = Instant::now() + WAIT;
+    while !a.removed.load(Ordering::SeqCst) {
+        assert!(Instant::now() < deadline, "the callback did not finish: blocked on a busy pool?");
+        thread::sleep(Duration::from_millis(10));
+    }
+    // b's changes (HELD, then UNLOCKED by the free) were delivered by the
+    // free or coalesced away; either way it ended clean, and its last
+    // state seen is UNLOCKED.
+    b.removed.store(true, Ordering::SeqCst);
+    thread::sleep(Duration::from_millis(200));
+    let calls = b.calls.lock().unwrap().clone();
+    assert!(calls.windows(2).all(|w| w[0].1 == w[1].0), "old is the previous new: {calls:?}");
+    assert!(calls.last().is_none_or(|c| c.1 == ZKU_LOCK_UNLOCKED), "{calls:?}");
+    b.check_clean();
+    for (lock, probe) in blockers {
+        probe.unstick();
+        // SAFETY: live lock, freed once.
+        unsafe { zku_lock_free(lock) };
+        probe.removed.store(true, Ordering::SeqCst);
+        probe.check_clean();
+    }
+    // SAFETY: live lock, freed once.
+    unsafe { zku_lock_free(lock_a) };
+    assert_eq!(a.freed.load(Ordering::SeqCst), 1);
 }
