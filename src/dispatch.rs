@@ -101,8 +101,11 @@ impl<S: Copy + PartialEq + Send + 'static> Pending for Latest<S> {
     }
 }
 
-/// One handle's callback and what waits for it. Dropping it removes the
-/// callback as [`Delivery::close`] does.
+/// One handle's callback and what waits for it. Handles call
+/// [`Delivery::close`] when they are closed; dropping it without that
+/// stops delivery without waiting (a call in progress finishes, then the
+/// callback is dropped on its thread), since a drop may happen anywhere,
+/// a runtime thread included.
 pub struct Delivery<P: Pending> {
     slot: Arc<Slot<P>>,
 }
@@ -203,7 +206,18 @@ impl<P: Pending> Delivery<P> {
 
 impl<P: Pending> Drop for Delivery<P> {
     fn drop(&mut self) {
-        self.close();
+        if !self.slot.in_this_process() {
+            // Inherited through fork(): never touched, never dropped.
+            std::mem::forget(self.slot.clone());
+            return;
+        }
+        let mut s = self.slot.lock();
+        s.closed = true;
+        s.pending.clear();
+        s.retired |= s.running.is_some();
+        let callback = s.callback.take();
+        drop(s);
+        drop(callback);
     }
 }
 
