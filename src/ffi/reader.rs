@@ -2,10 +2,9 @@
 //! through watches, with change events and a blocking `watch`.
 
 use std::ffi::{CString, c_char, c_void};
-use std::sync::Arc;
 
 use super::buf::raw_string;
-use super::callback::{UserData, zku_free_fn};
+use super::callback::{UserData, register_user_data, zku_free_fn};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::node::zku_stat;
@@ -128,28 +127,16 @@ pub unsafe extern "C" fn zku_reader_new(
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (&handle(client, "client")?.client, str_arg(path, "path")?) };
         let timeout = timeout_arg(timeout_ms)?;
-        // One reference stays here: on failure it is leaked, so the
-        // destructor never runs and the caller keeps `user_data`.
-        let keep = callback.map(|_| Arc::new(UserData::new(user_data, user_data_free)));
-        let boxed: Option<ReaderCallback> = match (callback, &keep) {
-            (Some(callback), Some(data)) => {
-                let data = data.clone();
-                Some(Box::new(move |event: &ReaderEvent| deliver(callback, &data, event)))
-            }
-            _ => None,
+        let reader = match callback {
+            None => Reader::new(client, path, None, timeout)?,
+            Some(callback) => register_user_data(user_data, user_data_free, |data| {
+                let boxed: ReaderCallback = Box::new(move |event: &ReaderEvent| deliver(callback, &data, event));
+                Reader::new(client, path, Some(boxed), timeout)
+            })?,
         };
-        match Reader::new(client, path, boxed, timeout) {
-            Ok(reader) => {
-                drop(keep);
-                // SAFETY: checked non-NULL.
-                unsafe { set_out(out, Box::into_raw(Box::new(zku_reader { reader }))) };
-                Ok(())
-            }
-            Err(e) => {
-                std::mem::forget(keep);
-                Err(e)
-            }
-        }
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, Box::into_raw(Box::new(zku_reader { reader }))) };
+        Ok(())
     })
 }
 
