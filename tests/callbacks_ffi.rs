@@ -222,6 +222,13 @@ unsafe extern "C" fn acquire_and_free_another(p: *mut c_void, old: i32, new: i32
     p.leave();
 }
 
+/// Sets `f` as the lock's state callback with `probe` as its user data.
+fn set_lock_callback(lock: *mut zku_lock, f: unsafe extern "C" fn(*mut c_void, i32, i32), probe: &Arc<Probe>) {
+    // SAFETY: a live lock; the caller keeps the probe alive until it is freed.
+    let rc = call(|e| unsafe { zku_lock_set_state_callback(lock, Some(f), probe.user_data(), Some(on_free), e) });
+    ok("set_state_callback", rc);
+}
+
 fn lock_name(prefix: &str) -> CString {
     cs(&unique_path(prefix)[1..])
 }
@@ -255,12 +262,7 @@ fn a_lock_freed_from_inside_its_callback_is_not_called_again() {
     let lock = new_lock(&client, &name);
     // SAFETY: live lock; the probe outlives it.
     unsafe {
-        ok(
-            "set_state_callback",
-            call(|e| {
-                zku_lock_set_state_callback(lock, Some(free_lock_from_inside), probe.user_data(), Some(on_free), e)
-            }),
-        );
+        set_lock_callback(lock, free_lock_from_inside, &probe);
         probe.handle.store(lock.cast(), Ordering::SeqCst);
         ok("acquire", call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)));
     }
@@ -317,10 +319,7 @@ fn replacing_from_inside_keeps_one_call_at_a_time_and_the_order() {
     let lock = new_lock(&client, &name);
     // SAFETY: live lock; the probes outlive it.
     unsafe {
-        ok(
-            "set_state_callback",
-            call(|e| zku_lock_set_state_callback(lock, Some(replace_from_inside), first.user_data(), Some(on_free), e)),
-        );
+        set_lock_callback(lock, replace_from_inside, &first);
         first.handle.store(lock.cast(), Ordering::SeqCst);
         ok("acquire", call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)));
         // Released while the first callback still runs (it replaced itself
@@ -347,10 +346,7 @@ fn a_stuck_state_callback_gets_the_changes_coalesced() {
     let lock = new_lock(&client, &name);
     // SAFETY: live lock; the probe outlives it.
     unsafe {
-        ok(
-            "set_state_callback",
-            call(|e| zku_lock_set_state_callback(lock, Some(record_blocking), probe.user_data(), Some(on_free), e)),
-        );
+        set_lock_callback(lock, record_blocking, &probe);
         ok("acquire", call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)));
         probe.wait_calls(1);
         // 100 more changes while the callback is stuck in its first call.
@@ -386,12 +382,7 @@ fn a_callback_may_block_and_free_another_handle_while_every_thread_is_busy() {
             let lock = new_lock(&client, &lock_name(&format!("cb-busy-{i}")));
             // SAFETY: live lock; the probe outlives it.
             unsafe {
-                ok(
-                    "set_state_callback",
-                    call(|e| {
-                        zku_lock_set_state_callback(lock, Some(record_blocking), probe.user_data(), Some(on_free), e)
-                    }),
-                );
+                set_lock_callback(lock, record_blocking, &probe);
                 ok("acquire", call(|e| zku_lock_acquire(lock, 5000, null_mut(), e)));
             }
             probe.wait_calls(1);
@@ -404,16 +395,8 @@ fn a_callback_may_block_and_free_another_handle_while_every_thread_is_busy() {
     // SAFETY: live locks; the probes outlive them; lock_b is handed over to
     // a's callback, which frees it.
     unsafe {
-        ok(
-            "set_state_callback b",
-            call(|e| zku_lock_set_state_callback(lock_b, Some(record_blocking), b.user_data(), Some(on_free), e)),
-        );
-        ok(
-            "set_state_callback a",
-            call(|e| {
-                zku_lock_set_state_callback(lock_a, Some(acquire_and_free_another), a.user_data(), Some(on_free), e)
-            }),
-        );
+        set_lock_callback(lock_b, record_blocking, &b);
+        set_lock_callback(lock_a, acquire_and_free_another, &a);
         a.handle.store(lock_b.cast(), Ordering::SeqCst);
         ok("acquire a", call(|e| zku_lock_acquire(lock_a, 5000, null_mut(), e)));
     }
