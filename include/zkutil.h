@@ -39,6 +39,12 @@
 #define MAX_THREADS 4
 
 /**
+ * How many state changes may wait for a callback before older ones are
+ * skipped.
+ */
+#define MAX_WAITING_STATES 16
+
+/**
  * How many events may wait before they are summarized.
  */
 #define MAX_WAITING 64
@@ -421,10 +427,11 @@ typedef int32_t (*zku_cas_fn)(void *user_data, const uint8_t *value, size_t valu
 typedef int32_t zku_state;
 
 /**
- * Called on session state changes with the old and new state, on a
- * library callback thread, one call at a time, in order. Changes it could
- * not keep up with are coalesced: each call's `old_state` is the previous
- * call's `new_state`, and the latest state is always delivered. The last
+ * Called on every session state change with the old and new state, on a
+ * library callback thread, one call at a time, in order. When it falls
+ * behind by more than 16 changes (slow or blocked), the oldest waiting
+ * ones are skipped: each call's `old_state` is still the previous call's
+ * `new_state`, and the latest state is always delivered. The last
  * call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
  * back into the library (even free the client). It must return normally:
  * no longjmp, C++ exception, Ruby raise or Go panic may cross it.
@@ -479,9 +486,10 @@ typedef struct zku_import_stats {
 typedef int32_t zku_lock_state;
 
 /**
- * Called with the old and new state on lock state changes, on a library
- * callback thread, one call at a time, in order. Changes it could not keep
- * up with are coalesced: each call's `old_state` is the previous call's
+ * Called with the old and new state on every lock state change, on a
+ * library callback thread, one call at a time, in order. When it falls
+ * behind by more than 16 changes (slow or blocked), the oldest waiting
+ * ones are skipped: each call's `old_state` is still the previous call's
  * `new_state`, and the latest state is always delivered. It may call back
  * into the library (even free the lock). It must return normally: no
  * longjmp, C++ exception, Ruby raise or Go panic may cross it.

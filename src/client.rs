@@ -15,7 +15,7 @@ use zookeeper_client as zk;
 
 use crate::acl::Acl;
 use crate::config::{self, Config};
-use crate::dispatch::{Callback, Delivery, Latest};
+use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
 use crate::path;
@@ -23,7 +23,8 @@ use crate::runtime::{self, Deadline, Timeout};
 
 /// Called with (old, new) on session state changes, on a callback delivery
 /// thread ([`crate::dispatch`]). Changes it could not keep up with are
-/// coalesced: `old` is always the previous call's `new`.
+/// skipped (see [`crate::dispatch::StateQueue`]): `old` is always the
+/// previous call's `new`.
 pub type StateCallback = Box<dyn FnMut(SessionState, SessionState) + Send>;
 
 /// A ZooKeeper session. Cheap to clone; clones share the session.
@@ -47,14 +48,14 @@ struct Inner {
 /// callback.
 struct States {
     current: watch::Sender<SessionState>,
-    callback: Delivery<Latest<SessionState>>,
+    callback: Delivery<StateQueue<SessionState>>,
 }
 
 impl States {
     fn new(state: SessionState) -> States {
         States {
             current: watch::Sender::new(state),
-            callback: Delivery::new(Latest::until(state, |s| s.is_terminal())),
+            callback: Delivery::new(StateQueue::until(state, |s| s.is_terminal())),
         }
     }
 
@@ -136,7 +137,8 @@ impl Client {
     }
 
     /// Replaces the state-change callback (`None` removes it). It gets the
-    /// changes after this call, coalesced when it falls behind, on a
+    /// changes after this call (the oldest skipped when it falls far
+    /// behind), on a
     /// callback delivery thread, one call at a time, and may call back into
     /// the library. It is dropped after the final state (expired, auth
     /// failed, closed). When this returns the old callback is not called

@@ -51,49 +51,65 @@ pub trait Pending: Send + 'static {
     }
 }
 
-/// Pending state changes coalesced to the latest: the callback gets
-/// (last delivered, latest), so each call's `old` is the previous call's
-/// `new`, and a slow callback skips the states it could not keep up with.
-pub struct Latest<S> {
+/// How many state changes may wait for a callback before older ones are
+/// skipped.
+pub const MAX_WAITING_STATES: usize = 16;
+
+/// Pending state changes: the callback gets them in order as (old, new),
+/// each call's `old` the previous call's `new`. When more than
+/// [`MAX_WAITING_STATES`] wait (the callback is slow or stuck), the oldest
+/// waiting ones are skipped, so memory stays bounded and the latest state
+/// is always delivered.
+pub struct StateQueue<S> {
     delivered: S,
-    latest: S,
+    waiting: VecDeque<S>,
     is_final: fn(&S) -> bool,
 }
 
-impl<S: Copy + PartialEq> Latest<S> {
-    /// Nothing pending; `current` is the state the callback starts from.
-    pub fn new(current: S) -> Latest<S> {
-        Latest { delivered: current, latest: current, is_final: |_| false }
+impl<S: Copy + PartialEq> StateQueue<S> {
+    /// Nothing waiting; `current` is the state the callback starts from.
+    pub fn new(current: S) -> StateQueue<S> {
+        StateQueue::until(current, |_| false)
     }
 
-    /// As [`Latest::new`], the callback dropped once it got a final state.
-    pub fn until(current: S, is_final: fn(&S) -> bool) -> Latest<S> {
-        Latest { delivered: current, latest: current, is_final }
+    /// As [`StateQueue::new`], the callback dropped once it got a state
+    /// for which `is_final` holds.
+    pub fn until(current: S, is_final: fn(&S) -> bool) -> StateQueue<S> {
+        StateQueue { delivered: current, waiting: VecDeque::new(), is_final }
     }
 }
 
-impl<S: Copy + PartialEq + Send + 'static> Pending for Latest<S> {
+impl<S: Copy + PartialEq + Send + 'static> Pending for StateQueue<S> {
     type In = S;
     type Out = (S, S);
 
     fn push(&mut self, state: S) {
-        self.latest = state;
+        if self.waiting.len() == MAX_WAITING_STATES {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(state);
     }
 
     fn pop(&mut self) -> Option<(S, S)> {
-        if self.latest == self.delivered {
-            return None;
+        // Skipping may leave a state equal to the last one delivered.
+        while let Some(new) = self.waiting.pop_front() {
+            if new != self.delivered {
+                let old = std::mem::replace(&mut self.delivered, new);
+                return Some((old, new));
+            }
         }
-        let old = std::mem::replace(&mut self.delivered, self.latest);
-        Some((old, self.latest))
+        None
     }
 
     fn waiting(&self) -> usize {
-        usize::from(self.latest != self.delivered)
+        self.waiting.len()
     }
 
     fn clear(&mut self) {
-        self.delivered = self.latest;
+        if let Some(&latest) = self.waiting.back() {
+            self.delivered = latest;
+        }
+        self.waiting.clear();
     }
 
     fn finished(&self) -> bool {
@@ -528,11 +544,11 @@ mod tests {
     }
 
     #[test]
-    fn a_stuck_state_callback_coalesces_to_the_latest_state() {
+    fn a_stuck_state_callback_skips_the_oldest_and_gets_the_latest() {
         let (release, stuck) = mpsc::channel::<()>();
         let (entered_tx, entered) = mpsc::channel();
         let (tx, rx) = mpsc::channel();
-        let d = Delivery::new(Latest::new(0u32));
+        let d = Delivery::new(StateQueue::new(0u32));
         d.set_callback(Some(Box::new(move |(old, new)| {
             if new == 1 {
                 entered_tx.send(()).unwrap();
@@ -545,13 +561,31 @@ mod tests {
         entered.recv_timeout(WAIT).unwrap();
         for state in 2..=100_000 {
             d.post(state);
-            assert!(d.slot.lock().pending.waiting() <= 1);
+            assert!(d.slot.lock().pending.waiting() <= MAX_WAITING_STATES);
         }
         release.send(()).unwrap();
-        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (0, 1));
-        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (1, 100_000), "old is the previous new, new the latest");
+        let mut calls = vec![rx.recv_timeout(WAIT).unwrap()];
+        while calls.last().unwrap().1 != 100_000 {
+            calls.push(rx.recv_timeout(WAIT).unwrap());
+        }
+        assert_eq!(calls[0], (0, 1));
+        assert_eq!(calls.len(), 1 + MAX_WAITING_STATES, "{calls:?}");
+        assert!(calls.windows(2).all(|w| w[0].1 == w[1].0), "old is the previous new: {calls:?}");
+        assert_eq!(calls[1], (1, 100_000 - MAX_WAITING_STATES as u32 + 1), "the most recent ones are kept");
         d.close();
         assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn state_changes_are_all_delivered_when_the_callback_keeps_up() {
+        let (tx, rx) = mpsc::channel();
+        let d = Delivery::new(StateQueue::new(0u32));
+        d.set_callback(Some(Box::new(move |change| tx.send(change).unwrap()))).unwrap();
+        for state in [1, 2, 1, 3] {
+            d.post(state);
+        }
+        let calls: Vec<_> = (0..4).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+        assert_eq!(calls, [(0, 1), (1, 2), (2, 1), (1, 3)]);
     }
 
     #[test]
@@ -559,7 +593,7 @@ mod tests {
         let (dropped_tx, dropped) = mpsc::channel();
         let guard = OnDrop(dropped_tx);
         let (tx, rx) = mpsc::channel();
-        let d = Delivery::new(Latest::until(0u32, |s| *s == 9));
+        let d = Delivery::new(StateQueue::until(0u32, |s| *s == 9));
         d.set_callback(Some(Box::new(move |change| {
             let _keep = &guard;
             tx.send(change).unwrap();

@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use zkutil::Code;
-use zkutil::dispatch::{Delivery, Latest};
+use zkutil::dispatch::{Delivery, StateQueue};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -30,8 +30,8 @@ impl Drop for CountDrop {
     }
 }
 
-fn counting(counts: &Arc<Counts>) -> Delivery<Latest<u32>> {
-    let d = Delivery::new(Latest::new(0));
+fn counting(counts: &Arc<Counts>) -> Delivery<StateQueue<u32>> {
+    let d = Delivery::new(StateQueue::new(0));
     let guard = CountDrop(counts.clone());
     d.set_callback(Some(Box::new(move |_| {
         guard.0.calls.fetch_add(1, Ordering::SeqCst);
@@ -41,9 +41,9 @@ fn counting(counts: &Arc<Counts>) -> Delivery<Latest<u32>> {
 }
 
 /// What the child checks; its exit code says which check failed.
-fn child(inherited: &mut Option<Delivery<Latest<u32>>>, counts: &Counts) -> i32 {
+fn child(inherited: &mut Option<Delivery<StateQueue<u32>>>, counts: &Counts) -> i32 {
     let (tx, rx) = mpsc::channel();
-    let fresh = Delivery::new(Latest::new(0));
+    let fresh = Delivery::new(StateQueue::new(0));
     if fresh.set_callback(Some(Box::new(move |change| tx.send(change).unwrap()))).is_err() {
         return 2;
     }
@@ -146,7 +146,7 @@ fn a_thread_that_cannot_start_is_an_error_not_a_panic() {
     let rlimit = libc::rlimit { rlim_cur: limit, rlim_max: limit };
     // SAFETY: a valid rlimit for this (child) process.
     assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_AS, &rlimit) }, 0);
-    let d = Delivery::new(Latest::new(0u32));
+    let d = Delivery::new(StateQueue::new(0u32));
     let err = d.set_callback(Some(Box::new(|_| {}))).unwrap_err();
     assert_eq!(err.code(), Code::ResourceExhausted, "{err}");
     assert!(err.to_string().contains("thread"), "{err}");

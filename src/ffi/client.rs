@@ -44,10 +44,11 @@ pub(crate) fn state_code(state: SessionState) -> zku_state {
     }
 }
 
-/// Called on session state changes with the old and new state, on a
-/// library callback thread, one call at a time, in order. Changes it could
-/// not keep up with are coalesced: each call's `old_state` is the previous
-/// call's `new_state`, and the latest state is always delivered. The last
+/// Called on every session state change with the old and new state, on a
+/// library callback thread, one call at a time, in order. When it falls
+/// behind by more than 16 changes (slow or blocked), the oldest waiting
+/// ones are skipped: each call's `old_state` is still the previous call's
+/// `new_state`, and the latest state is always delivered. The last
 /// call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
 /// back into the library (even free the client). It must return normally:
 /// no longjmp, C++ exception, Ruby raise or Go panic may cross it.

@@ -31,7 +31,7 @@ use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::{Config, Key};
-use crate::dispatch::{Callback, Delivery, Latest};
+use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::runtime::Timeout;
@@ -93,7 +93,8 @@ impl Default for LockOptions {
 
 /// Called with (old, new) on lock state changes, in order, on a callback
 /// delivery thread ([`crate::dispatch`]). Changes the callback could not
-/// keep up with are coalesced: `old` is always the previous call's `new`.
+/// keep up with are skipped (see [`crate::dispatch::StateQueue`]): `old`
+/// is always the previous call's `new`.
 pub type LockStateCallback = Box<dyn FnMut(LockState, LockState) + Send>;
 
 /// The lock node as it was read: its data (normally the holder's
@@ -193,7 +194,7 @@ pub(crate) struct Inner {
     pub(crate) cancel: watch::Sender<u64>,
     /// The state, for waiting on it inside the library.
     pub(crate) states: watch::Sender<LockState>,
-    callback: Delivery<Latest<LockState>>,
+    callback: Delivery<StateQueue<LockState>>,
     pollable: OnceLock<notify::Pollable>,
     closed: AtomicBool,
 }
@@ -255,7 +256,7 @@ impl Lock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
             states: watch::Sender::new(LockState::Unlocked),
-            callback: Delivery::new(Latest::new(LockState::Unlocked)),
+            callback: Delivery::new(StateQueue::new(LockState::Unlocked)),
             pollable: OnceLock::new(),
             closed: AtomicBool::new(false),
             client,
@@ -404,8 +405,8 @@ impl Lock {
     }
 
     /// Replaces the state-change callback (`None` removes it). It gets
-    /// the transitions after this call, in order, coalesced when it falls
-    /// behind, on a callback delivery thread, and may call back into the
+    /// the transitions after this call, in order (the oldest skipped when it
+    /// falls far behind), on a callback delivery thread, and may call back into the
     /// library. When this returns the old callback is not called again and
     /// has been dropped (called from inside it: right after it returns).
     /// See [`Delivery::set_callback`]. Errors: `ResourceExhausted` (no

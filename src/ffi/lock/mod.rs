@@ -71,9 +71,10 @@ pub const ZKU_LOCK_DEFAULT_TIMEOUT: i32 = -2;
 /// The default of `zku_lock_set_watch_delay`, in milliseconds.
 pub const ZKU_LOCK_DEFAULT_WATCH_DELAY_MS: i32 = 10;
 
-/// Called with the old and new state on lock state changes, on a library
-/// callback thread, one call at a time, in order. Changes it could not keep
-/// up with are coalesced: each call's `old_state` is the previous call's
+/// Called with the old and new state on every lock state change, on a
+/// library callback thread, one call at a time, in order. When it falls
+/// behind by more than 16 changes (slow or blocked), the oldest waiting
+/// ones are skipped: each call's `old_state` is still the previous call's
 /// `new_state`, and the latest state is always delivered. It may call back
 /// into the library (even free the lock). It must return normally: no
 /// longjmp, C++ exception, Ruby raise or Go panic may cross it.
