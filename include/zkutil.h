@@ -13,12 +13,13 @@
  * Go panic may cross the library. State and event callbacks (client, lock,
  * reader) run on a few library threads shared by the whole process (at
  * most 4, started on demand), one call at a time per handle and in order;
- * a callback that falls behind gets the changes coalesced, so memory stays
- * bounded. A callback may call any library function, block, and free any
- * handle, its own included; while it blocks it occupies one of those
- * threads and other handles' callbacks may wait, so never wait inside a
- * callback for another callback to run. No callback runs after the call
- * that replaced or removed it (or freed its handle) has returned.
+ * memory stays bounded when a callback falls behind (each callback type
+ * says what it is then given). A callback may call any library function,
+ * block, and free any handle, its own included; while it blocks it
+ * occupies one of those threads and other handles' callbacks may wait, so
+ * never wait inside a callback for another callback to run. No callback
+ * runs after the call that replaced or removed it (or freed its handle)
+ * has returned.
  */
 
 #ifndef ZKUTIL_H
