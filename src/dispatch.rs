@@ -41,7 +41,7 @@ pub trait Pending: Send + 'static {
     type Out: Send + 'static;
     fn push(&mut self, item: Self::In);
     fn pop(&mut self) -> Option<Self::Out>;
-    /// How many `pop`s would return something.
+    /// How many items wait (at most, if `pop` may skip some).
     fn waiting(&self) -> usize;
     /// Drops what waits: nothing will be delivered of it.
     fn clear(&mut self);
@@ -298,6 +298,7 @@ impl<P: Pending> Slot<P> {
             left -= 1;
             let retired;
             (s, callback, retired) = self.call(s, callback, item);
+            self.call_done(&mut s);
             if retired {
                 break;
             }
@@ -306,8 +307,9 @@ impl<P: Pending> Slot<P> {
     }
 
     /// Calls `callback(item)` with the slot unlocked and marked as running
-    /// on this thread. Returns the state locked again, the callback and
-    /// whether it was replaced or removed from inside.
+    /// on this thread. Returns the state locked again, still marked
+    /// running (see [`Slot::call_done`]), the callback and whether it was
+    /// replaced or removed from inside.
     fn call<'a>(
         &'a self,
         mut s: MutexGuard<'a, SlotState<P>>,
@@ -320,10 +322,14 @@ impl<P: Pending> Slot<P> {
         // handle marked running (callbacks from C cannot unwind anyway).
         let _ = panic::catch_unwind(AssertUnwindSafe(|| callback(item)));
         let mut s = self.lock();
-        s.running = None;
         let retired = std::mem::take(&mut s.retired);
-        self.returned.notify_all();
         (s, callback, retired)
+    }
+
+    /// Ends a call: a replacement or close waiting for it may go on.
+    fn call_done(&self, s: &mut SlotState<P>) {
+        s.running = None;
+        self.returned.notify_all();
     }
 }
 
@@ -350,17 +356,20 @@ impl<P: Pending> Task for Slot<P> {
         };
         let (mut s, callback, retired) = self.call(s, callback, item);
         s.closed |= s.pending.finished();
-        let retired = if retired || s.closed {
-            Some(callback)
+        if retired || s.closed {
+            // Replaced or removed from inside itself, or given its final
+            // item: dropped now, after its last call (its user_data
+            // destructor runs here), before a close waiting for this call
+            // may return.
+            drop(s);
+            drop(callback);
+            s = self.lock();
         } else {
             s.callback = Some(callback);
-            None
-        };
+        }
+        self.call_done(&mut s);
         let schedule = s.needs_scheduling();
         drop(s);
-        // A callback replaced or removed from inside itself goes now, after
-        // its last call (its user_data destructor runs here).
-        drop(retired);
         if schedule {
             pool().schedule(self);
         }
