@@ -616,6 +616,38 @@ mod tests {
     }
 
     #[test]
+    fn a_close_waiting_for_the_final_call_returns_after_the_callback_is_dropped() {
+        /// Slow to drop, like a user_data destructor doing real work.
+        struct SlowDrop(Arc<AtomicBool>);
+        impl Drop for SlowDrop {
+            fn drop(&mut self) {
+                thread::sleep(Duration::from_millis(100));
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = SlowDrop(dropped.clone());
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, stuck) = mpsc::channel::<()>();
+        let d = Delivery::new(StateQueue::until(0u32, |s| *s == 9));
+        d.set_callback(Some(Box::new(move |_| {
+            let _keep = &guard;
+            entered_tx.send(()).unwrap();
+            stuck.recv().unwrap();
+        })))
+        .unwrap();
+        d.post(9);
+        entered.recv_timeout(WAIT).unwrap();
+        let unblock = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            release.send(()).unwrap();
+        });
+        d.close();
+        assert!(dropped.load(Ordering::SeqCst), "the final call's callback was dropped before close returned");
+        unblock.join().unwrap();
+    }
+
+    #[test]
     fn closing_from_inside_stops_at_once_and_drops_after_the_call() {
         type Slot = Arc<Mutex<Option<Arc<Delivery<Fifo>>>>>;
         let slot: Slot = Arc::default();
