@@ -18,6 +18,18 @@
  * user_data_free and leaves their memory allocated. The parent is
  * unaffected. The library never raises SIGPIPE: its sockets are written on
  * its own threads, which block it.
+ *
+ * Callbacks must return normally: no longjmp, C++ exception, Ruby raise or
+ * Go panic may cross the library. State and event callbacks (client, lock,
+ * reader) run on a few library threads shared by the whole process (at
+ * most 4, started on demand), one call at a time per handle and in order;
+ * memory stays bounded when a callback falls behind (each callback type
+ * says what it is then given). A callback may call any library function,
+ * block, and free any handle, its own included; while it blocks it
+ * occupies one of those threads and other handles' callbacks may wait, so
+ * never wait inside a callback for another callback to run. No callback
+ * runs after the call that replaced or removed it (or freed its handle)
+ * has returned.
  */
 
 #ifndef ZKUTIL_H
@@ -33,6 +45,17 @@
 
 
 /**
+ * The most threads the pool runs (per process).
+ */
+#define MAX_THREADS 4
+
+/**
+ * How many state changes may wait for a callback before older ones are
+ * skipped.
+ */
+#define MAX_WAITING_STATES 16
+
+/**
  * ZooKeeper's default `jute.maxbuffer`: the largest length a request may
  * announce (the 4-byte length prefix itself not counted).
  */
@@ -43,6 +66,11 @@
  * library sends.
  */
 #define MAX_REQUEST_LEN (SERVER_PACKET_LIMIT - SAFETY_MARGIN)
+
+/**
+ * How many events may wait before they are summarized.
+ */
+#define MAX_WAITING 64
 
 /**
  * Permission bit: read data and list children.
@@ -437,7 +465,8 @@ typedef struct zku_stat {
  * `zku_cas_next_set(next, ...)`, ZKU_CAS_SKIP to stop without writing, or
  * a negative number to abort (the update then fails with ZKU_EABORTED).
  * Runs on the thread that called `zku_cas_update`, once per attempt, and
- * may call into the library.
+ * may call into the library. It must return normally: no longjmp, C++
+ * exception, Ruby raise or Go panic may cross it.
  */
 typedef int32_t (*zku_cas_fn)(void *user_data, const uint8_t *value, size_t value_len, const struct zku_stat *stat, struct zku_cas_next *next);
 
@@ -447,15 +476,23 @@ typedef int32_t (*zku_cas_fn)(void *user_data, const uint8_t *value, size_t valu
 typedef int32_t zku_state;
 
 /**
- * Called on every session state change with the old and new state. Runs
- * on a library thread dedicated to this client, one call at a time; it may
- * call back into the library (even free the client).
+ * Called on every session state change with the old and new state, on a
+ * library callback thread, one call at a time, in order. When it falls
+ * behind by more than 16 changes (slow or blocked), the oldest waiting
+ * ones are skipped: each call's `old_state` is still the previous call's
+ * `new_state`, and the latest state is always delivered. The last
+ * call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
+ * back into the library (even free the client). It must return normally:
+ * no longjmp, C++ exception, Ruby raise or Go panic may cross it.
  */
 typedef void (*zku_state_fn)(void *user_data, zku_state old_state, zku_state new_state);
 
 /**
- * Destructor for a callback's `user_data`, called exactly once, on any
- * library thread, after the last call of the callback.
+ * Destructor for a callback's `user_data`, called exactly once, after the
+ * last call of the callback: by the call that replaced or removed the
+ * callback or freed its handle, or, when that call was made from inside
+ * the callback, on the library thread right after the callback returns.
+ * Must return normally (see the top of this file).
  */
 typedef void (*zku_free_fn)(void *user_data);
 
@@ -504,9 +541,13 @@ typedef struct zku_import_stats {
 typedef int32_t zku_lock_state;
 
 /**
- * Called with the old and new state on every lock state change, in order,
- * on a library thread dedicated to this lock. It may call back into the
- * library (even free the lock).
+ * Called with the old and new state on every lock state change, on a
+ * library callback thread, one call at a time, in order. When it falls
+ * behind by more than 16 changes (slow or blocked), the oldest waiting
+ * ones are skipped: each call's `old_state` is still the previous call's
+ * `new_state`, and the latest state is always delivered. It may call back
+ * into the library (even free the lock). It must return normally: no
+ * longjmp, C++ exception, Ruby raise or Go panic may cross it.
  */
 typedef void (*zku_lock_state_fn)(void *user_data, zku_lock_state old_state, zku_lock_state new_state);
 
@@ -516,7 +557,9 @@ typedef void (*zku_lock_state_fn)(void *user_data, zku_lock_state old_state, zku
  * `{"id": ..., "val": ...}` JSON; NUL-terminated after `holder_len` bytes,
  * valid during the call), `version` the node version. Return 0 to keep
  * waiting, non-zero to stop (the acquire returns ZKU_EABORTED). It may
- * call any library function except operations on this same lock.
+ * call any library function except operations on this same lock. It must
+ * return normally: no longjmp, C++ exception, Ruby raise or Go panic may
+ * cross it.
  */
 typedef int (*zku_lock_holder_fn)(void *user_data, const char *holder, size_t holder_len, int32_t version);
 
@@ -554,10 +597,15 @@ typedef struct zku_lock_id_parts {
 /**
  * Called on every reader event (ZKU_READER_EVENT_*) with the node's path,
  * the JSON text before and after (equal except for CHANGED) and the stat
- * of `new_json`. Runs on a library thread dedicated to this reader, one
- * call at a time, in the order of the events; it may call back into the
- * library (read this reader, use the client, even close the reader). The
- * pointers are valid only during the call.
+ * of `new_json`. Runs on a library callback thread, one call at a time, in
+ * the order of the events; it may call back into the library (read this
+ * reader, use the client, even close or free the reader). The pointers
+ * are valid only during the call. When more than 64 events wait for it
+ * (it is stuck or slow), they are replaced by a CHANGED from the value it
+ * last got to the current one (if any change was among them) followed by
+ * the event of the current state, so memory stays bounded. It must return
+ * normally: no longjmp, C++ exception, Ruby raise or Go panic may cross
+ * it.
  */
 typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, const char *old_json, const char *new_json, const struct zku_stat *stat);
 
@@ -884,6 +932,12 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
  * says what is wrong. Nothing was sent to a server.
  */
 #define ZKU_EBADCONFIG -1020
+
+/**
+ * The system refused a resource the library needs (a callback delivery
+ * thread could not be started).
+ */
+#define ZKU_ERESOURCE -1021
 
 /**
  * No member at that JSON Pointer in a cached reader's value.
@@ -1398,13 +1452,16 @@ zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, con
  * and frees the client. Blocking (network): waits for the server to
  * confirm the close at most the session timeout, and at most 5 s; quick
  * after `zku_client_close`; then Blocking (waits for callbacks to
- * finish): a running state callback returns first. Handles created from
- * this client (locks,
- * readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
- * this client may be in progress or follow (use `zku_client_close` first
- * to end calls in progress). In a fork() child, for a client made by the
- * parent, it sends nothing, never blocks, runs no `user_data_free` and
- * leaves the memory allocated.
+ * finish): a state callback call in progress returns first. The state
+ * callback gets the change to ZKU_STATE_CLOSED (on this thread if not
+ * delivered yet), then its `user_data_free` runs; called from inside
+ * that callback, it is not called again and `user_data_free` runs right
+ * after it returns. Handles created from this client (locks, readers)
+ * then fail with ZKU_ECLOSED. NULL is fine; no other call on this client
+ * may be in progress or follow (use `zku_client_close` first to end calls
+ * in progress). In a fork() child, for a client made by the parent, it
+ * sends nothing, never blocks, runs no `user_data_free` and leaves the
+ * memory allocated.
  *
  * # Safety
  * `client` is NULL or a live client.
@@ -1442,12 +1499,20 @@ int64_t zku_client_session_timeout_ms(const struct zku_client *client);
 zku_state zku_client_state(const struct zku_client *client);
 
 /**
- * Sets (or with `callback` NULL, removes) the state-change callback. A
- * previous callback is removed first: after this returns it is not called
- * again and its `user_data_free` has run. `user_data_free` (may be NULL)
- * runs exactly once when the callback is replaced, removed or the client
- * freed. On failure the caller keeps `user_data`.
- * Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
+ * Sets (or with `callback` NULL, removes) the state-change callback; it
+ * gets the changes after this call (see `zku_state_fn`). A previous
+ * callback is removed first: after this returns it is not called again
+ * and its `user_data_free` has run (changes it had not been given yet are
+ * given to it first, on this thread). Called from inside the old callback
+ * it returns at once: the old one is not called again, its
+ * `user_data_free` runs right after it returns, and the new one gets the
+ * changes after it, still one call at a time. `user_data_free` (may be
+ * NULL) runs exactly once, when the callback is replaced, removed, after
+ * its final state, or the client freed.
+ * Errors: ZKU_ENULL, ZKU_ERESOURCE (no callback thread could be started);
+ * on failure the caller keeps `user_data`.
+ * Blocking (waits for callbacks to finish): replacing or removing the
+ * callback waits for a running call of the old one to return.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -1735,7 +1800,8 @@ zku_rc zku_lock_new(const struct zku_client *client, const char *name, const cha
  * the session (the configured connect timeout; `cancel` as for
  * `zku_client_new`). Other arguments as `zku_lock_new`.
  * Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
- * `zku_client_new`, and those of `zku_lock_new`. On failure the caller
+ * `zku_client_new`, ZKU_ERESOURCE (no callback thread could be started),
+ * and those of `zku_lock_new`. On failure the caller
  * keeps `user_data` (`user_data_free` is not called).
  *
  * # Safety
@@ -1749,10 +1815,13 @@ zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *nam
  * first — Blocking (network), up to the default timeout capped at the
  * session timeout; a release not confirmed by then goes on in the
  * background once reconnected (as `zku_lock_release`), so the node does
- * not block others after an outage — then the state callback stops
- * (Blocking (waits for callbacks to finish): a running call returns
- * first; its `user_data_free` runs) and, for a handle made by
- * `zku_lock_new_with_config`, its client is closed. The descriptor of
+ * not block others after an outage. Then the state callback gets the
+ * transitions not delivered yet (on this thread; the release's
+ * ZKU_LOCK_UNLOCKED included) and stops (Blocking (waits for callbacks to
+ * finish): a running call returns first): its `user_data_free` runs
+ * (freed from inside the callback: the callback is not called again and
+ * `user_data_free` runs right after it returns). For a handle made by
+ * `zku_lock_new_with_config` the client is closed. The descriptor of
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
  * in progress or follow (to stop an acquire blocked in another thread,
  * call `zku_lock_cancel`, wait for that thread to return, then free).
@@ -1929,15 +1998,20 @@ const char *zku_lock_identifier(const struct zku_lock *lock);
 const char *zku_lock_path(const struct zku_lock *lock);
 
 /**
- * Sets (or with `callback` NULL, removes) the state-change callback. It
- * gets every transition in order, on a library thread dedicated to this
- * lock, and may call back into the library. A previous callback is
- * removed first: after this returns it is not called again and its
- * `user_data_free` has run (unless this is called from inside it).
- * `user_data_free` (may be NULL) runs exactly once, when the callback is
- * replaced or removed or the lock freed.
- * Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
- * Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
+ * Sets (or with `callback` NULL, removes) the state-change callback; it
+ * gets the transitions after this call (see `zku_lock_state_fn`). A
+ * previous callback is removed first: after this returns it is not called
+ * again and its `user_data_free` has run (transitions it had not been
+ * given yet are given to it first, on this thread). Called from inside
+ * the old callback it returns at once: the old one is not called again,
+ * its `user_data_free` runs right after it returns, and the new one gets
+ * the transitions after it, still one call at a time. `user_data_free`
+ * (may be NULL) runs exactly once, when the callback is replaced or
+ * removed or the lock freed.
+ * Errors: ZKU_ENULL (`lock`), ZKU_ERESOURCE (no callback thread could be
+ * started); on failure the caller keeps `user_data`.
+ * Blocking (waits for callbacks to finish): replacing or removing the
+ * callback waits for a running call of the old one to return.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -2220,13 +2294,14 @@ zku_rc zku_client_set_json(const struct zku_client *client, const char *path, co
 /**
  * Reads the node at `path`, which must hold a JSON object, and keeps
  * following it; `*out` receives the reader (free with `zku_reader_free`).
- * `callback` (may be NULL) receives every event; `user_data_free` (may be
- * NULL) runs exactly once, on a library thread, after the last call
+ * `callback` (may be NULL) receives the events (see `zku_reader_fn`);
+ * `user_data_free` (may be NULL) runs exactly once, after the last call
  * (when the reader is closed or freed). Blocking (network), up to `timeout_ms`, for
  * the first read only. On failure nothing is kept: the caller keeps
  * `user_data` (its `user_data_free` is not called).
  * Errors: ZKU_ENONODE, ZKU_ENOTOBJECT (JSON but not an object), ZKU_EJSON
- * (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, connection codes.
+ * (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, ZKU_ERESOURCE (no
+ * callback thread could be started), connection codes.
  *
  * # Safety
  * Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -2271,10 +2346,12 @@ zku_rc zku_reader_get_pointer(const struct zku_reader *reader, const char *point
  * Errors: ZKU_ETIMEOUT; ZKU_ENONODE once per deletion, ZKU_ENOTOBJECT /
  * ZKU_EJSON / ZKU_ENOAUTH once per unusable value (the reader goes on);
  * ZKU_ECLOSED after `zku_reader_close` (which wakes blocked callers) or
- * when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL.
+ * when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL. Freeing the
+ * reader (from another thread) while this call waits wakes it with
+ * ZKU_ECLOSED, as `zku_reader_close` does.
  *
  * # Safety
- * Pointers are NULL or valid; the reader is not freed during the call.
+ * Pointers are NULL or valid; the reader is live when the call starts.
  */
 zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, const struct zku_cancel *cancel, char **old_json, char **new_json, struct zku_stat *stat, struct zku_error **err);
 
@@ -2290,7 +2367,8 @@ int32_t zku_reader_state(const struct zku_reader *reader);
 /**
  * Stops the reader: blocked and later `zku_reader_watch` calls return
  * ZKU_ECLOSED, reads return ZKU_ECLOSED. Events that happened before the
- * call are still delivered to the callback; once this returns the callback
+ * call are still delivered to the callback (on this thread if the library
+ * threads have not yet); once this returns the callback
  * is not called again and `user_data_free` has run. Called from inside the
  * callback it returns at once: the callback is not called again after it
  * returns, and `user_data_free` runs right after. Thread-safe, idempotent,
@@ -2303,10 +2381,12 @@ int32_t zku_reader_state(const struct zku_reader *reader);
 void zku_reader_close(const struct zku_reader *reader);
 
 /**
- * Closes (see `zku_reader_close`) and frees the reader. Blocking (waits
- * for callbacks to finish), as `zku_reader_close`; never on the network. NULL is fine; free once, when no other
- * call on it is in progress (close it first to wake a blocked
- * `zku_reader_watch`). May be called from the reader's own callback.
+ * Closes (see `zku_reader_close`; Blocking (waits for callbacks to
+ * finish) while earlier events are delivered; never on the network) and
+ * frees the reader. NULL is fine; free once. A
+ * `zku_reader_watch` waiting in another thread returns ZKU_ECLOSED; no
+ * other call on the reader may be in progress or follow. May be called
+ * from the reader's own callback.
  *
  * # Safety
  * `reader` is NULL or a live reader.

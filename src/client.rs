@@ -7,7 +7,7 @@
 //! and only the caller can know what that means.
 
 use std::future::Future;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -16,15 +16,17 @@ use zookeeper_client as zk;
 use crate::acl::Acl;
 use crate::cancel::{self, Cancel};
 use crate::config::{self, Config};
-use crate::dispatch::StateFollower;
+use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
 use crate::packet::{self, Write};
 use crate::path;
 use crate::runtime::{self, Deadline, Timeout};
 
-/// Called with (old, new) on every session state change, on a dispatcher
-/// thread.
+/// Called with (old, new) on session state changes, on a callback delivery
+/// thread ([`crate::dispatch`]). Changes it could not keep up with are
+/// skipped (see [`crate::dispatch::StateQueue`]): `old` is always the
+/// previous call's `new`.
 pub type StateCallback = Box<dyn FnMut(SessionState, SessionState) + Send>;
 
 /// A ZooKeeper session. Cheap to clone; clones share the session.
@@ -45,13 +47,42 @@ struct Inner {
     pid: u32,
     session_id: i64,
     session_timeout: Duration,
-    state: Arc<watch::Sender<SessionState>>,
-    callback: Mutex<Option<StateFollower>>,
+    state: Arc<States>,
     /// Fired by [`Client::close`]: ends the calls in a `cancel::scope` of
     /// this client with [`Code::Closed`].
     closed: Cancel,
     /// The lock nodes this client's lock handles hold.
     lock_claims: crate::lock::Claims,
+}
+
+/// The session state, for waiting on it inside the library, and its
+/// callback.
+struct States {
+    current: watch::Sender<SessionState>,
+    callback: Delivery<StateQueue<SessionState>>,
+}
+
+impl States {
+    fn new(state: SessionState) -> States {
+        States {
+            current: watch::Sender::new(state),
+            callback: Delivery::new(StateQueue::until(state, |s| s.is_terminal())),
+        }
+    }
+
+    /// Moves to `new` unless the state is already final (a Closed set by
+    /// `close` stays, whatever the crate reports after it).
+    fn set(&self, new: SessionState) {
+        self.current.send_if_modified(|s| {
+            let changed = *s != new && !s.is_terminal();
+            if changed {
+                *s = new;
+                // Posted under the channel's lock, so changes go out in order.
+                self.callback.post(new);
+            }
+            changed
+        });
+    }
 }
 
 impl Client {
@@ -77,7 +108,7 @@ impl Client {
         let zk = runtime::block_on_runtime_thread(connecting)??;
         let session_id = zk.session_id().0;
         let session_timeout = zk.session_timeout();
-        let state = Arc::new(watch::Sender::new(SessionState::from_zk(zk.state())));
+        let state = Arc::new(States::new(SessionState::from_zk(zk.state())));
         spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
         let inner = Inner {
             zk: RwLock::new(Some(zk)),
@@ -88,7 +119,6 @@ impl Client {
             session_id,
             session_timeout,
             state,
-            callback: Mutex::new(None),
             closed: Cancel::waking(),
             lock_claims: Default::default(),
         };
@@ -129,7 +159,7 @@ impl Client {
     }
 
     pub fn state(&self) -> SessionState {
-        *self.inner.state.borrow()
+        *self.inner.state.current.borrow()
     }
 
     /// The lock nodes held by this client's lock handles.
@@ -139,26 +169,23 @@ impl Client {
 
     /// A receiver of state changes, for recipes running on the runtime.
     pub(crate) fn state_receiver(&self) -> watch::Receiver<SessionState> {
-        self.inner.state.subscribe()
+        self.inner.state.current.subscribe()
     }
 
-    /// Replaces the state-change callback (`None` removes it). The callback
-    /// runs on a dedicated thread, one call at a time, and may call back
-    /// into the library. When this returns, the old callback is dropped
-    /// (unless this is called from inside it).
-    pub fn set_state_callback(&self, callback: Option<StateCallback>) {
-        let follower = callback.map(|callback| {
-            StateFollower::spawn(
-                "zkutil-client-cb",
-                self.inner.state.subscribe(),
-                |s: &SessionState| s.is_terminal(),
-                callback,
-            )
+    /// Replaces the state-change callback (`None` removes it). It gets the
+    /// changes after this call (the oldest skipped when it falls far
+    /// behind), on a
+    /// callback delivery thread, one call at a time, and may call back into
+    /// the library. It is dropped after the final state (expired, auth
+    /// failed, closed). When this returns the old callback is not called
+    /// again and has been dropped (called from inside it: right after it
+    /// returns). See [`Delivery::set_callback`]. Errors:
+    /// `ResourceExhausted` (no delivery thread could be started).
+    pub fn set_state_callback(&self, callback: Option<StateCallback>) -> Result<()> {
+        let callback = callback.map(|mut callback| -> Callback<(SessionState, SessionState)> {
+            Box::new(move |(old, new)| callback(old, new))
         });
-        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), follower);
-        // Dropped outside the lock: joining the old thread may wait for a
-        // callback that itself calls into this client.
-        drop(old);
+        self.inner.state.callback.set_callback(callback)
     }
 
     /// [`Client::close_within`] the session timeout, at most 5 s.
@@ -178,22 +205,15 @@ impl Client {
             return false;
         }
         self.inner.closed.cancel();
-        self.inner.state.send_if_modified(|s| {
-            let changed = *s != SessionState::Closed && !s.is_terminal();
-            if changed {
-                *s = SessionState::Closed;
-            }
-            changed
-        });
+        self.inner.state.set(SessionState::Closed);
         let taken = self.inner.zk.write().unwrap().take();
         let confirmed = match taken {
             Some(zk) => close_session(zk, timeout.deadline()),
             None => true,
         };
-        // The follower delivers the final state, then ends by itself;
-        // dropping it waits for that.
-        let follower = self.inner.callback.lock().unwrap().take();
-        drop(follower);
+        // Delivers the final state (here, unless already delivered), then
+        // drops the callback.
+        self.inner.state.callback.close();
         confirmed
     }
 
@@ -215,7 +235,7 @@ impl Client {
     pub(crate) async fn ready(&self, deadline: Deadline) -> Result<zk::Client> {
         cancel::check()?;
         let zk = self.zk()?;
-        let mut changes = self.inner.state.subscribe();
+        let mut changes = self.inner.state.current.subscribe();
         loop {
             let state = *changes.borrow_and_update();
             match state {
@@ -561,12 +581,11 @@ impl Drop for Inner {
     fn drop(&mut self) {
         if self.pid != std::process::id() {
             // A fork() child: dropping the crate's client would send
-            // CloseSession for the parent's session; dropping the state
-            // sender or the callback follower would take locks and join
-            // threads of the parent. Leak them.
-            let zk = self.zk.get_mut().unwrap_or_else(PoisonError::into_inner).take();
-            let follower = self.callback.get_mut().unwrap_or_else(PoisonError::into_inner).take();
-            std::mem::forget((zk, follower, self.state.clone()));
+            // CloseSession for the parent's session; dropping the states
+            // (channel and callback delivery) would take locks of the
+            // parent. Leak them.
+            let zk = self.zk.get_mut().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+            std::mem::forget((zk, self.state.clone()));
             return;
         }
         if let Some(zk) = self.zk.get_mut().unwrap().take() {
@@ -668,21 +687,13 @@ fn close_session(zk: zk::Client, deadline: Deadline) -> bool {
     runtime::block_on(deadline.run("close", closed)).is_ok()
 }
 
-fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<watch::Sender<SessionState>>) {
+fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<States>) {
     runtime::handle().spawn(async move {
         loop {
             let zk_state = watcher.changed().await;
             let new = SessionState::from_zk(zk_state);
             let Some(state) = state.upgrade() else { return };
-            // A Closed set by close() is final; the crate's later states
-            // (its own Closed) change nothing.
-            state.send_if_modified(|s| {
-                let changed = *s != new && !s.is_terminal();
-                if changed {
-                    *s = new;
-                }
-                changed
-            });
+            state.set(new);
             if new.is_terminal() {
                 return;
             }

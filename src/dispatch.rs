@@ -1,201 +1,784 @@
-//! Threads that deliver events to user callbacks, so user code never runs
-//! on a runtime thread and callbacks of one handle never overlap.
+//! Callback delivery: a small pool of threads per process runs the user
+//! callbacks of every handle, so user code never runs on a runtime thread.
 //!
-//! The callback is owned by its thread and dropped there, after its last
-//! call: a C `user_data` destructor therefore runs exactly once, on a
-//! library thread, and dropping the owner waits for it (unless the owner
-//! is dropped from inside the callback itself).
+//! Each handle with a callback owns a [`Delivery`]: its callback and a
+//! bounded queue ([`Pending`]) of what is still to be delivered. Calls for
+//! one handle run one at a time and in order; handles share the pool's
+//! threads (at most [`MAX_THREADS`], started on demand).
+//!
+//! Replacing or removing a callback never needs a pool thread, so it cannot
+//! deadlock on a pool whose threads are all busy: it waits only for a call
+//! of that same handle in progress, then delivers what is still queued on
+//! the calling thread and drops the old callback there. Called from inside
+//! the callback itself it returns at once; the callback is dropped on its
+//! thread right after it returns. A callback may therefore call back into
+//! the library, block, and free any handle; while it blocks it occupies one
+//! pool thread, delaying the callbacks of other handles.
+//!
+//! After fork() the child gets a pool of its own: the parent's threads do
+//! not exist there, and deliveries made in the parent are never touched in
+//! the child (their callbacks are neither called nor dropped).
 
-use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::thread::{self, ThreadId};
 
-use tokio::sync::watch;
+use crate::error::{Code, Error, Result};
 
-use crate::runtime;
+/// The most threads the pool runs (per process).
+pub const MAX_THREADS: usize = 4;
 
-/// Stops and joins a delivery thread, unless called from that thread.
-struct Worker {
-    thread: Option<JoinHandle<()>>,
+/// A callback as a delivery calls it.
+pub type Callback<T> = Box<dyn FnMut(T) + Send>;
+
+/// What waits for delivery to one handle's callback, kept bounded by
+/// coalescing.
+pub trait Pending: Send + 'static {
+    /// What is posted.
+    type In;
+    /// What the callback gets.
+    type Out: Send + 'static;
+    fn push(&mut self, item: Self::In);
+    fn pop(&mut self) -> Option<Self::Out>;
+    /// How many items wait (at most, if `pop` may skip some).
+    fn waiting(&self) -> usize;
+    /// Drops what waits: nothing will be delivered of it.
+    fn clear(&mut self);
+    /// The last item was delivered: the callback is dropped after it.
+    fn finished(&self) -> bool {
+        false
+    }
 }
 
-impl Worker {
-    fn spawn(name: &str, body: impl FnOnce() + Send + 'static) -> Worker {
-        let thread = thread::Builder::new().name(name.to_string()).spawn(body).expect("zkutil: cannot spawn a thread");
-        Worker { thread: Some(thread) }
+/// How many state changes may wait for a callback before older ones are
+/// skipped.
+pub const MAX_WAITING_STATES: usize = 16;
+
+/// Pending state changes: the callback gets them in order as (old, new),
+/// each call's `old` the previous call's `new`. When more than
+/// [`MAX_WAITING_STATES`] wait (the callback is slow or stuck), the oldest
+/// waiting ones are skipped, so memory stays bounded and the latest state
+/// is always delivered.
+pub struct StateQueue<S> {
+    delivered: S,
+    waiting: VecDeque<S>,
+    is_final: fn(&S) -> bool,
+}
+
+impl<S: Copy + PartialEq> StateQueue<S> {
+    /// Nothing waiting; `current` is the state the callback starts from.
+    pub fn new(current: S) -> StateQueue<S> {
+        StateQueue::until(current, |_| false)
     }
 
-    fn is_current(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| t.thread().id() == thread::current().id())
+    /// As [`StateQueue::new`], the callback dropped once it got a state
+    /// for which `is_final` holds.
+    pub fn until(current: S, is_final: fn(&S) -> bool) -> StateQueue<S> {
+        StateQueue { delivered: current, waiting: VecDeque::new(), is_final }
+    }
+}
+
+impl<S: Copy + PartialEq + Send + 'static> Pending for StateQueue<S> {
+    type In = S;
+    type Out = (S, S);
+
+    fn push(&mut self, state: S) {
+        if self.waiting.len() == MAX_WAITING_STATES {
+            self.waiting.pop_front();
+        }
+        self.waiting.push_back(state);
     }
 
-    fn join(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            if thread.thread().id() != thread::current().id() {
-                let _ = thread.join();
+    fn pop(&mut self) -> Option<(S, S)> {
+        // Skipping may leave a state equal to the last one delivered.
+        while let Some(new) = self.waiting.pop_front() {
+            if new != self.delivered {
+                let old = std::mem::replace(&mut self.delivered, new);
+                return Some((old, new));
             }
         }
+        None
+    }
+
+    fn waiting(&self) -> usize {
+        self.waiting.len()
+    }
+
+    fn clear(&mut self) {
+        if let Some(&latest) = self.waiting.back() {
+            self.delivered = latest;
+        }
+        self.waiting.clear();
+    }
+
+    fn finished(&self) -> bool {
+        (self.is_final)(&self.delivered)
     }
 }
 
-/// Delivers posted messages, in order, to a handler on its own thread.
-pub struct Dispatcher<T: Send + 'static> {
-    messages: Option<mpsc::Sender<T>>,
-    worker: Worker,
+/// One handle's callback and what waits for it. Handles call
+/// [`Delivery::close`] when they are closed; dropping it without that
+/// stops delivery without waiting (a call in progress finishes, then the
+/// callback is dropped on its thread), since a drop may happen anywhere,
+/// a runtime thread included.
+pub struct Delivery<P: Pending> {
+    slot: Arc<Slot<P>>,
 }
 
-impl<T: Send + 'static> Dispatcher<T> {
-    pub fn new(name: &str, mut handler: impl FnMut(T) + Send + 'static) -> Dispatcher<T> {
-        let (messages, queue) = mpsc::channel::<T>();
-        let worker = Worker::spawn(name, move || {
-            for message in queue {
-                handler(message);
-            }
-        });
-        Dispatcher { messages: Some(messages), worker }
+struct Slot<P: Pending> {
+    /// The process the slot (and the pool it posts to) belongs to.
+    pid: u32,
+    state: Mutex<SlotState<P>>,
+    /// Signalled each time a call of this callback returns.
+    returned: Condvar,
+}
+
+struct SlotState<P: Pending> {
+    pending: P,
+    /// The registered callback, unless a thread is calling it.
+    callback: Option<Callback<P::Out>>,
+    /// The thread calling the callback now (it took it out of `callback`).
+    running: Option<ThreadId>,
+    /// The running callback was replaced or removed from inside itself:
+    /// dropped when it returns instead of being put back.
+    retired: bool,
+    /// Waiting in the pool's queue.
+    scheduled: bool,
+    /// Closed: nothing more is accepted or delivered.
+    closed: bool,
+}
+
+impl<P: Pending> SlotState<P> {
+    fn has_callback(&self) -> bool {
+        self.callback.is_some() || (self.running.is_some() && !self.retired)
     }
 
-    pub fn post(&self, message: T) {
-        if let Some(messages) = &self.messages {
-            // Fails only once the thread has stopped: nothing to deliver to.
-            let _ = messages.send(message);
+    /// Whether a pool thread must be asked to deliver (and marks it asked).
+    fn needs_scheduling(&mut self) -> bool {
+        let needed = !self.closed
+            && !self.scheduled
+            && self.running.is_none()
+            && self.callback.is_some()
+            && self.pending.waiting() > 0;
+        self.scheduled |= needed;
+        needed
+    }
+}
+
+impl<P: Pending> Delivery<P> {
+    /// A delivery with no callback yet; `pending` says how posts coalesce.
+    pub fn new(pending: P) -> Delivery<P> {
+        let state =
+            SlotState { pending, callback: None, running: None, retired: false, scheduled: false, closed: false };
+        Delivery {
+            slot: Arc::new(Slot { pid: std::process::id(), state: Mutex::new(state), returned: Condvar::new() }),
         }
     }
 
-    /// Whether the caller runs inside this dispatcher's handler.
-    pub fn is_current(&self) -> bool {
-        self.worker.is_current()
+    /// Queues `item` for the callback. Never blocks for long (no callback
+    /// runs under the lock it takes). Without a callback it is dropped.
+    pub fn post(&self, item: P::In) {
+        if !self.slot.in_this_process() {
+            return;
+        }
+        let mut s = self.slot.lock();
+        if s.closed {
+            return;
+        }
+        s.pending.push(item);
+        if !s.has_callback() {
+            s.pending.clear();
+            return;
+        }
+        if s.needs_scheduling() {
+            drop(s);
+            pool().schedule(self.slot.clone());
+        }
+    }
+
+    /// Replaces the callback (`None` removes it). From outside the
+    /// callback: waits for a call in progress, delivers what was queued
+    /// before to the old callback on this thread, and drops it; what is
+    /// posted meanwhile goes to the new one. From inside: returns at once,
+    /// the old callback is dropped when it returns and the queue goes to
+    /// the new one, in order and still one call at a time.
+    /// Errors: [`Code::ResourceExhausted`] when no delivery thread can be
+    /// started (the old callback stays).
+    pub fn set_callback(&self, callback: Option<Callback<P::Out>>) -> Result<()> {
+        if callback.is_some() {
+            pool().ensure_thread()?;
+        }
+        self.slot.replace(callback, false);
+        Ok(())
+    }
+
+    /// Removes the callback for good (see [`Delivery::set_callback`]);
+    /// later posts are dropped. Idempotent.
+    pub fn close(&self) {
+        self.slot.replace(None, true);
     }
 }
 
-impl<T: Send + 'static> Drop for Dispatcher<T> {
-    /// Delivers what was already posted, then stops the thread.
+impl<P: Pending> Drop for Delivery<P> {
     fn drop(&mut self) {
-        self.messages.take();
-        self.worker.join();
+        if !self.slot.in_this_process() {
+            // Inherited through fork(): never touched, never dropped.
+            std::mem::forget(self.slot.clone());
+            return;
+        }
+        let mut s = self.slot.lock();
+        s.closed = true;
+        s.pending.clear();
+        s.retired |= s.running.is_some();
+        let callback = s.callback.take();
+        drop(s);
+        drop(callback);
     }
 }
 
-/// Calls `callback(old, new)` on its own thread each time the value of a
-/// watch channel changes, until the value is final or the follower dropped.
-pub struct StateFollower {
-    stop: Option<watch::Sender<()>>,
-    worker: Worker,
+impl<P: Pending> Slot<P> {
+    fn lock(&self) -> MutexGuard<'_, SlotState<P>> {
+        // No user code runs under this lock, so a poisoned one still holds
+        // a consistent state.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn in_this_process(&self) -> bool {
+        self.pid == std::process::id()
+    }
+
+    fn replace(self: &Arc<Self>, new: Option<Callback<P::Out>>, close: bool) {
+        if !self.in_this_process() {
+            // Inherited through fork(): the thread that may be calling the
+            // callback, and the lock's owner, exist only in the parent.
+            std::mem::forget(new);
+            return;
+        }
+        let me = thread::current().id();
+        let mut s = self.lock();
+        let mut unused = Vec::new();
+        if s.running == Some(me) {
+            // From inside the callback: it is dropped when it returns.
+            s.retired = true;
+        } else {
+            while s.running.is_some() {
+                s = self.returned.wait(s).unwrap_or_else(PoisonError::into_inner);
+            }
+            s.closed |= close;
+            if let Some(old) = s.callback.take() {
+                let (guard, old) = self.deliver_queued(s, old);
+                s = guard;
+                unused.push(old);
+            }
+        }
+        s.closed |= close;
+        unused.extend(std::mem::replace(&mut s.callback, new));
+        if s.closed || s.callback.is_none() {
+            s.pending.clear();
+        }
+        let schedule = s.needs_scheduling();
+        drop(s);
+        drop(unused);
+        if schedule {
+            pool().schedule(self.clone());
+        }
+    }
+
+    /// Delivers, on this thread, what waits now to `callback` (stopping if
+    /// the callback replaces itself), and returns it for dropping.
+    fn deliver_queued<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, SlotState<P>>,
+        mut callback: Callback<P::Out>,
+    ) -> (MutexGuard<'a, SlotState<P>>, Callback<P::Out>) {
+        let mut left = s.pending.waiting();
+        while left > 0 {
+            let Some(item) = s.pending.pop() else { break };
+            left -= 1;
+            let retired;
+            (s, callback, retired) = self.call(s, callback, item);
+            self.call_done(&mut s);
+            if retired {
+                break;
+            }
+        }
+        (s, callback)
+    }
+
+    /// Calls `callback(item)` with the slot unlocked and marked as running
+    /// on this thread. Returns the state locked again, still marked
+    /// running (see [`Slot::call_done`]), the callback and whether it was
+    /// replaced or removed from inside.
+    fn call<'a>(
+        &'a self,
+        mut s: MutexGuard<'a, SlotState<P>>,
+        mut callback: Callback<P::Out>,
+        item: P::Out,
+    ) -> (MutexGuard<'a, SlotState<P>>, Callback<P::Out>, bool) {
+        s.running = Some(thread::current().id());
+        drop(s);
+        // A panicking callback must not kill a pool thread or leave the
+        // handle marked running (callbacks from C cannot unwind anyway).
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| callback(item)));
+        let mut s = self.lock();
+        let retired = std::mem::take(&mut s.retired);
+        (s, callback, retired)
+    }
+
+    /// Ends a call: a replacement or close waiting for it may go on.
+    fn call_done(&self, s: &mut SlotState<P>) {
+        s.running = None;
+        self.returned.notify_all();
+    }
 }
 
-impl StateFollower {
-    pub fn spawn<S>(
-        name: &str,
-        mut changes: watch::Receiver<S>,
-        is_final: impl Fn(&S) -> bool + Send + 'static,
-        mut callback: impl FnMut(S, S) + Send + 'static,
-    ) -> StateFollower
-    where
-        S: Copy + PartialEq + Send + Sync + 'static,
-    {
-        let (stop, mut stopped) = watch::channel(());
-        // Read now, not on the thread: a change made right after spawn()
-        // returns must be reported.
-        let mut last = *changes.borrow_and_update();
-        let worker = Worker::spawn(name, move || {
-            while !is_final(&last) {
-                // Not a runtime thread, so blocking on the runtime is allowed.
-                let changed = runtime::block_on(async {
-                    tokio::select! {
-                        // A change posted just before the stop is delivered.
-                        biased;
-                        changed = changes.changed() => changed.is_ok(),
-                        _ = stopped.changed() => false,
-                    }
-                });
-                if !changed {
-                    break;
-                }
-                let new = *changes.borrow_and_update();
-                if new != last {
-                    callback(last, new);
-                    last = new;
-                }
-            }
+/// Work for a pool thread.
+trait Task: Send + Sync {
+    fn run(self: Arc<Self>);
+}
+
+impl<P: Pending> Task for Slot<P> {
+    /// Delivers one item, then queues the slot again if more wait, so
+    /// handles take turns.
+    fn run(self: Arc<Self>) {
+        let mut s = self.lock();
+        s.scheduled = false;
+        if s.closed || s.running.is_some() {
+            // Closing, or a replacement delivering on its own thread: it
+            // schedules again when it is done.
+            return;
+        }
+        let Some(callback) = s.callback.take() else { return };
+        let Some(item) = s.pending.pop() else {
+            s.callback = Some(callback);
+            return;
+        };
+        let (mut s, callback, retired) = self.call(s, callback, item);
+        s.closed |= s.pending.finished();
+        if retired || s.closed {
+            // Replaced or removed from inside itself, or given its final
+            // item: dropped now, after its last call (its user_data
+            // destructor runs here), before a close waiting for this call
+            // may return.
+            drop(s);
             drop(callback);
-        });
-        StateFollower { stop: Some(stop), worker }
+            s = self.lock();
+        } else {
+            s.callback = Some(callback);
+        }
+        self.call_done(&mut s);
+        let schedule = s.needs_scheduling();
+        drop(s);
+        if schedule {
+            pool().schedule(self);
+        }
     }
 }
 
-impl Drop for StateFollower {
-    fn drop(&mut self) {
-        self.stop.take();
-        self.worker.join();
+/// The process's delivery threads and the queue of handles with work.
+struct Pool {
+    queue: Mutex<PoolQueue>,
+    work: Condvar,
+}
+
+struct PoolQueue {
+    tasks: VecDeque<Arc<dyn Task>>,
+    threads: usize,
+    idle: usize,
+}
+
+/// One pool per process: a child after fork() appends its own to the
+/// parent's (never touching the parent's lock or threads).
+struct PoolNode {
+    pid: u32,
+    pool: Pool,
+    child: OnceLock<&'static PoolNode>,
+}
+
+static POOLS: OnceLock<&'static PoolNode> = OnceLock::new();
+
+fn pool() -> &'static Pool {
+    let pid = std::process::id();
+    let node =
+        |pid| -> &'static PoolNode { Box::leak(Box::new(PoolNode { pid, pool: Pool::new(), child: OnceLock::new() })) };
+    let mut at = *POOLS.get_or_init(|| node(pid));
+    while at.pid != pid {
+        at = *at.child.get_or_init(|| node(pid));
+    }
+    &at.pool
+}
+
+impl Pool {
+    fn new() -> Pool {
+        Pool { queue: Mutex::new(PoolQueue { tasks: VecDeque::new(), threads: 0, idle: 0 }), work: Condvar::new() }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolQueue> {
+        self.queue.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Makes sure at least one thread runs, so what is scheduled is
+    /// delivered.
+    fn ensure_thread(&'static self) -> Result<()> {
+        let mut q = self.lock();
+        if q.threads == 0 {
+            self.spawn(&mut q)?;
+        }
+        Ok(())
+    }
+
+    fn schedule(&'static self, task: Arc<dyn Task>) {
+        let mut q = self.lock();
+        q.tasks.push_back(task);
+        if q.idle > 0 {
+            self.work.notify_one();
+        }
+        // More work than idle threads: the busy ones may be blocked in
+        // callbacks for a long time.
+        if q.tasks.len() > q.idle && q.threads < MAX_THREADS {
+            // On failure the threads already running deliver it.
+            let _ = self.spawn(&mut q);
+        }
+    }
+
+    fn spawn(&'static self, q: &mut PoolQueue) -> Result<()> {
+        thread::Builder::new().name("zkutil-callback".to_string()).spawn(move || self.work()).map_err(|e| {
+            Error::new(Code::ResourceExhausted, format!("cannot start a callback delivery thread: {e}"))
+        })?;
+        q.threads += 1;
+        Ok(())
+    }
+
+    fn work(&self) {
+        loop {
+            let task = {
+                let mut q = self.lock();
+                loop {
+                    if let Some(task) = q.tasks.pop_front() {
+                        break task;
+                    }
+                    q.idle += 1;
+                    q = self.work.wait(q).unwrap_or_else(PoisonError::into_inner);
+                    q.idle -= 1;
+                }
+            };
+            task.run();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::mpsc;
     use std::time::Duration;
 
-    #[test]
-    fn dispatcher_delivers_in_order_on_its_thread() {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let sink = seen.clone();
-        let d = Dispatcher::new("test-dispatch", move |i: i32| {
-            sink.lock().unwrap().push((i, thread::current().name().map(str::to_string)));
-        });
-        for i in 0..10 {
-            d.post(i);
+    const WAIT: Duration = Duration::from_secs(10);
+
+    /// Pending items in order, unbounded (for tests of the delivery itself).
+    #[derive(Default)]
+    struct Fifo(VecDeque<u32>);
+
+    impl Pending for Fifo {
+        type In = u32;
+        type Out = u32;
+        fn push(&mut self, item: u32) {
+            self.0.push_back(item);
         }
-        drop(d);
-        let seen = seen.lock().unwrap();
-        assert_eq!(seen.iter().map(|s| s.0).collect::<Vec<_>>(), (0..10).collect::<Vec<_>>());
-        assert!(seen.iter().all(|s| s.1.as_deref() == Some("test-dispatch")));
+        fn pop(&mut self) -> Option<u32> {
+            self.0.pop_front()
+        }
+        fn waiting(&self) -> usize {
+            self.0.len()
+        }
+        fn clear(&mut self) {
+            self.0.clear();
+        }
+    }
+
+    /// Sends the name of the thread it is dropped on.
+    struct OnDrop(mpsc::Sender<String>);
+
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.send(thread::current().name().unwrap_or("").to_string());
+        }
+    }
+
+    /// Fails the test if two calls of one callback ever overlap.
+    #[derive(Default)]
+    struct OneAtATime(AtomicBool);
+
+    impl OneAtATime {
+        fn enter(&self) {
+            assert!(!self.0.swap(true, Ordering::SeqCst), "two calls of one handle overlapped");
+        }
+        fn leave(&self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
     }
 
     #[test]
-    fn dispatcher_can_be_dropped_from_its_own_handler() {
-        type Slot = Arc<Mutex<Option<Dispatcher<()>>>>;
-        let slot: Slot = Arc::new(Mutex::new(None));
-        let (done_tx, done_rx) = mpsc::channel();
-        let inner = slot.clone();
-        let d = Dispatcher::new("self-drop", move |()| {
-            let d = inner.lock().unwrap().take().expect("the slot is filled before the post");
-            assert!(d.is_current());
-            drop(d);
-            done_tx.send(()).unwrap();
-        });
-        // Fill the slot first, then post through it: the handler always
-        // finds the dispatcher it drops.
-        *slot.lock().unwrap() = Some(d);
-        slot.lock().unwrap().as_ref().unwrap().post(());
-        done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
-    }
-
-    #[test]
-    fn follower_reports_changes_and_drops_callback_on_its_thread() {
-        struct OnDrop(mpsc::Sender<String>);
-        impl Drop for OnDrop {
-            fn drop(&mut self) {
-                let _ = self.0.send(thread::current().name().unwrap_or("").to_string());
+    fn many_handles_share_a_few_threads_each_in_order() {
+        let (tx, rx) = mpsc::channel();
+        let deliveries: Vec<_> = (0..50)
+            .map(|h| {
+                let d = Delivery::new(Fifo::default());
+                let tx = tx.clone();
+                let guard = Arc::new(OneAtATime::default());
+                d.set_callback(Some(Box::new(move |i| {
+                    guard.enter();
+                    tx.send((h, i, thread::current().name().unwrap_or("").to_string())).unwrap();
+                    guard.leave();
+                })))
+                .unwrap();
+                d
+            })
+            .collect();
+        for i in 0..20 {
+            for d in &deliveries {
+                d.post(i);
             }
         }
-        let (tx, rx) = watch::channel(0);
-        let (seen_tx, seen_rx) = mpsc::channel();
-        let (drop_tx, drop_rx) = mpsc::channel();
-        let guard = OnDrop(drop_tx);
-        let follower = StateFollower::spawn(
-            "test-follow",
-            rx,
-            |s| *s == 99,
-            move |old, new| {
-                let _keep = &guard;
-                seen_tx.send((old, new)).unwrap();
-            },
-        );
-        tx.send(1).unwrap();
-        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)).unwrap(), (0, 1));
-        tx.send(99).unwrap();
-        assert_eq!(seen_rx.recv_timeout(Duration::from_secs(5)).unwrap(), (1, 99));
-        drop(follower);
-        assert_eq!(drop_rx.recv_timeout(Duration::from_secs(5)).unwrap(), "test-follow");
+        let mut next = [0u32; 50];
+        for _ in 0..50 * 20 {
+            let (h, i, name) = rx.recv_timeout(WAIT).unwrap();
+            assert_eq!(i, next[h], "handle {h} in order");
+            next[h] += 1;
+            assert_eq!(name, "zkutil-callback");
+        }
+        assert!(pool().lock().threads <= MAX_THREADS);
+    }
+
+    #[test]
+    fn a_stuck_state_callback_skips_the_oldest_and_gets_the_latest() {
+        let (release, stuck) = mpsc::channel::<()>();
+        let (entered_tx, entered) = mpsc::channel();
+        let (tx, rx) = mpsc::channel();
+        let d = Delivery::new(StateQueue::new(0u32));
+        d.set_callback(Some(Box::new(move |(old, new)| {
+            if new == 1 {
+                entered_tx.send(()).unwrap();
+                stuck.recv().unwrap();
+            }
+            tx.send((old, new)).unwrap();
+        })))
+        .unwrap();
+        d.post(1);
+        entered.recv_timeout(WAIT).unwrap();
+        for state in 2..=100_000 {
+            d.post(state);
+            assert!(d.slot.lock().pending.waiting() <= MAX_WAITING_STATES);
+        }
+        release.send(()).unwrap();
+        let mut calls = vec![rx.recv_timeout(WAIT).unwrap()];
+        while calls.last().unwrap().1 != 100_000 {
+            calls.push(rx.recv_timeout(WAIT).unwrap());
+        }
+        assert_eq!(calls[0], (0, 1));
+        assert_eq!(calls.len(), 1 + MAX_WAITING_STATES, "{calls:?}");
+        assert!(calls.windows(2).all(|w| w[0].1 == w[1].0), "old is the previous new: {calls:?}");
+        assert_eq!(calls[1], (1, 100_000 - MAX_WAITING_STATES as u32 + 1), "the most recent ones are kept");
+        d.close();
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn state_changes_are_all_delivered_when_the_callback_keeps_up() {
+        let (tx, rx) = mpsc::channel();
+        let d = Delivery::new(StateQueue::new(0u32));
+        d.set_callback(Some(Box::new(move |change| tx.send(change).unwrap()))).unwrap();
+        for state in [1, 2, 1, 3] {
+            d.post(state);
+        }
+        let calls: Vec<_> = (0..4).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+        assert_eq!(calls, [(0, 1), (1, 2), (2, 1), (1, 3)]);
+    }
+
+    #[test]
+    fn a_final_state_ends_the_callback() {
+        let (dropped_tx, dropped) = mpsc::channel();
+        let guard = OnDrop(dropped_tx);
+        let (tx, rx) = mpsc::channel();
+        let d = Delivery::new(StateQueue::until(0u32, |s| *s == 9));
+        d.set_callback(Some(Box::new(move |change| {
+            let _keep = &guard;
+            tx.send(change).unwrap();
+        })))
+        .unwrap();
+        d.post(9);
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), (0, 9));
+        assert_eq!(dropped.recv_timeout(WAIT).unwrap(), "zkutil-callback", "dropped after the final state");
+        d.post(1);
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+    }
+
+    #[test]
+    fn a_close_waiting_for_the_final_call_returns_after_the_callback_is_dropped() {
+        /// Slow to drop, like a user_data destructor doing real work.
+        struct SlowDrop(Arc<AtomicBool>);
+        impl Drop for SlowDrop {
+            fn drop(&mut self) {
+                thread::sleep(Duration::from_millis(100));
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let dropped = Arc::new(AtomicBool::new(false));
+        let guard = SlowDrop(dropped.clone());
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, stuck) = mpsc::channel::<()>();
+        let d = Delivery::new(StateQueue::until(0u32, |s| *s == 9));
+        d.set_callback(Some(Box::new(move |_| {
+            let _keep = &guard;
+            entered_tx.send(()).unwrap();
+            stuck.recv().unwrap();
+        })))
+        .unwrap();
+        d.post(9);
+        entered.recv_timeout(WAIT).unwrap();
+        let unblock = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(50));
+            release.send(()).unwrap();
+        });
+        d.close();
+        assert!(dropped.load(Ordering::SeqCst), "the final call's callback was dropped before close returned");
+        unblock.join().unwrap();
+    }
+
+    #[test]
+    fn closing_from_inside_stops_at_once_and_drops_after_the_call() {
+        type Slot = Arc<Mutex<Option<Arc<Delivery<Fifo>>>>>;
+        let slot: Slot = Arc::default();
+        let (tx, rx) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        let guard = OnDrop(dropped_tx.clone());
+        let inner = slot.clone();
+        let d = Arc::new(Delivery::new(Fifo::default()));
+        d.set_callback(Some(Box::new(move |i| {
+            let _keep = &guard;
+            if i == 1 {
+                let me = inner.lock().unwrap().clone().unwrap();
+                me.close();
+                // Still inside: the callback is not dropped yet.
+                dropped_tx.send("still in the call".to_string()).unwrap();
+            }
+            tx.send(i).unwrap();
+        })))
+        .unwrap();
+        *slot.lock().unwrap() = Some(d.clone());
+        for i in 0..5 {
+            d.post(i);
+        }
+        assert_eq!(dropped.recv_timeout(WAIT).unwrap(), "still in the call");
+        assert_eq!(dropped.recv_timeout(WAIT).unwrap(), "zkutil-callback");
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [0, 1], "nothing after the call that closed it");
+        d.post(7);
+        assert!(rx.recv_timeout(Duration::from_millis(100)).is_err());
+        slot.lock().unwrap().take();
+    }
+
+    #[test]
+    fn replacing_from_inside_keeps_order_and_one_call_at_a_time() {
+        type Slot = Arc<Mutex<Option<Arc<Delivery<Fifo>>>>>;
+        let slot: Slot = Arc::default();
+        let guard = Arc::new(OneAtATime::default());
+        let (tx, rx) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        let old_guard = OnDrop(dropped_tx);
+        let d = Arc::new(Delivery::new(Fifo::default()));
+        let (inner, calls, seen) = (slot.clone(), guard.clone(), tx.clone());
+        d.set_callback(Some(Box::new(move |i| {
+            let _keep = &old_guard;
+            calls.enter();
+            seen.send(("old", i)).unwrap();
+            if i == 2 {
+                let me = inner.lock().unwrap().clone().unwrap();
+                let (calls, seen) = (calls.clone(), seen.clone());
+                me.set_callback(Some(Box::new(move |i| {
+                    calls.enter();
+                    seen.send(("new", i)).unwrap();
+                    calls.leave();
+                })))
+                .unwrap();
+                // Give the pool a chance to run the new one too early.
+                thread::sleep(Duration::from_millis(50));
+            }
+            calls.leave();
+        })))
+        .unwrap();
+        *slot.lock().unwrap() = Some(d.clone());
+        for i in 0..6 {
+            d.post(i);
+        }
+        let got: Vec<_> = (0..6).map(|_| rx.recv_timeout(WAIT).unwrap()).collect();
+        assert_eq!(got, [("old", 0), ("old", 1), ("old", 2), ("new", 3), ("new", 4), ("new", 5)]);
+        assert_eq!(dropped.recv_timeout(WAIT).unwrap(), "zkutil-callback");
+        slot.lock().unwrap().take();
+        drop(d);
+    }
+
+    #[test]
+    fn closing_from_outside_waits_for_the_call_and_delivers_what_waits() {
+        let (entered_tx, entered) = mpsc::channel();
+        let (release, stuck) = mpsc::channel::<()>();
+        let (tx, rx) = mpsc::channel();
+        let (dropped_tx, dropped) = mpsc::channel();
+        let guard = OnDrop(dropped_tx);
+        let d = Delivery::new(Fifo::default());
+        d.set_callback(Some(Box::new(move |i| {
+            let _keep = &guard;
+            if i == 0 {
+                entered_tx.send(()).unwrap();
+                stuck.recv().unwrap();
+            }
+            tx.send(i).unwrap();
+        })))
+        .unwrap();
+        for i in 0..3 {
+            d.post(i);
+        }
+        entered.recv_timeout(WAIT).unwrap();
+        let unblock = thread::spawn(move || {
+            thread::sleep(Duration::from_millis(100));
+            release.send(()).unwrap();
+        });
+        d.close();
+        assert_eq!(rx.try_iter().collect::<Vec<_>>(), [0, 1, 2], "all delivered before close returned");
+        assert_eq!(dropped.try_recv().unwrap(), thread::current().name().unwrap_or(""), "dropped by close");
+        unblock.join().unwrap();
+    }
+
+    #[test]
+    fn closing_needs_no_free_pool_thread() {
+        // Every pool thread blocks in a callback until `target` is closed;
+        // closing it (with an item queued) must not wait for a pool thread.
+        let (release, stuck) = mpsc::channel::<()>();
+        let stuck = Arc::new(Mutex::new(stuck));
+        let busy = Arc::new(AtomicUsize::new(0));
+        let blockers: Vec<_> = (0..MAX_THREADS)
+            .map(|_| {
+                let d = Delivery::new(Fifo::default());
+                let (stuck, busy) = (stuck.clone(), busy.clone());
+                d.set_callback(Some(Box::new(move |_| {
+                    busy.fetch_add(1, Ordering::SeqCst);
+                    let _ = stuck.lock().unwrap().recv_timeout(WAIT);
+                })))
+                .unwrap();
+                d.post(0);
+                d
+            })
+            .collect();
+        let (tx, rx) = mpsc::channel();
+        let target = Delivery::new(Fifo::default());
+        target.set_callback(Some(Box::new(move |i| tx.send(i).unwrap()))).unwrap();
+        target.post(1);
+        target.close();
+        assert_eq!(rx.try_recv().unwrap(), 1, "delivered by close itself if the pool was busy");
+        for _ in 0..MAX_THREADS {
+            let _ = release.send(());
+        }
+        drop(blockers);
     }
 }

@@ -53,12 +53,13 @@ pub enum Code {
     AlreadyLocked = -1018,
     Forked = -1019,
     BadConfig = -1020,
+    ResourceExhausted = -1021,
     NoMember = -1024,
 }
 
 impl Code {
     /// All codes, for tables and tests.
-    pub const ALL: [Code; 44] = [
+    pub const ALL: [Code; 45] = [
         Code::Ok,
         Code::SystemError,
         Code::RuntimeInconsistency,
@@ -102,6 +103,7 @@ impl Code {
         Code::AlreadyLocked,
         Code::Forked,
         Code::BadConfig,
+        Code::ResourceExhausted,
         Code::NoMember,
     ];
 
@@ -159,6 +161,7 @@ impl Code {
             Code::AlreadyLocked => "key already locked",
             Code::Forked => "handle inherited across fork()",
             Code::BadConfig => "malformed configuration variable",
+            Code::ResourceExhausted => "system resource exhausted",
             Code::NoMember => "no such JSON member",
         }
     }

@@ -8,12 +8,13 @@
 //! happened meanwhile, then *fresh*. Deletion, data that is not a JSON
 //! object, and session expiry are reported as their own events and states.
 //!
-//! Events go to an optional callback through a [`Dispatcher`] (in order, on
-//! a library thread); [`Reader::watch`] is the pull alternative.
+//! Events go to an optional callback through a [`Delivery`] (in order, on
+//! a callback delivery thread, bounded by `events`); [`Reader::watch`] is
+//! the pull alternative.
 
+mod events;
 mod follow;
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -21,7 +22,7 @@ use serde_json::Value;
 
 use crate::cancel;
 use crate::client::Client;
-use crate::dispatch::Dispatcher;
+use crate::dispatch::Delivery;
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::path;
@@ -85,7 +86,9 @@ pub struct ReaderEvent {
     pub error: Option<Error>,
 }
 
-/// Called on every event, on the reader's own thread, one call at a time.
+/// Called on every event, on a callback delivery thread, one call at a
+/// time, in order. Events a stuck callback could not keep up with are
+/// summarized (see `events`).
 pub type ReaderCallback = Box<dyn FnMut(&ReaderEvent) + Send>;
 
 /// A change reported by [`Reader::watch`].
@@ -134,9 +137,7 @@ pub(crate) struct Shared {
     path: Arc<str>,
     snapshot: Mutex<Snapshot>,
     changed: Condvar,
-    dispatcher: Mutex<Option<Dispatcher<ReaderEvent>>>,
-    /// Set by a close from inside the callback: queued events are dropped.
-    stopped: Arc<AtomicBool>,
+    callback: Delivery<events::Waiting>,
 }
 
 pub(crate) struct Snapshot {
@@ -182,6 +183,16 @@ impl Snapshot {
     }
 }
 
+/// The waiting side of a reader, see [`Reader::watcher`].
+pub struct Watcher(Arc<Shared>);
+
+impl Watcher {
+    /// As [`Reader::watch`].
+    pub fn watch(&self, timeout: Timeout) -> Result<Change> {
+        self.0.watch(timeout)
+    }
+}
+
 /// A cached reader. Thread-safe; close it with [`Reader::close`] (also on drop).
 pub struct Reader {
     shared: Arc<Shared>,
@@ -220,23 +231,13 @@ impl Reader {
             }
         })?;
         let path: Arc<str> = path.into();
-        let stopped = Arc::new(AtomicBool::new(false));
-        let dispatcher = callback.map(|mut callback| {
-            let stopped = stopped.clone();
-            Dispatcher::new("zkutil-reader-cb", move |event: ReaderEvent| {
-                if !stopped.load(Ordering::Acquire) {
-                    callback(&event);
-                }
-            })
-        });
+        let delivery = Delivery::new(events::Waiting::default());
+        if let Some(mut callback) = callback {
+            delivery.set_callback(Some(Box::new(move |event: ReaderEvent| callback(&event))))?;
+        }
         let snapshot = Snapshot::fresh(doc, stat);
-        let shared = Arc::new(Shared {
-            path,
-            snapshot: Mutex::new(snapshot),
-            changed: Condvar::new(),
-            dispatcher: Mutex::new(dispatcher),
-            stopped,
-        });
+        let shared =
+            Arc::new(Shared { path, snapshot: Mutex::new(snapshot), changed: Condvar::new(), callback: delivery });
         let task = runtime::handle().spawn(follow::follow(shared.clone(), client.clone(), watcher));
         Ok(Reader { shared, task: Mutex::new(Some(task)), client: client.clone() })
     }
@@ -291,48 +292,20 @@ impl Reader {
     /// [`Code::Closed`] after close (wakes blocked callers) or when the
     /// client closed; [`Code::SessionExpired`].
     pub fn watch(&self, timeout: Timeout) -> Result<Change> {
-        let deadline = timeout.deadline();
-        let mut snap = self.shared.lock();
-        loop {
-            if snap.closed_by_user || snap.state == ReaderState::Closed {
-                return Err(Error::closed(format!("reader {}: closed", self.shared.path)));
-            }
-            if snap.changes > snap.cursor_changes {
-                let new = snap.doc.text.clone();
-                let old = std::mem::replace(&mut snap.cursor_text, new);
-                snap.cursor_changes = snap.changes;
-                snap.cursor_problems = snap.problems;
-                return Ok(Change { old, new: snap.doc.text.clone(), stat: snap.stat });
-            }
-            if snap.problems > snap.cursor_problems {
-                snap.cursor_problems = snap.problems;
-                if let Some(problem) = &snap.problem {
-                    return Err(problem.clone());
-                }
-            }
-            if snap.state == ReaderState::Expired {
-                return Err(Error::new(Code::SessionExpired, format!("reader {}: session expired", self.shared.path)));
-            }
-            cancel::check().map_err(|e| e.context(format!("reader {}", self.shared.path)))?;
-            // A caller's cancel is polled (a client's close reaches the
-            // reader through its session state).
-            let poll = cancel::needs_polling().then_some(cancel::POLL);
-            let left = deadline.instant().map(|at| at.saturating_duration_since(Instant::now()));
-            if left.is_some_and(|left| left.is_zero()) {
-                return Err(Error::timeout(format!("reader {}: no change before the timeout", self.shared.path)));
-            }
-            snap = match left.into_iter().chain(poll).min() {
-                None => self.shared.changed.wait(snap).unwrap(),
-                Some(wait) => self.shared.changed.wait_timeout(snap, wait).unwrap().0,
-            };
-        }
+        self.watcher().watch(timeout)
+    }
+
+    /// What [`Reader::watch`] waits with, usable after the handle is gone:
+    /// a C caller may free the reader while another thread waits in watch
+    /// (the free closes the reader, which wakes the waiter).
+    pub fn watcher(&self) -> Watcher {
+        Watcher(self.shared.clone())
     }
 
     /// The client this reader follows the node with.
     pub fn client(&self) -> &Client {
         &self.client
     }
-
     /// Stops following the node: blocked and later `watch` calls return
     /// [`Code::Closed`]. Events that happened before are still delivered,
     /// then the callback is dropped; once this returns it is not called
@@ -348,17 +321,11 @@ impl Reader {
         if let Some(task) = self.task.lock().unwrap().take() {
             task.abort();
         }
-        // From here on nothing is posted (the snapshot is final and the
-        // dispatcher gone). Events posted before are still delivered when
-        // closing from outside (dropping the dispatcher delivers its queue,
-        // then joins); from inside the callback they are dropped, since the
-        // callback must not run again once it returns.
-        let dispatcher = self.shared.dispatcher.lock().unwrap().take();
-        if dispatcher.as_ref().is_some_and(|d| d.is_current()) {
-            self.shared.stopped.store(true, Ordering::Release);
-        }
-        // Outside the lock: joining waits for a callback that may call us.
-        drop(dispatcher);
+        // From here on nothing is posted (the snapshot is final). Events
+        // posted before are still delivered when closing from outside; from
+        // inside the callback they are dropped, since the callback must not
+        // run again once it returns.
+        self.shared.callback.close();
     }
 }
 
@@ -371,6 +338,44 @@ impl Drop for Reader {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, Snapshot> {
         self.snapshot.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn watch(&self, timeout: Timeout) -> Result<Change> {
+        let deadline = timeout.deadline();
+        let mut snap = self.lock();
+        loop {
+            if snap.closed_by_user || snap.state == ReaderState::Closed {
+                return Err(Error::closed(format!("reader {}: closed", self.path)));
+            }
+            if snap.changes > snap.cursor_changes {
+                let new = snap.doc.text.clone();
+                let old = std::mem::replace(&mut snap.cursor_text, new);
+                snap.cursor_changes = snap.changes;
+                snap.cursor_problems = snap.problems;
+                return Ok(Change { old, new: snap.doc.text.clone(), stat: snap.stat });
+            }
+            if snap.problems > snap.cursor_problems {
+                snap.cursor_problems = snap.problems;
+                if let Some(problem) = &snap.problem {
+                    return Err(problem.clone());
+                }
+            }
+            if snap.state == ReaderState::Expired {
+                return Err(Error::new(Code::SessionExpired, format!("reader {}: session expired", self.path)));
+            }
+            cancel::check().map_err(|e| e.context(format!("reader {}", self.path)))?;
+            // A caller's cancel is polled (a client's close reaches the
+            // reader through its session state).
+            let poll = cancel::needs_polling().then_some(cancel::POLL);
+            let left = deadline.instant().map(|at| at.saturating_duration_since(Instant::now()));
+            if left.is_some_and(|left| left.is_zero()) {
+                return Err(Error::timeout(format!("reader {}: no change before the timeout", self.path)));
+            }
+            snap = match left.into_iter().chain(poll).min() {
+                None => self.changed.wait(snap).unwrap_or_else(|e| e.into_inner()),
+                Some(wait) => self.changed.wait_timeout(snap, wait).unwrap_or_else(|e| e.into_inner()).0,
+            };
+        }
     }
 
     /// Applies `update` to the snapshot (unless final), wakes `watch`
@@ -399,12 +404,8 @@ impl Shared {
             }
             // Posted under the snapshot lock so events stay in the order of
             // the updates (posting never blocks).
-            if !posted.is_empty() {
-                if let Some(d) = self.dispatcher.lock().unwrap().as_ref() {
-                    for event in posted {
-                        d.post(event);
-                    }
-                }
+            for event in posted {
+                self.callback.post((event, snap.state));
             }
         }
         self.changed.notify_all();
@@ -571,21 +572,16 @@ mod tests {
     #[test]
     fn nothing_changes_or_is_posted_after_a_final_state() {
         let (tx, rx) = std::sync::mpsc::channel();
-        let shared = Shared {
-            path: "/p".into(),
-            snapshot: Mutex::new(snapshot("{}")),
-            changed: Condvar::new(),
-            dispatcher: Mutex::new(Some(Dispatcher::new("test-reader", move |e: ReaderEvent| {
-                tx.send(e.kind).unwrap()
-            }))),
-            stopped: Arc::new(AtomicBool::new(false)),
-        };
+        let callback = Delivery::new(events::Waiting::default());
+        callback.set_callback(Some(Box::new(move |e: ReaderEvent| tx.send(e.kind).unwrap()))).unwrap();
+        let shared =
+            Shared { path: "/p".into(), snapshot: Mutex::new(snapshot("{}")), changed: Condvar::new(), callback };
         shared.update(|s, ev| s.finish(ReaderState::Expired, ev));
         shared.update(|s, ev| s.disconnected(ev));
         shared.update(|s, ev| s.read("/p", b"{\"a\": 1}".to_vec(), stat(1, 7, 1), ev));
         assert_eq!(shared.lock().state, ReaderState::Expired);
         assert_eq!(&*shared.lock().doc.text, "{}");
-        drop(shared.dispatcher.lock().unwrap().take());
+        shared.callback.close();
         assert_eq!(rx.try_iter().collect::<Vec<_>>(), [EventKind::Expired]);
     }
 }

@@ -213,7 +213,7 @@ fn expired_session_reports_expired() {
     let path = unique_path("expire");
     c.create(&path, b"", &CreateOptions::ephemeral(), T).unwrap();
     let (tx, rx) = mpsc::channel();
-    c.set_state_callback(Some(Box::new(move |old, new| tx.send((old, new)).unwrap())));
+    c.set_state_callback(Some(Box::new(move |old, new| tx.send((old, new)).unwrap()))).unwrap();
     c.expire_session_for_testing().unwrap();
     assert_eq!(c.state(), SessionState::Expired);
     assert_eq!(c.get("/", T).unwrap_err().code(), Code::SessionExpired);
@@ -291,7 +291,7 @@ fn outage_within_session_timeout_suspends_then_resumes() {
     let path = "/outage";
     c.create(path, b"", &CreateOptions::ephemeral(), T).unwrap();
     let (tx, rx) = mpsc::channel();
-    c.set_state_callback(Some(Box::new(move |old, new| tx.send((old, new)).unwrap())));
+    c.set_state_callback(Some(Box::new(move |old, new| tx.send((old, new)).unwrap()))).unwrap();
 
     server.stop();
     let seen = rx.recv_timeout(Duration::from_secs(15)).expect("a state change");
@@ -324,7 +324,7 @@ fn outage_longer_than_session_timeout_expires() {
     let config = Config { session_timeout: Some(Duration::from_millis(1500)), ..config_for(&server.connect_string()) };
     let c = Client::connect(config).unwrap();
     let (tx, rx) = mpsc::channel();
-    c.set_state_callback(Some(Box::new(move |_, new| tx.send(new).unwrap())));
+    c.set_state_callback(Some(Box::new(move |_, new| tx.send(new).unwrap()))).unwrap();
     server.stop();
     assert_eq!(rx.recv_timeout(Duration::from_secs(15)).unwrap(), SessionState::Suspended);
     std::thread::sleep(Duration::from_secs(4));

@@ -692,3 +692,19 @@ fn own_client_lock_reports_through_its_callback() {
     drop(l);
     assert_eq!(session.state(), SessionState::Closed, "the lock's own client is closed with it");
 }
+
+#[test]
+fn a_panic_while_the_state_was_locked_reports_lost_not_held() {
+    let env = Env::new("poison");
+    let c = env.client();
+    let l = lock(&c, "res");
+    let seen = record_states(&l);
+    l.acquire(T).unwrap();
+    l.poison_state_for_testing();
+    assert_eq!(l.state(), LockState::Lost, "a possibly half-updated state is not trusted as held");
+    assert!(l.lost_reason().unwrap().contains("panic"), "{:?}", l.lost_reason());
+    wait_until("callbacks", Duration::from_secs(5), || seen.lock().unwrap().len() == 2);
+    assert_eq!(*seen.lock().unwrap(), [(LockState::Unlocked, LockState::Held), (LockState::Held, LockState::Lost)]);
+    assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(l.state(), LockState::Unlocked, "the handle goes on");
+}

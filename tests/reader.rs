@@ -2,9 +2,9 @@
 //! JSON Pointer, watch and callback on every change (latency measured), a
 //! burst of 200 writes seen in order, invalid data and deletion reported
 //! and recovered, reconnects and a server restart with a change on
-//! reconnect, session expiry, close waking a blocked watch, a callback
-//! calling back into the library (and closing or freeing its reader), and
-//! bad input.
+//! reconnect, session expiry, close and free waking a blocked watch, a
+//! callback calling back into the library (and closing or freeing its
+//! reader), a stuck callback getting a bounded summary, and bad input.
 
 mod capi;
 mod common;
@@ -52,6 +52,11 @@ struct Recorder {
     reentrant: Mutex<Vec<String>>,
     /// 1: close the reader from the callback on the 2nd change; 2: free it.
     on_second: AtomicU32,
+    /// While set, the callback blocks (a stuck callback); `entered` counts
+    /// the calls that started.
+    hold: Mutex<bool>,
+    released: Condvar,
+    entered: AtomicU32,
 }
 
 impl Recorder {
@@ -91,6 +96,12 @@ unsafe extern "C" fn record(
 ) {
     // SAFETY: user is the Recorder of Arc::into_raw, alive until the free fn.
     let rec = unsafe { &*(user as *const Recorder) };
+    rec.entered.fetch_add(1, Ordering::SeqCst);
+    let mut hold = rec.hold.lock().unwrap();
+    while *hold {
+        hold = rec.released.wait(hold).unwrap();
+    }
+    drop(hold);
     // SAFETY: valid for the call.
     let version = unsafe { (*stat).version };
     let ev = Ev { kind: event, path: text(path), old: text(old), new: text(new), version, at: Instant::now() };
@@ -512,6 +523,66 @@ fn close_wakes_a_blocked_watch_and_stops_the_callback() {
     unsafe { zku_reader_close(reader) };
     free(reader);
     assert_eq!(rec.freed.load(Ordering::SeqCst), 1, "exactly once");
+}
+
+#[test]
+fn a_stuck_callback_gets_a_bounded_summary_ending_on_the_final_value() {
+    let c = CClient::connect(&shared_server().connect_string(), 10_000);
+    let other = core_client(&shared_server().connect_string(), 10_000);
+    let path = unique_path("reader-stuck");
+    other.create(&path, br#"{"n": 0}"#, &CreateOptions::persistent(), T).unwrap();
+    let rec = Recorder::new();
+    *rec.hold.lock().unwrap() = true;
+    let reader = new_reader(&c, &path, Some(&rec)).unwrap();
+    other.set(&path, br#"{"n": 1}"#, None, T).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while rec.entered.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "the first event reaches the callback");
+        thread::sleep(Duration::from_millis(5));
+    }
+    // 300 more changes while the callback is stuck in its first call.
+    const LAST: i64 = 301;
+    for n in 2..=LAST {
+        other.set(&path, format!(r#"{{"n": {n}}}"#).as_bytes(), None, T).unwrap();
+    }
+    while n_of(&get(reader).0) != LAST {
+        assert!(Instant::now() < deadline, "the reader follows");
+        thread::sleep(Duration::from_millis(5));
+    }
+    *rec.hold.lock().unwrap() = false;
+    rec.released.notify_all();
+    rec.wait_until("the final value", |e| e.iter().any(|e| e.kind == ZKU_READER_EVENT_CHANGED && n_of(&e.new) == LAST));
+    thread::sleep(Duration::from_millis(200));
+    let events = rec.events();
+    eprintln!("stuck callback: {} events delivered for {LAST} changes", events.len());
+    assert!(events.len() <= 1 + 64, "at most 64 wait behind the stuck call: {}", events.len());
+    let changes: Vec<_> = events.iter().filter(|e| e.kind == ZKU_READER_EVENT_CHANGED).collect();
+    assert_eq!(n_of(&changes[0].old), 0);
+    assert!(changes.windows(2).all(|w| w[0].new == w[1].old), "each change starts where the last ended");
+    assert_eq!(n_of(&changes.last().unwrap().new), LAST);
+    free(reader);
+    assert_eq!(rec.freed.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn free_wakes_a_watch_blocked_in_another_thread() {
+    let c = CClient::connect(&shared_server().connect_string(), 10_000);
+    let other = core_client(&shared_server().connect_string(), 10_000);
+    let path = unique_path("reader-free-watch");
+    other.create(&path, br#"{"n": 0}"#, &CreateOptions::persistent(), T).unwrap();
+    for _ in 0..10 {
+        let rec = Recorder::new();
+        let reader = new_reader(&c, &path, Some(&rec)).unwrap();
+        let shared = Shared(reader);
+        let blocked = thread::spawn(move || {
+            let shared = shared;
+            watch(shared.0, -1)
+        });
+        thread::sleep(Duration::from_millis(50));
+        free(reader);
+        expect("watch woken by free", blocked.join().unwrap().unwrap_err(), ZKU_ECLOSED, "closed");
+        assert_eq!(rec.freed.load(Ordering::SeqCst), 1);
+    }
 }
 
 #[test]

@@ -2,9 +2,15 @@
 //! destructor, run exactly once when the library no longer needs it.
 
 use std::ffi::c_void;
+use std::sync::Arc;
 
-/// Destructor for a callback's `user_data`, called exactly once, on any
-/// library thread, after the last call of the callback.
+use crate::error::Result;
+
+/// Destructor for a callback's `user_data`, called exactly once, after the
+/// last call of the callback: by the call that replaced or removed the
+/// callback or freed its handle, or, when that call was made from inside
+/// the callback, on the library thread right after the callback returns.
+/// Must return normally (see the top of this file).
 pub type zku_free_fn = Option<unsafe extern "C" fn(user_data: *mut c_void)>;
 
 /// `user_data` and its destructor, owned by the library.
@@ -42,4 +48,19 @@ impl Drop for UserData {
             unsafe { free(self.ptr) };
         }
     }
+}
+
+/// Runs `register` with a shared `UserData` for `ptr`. When it fails (and
+/// kept no clone), the caller keeps `user_data`: its destructor never runs.
+pub(crate) fn register_user_data<T>(
+    ptr: *mut c_void,
+    free: zku_free_fn,
+    register: impl FnOnce(Arc<UserData>) -> Result<T>,
+) -> Result<T> {
+    let data = Arc::new(UserData::new(ptr, free));
+    register(data.clone()).inspect_err(|_| {
+        if let Ok(data) = Arc::try_unwrap(data) {
+            data.disarm();
+        }
+    })
 }

@@ -403,7 +403,8 @@ pub struct zku_cas_next {
 /// `zku_cas_next_set(next, ...)`, ZKU_CAS_SKIP to stop without writing, or
 /// a negative number to abort (the update then fails with ZKU_EABORTED).
 /// Runs on the thread that called `zku_cas_update`, once per attempt, and
-/// may call into the library.
+/// may call into the library. It must return normally: no longjmp, C++
+/// exception, Ruby raise or Go panic may cross it.
 pub type zku_cas_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,

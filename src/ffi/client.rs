@@ -2,9 +2,8 @@
 //! connection state and the state-change callback.
 
 use std::ffi::{c_char, c_void};
-use std::sync::Arc;
 
-use super::callback::{UserData, zku_free_fn};
+use super::callback::{register_user_data, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
 use super::config::zku_config;
 use super::error::zku_error;
@@ -57,9 +56,14 @@ pub(crate) fn state_code(state: SessionState) -> zku_state {
     }
 }
 
-/// Called on every session state change with the old and new state. Runs
-/// on a library thread dedicated to this client, one call at a time; it may
-/// call back into the library (even free the client).
+/// Called on every session state change with the old and new state, on a
+/// library callback thread, one call at a time, in order. When it falls
+/// behind by more than 16 changes (slow or blocked), the oldest waiting
+/// ones are skipped: each call's `old_state` is still the previous call's
+/// `new_state`, and the latest state is always delivered. The last
+/// call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
+/// back into the library (even free the client). It must return normally:
+/// no longjmp, C++ exception, Ruby raise or Go panic may cross it.
 pub type zku_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_state, new_state: zku_state)>;
 
@@ -142,13 +146,16 @@ pub unsafe extern "C" fn zku_client_close(
 /// and frees the client. Blocking (network): waits for the server to
 /// confirm the close at most the session timeout, and at most 5 s; quick
 /// after `zku_client_close`; then Blocking (waits for callbacks to
-/// finish): a running state callback returns first. Handles created from
-/// this client (locks,
-/// readers) then fail with ZKU_ECLOSED. NULL is fine; no other call on
-/// this client may be in progress or follow (use `zku_client_close` first
-/// to end calls in progress). In a fork() child, for a client made by the
-/// parent, it sends nothing, never blocks, runs no `user_data_free` and
-/// leaves the memory allocated.
+/// finish): a state callback call in progress returns first. The state
+/// callback gets the change to ZKU_STATE_CLOSED (on this thread if not
+/// delivered yet), then its `user_data_free` runs; called from inside
+/// that callback, it is not called again and `user_data_free` runs right
+/// after it returns. Handles created from this client (locks, readers)
+/// then fail with ZKU_ECLOSED. NULL is fine; no other call on this client
+/// may be in progress or follow (use `zku_client_close` first to end calls
+/// in progress). In a fork() child, for a client made by the parent, it
+/// sends nothing, never blocks, runs no `user_data_free` and leaves the
+/// memory allocated.
 ///
 /// # Safety
 /// `client` is NULL or a live client.
@@ -196,12 +203,20 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
         .map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
 }
 
-/// Sets (or with `callback` NULL, removes) the state-change callback. A
-/// previous callback is removed first: after this returns it is not called
-/// again and its `user_data_free` has run. `user_data_free` (may be NULL)
-/// runs exactly once when the callback is replaced, removed or the client
-/// freed. On failure the caller keeps `user_data`.
-/// Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
+/// Sets (or with `callback` NULL, removes) the state-change callback; it
+/// gets the changes after this call (see `zku_state_fn`). A previous
+/// callback is removed first: after this returns it is not called again
+/// and its `user_data_free` has run (changes it had not been given yet are
+/// given to it first, on this thread). Called from inside the old callback
+/// it returns at once: the old one is not called again, its
+/// `user_data_free` runs right after it returns, and the new one gets the
+/// changes after it, still one call at a time. `user_data_free` (may be
+/// NULL) runs exactly once, when the callback is replaced, removed, after
+/// its final state, or the client freed.
+/// Errors: ZKU_ENULL, ZKU_ERESOURCE (no callback thread could be started);
+/// on failure the caller keeps `user_data`.
+/// Blocking (waits for callbacks to finish): replacing or removing the
+/// callback waits for a running call of the old one to return.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -218,16 +233,15 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
         // SAFETY: NULL or live (caller).
         let client = &unsafe { session_arg(client, "client")? }.client;
         let Some(callback) = callback else {
-            client.set_state_callback(None);
-            return Ok(());
+            return client.set_state_callback(None);
         };
-        let user_data = Arc::new(UserData::new(user_data, user_data_free));
-        client.set_state_callback(Some(Box::new(move |old, new| {
-            // SAFETY: the caller's callback with its own user_data, on a
-            // library thread, as documented at registration.
-            unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
-        })));
-        Ok(())
+        register_user_data(user_data, user_data_free, |user_data| {
+            client.set_state_callback(Some(Box::new(move |old, new| {
+                // SAFETY: the caller's callback with its own user_data, on a
+                // library thread, as documented at registration.
+                unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
+            })))
+        })
     })
 }
 

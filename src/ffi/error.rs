@@ -103,12 +103,15 @@ pub const ZKU_EFORKED: zku_rc = -1019;
 /// A `ZKU_*` environment variable is malformed; the message names it and
 /// says what is wrong. Nothing was sent to a server.
 pub const ZKU_EBADCONFIG: zku_rc = -1020;
+/// The system refused a resource the library needs (a callback delivery
+/// thread could not be started).
+pub const ZKU_ERESOURCE: zku_rc = -1021;
 /// No member at that JSON Pointer in a cached reader's value.
 pub const ZKU_ENOMEMBER: zku_rc = -1024;
 
 /// The C constant for every core code, checked by a test.
 #[cfg(test)]
-const TABLE: [(zku_rc, Code); 44] = [
+const TABLE: [(zku_rc, Code); 45] = [
     (ZKU_OK, Code::Ok),
     (ZKU_ESYSTEM, Code::SystemError),
     (ZKU_ERUNTIMEINCONSISTENCY, Code::RuntimeInconsistency),
@@ -152,6 +155,7 @@ const TABLE: [(zku_rc, Code); 44] = [
     (ZKU_EALREADYLOCKED, Code::AlreadyLocked),
     (ZKU_EFORKED, Code::Forked),
     (ZKU_EBADCONFIG, Code::BadConfig),
+    (ZKU_ERESOURCE, Code::ResourceExhausted),
     (ZKU_ENOMEMBER, Code::NoMember),
 ];
 

@@ -2,10 +2,9 @@
 //! through watches, with change events and a blocking `watch`.
 
 use std::ffi::{CString, c_char, c_void};
-use std::sync::Arc;
 
 use super::buf::raw_string;
-use super::callback::{UserData, zku_free_fn};
+use super::callback::{UserData, register_user_data, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
@@ -86,10 +85,15 @@ fn state_code(state: ReaderState) -> i32 {
 
 /// Called on every reader event (ZKU_READER_EVENT_*) with the node's path,
 /// the JSON text before and after (equal except for CHANGED) and the stat
-/// of `new_json`. Runs on a library thread dedicated to this reader, one
-/// call at a time, in the order of the events; it may call back into the
-/// library (read this reader, use the client, even close the reader). The
-/// pointers are valid only during the call.
+/// of `new_json`. Runs on a library callback thread, one call at a time, in
+/// the order of the events; it may call back into the library (read this
+/// reader, use the client, even close or free the reader). The pointers
+/// are valid only during the call. When more than 64 events wait for it
+/// (it is stuck or slow), they are replaced by a CHANGED from the value it
+/// last got to the current one (if any change was among them) followed by
+/// the event of the current state, so memory stays bounded. It must return
+/// normally: no longjmp, C++ exception, Ruby raise or Go panic may cross
+/// it.
 pub type zku_reader_fn = Option<
     unsafe extern "C" fn(
         user_data: *mut c_void,
@@ -103,13 +107,14 @@ pub type zku_reader_fn = Option<
 
 /// Reads the node at `path`, which must hold a JSON object, and keeps
 /// following it; `*out` receives the reader (free with `zku_reader_free`).
-/// `callback` (may be NULL) receives every event; `user_data_free` (may be
-/// NULL) runs exactly once, on a library thread, after the last call
+/// `callback` (may be NULL) receives the events (see `zku_reader_fn`);
+/// `user_data_free` (may be NULL) runs exactly once, after the last call
 /// (when the reader is closed or freed). Blocking (network), up to `timeout_ms`, for
 /// the first read only. On failure nothing is kept: the caller keeps
 /// `user_data` (its `user_data_free` is not called).
 /// Errors: ZKU_ENONODE, ZKU_ENOTOBJECT (JSON but not an object), ZKU_EJSON
-/// (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, connection codes.
+/// (not UTF-8 JSON), ZKU_ENOAUTH, ZKU_EPATH, ZKU_ENULL, ZKU_ERESOURCE (no
+/// callback thread could be started), connection codes.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -133,28 +138,16 @@ pub unsafe extern "C" fn zku_reader_new(
         // SAFETY: NULL or valid (caller).
         let (client, path) = unsafe { (&session_arg(client, "client")?.client, str_arg(path, "path")?) };
         let timeout = timeout_arg(timeout_ms)?;
-        // One reference stays here: on failure it is leaked, so the
-        // destructor never runs and the caller keeps `user_data`.
-        let keep = callback.map(|_| Arc::new(UserData::new(user_data, user_data_free)));
-        let boxed: Option<ReaderCallback> = match (callback, &keep) {
-            (Some(callback), Some(data)) => {
-                let data = data.clone();
-                Some(Box::new(move |event: &ReaderEvent| deliver(callback, &data, event)))
-            }
-            _ => None,
+        let reader = match callback {
+            None => cancellable(cancel, Some(client), || Reader::new(client, path, None, timeout))?,
+            Some(callback) => register_user_data(user_data, user_data_free, |data| {
+                let boxed: ReaderCallback = Box::new(move |event: &ReaderEvent| deliver(callback, &data, event));
+                cancellable(cancel, Some(client), || Reader::new(client, path, Some(boxed), timeout))
+            })?,
         };
-        match cancellable(cancel, Some(client), || Reader::new(client, path, boxed, timeout)) {
-            Ok(reader) => {
-                drop(keep);
-                // SAFETY: checked non-NULL.
-                unsafe { set_out(out, Box::into_raw(Box::new(zku_reader { reader }))) };
-                Ok(())
-            }
-            Err(e) => {
-                std::mem::forget(keep);
-                Err(e)
-            }
-        }
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, Box::into_raw(Box::new(zku_reader { reader }))) };
+        Ok(())
     })
 }
 
@@ -251,10 +244,12 @@ pub unsafe extern "C" fn zku_reader_get_pointer(
 /// Errors: ZKU_ETIMEOUT; ZKU_ENONODE once per deletion, ZKU_ENOTOBJECT /
 /// ZKU_EJSON / ZKU_ENOAUTH once per unusable value (the reader goes on);
 /// ZKU_ECLOSED after `zku_reader_close` (which wakes blocked callers) or
-/// when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL.
+/// when the client was freed; ZKU_ESESSIONEXPIRED; ZKU_ENULL. Freeing the
+/// reader (from another thread) while this call waits wakes it with
+/// ZKU_ECLOSED, as `zku_reader_close` does.
 ///
 /// # Safety
-/// Pointers are NULL or valid; the reader is not freed during the call.
+/// Pointers are NULL or valid; the reader is live when the call starts.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_watch(
     reader: *const zku_reader,
@@ -272,10 +267,14 @@ pub unsafe extern "C" fn zku_reader_watch(
             clear_out(new_json);
             write_out(stat, zku_stat::default());
         }
-        // SAFETY: NULL or live (caller).
-        let reader = unsafe { reader_arg(reader)? };
         let timeout = timeout_arg(timeout_ms)?;
-        let change = cancellable(cancel, Some(reader.client()), || reader.watch(timeout))?;
+        // SAFETY: NULL or live (caller). Not used after this line: another
+        // thread may free the reader while this call waits.
+        let (watcher, client) = {
+            let reader = unsafe { reader_arg(reader)? };
+            (reader.watcher(), reader.client().clone())
+        };
+        let change = cancellable(cancel, Some(&client), || watcher.watch(timeout))?;
         let old = if old_json.is_null() { None } else { Some(raw_string(change.old.to_string())?) };
         let new = if new_json.is_null() { None } else { Some(raw_string(change.new.to_string())?) };
         // SAFETY: NULL or writable (caller); each written only when non-NULL.
@@ -306,7 +305,8 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
 
 /// Stops the reader: blocked and later `zku_reader_watch` calls return
 /// ZKU_ECLOSED, reads return ZKU_ECLOSED. Events that happened before the
-/// call are still delivered to the callback; once this returns the callback
+/// call are still delivered to the callback (on this thread if the library
+/// threads have not yet); once this returns the callback
 /// is not called again and `user_data_free` has run. Called from inside the
 /// callback it returns at once: the callback is not called again after it
 /// returns, and `user_data_free` runs right after. Thread-safe, idempotent,
@@ -323,10 +323,12 @@ pub unsafe extern "C" fn zku_reader_close(reader: *const zku_reader) {
     }
 }
 
-/// Closes (see `zku_reader_close`) and frees the reader. Blocking (waits
-/// for callbacks to finish), as `zku_reader_close`; never on the network. NULL is fine; free once, when no other
-/// call on it is in progress (close it first to wake a blocked
-/// `zku_reader_watch`). May be called from the reader's own callback.
+/// Closes (see `zku_reader_close`; Blocking (waits for callbacks to
+/// finish) while earlier events are delivered; never on the network) and
+/// frees the reader. NULL is fine; free once. A
+/// `zku_reader_watch` waiting in another thread returns ZKU_ECLOSED; no
+/// other call on the reader may be in progress or follow. May be called
+/// from the reader's own callback.
 ///
 /// # Safety
 /// `reader` is NULL or a live reader.

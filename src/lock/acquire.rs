@@ -121,7 +121,7 @@ impl Inner {
         // Already held, or waiting to learn whether it still is.
         loop {
             let (state, held) = {
-                let s = self.shared.lock().unwrap();
+                let s = self.lock_shared();
                 (s.state, s.held)
             };
             match (state, held) {
@@ -329,7 +329,7 @@ impl Inner {
         held: Held,
         watcher: Option<zk::OneshotWatcher>,
     ) -> std::result::Result<i64, Option<zk::OneshotWatcher>> {
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         if !self.client.lock_claims().claim(&self.path, held.token, self) {
             return Err(watcher);
         }

@@ -24,7 +24,7 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -32,7 +32,7 @@ use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::{Config, Key};
-use crate::dispatch::Dispatcher;
+use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::runtime::Timeout;
@@ -94,8 +94,10 @@ impl Default for LockOptions {
     }
 }
 
-/// Called with (old, new) on every lock state change, in order, on a
-/// dispatcher thread.
+/// Called with (old, new) on lock state changes, in order, on a callback
+/// delivery thread ([`crate::dispatch`]). Changes the callback could not
+/// keep up with are skipped (see [`crate::dispatch::StateQueue`]): `old`
+/// is always the previous call's `new`.
 pub type LockStateCallback = Box<dyn FnMut(LockState, LockState) + Send>;
 
 /// The lock node as it was read: its data (normally the holder's
@@ -202,7 +204,7 @@ pub(crate) struct Inner {
     pub(crate) cancel: watch::Sender<u64>,
     /// The state, for waiting on it inside the library.
     pub(crate) states: watch::Sender<LockState>,
-    callback: Mutex<Option<Dispatcher<(LockState, LockState)>>>,
+    callback: Delivery<StateQueue<LockState>>,
     pollable: OnceLock<notify::Pollable>,
     closed: AtomicBool,
 }
@@ -230,7 +232,7 @@ impl Lock {
         check_args(&config, name, &options)?;
         let client = Client::connect(config)?;
         let lock = Lock::build(client, true, name, options)?;
-        lock.set_state_callback(Some(on_change));
+        lock.set_state_callback(Some(on_change))?;
         Ok(lock)
     }
 
@@ -265,7 +267,7 @@ impl Lock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
             states: watch::Sender::new(LockState::Unlocked),
-            callback: Mutex::new(None),
+            callback: Delivery::new(StateQueue::new(LockState::Unlocked)),
             pollable: OnceLock::new(),
             closed: AtomicBool::new(false),
             client,
@@ -302,7 +304,7 @@ impl Lock {
 
     /// Why the lock was lost (while the state is `Lost`).
     pub fn lost_reason(&self) -> Option<String> {
-        let s = self.inner.shared.lock().unwrap();
+        let s = self.inner.lock_shared();
         if s.state == LockState::Lost { s.lost_reason.clone() } else { None }
     }
 
@@ -314,13 +316,26 @@ impl Lock {
     /// The fencing token (the lock node's czxid) of the current or last
     /// lost acquisition; `None` when `Unlocked`.
     pub fn token(&self) -> Option<i64> {
-        let s = self.inner.shared.lock().unwrap();
+        let s = self.inner.lock_shared();
         if s.state == LockState::Unlocked { None } else { s.held.map(|h| h.token) }
+    }
+
+    /// Panics while holding the handle's state lock, on a thread of its
+    /// own, as a bug in a background task would: for tests of
+    /// [`Inner::lock_shared`]'s recovery.
+    #[doc(hidden)]
+    pub fn poison_state_for_testing(&self) {
+        let inner = self.inner.clone();
+        let _ = std::thread::spawn(move || {
+            let _state = inner.shared.lock();
+            panic!("poisoning the lock state for a test");
+        })
+        .join();
     }
 
     /// Sets [`LockOptions::watch_delay`] for the acquisitions that follow.
     pub fn set_watch_delay(&self, delay: Duration) {
-        self.inner.shared.lock().unwrap().watch_delay = delay;
+        self.inner.lock_shared().watch_delay = delay;
     }
 
     /// Acquires the lock, waiting up to `timeout` for the holder to let go
@@ -401,15 +416,16 @@ impl Lock {
     }
 
     /// Replaces the state-change callback (`None` removes it). It gets
-    /// every transition, in order, on a dedicated thread, and may call
-    /// back into the library. When this returns the old callback is not
-    /// called again and has been dropped (unless called from inside it).
-    pub fn set_state_callback(&self, callback: Option<LockStateCallback>) {
-        let dispatcher = callback.map(|mut callback| {
-            Dispatcher::new("zkutil-lock-cb", move |(old, new): (LockState, LockState)| callback(old, new))
-        });
-        let old = std::mem::replace(&mut *self.inner.callback.lock().unwrap(), dispatcher);
-        drop(old);
+    /// the transitions after this call, in order (the oldest skipped when it
+    /// falls far behind), on a callback delivery thread, and may call back into the
+    /// library. When this returns the old callback is not called again and
+    /// has been dropped (called from inside it: right after it returns).
+    /// See [`Delivery::set_callback`]. Errors: `ResourceExhausted` (no
+    /// delivery thread could be started).
+    pub fn set_state_callback(&self, callback: Option<LockStateCallback>) -> Result<()> {
+        let callback = callback
+            .map(|mut callback| -> Callback<(LockState, LockState)> { Box::new(move |(old, new)| callback(old, new)) });
+        self.inner.callback.set_callback(callback)
     }
 
     /// A descriptor that becomes readable on every state change (and once
@@ -455,19 +471,18 @@ impl Lock {
             let _ = self.inner.release_inner(timeout);
         }
         let background_release = {
-            let mut s = self.inner.shared.lock().unwrap();
+            let mut s = self.inner.lock_shared();
             if let Some(monitor) = s.monitor.take() {
                 monitor.abort();
             }
             s.background_release
         };
-        let callback = self.inner.callback.lock().unwrap().take();
-        drop(callback);
         // A release going on in the background closes the client itself
         // when it is done.
         if self.inner.owns_client && !background_release {
             self.inner.client.close();
         }
+        self.inner.callback.close();
     }
 }
 
@@ -491,6 +506,22 @@ fn check_args(config: &Config, name: &str, options: &LockOptions) -> Result<Stri
 }
 
 impl Inner {
+    /// Locks the handle's state. A panic while it was held (a bug, e.g. in
+    /// the monitor task) may have left it half updated: a lock that was
+    /// held is then reported `Lost` with a reason, never silently `Held`,
+    /// and the handle goes on.
+    pub(crate) fn lock_shared(&self) -> MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|poisoned| {
+            self.shared.clear_poison();
+            let mut s = poisoned.into_inner();
+            if matches!(s.state, LockState::Held | LockState::Suspended) {
+                s.lost_reason = Some("internal error: a panic interrupted an update of the lock's state".to_string());
+                self.transition(&mut s, LockState::Lost);
+            }
+            s
+        })
+    }
+
     /// Publishes a state change to the waiters, the callback and the
     /// descriptor. Called with `shared` locked, so changes go out in order.
     pub(crate) fn transition(&self, s: &mut Shared, new: LockState) {
@@ -506,9 +537,7 @@ impl Inner {
             }
         }
         self.states.send_replace(new);
-        if let Some(callback) = self.callback.lock().unwrap().as_ref() {
-            callback.post((old, new));
-        }
+        self.callback.post(new);
         if let Some(p) = self.pollable.get() {
             p.signal();
         }
@@ -518,7 +547,7 @@ impl Inner {
     /// monitor may not have seen it yet: a closed client's locks must not
     /// read as held right after the close returned).
     pub(crate) fn current_state(&self) -> LockState {
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         let session = self.client.state();
         if session.is_terminal() && !s.releasing && matches!(s.state, LockState::Held | LockState::Suspended) {
             s.lost_reason = Some(monitor::terminal_reason(session));
@@ -529,7 +558,7 @@ impl Inner {
 
     /// The acquisition `generation`, while it is held or suspended.
     pub(crate) fn held_of(&self, generation: u64) -> Option<Held> {
-        let s = self.shared.lock().unwrap();
+        let s = self.lock_shared();
         let current = s.generation == generation && matches!(s.state, LockState::Held | LockState::Suspended);
         if current { s.held } else { None }
     }
@@ -537,7 +566,7 @@ impl Inner {
     /// Another handle of this client that holds the same node is deleting
     /// it: this acquisition ends as LOST before the delete is sent.
     pub(crate) fn revoke(&self, token: i64) {
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         let holds_it = s.held.is_some_and(|h| h.token == token);
         if !holds_it || !matches!(s.state, LockState::Held | LockState::Suspended) {
             return;
@@ -565,7 +594,7 @@ impl Inner {
 
     /// Our node data for the next create or write.
     pub(crate) fn node_data(&self) -> Vec<u8> {
-        let val = self.shared.lock().unwrap().val.clone();
+        let val = self.lock_shared().val.clone();
         data::encode(&self.identifier, &val)
     }
 

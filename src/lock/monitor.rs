@@ -258,7 +258,7 @@ fn judge(inner: &Arc<Inner>, generation: u64, held: Held, reply: GetReply) -> Ve
             if !inner.holds(&data) {
                 return Verified::Lost(format!("the lock node now holds {:?}", String::from_utf8_lossy(&data)));
             }
-            let mut s = inner.shared.lock().unwrap();
+            let mut s = inner.lock_shared();
             if s.generation != generation {
                 return Verified::Stale;
             }
@@ -289,7 +289,7 @@ pub(super) fn terminal_reason(state: SessionState) -> String {
 
 fn suspend(weak: &Weak<Inner>, generation: u64) {
     let Some(inner) = weak.upgrade() else { return };
-    let mut s = inner.shared.lock().unwrap();
+    let mut s = inner.lock_shared();
     if s.generation == generation && s.state == LockState::Held {
         if let Some(h) = s.held.as_mut() {
             // Ownership must be re-read before a release deletes anything.
@@ -300,7 +300,7 @@ fn suspend(weak: &Weak<Inner>, generation: u64) {
 }
 
 fn resume(inner: &Inner, generation: u64) {
-    let mut s = inner.shared.lock().unwrap();
+    let mut s = inner.lock_shared();
     if s.generation == generation && s.state == LockState::Suspended {
         inner.transition(&mut s, LockState::Held);
     }
@@ -308,7 +308,7 @@ fn resume(inner: &Inner, generation: u64) {
 
 fn lose(weak: &Weak<Inner>, generation: u64, why: String) {
     let Some(inner) = weak.upgrade() else { return };
-    let mut s = inner.shared.lock().unwrap();
+    let mut s = inner.lock_shared();
     if s.generation != generation || !matches!(s.state, LockState::Held | LockState::Suspended) {
         return;
     }

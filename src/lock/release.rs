@@ -40,7 +40,7 @@ impl Inner {
         let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
         let held = {
-            let mut s = self.shared.lock().unwrap();
+            let mut s = self.lock_shared();
             match (s.state, s.held) {
                 (LockState::Held | LockState::Suspended, Some(held)) => {
                     s.releasing = true;
@@ -66,7 +66,7 @@ impl Inner {
         };
         self.begin_delete(held);
         let result = runtime::block_on(self.delete_ours(held, deadline, reply_deadline));
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.releasing = false;
         match result {
             Ok(()) => {
@@ -130,7 +130,7 @@ impl Inner {
             let _guard = self.ops.clone().lock_owned().await;
             let _ = self.delete_ours(held, Deadline::never(), Deadline::never()).await;
             self.end_delete(held);
-            self.shared.lock().unwrap().background_release = false;
+            self.lock_shared().background_release = false;
             if self.owns_client && self.is_closed() {
                 self.client.close();
             }
@@ -201,7 +201,7 @@ impl Inner {
         let deadline = timeout.deadline();
         let reply_deadline = self.client.reply_deadline(timeout, deadline);
         let _guard = self.lock_ops(deadline, &what)?;
-        self.shared.lock().unwrap().releasing = true;
+        self.lock_shared().releasing = true;
         let result = runtime::block_on(async {
             loop {
                 let zk = self.client.ready(deadline).await?;
@@ -233,7 +233,7 @@ impl Inner {
                 }
             }
         });
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.releasing = false;
         match &result {
             Ok(r) if r.released => self.finish(&mut s),
@@ -276,7 +276,7 @@ impl Inner {
             Code::NoNode => Error::new(Code::LockLost, format!("{what}: the lock node is gone")),
             _ => e.context(&what),
         })?;
-        let mut s = self.shared.lock().unwrap();
+        let mut s = self.lock_shared();
         s.val = val;
         if let Some(h) = s.held.as_mut() {
             if stat.mzxid >= h.mzxid {
@@ -404,7 +404,7 @@ impl Inner {
             Err(e) => return Err(e),
             Ok(()) => {}
         }
-        let s = self.shared.lock().unwrap();
+        let s = self.lock_shared();
         match (s.state, s.held) {
             (LockState::Held, Some(h)) => Ok(h),
             (LockState::Lost, _) => Err(Error::new(

@@ -12,7 +12,7 @@ use zkutil::{Lock, LockState};
 pub fn record_states(l: &Lock) -> Arc<Mutex<Vec<(LockState, LockState)>>> {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    l.set_state_callback(Some(Box::new(move |old, new| sink.lock().unwrap().push((old, new)))));
+    l.set_state_callback(Some(Box::new(move |old, new| sink.lock().unwrap().push((old, new))))).unwrap();
     seen
 }
 

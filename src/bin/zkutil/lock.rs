@@ -167,9 +167,12 @@ pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
         }
     }
     let (tx, states) = mpsc::channel();
-    lock.set_state_callback(Some(Box::new(move |_, new| {
+    if let Err(e) = lock.set_state_callback(Some(Box::new(move |_, new| {
         let _ = tx.send(new);
-    })));
+    }))) {
+        close(&lock, &client);
+        return Err(e.into());
+    }
     // The lock may have changed state before the callback was set.
     let initial = lock.state();
 
@@ -252,7 +255,8 @@ pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
 /// Releases (a loss is acknowledged, not an error here) and closes the
 /// session, so the node is gone when zkutil exits.
 fn close(lock: &Lock, client: &zkutil::Client) {
-    lock.set_state_callback(None);
+    // Removing a callback cannot fail.
+    let _ = lock.set_state_callback(None);
     match lock.release(Timeout::After(Duration::from_secs(10))) {
         Ok(()) => {}
         Err(e) if e.code() == Code::LockLost => {}

@@ -12,11 +12,10 @@ pub use state::*;
 pub use value::*;
 
 use std::ffi::{CString, c_char, c_int, c_void};
-use std::sync::Arc;
 use std::time::Duration;
 
 use super::buf::{raw_string, zku_buf};
-use super::callback::{UserData, zku_free_fn};
+use super::callback::{register_user_data, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::config::zku_config;
@@ -80,9 +79,13 @@ pub const ZKU_LOCK_DEFAULT_TIMEOUT: i32 = -2;
 /// The default of `zku_lock_set_watch_delay`, in milliseconds.
 pub const ZKU_LOCK_DEFAULT_WATCH_DELAY_MS: i32 = 10;
 
-/// Called with the old and new state on every lock state change, in order,
-/// on a library thread dedicated to this lock. It may call back into the
-/// library (even free the lock).
+/// Called with the old and new state on every lock state change, on a
+/// library callback thread, one call at a time, in order. When it falls
+/// behind by more than 16 changes (slow or blocked), the oldest waiting
+/// ones are skipped: each call's `old_state` is still the previous call's
+/// `new_state`, and the latest state is always delivered. It may call back
+/// into the library (even free the lock). It must return normally: no
+/// longjmp, C++ exception, Ruby raise or Go panic may cross it.
 pub type zku_lock_state_fn =
     Option<unsafe extern "C" fn(user_data: *mut c_void, old_state: zku_lock_state, new_state: zku_lock_state)>;
 
@@ -91,7 +94,9 @@ pub type zku_lock_state_fn =
 /// `{"id": ..., "val": ...}` JSON; NUL-terminated after `holder_len` bytes,
 /// valid during the call), `version` the node version. Return 0 to keep
 /// waiting, non-zero to stop (the acquire returns ZKU_EABORTED). It may
-/// call any library function except operations on this same lock.
+/// call any library function except operations on this same lock. It must
+/// return normally: no longjmp, C++ exception, Ruby raise or Go panic may
+/// cross it.
 pub type zku_lock_holder_fn = Option<
     unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int,
 >;
@@ -191,7 +196,8 @@ pub unsafe extern "C" fn zku_lock_new(
 /// the session (the configured connect timeout; `cancel` as for
 /// `zku_client_new`). Other arguments as `zku_lock_new`.
 /// Errors: ZKU_EINVAL (`on_state` NULL, ...), connection errors as
-/// `zku_client_new`, and those of `zku_lock_new`. On failure the caller
+/// `zku_client_new`, ZKU_ERESOURCE (no callback thread could be started),
+/// and those of `zku_lock_new`. On failure the caller
 /// keeps `user_data` (`user_data_free` is not called).
 ///
 /// # Safety
@@ -229,24 +235,14 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
             ));
         };
         let options = options(identifier, flags, default_timeout_ms)?;
-        let user_data = Arc::new(UserData::new(user_data, user_data_free));
-        let for_callback = user_data.clone();
-        let callback = Box::new(move |old, new| {
-            // SAFETY: the caller's callback with its own user_data, on a
-            // library thread, as documented.
-            unsafe { on_state(for_callback.ptr(), state_code(old), state_code(new)) }
-        });
-        let lock = match cancellable(cancel, None, || Lock::with_own_client(config, name, options, callback)) {
-            Ok(lock) => lock,
-            Err(e) => {
-                // The callback is gone; the caller keeps user_data.
-                if let Ok(user_data) = Arc::try_unwrap(user_data) {
-                    user_data.disarm();
-                }
-                return Err(e);
-            }
-        };
-        drop(user_data);
+        let lock = register_user_data(user_data, user_data_free, |user_data| {
+            let callback = Box::new(move |old, new| {
+                // SAFETY: the caller's callback with its own user_data, on a
+                // library thread, as documented.
+                unsafe { on_state(user_data.ptr(), state_code(old), state_code(new)) }
+            });
+            cancellable(cancel, None, || Lock::with_own_client(config, name, options, callback))
+        })?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, boxed(lock)?) };
         Ok(())
@@ -257,10 +253,13 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 /// first — Blocking (network), up to the default timeout capped at the
 /// session timeout; a release not confirmed by then goes on in the
 /// background once reconnected (as `zku_lock_release`), so the node does
-/// not block others after an outage — then the state callback stops
-/// (Blocking (waits for callbacks to finish): a running call returns
-/// first; its `user_data_free` runs) and, for a handle made by
-/// `zku_lock_new_with_config`, its client is closed. The descriptor of
+/// not block others after an outage. Then the state callback gets the
+/// transitions not delivered yet (on this thread; the release's
+/// ZKU_LOCK_UNLOCKED included) and stops (Blocking (waits for callbacks to
+/// finish): a running call returns first): its `user_data_free` runs
+/// (freed from inside the callback: the callback is not called again and
+/// `user_data_free` runs right after it returns). For a handle made by
+/// `zku_lock_new_with_config` the client is closed. The descriptor of
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
 /// in progress or follow (to stop an acquire blocked in another thread,
 /// call `zku_lock_cancel`, wait for that thread to return, then free).

@@ -83,15 +83,20 @@ pub unsafe extern "C" fn zku_lock_path(lock: *const zku_lock) -> *const c_char {
     unsafe { live_session(lock) }.map_or(std::ptr::null(), |l| l.path.as_ptr())
 }
 
-/// Sets (or with `callback` NULL, removes) the state-change callback. It
-/// gets every transition in order, on a library thread dedicated to this
-/// lock, and may call back into the library. A previous callback is
-/// removed first: after this returns it is not called again and its
-/// `user_data_free` has run (unless this is called from inside it).
-/// `user_data_free` (may be NULL) runs exactly once, when the callback is
-/// replaced or removed or the lock freed.
-/// Errors: ZKU_ENULL (`lock`); then the caller keeps `user_data`.
-/// Blocking (waits for callbacks to finish): replacing or removing the callback waits for a running call of the old one to return.
+/// Sets (or with `callback` NULL, removes) the state-change callback; it
+/// gets the transitions after this call (see `zku_lock_state_fn`). A
+/// previous callback is removed first: after this returns it is not called
+/// again and its `user_data_free` has run (transitions it had not been
+/// given yet are given to it first, on this thread). Called from inside
+/// the old callback it returns at once: the old one is not called again,
+/// its `user_data_free` runs right after it returns, and the new one gets
+/// the transitions after it, still one call at a time. `user_data_free`
+/// (may be NULL) runs exactly once, when the callback is replaced or
+/// removed or the lock freed.
+/// Errors: ZKU_ENULL (`lock`), ZKU_ERESOURCE (no callback thread could be
+/// started); on failure the caller keeps `user_data`.
+/// Blocking (waits for callbacks to finish): replacing or removing the
+/// callback waits for a running call of the old one to return.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `callback` and `user_data` stay usable from
@@ -108,16 +113,15 @@ pub unsafe extern "C" fn zku_lock_set_state_callback(
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
         let Some(callback) = callback else {
-            lock.set_state_callback(None);
-            return Ok(());
+            return lock.set_state_callback(None);
         };
-        let user_data = UserData::new(user_data, user_data_free);
-        lock.set_state_callback(Some(Box::new(move |old, new| {
-            // SAFETY: the caller's callback with its own user_data, on a
-            // library thread, as documented at registration.
-            unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
-        })));
-        Ok(())
+        register_user_data(user_data, user_data_free, |user_data| {
+            lock.set_state_callback(Some(Box::new(move |old, new| {
+                // SAFETY: the caller's callback with its own user_data, on a
+                // library thread, as documented at registration.
+                unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
+            })))
+        })
     })
 }
 
