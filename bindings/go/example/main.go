@@ -70,7 +70,7 @@ func run() error {
 		return err
 	}
 	defer reader.Close()
-	if _, err := client.SetJSON(ctx, config, `{"jobs":2}`, zkutil.AnyVersion); err != nil {
+	if _, err := client.SetJSON(ctx, config, `{"jobs":`+string(value)+`}`, zkutil.AnyVersion); err != nil {
 		return err
 	}
 	select {
