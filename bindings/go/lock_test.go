@@ -146,6 +146,7 @@ func runHelper(role string) int {
 			fmt.Fprintln(os.Stderr, "helper guarded set:", err)
 			return 1
 		}
+		time.Sleep(5 * time.Millisecond) // hold it a while, so the others queue up
 		if err := l.Release(ctx); err != nil {
 			fmt.Fprintln(os.Stderr, "helper release:", err)
 			return 1
@@ -239,5 +240,38 @@ func TestLockGuardedWritesAndHolder(t *testing.T) {
 	res, err := other.TryAcquire(timeout(t))
 	if err != nil || res.Done {
 		t.Fatalf("TryAcquire of a held lock: %+v, %v", res, err)
+	}
+	// Close releases a held lock.
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := other.TryAcquire(timeout(t)); err != nil || !res.Done || res.Token <= token {
+		t.Fatalf("TryAcquire after the holder's Close: %+v, %v", res, err)
+	}
+}
+
+func TestLockDefaultTimeoutWithoutDeadline(t *testing.T) {
+	c := connect(t)
+	name := uniquePath(t)[1:]
+	holder, _ := c.NewLock(name, nil)
+	defer holder.Close()
+	if _, err := holder.Acquire(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := c.NewLock(name, &zkutil.LockOptions{DefaultTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close()
+	ctx, cancel := context.WithCancel(context.Background()) // no deadline
+	defer cancel()
+	begin := time.Now()
+	_, err = waiter.Acquire(ctx)
+	took := time.Since(begin)
+	if !errors.Is(err, zkutil.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire: %v, want ErrTimeout from the lock's default timeout", err)
+	}
+	if took < 250*time.Millisecond || took > 3*time.Second {
+		t.Fatalf("a 300 ms default timeout returned after %v", took)
 	}
 }

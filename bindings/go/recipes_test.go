@@ -126,6 +126,8 @@ func TestReaderSeesChange(t *testing.T) {
 	if _, _, err := r.Get(); !errors.Is(err, zkutil.ErrClosed) {
 		t.Fatalf("Get after Close: %v, want ErrClosed", err)
 	}
+	for range r.Events() { // closed by Close
+	}
 }
 
 // cancelWithin cancels a blocked call after 200 ms and checks that it
@@ -319,4 +321,33 @@ func TestNodeOperationsAndHierarchy(t *testing.T) {
 	if err := c.WaitAbsent(ctx, root+"/none"); err != nil {
 		t.Fatalf("WaitAbsent of a missing node: %v", err)
 	}
+}
+
+func TestClientStates(t *testing.T) {
+	c := connect(t)
+	if c.State() != zkutil.StateConnected {
+		t.Fatalf("state %v", c.State())
+	}
+	states, err := c.States()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last zkutil.State
+	if err := c.OnState(func(_, s zkutil.State) { last = s }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var got []zkutil.State
+	for ch := range states { // closed by Close
+		got = append(got, ch.New)
+	}
+	if c.State() != zkutil.StateClosed {
+		t.Fatalf("state after Close: %v", c.State())
+	}
+	if _, _, err := c.Get(timeout(t), "/"); !errors.Is(err, zkutil.ErrClosed) {
+		t.Fatalf("Get after Close: %v, want ErrClosed", err)
+	}
+	t.Logf("states seen: %v, last by the func: %v", got, last)
 }

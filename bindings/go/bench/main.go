@@ -1,6 +1,6 @@
 // Command bench measures the per-call cost of the Go binding against the
 // same loops written in C (in this program, calling libzkutil directly),
-// interleaved in rounds on one server: a pure helper (zku_make_digest) and
+// interleaved in batches on one server: a pure helper (zku_make_digest) and
 // a get of a small node. Run by scripts/bench.sh.
 package main
 
@@ -67,18 +67,21 @@ import (
 	zkutil "github.com/zkutil/zkutil/bindings/go"
 )
 
+// batch is how many calls run back to back before switching between the
+// C and the Go loop, so load changes on the machine hit both alike.
+const batch = 50
+
 func main() {
 	hosts := flag.String("hosts", os.Getenv("ZKU_HOSTS"), "ZooKeeper connect string")
-	n := flag.Int("n", 2000, "calls per round of the get loop (the helper loop makes 50x as many)")
-	rounds := flag.Int("rounds", 5, "interleaved rounds (the median is reported)")
+	n := flag.Int("n", 2000, "calls of each get loop (the helper loop makes 50x as many)")
 	flag.Parse()
-	if err := run(*hosts, *n, *rounds); err != nil {
+	if err := run(*hosts, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(hosts string, n, rounds int) error {
+func run(hosts string, n int) error {
 	ctx := context.Background()
 	client, err := zkutil.Connect(ctx, zkutil.Config{Hosts: hosts})
 	if err != nil {
@@ -101,30 +104,33 @@ func run(hosts string, n, rounds int) error {
 
 	cancellable, cancel := context.WithCancel(ctx)
 	defer cancel()
-	helperN := 50 * n
+	cGet := func(k int) float64 { return float64(C.c_get_loop(cclient, cpath, C.int(k))) }
 	loops := []struct {
-		name string
-		c    func() float64
-		gos  func() (float64, error)
+		name  string
+		calls int
+		c     func(k int) float64
+		goes  func() error
 	}{
-		{"helper (make_digest)", func() float64 { return float64(C.c_helper_loop(C.int(helperN))) }, func() (float64, error) {
-			return timeLoop(helperN, func() error { _, err := zkutil.MakeDigest("xp:123"); return err })
-		}},
-		{"get", func() float64 { return float64(C.c_get_loop(cclient, cpath, C.int(n))) }, func() (float64, error) {
-			return timeLoop(n, func() error { _, _, err := client.Get(ctx, path); return err })
-		}},
-		{"get (cancellable ctx)", func() float64 { return float64(C.c_get_loop(cclient, cpath, C.int(n))) }, func() (float64, error) {
-			return timeLoop(n, func() error { _, _, err := client.Get(cancellable, path); return err })
+		{"helper (make_digest)", 50 * n, func(k int) float64 { return float64(C.c_helper_loop(C.int(k))) },
+			func() error { _, err := zkutil.MakeDigest("xp:123"); return err }},
+		{"get", n, cGet, func() error { _, _, err := client.Get(ctx, path); return err }},
+		{"get (cancellable ctx)", n, cGet, func() error { _, _, err := client.Get(cancellable, path); return err }},
+		// One bare cgo call per get, without the binding: what cgo itself costs.
+		{"get (bare cgo call)", n, cGet, func() error {
+			if C.c_get_loop(cclient, cpath, 1) < 0 {
+				return fmt.Errorf("get failed")
+			}
+			return nil
 		}},
 	}
 	for _, l := range loops {
 		var cs, gs []float64
-		for r := 0; r < rounds; r++ {
-			c := l.c()
+		for done := 0; done < l.calls; done += batch {
+			c := l.c(batch)
 			if c < 0 {
 				return fmt.Errorf("%s: the C loop failed", l.name)
 			}
-			g, err := l.gos()
+			g, err := timeLoop(batch, l.goes)
 			if err != nil {
 				return fmt.Errorf("%s: %w", l.name, err)
 			}
@@ -136,17 +142,20 @@ func run(hosts string, n, rounds int) error {
 	return nil
 }
 
-func timeLoop(n int, call func() error) (float64, error) {
+// median of the batches' means: a batch slowed down by the machine's load
+// does not move it.
+func median(xs []float64) float64 {
+	sort.Float64s(xs)
+	return xs[len(xs)/2]
+}
+
+// timeLoop is the mean ns per call of k calls.
+func timeLoop(k int, call func() error) (float64, error) {
 	start := time.Now()
-	for i := 0; i < n; i++ {
+	for i := 0; i < k; i++ {
 		if err := call(); err != nil {
 			return 0, err
 		}
 	}
-	return float64(time.Since(start).Nanoseconds()) / float64(n), nil
-}
-
-func median(xs []float64) float64 {
-	sort.Float64s(xs)
-	return xs[len(xs)/2]
+	return float64(time.Since(start).Nanoseconds()) / float64(k), nil
 }
