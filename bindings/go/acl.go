@@ -25,7 +25,7 @@ func DigestEntry(user, password, perms string) (ACLEntry, error) {
 		return ACLEntry{}, err
 	}
 	defer C.zku_acl_list_free(list)
-	u, p, ps := cString(user), cString(password), cString(perms)
+	u, p, ps := C.CString(user), C.CString(password), C.CString(perms)
 	defer freeString(u)
 	defer freeString(p)
 	defer freeString(ps)
@@ -56,7 +56,7 @@ func (a ACL) build() (*C.zku_acl_list, error) {
 		return nil, err
 	}
 	for _, e := range a {
-		scheme, id := cString(e.Scheme), cString(e.ID)
+		scheme, id := C.CString(e.Scheme), C.CString(e.ID)
 		var cerr *C.zku_error
 		rc := C.zku_acl_list_add(list, C.int32_t(e.Perms), scheme, id, &cerr)
 		freeString(scheme)
@@ -83,7 +83,7 @@ func aclFrom(list *C.zku_acl_list) ACL {
 
 // stringFunc runs a helper taking one string and returning a new one.
 func stringFunc(in string, f func(*C.char, **C.char, **C.zku_error) C.zku_rc) (string, error) {
-	s := cString(in)
+	s := C.CString(in)
 	defer freeString(s)
 	var out *C.char
 	var cerr *C.zku_error
@@ -103,7 +103,7 @@ func MakeDigest(acc string) (string, error) {
 // MakeACLEntry is "digest:<user>:<digest>:<perms>" (perms: lower-case
 // letters of "cdrwa", else ErrPerm).
 func MakeACLEntry(user, password, perms string) (string, error) {
-	u, p := cString(user), cString(password)
+	u, p := C.CString(user), C.CString(password)
 	defer freeString(u)
 	defer freeString(p)
 	return stringFunc(perms, func(s *C.char, out **C.char, cerr **C.zku_error) C.zku_rc {
@@ -114,7 +114,7 @@ func MakeACLEntry(user, password, perms string) (string, error) {
 // PermLettersToNames turns letters of "cdrwa" (either case) into long
 // names ("create", ...), upper case unless lower.
 func PermLettersToNames(letters string, lower bool) ([]string, error) {
-	s := cString(letters)
+	s := C.CString(letters)
 	defer freeString(s)
 	var list *C.zku_strings
 	var cerr *C.zku_error
@@ -140,7 +140,7 @@ func PermNamesToLetters(names []string, lower bool) (string, error) {
 
 // PermLettersToMask turns letters of "cdrwa" (either case) into a mask.
 func PermLettersToMask(letters string) (Perm, error) {
-	s := cString(letters)
+	s := C.CString(letters)
 	defer freeString(s)
 	var mask C.int32_t
 	var cerr *C.zku_error
@@ -211,7 +211,7 @@ type LockIDParts struct {
 // ParseLockID splits an identifier on its first three '-' (k3zkutil's
 // parse_lock_id).
 func ParseLockID(id string) (LockIDParts, error) {
-	s := cString(id)
+	s := C.CString(id)
 	defer freeString(s)
 	var parts *C.zku_lock_id_parts
 	var cerr *C.zku_error
@@ -232,7 +232,7 @@ func IsBackwardLocking(lockedKeys []string, key string) (bool, error) {
 	cs := cStrings(lockedKeys)
 	defer freeCStrings(cs)
 	arr, n := cStringsArg(cs)
-	k := cString(key)
+	k := C.CString(key)
 	defer freeString(k)
 	var out C.bool
 	var cerr *C.zku_error

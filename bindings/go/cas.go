@@ -101,7 +101,7 @@ func (c *Client) Update(ctx context.Context, path string, fn UpdateFunc, opts *C
 		return Stat{}, 0, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	initial, n := bytesArg(opts.Initial)
 	run := &casRun{fn: fn}
@@ -142,7 +142,7 @@ func (c *Client) BeginCAS(ctx context.Context, path string, opts *CASOptions) (*
 		return nil, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	initial, n := bytesArg(opts.Initial)
 	var h *C.zku_cas

@@ -103,10 +103,10 @@ func (c *Client) Close() error {
 	if rc := C.zku_client_close(cl, C.int32_t(timeout), nil, &cerr); rc != 0 {
 		err = errorFrom(rc, cerr)
 	}
-	c.mu.Lock()
-	C.zku_client_free(cl)
+	c.mu.Lock() // waits for calls in progress; later ones fail with ErrClosed
 	c.c = nil
 	c.mu.Unlock()
+	C.zku_client_free(cl) // outside c.mu: the state callback may use the client
 	if err == nil && c.states != nil {
 		err = c.states.err()
 	}
@@ -207,7 +207,7 @@ func (c *Client) AddAuth(ctx context.Context, scheme string, auth []byte) error 
 		return err
 	}
 	defer o.end()
-	s := cString(scheme)
+	s := C.CString(scheme)
 	defer freeString(s)
 	data, n := bytesArg(auth)
 	var cerr *C.zku_error

@@ -59,7 +59,7 @@ func (cfg *Config) apply(conf *C.zku_config) error {
 		return nil
 	}
 	if cfg.Hosts != "" {
-		s := cString(cfg.Hosts)
+		s := C.CString(cfg.Hosts)
 		defer freeString(s)
 		if err := check(C.zku_config_set_hosts(conf, s, &cerr)); err != nil {
 			return err
@@ -76,7 +76,7 @@ func (cfg *Config) apply(conf *C.zku_config) error {
 		}
 	}
 	if a := cfg.Auth; a != nil {
-		scheme, user, password := cString(a.Scheme), cString(a.User), cString(a.Password)
+		scheme, user, password := C.CString(a.Scheme), C.CString(a.User), C.CString(a.Password)
 		defer freeString(scheme)
 		defer freeString(user)
 		defer freeString(password)
@@ -85,7 +85,7 @@ func (cfg *Config) apply(conf *C.zku_config) error {
 		}
 	}
 	for _, u := range cfg.DefaultACL {
-		user, password, perms := cString(u.User), cString(u.Password), cString(u.Perms)
+		user, password, perms := C.CString(u.User), C.CString(u.Password), C.CString(u.Perms)
 		rc := C.zku_config_add_acl(conf, user, password, perms, &cerr)
 		freeString(user)
 		freeString(password)
@@ -102,7 +102,7 @@ func (cfg *Config) apply(conf *C.zku_config) error {
 		if f.value == "" {
 			continue
 		}
-		s := cString(f.value)
+		s := C.CString(f.value)
 		rc := C.zku_config_set(conf, C.zku_config_field(f.field), s, &cerr)
 		freeString(s)
 		if err := check(rc); err != nil {
@@ -136,7 +136,7 @@ func (cfg Config) Path(kind PathKind, key string) (string, error) {
 		return "", err
 	}
 	defer C.zku_config_free(conf)
-	k := cString(key)
+	k := C.CString(key)
 	defer freeString(k)
 	var out *C.char
 	var cerr *C.zku_error

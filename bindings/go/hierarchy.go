@@ -55,7 +55,7 @@ func InitHierarchy(ctx context.Context, cfg Config, root, document string, users
 		return ImportStats{}, err
 	}
 	defer o.end()
-	r, d := optString(root), cString(document)
+	r, d := optString(root), C.CString(document)
 	defer freeString(r)
 	defer freeString(d)
 	var stats C.zku_import_stats
@@ -83,7 +83,7 @@ func (c *Client) ImportHierarchy(ctx context.Context, root, document string, use
 		return ImportStats{}, err
 	}
 	defer o.end()
-	r, d := optString(root), cString(document)
+	r, d := optString(root), C.CString(document)
 	defer freeString(r)
 	defer freeString(d)
 	var stats C.zku_import_stats
@@ -113,7 +113,7 @@ func (c *Client) ExportHierarchy(ctx context.Context, path string, users map[str
 		return "", err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var out *C.char
 	var cerr *C.zku_error

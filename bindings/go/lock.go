@@ -80,7 +80,7 @@ func (c *Client) NewLock(name string, opts *LockOptions) (*Lock, error) {
 	defer c.mu.RUnlock()
 	ident, flags, timeout := opts.args()
 	defer freeString(ident)
-	n := cString(name)
+	n := C.CString(name)
 	defer freeString(n)
 	var l *C.zku_lock
 	var cerr *C.zku_error
@@ -107,7 +107,7 @@ func NewLockWithConfig(ctx context.Context, cfg Config, name string, opts *LockO
 	defer o.end()
 	ident, flags, timeout := opts.args()
 	defer freeString(ident)
-	n := cString(name)
+	n := C.CString(name)
 	defer freeString(n)
 	s := newSink[LockStateChange](16)
 	h := newHandle(s)
@@ -144,10 +144,10 @@ func (l *Lock) Close() error {
 		return nil
 	}
 	C.zku_lock_cancel(cl)
-	l.mu.Lock()
-	C.zku_lock_free(cl)
+	l.mu.Lock() // waits for calls in progress; later ones fail with ErrClosed
 	l.l = nil
 	l.mu.Unlock()
+	C.zku_lock_free(cl) // outside l.mu: the state callback may use the lock
 	if l.states != nil {
 		return l.states.err()
 	}
@@ -474,7 +474,7 @@ func (l *Lock) SetVal(ctx context.Context, valJSON string, version int32) (int32
 		return 0, err
 	}
 	defer o.end()
-	v := cString(valJSON)
+	v := C.CString(valJSON)
 	defer freeString(v)
 	var newVersion C.int32_t
 	var cerr *C.zku_error
@@ -544,7 +544,7 @@ func (l *Lock) GuardedSet(ctx context.Context, path string, data []byte, version
 		return Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	d, n := bytesArg(data)
 	var st C.zku_stat
@@ -567,7 +567,7 @@ func (l *Lock) GuardedDelete(ctx context.Context, path string, version int32) er
 		return err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var cerr *C.zku_error
 	if rc := C.zku_lock_guarded_delete(cl, p, C.int32_t(version), o.timeout, o.cancel, &cerr); rc != 0 {

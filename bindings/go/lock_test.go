@@ -275,3 +275,34 @@ func TestLockDefaultTimeoutWithoutDeadline(t *testing.T) {
 		t.Fatalf("a 300 ms default timeout returned after %v", took)
 	}
 }
+
+// A callback that uses its handle while Close waits for it must not
+// deadlock: Close frees the handle without holding what calls take.
+func TestCloseWhileCallbacksUseTheHandles(t *testing.T) {
+	c := connect(t)
+	l, err := c.NewLock(uniquePath(t)[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.OnState(func(_, _ zkutil.LockState) { l.State(); l.Path() }); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.OnState(func(_, _ zkutil.State) { c.State() }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Acquire(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []interface{ Close() error }{l, c} {
+		done := make(chan error, 1)
+		go func() { done <- h.Close() }() // the lock's release calls its callback
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%T.Close deadlocked with its callback", h)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, opts *Cre
 		return "", Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	d, n := bytesArg(data)
 	var created *C.char
@@ -74,7 +74,7 @@ func (c *Client) CreateJSON(ctx context.Context, path, json string, opts *Create
 		return "", Stat{}, err
 	}
 	defer o.end()
-	p, j := cString(path), cString(json)
+	p, j := C.CString(path), C.CString(json)
 	defer freeString(p)
 	defer freeString(j)
 	var created *C.char
@@ -98,7 +98,7 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, Stat, error) {
 		return nil, Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var buf *C.zku_buf
 	var st C.zku_stat
@@ -121,7 +121,7 @@ func (c *Client) GetJSON(ctx context.Context, path string) (string, Stat, error)
 		return "", Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var json *C.char
 	var st C.zku_stat
@@ -146,7 +146,7 @@ func (c *Client) Set(ctx context.Context, path string, data []byte, version int3
 		return Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	d, n := bytesArg(data)
 	var st C.zku_stat
@@ -169,7 +169,7 @@ func (c *Client) SetJSON(ctx context.Context, path, json string, version int32) 
 		return Stat{}, err
 	}
 	defer o.end()
-	p, j := cString(path), cString(json)
+	p, j := C.CString(path), C.CString(json)
 	defer freeString(p)
 	defer freeString(j)
 	var st C.zku_stat
@@ -192,7 +192,7 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 		return err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var cerr *C.zku_error
 	if rc := C.zku_client_delete(cl, p, C.int32_t(version), o.timeout, o.cancel, &cerr); rc != 0 {
@@ -213,7 +213,7 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, Stat, error) {
 		return false, Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var exists C.bool
 	var st C.zku_stat
@@ -240,7 +240,7 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, Stat, err
 		return nil, Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var list *C.zku_strings
 	var st C.zku_stat
@@ -263,7 +263,7 @@ func (c *Client) GetACL(ctx context.Context, path string) (ACL, Stat, error) {
 		return nil, Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var list *C.zku_acl_list
 	var st C.zku_stat
@@ -296,7 +296,7 @@ func (c *Client) SetACL(ctx context.Context, path string, acl ACL, aversion int3
 		return Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var st C.zku_stat
 	var cerr *C.zku_error
@@ -320,7 +320,7 @@ func (c *Client) GetNext(ctx context.Context, path string, version int32, waitCr
 		return nil, Stat{}, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var flags WaitFlag
 	if waitCreate {
@@ -348,7 +348,7 @@ func (c *Client) WaitAbsent(ctx context.Context, path string) error {
 		return err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	var cerr *C.zku_error
 	if rc := C.zku_wait_absent(cl, p, o.timeout, o.cancel, &cerr); rc != 0 {

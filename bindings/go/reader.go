@@ -51,7 +51,7 @@ func (c *Client) NewReader(ctx context.Context, path string, onEvent func(Reader
 		return nil, err
 	}
 	defer o.end()
-	p := cString(path)
+	p := C.CString(path)
 	defer freeString(p)
 	s := newSink[ReaderEvent](64)
 	s.setFunc(onEvent)
@@ -93,10 +93,10 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	C.zku_reader_close(cr)
-	r.mu.Lock()
-	C.zku_reader_free(cr)
+	r.mu.Lock() // waits for calls in progress; later ones fail with ErrClosed
 	r.r = nil
 	r.mu.Unlock()
+	C.zku_reader_free(cr) // outside r.mu: the event callback may use the reader
 	return r.events.err()
 }
 
@@ -127,7 +127,7 @@ func (r *Reader) GetPointer(pointer string) (string, error) {
 		return "", err
 	}
 	defer r.mu.RUnlock()
-	p := cString(pointer)
+	p := C.CString(pointer)
 	defer freeString(p)
 	var json *C.char
 	var cerr *C.zku_error

@@ -123,12 +123,10 @@ func (o *op) fail(rc C.zku_rc, cerr *C.zku_error) error {
 	return e
 }
 
-// cString is C.CString for an argument; free the result with freeString.
-func cString(s string) *C.char { return C.CString(s) }
-
+// freeString frees a C.CString.
 func freeString(s *C.char) { C.free(unsafe.Pointer(s)) }
 
-// optString is cString, with "" as NULL (the library's default).
+// optString is C.CString, with "" as NULL (the library's default).
 func optString(s string) *C.char {
 	if s == "" {
 		return nil
