@@ -91,16 +91,11 @@ func (r *casRun) call(value *C.uint8_t, n C.size_t, stat *C.zku_stat, next *C.zk
 // resolved in time; count it neither as done nor as failed.
 func (c *Client) Update(ctx context.Context, path string, fn UpdateFunc, opts *CASOptions) (Stat, uint32, error) {
 	opts = opts.orDefault()
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return Stat{}, 0, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return Stat{}, 0, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	initial, n := bytesArg(opts.Initial)
@@ -132,16 +127,11 @@ type CAS struct {
 // BeginCAS reads the node into a new CAS handle.
 func (c *Client) BeginCAS(ctx context.Context, path string, opts *CASOptions) (*CAS, error) {
 	opts = opts.orDefault()
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return nil, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	initial, n := bytesArg(opts.Initial)

@@ -79,6 +79,26 @@ func (c *Client) use() (*C.zku_client, error) {
 	return c.c, nil
 }
 
+// begin starts a blocking call under ctx, holding c.mu for reading until
+// end.
+func (c *Client) begin(ctx context.Context) (*C.zku_client, op, error) {
+	cl, err := c.use()
+	if err != nil {
+		return nil, op{}, err
+	}
+	o, err := start(ctx, noLimit)
+	if err != nil {
+		c.mu.RUnlock()
+		return nil, op{}, err
+	}
+	return cl, o, nil
+}
+
+func (c *Client) end(o *op) {
+	o.end()
+	c.mu.RUnlock()
+}
+
 // Close ends the session at once (its ephemeral nodes vanish now), makes
 // calls blocked on it (and on its locks, readers, CAS handles) return
 // ErrClosed, and frees the client. It waits for the server's confirmation
@@ -197,16 +217,11 @@ func (c *Client) stateSink() (*sink[StateChange], error) {
 // []byte("user:password"); kept across reconnects. A refused credential
 // ends the session (ErrAuthFailed).
 func (c *Client) AddAuth(ctx context.Context, scheme string, auth []byte) error {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return err
-	}
-	defer o.end()
+	defer c.end(&o)
 	s := C.CString(scheme)
 	defer freeString(s)
 	data, n := bytesArg(auth)

@@ -115,40 +115,31 @@ func (cfg *Config) apply(conf *C.zku_config) error {
 // Field is the effective value of a text field after the fallbacks
 // (environment, built-in default).
 func (cfg Config) Field(field ConfigField) (string, error) {
-	conf, err := cfg.build()
-	if err != nil {
-		return "", err
-	}
-	defer C.zku_config_free(conf)
-	var out *C.char
-	var cerr *C.zku_error
-	if rc := C.zku_config_get(conf, C.zku_config_field(field), &out, &cerr); rc != 0 {
-		return "", errorFrom(rc, cerr)
-	}
-	return takeString(out), nil
+	return cfg.text(func(conf *C.zku_config, out **C.char, cerr **C.zku_error) C.zku_rc {
+		return C.zku_config_get(conf, C.zku_config_field(field), out, cerr)
+	})
 }
 
 // Path builds a k3zkutil path from a text key, e.g. PathLock with "job"
 // gives "/lock/job".
 func (cfg Config) Path(kind PathKind, key string) (string, error) {
-	conf, err := cfg.build()
-	if err != nil {
-		return "", err
-	}
-	defer C.zku_config_free(conf)
 	k := C.CString(key)
 	defer freeString(k)
-	var out *C.char
-	var cerr *C.zku_error
-	if rc := C.zku_config_path(conf, C.zku_path_kind(kind), k, &out, &cerr); rc != 0 {
-		return "", errorFrom(rc, cerr)
-	}
-	return takeString(out), nil
+	return cfg.text(func(conf *C.zku_config, out **C.char, cerr **C.zku_error) C.zku_rc {
+		return C.zku_config_path(conf, C.zku_path_kind(kind), k, out, cerr)
+	})
 }
 
 // PathID builds a k3zkutil path from an integer id, written %010d, e.g.
 // PathTxAlive with 3 gives "/tx/alive/0000000003".
 func (cfg Config) PathID(kind PathKind, id int64) (string, error) {
+	return cfg.text(func(conf *C.zku_config, out **C.char, cerr **C.zku_error) C.zku_rc {
+		return C.zku_config_path_id(conf, C.zku_path_kind(kind), C.int64_t(id), out, cerr)
+	})
+}
+
+// text runs a function of the C configuration that gives a new string.
+func (cfg Config) text(get func(conf *C.zku_config, out **C.char, cerr **C.zku_error) C.zku_rc) (string, error) {
 	conf, err := cfg.build()
 	if err != nil {
 		return "", err
@@ -156,7 +147,7 @@ func (cfg Config) PathID(kind PathKind, id int64) (string, error) {
 	defer C.zku_config_free(conf)
 	var out *C.char
 	var cerr *C.zku_error
-	if rc := C.zku_config_path_id(conf, C.zku_path_kind(kind), C.int64_t(id), &out, &cerr); rc != 0 {
+	if rc := get(conf, &out, &cerr); rc != 0 {
 		return "", errorFrom(rc, cerr)
 	}
 	return takeString(out), nil

@@ -96,3 +96,16 @@ func TestGeneratedConstantsAreCurrent(t *testing.T) {
 		t.Fatal("constants.go is stale: run `go generate` in bindings/go")
 	}
 }
+
+func TestConfigFieldsAndPaths(t *testing.T) {
+	cfg := Config{LockDir: "/locks-go/"}
+	if v, err := cfg.Field(ConfigLockDir); err != nil || v != "/locks-go/" {
+		t.Fatalf("Field(ConfigLockDir) = %q, %v", v, err)
+	}
+	if p, err := cfg.Path(PathLock, "job"); err != nil || p != "/locks-go/job" {
+		t.Fatalf("Path(PathLock, job) = %q, %v", p, err)
+	}
+	if _, err := cfg.PathID(PathRecord, 1); !errors.Is(err, ErrInval) {
+		t.Fatalf("PathID(PathRecord): %v, want ErrInval", err)
+	}
+}

@@ -68,21 +68,16 @@ func InitHierarchy(ctx context.Context, cfg Config, root, document string, users
 
 // ImportHierarchy is InitHierarchy on this client's session.
 func (c *Client) ImportHierarchy(ctx context.Context, root, document string, users map[string]string, flags ImportFlag) (ImportStats, error) {
-	cl, err := c.use()
-	if err != nil {
-		return ImportStats{}, err
-	}
-	defer c.mu.RUnlock()
 	u, err := usersArg(users)
 	if err != nil {
 		return ImportStats{}, err
 	}
 	defer freeString(u)
-	o, err := start(ctx, noLimit)
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return ImportStats{}, err
 	}
-	defer o.end()
+	defer c.end(&o)
 	r, d := optString(root), C.CString(document)
 	defer freeString(r)
 	defer freeString(d)
@@ -98,21 +93,16 @@ func (c *Client) ImportHierarchy(ctx context.Context, root, document string, use
 // a JSON document (lossless unless ExportK3zkutil). users gives the
 // passwords that let digest ACLs be written as __acl__ maps.
 func (c *Client) ExportHierarchy(ctx context.Context, path string, users map[string]string, flags ExportFlag) (string, error) {
-	cl, err := c.use()
-	if err != nil {
-		return "", err
-	}
-	defer c.mu.RUnlock()
 	u, err := usersArg(users)
 	if err != nil {
 		return "", err
 	}
 	defer freeString(u)
-	o, err := start(ctx, noLimit)
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return "", err
 	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var out *C.char

@@ -129,6 +129,26 @@ func (l *Lock) use() (*C.zku_lock, error) {
 	return l.l, nil
 }
 
+// begin starts a blocking call under ctx (without a deadline: the lock's
+// default timeout), holding l.mu for reading until end.
+func (l *Lock) begin(ctx context.Context) (*C.zku_lock, op, error) {
+	cl, err := l.use()
+	if err != nil {
+		return nil, op{}, err
+	}
+	o, err := start(ctx, lockDefaultTimeout)
+	if err != nil {
+		l.mu.RUnlock()
+		return nil, op{}, err
+	}
+	return cl, o, nil
+}
+
+func (l *Lock) end(o *op) {
+	o.end()
+	l.mu.RUnlock()
+}
+
 // Close frees the lock: releases it first if held (up to the default
 // timeout, capped at the session timeout), stops the state callback,
 // closes its own session (NewLockWithConfig) and closes the States
@@ -159,16 +179,11 @@ func (l *Lock) Close() error {
 // ErrTimeout when another holder kept it (the message names it). A
 // cancelled or timed-out acquire leaves no node behind.
 func (l *Lock) Acquire(ctx context.Context) (int64, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return 0, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	var token C.int64_t
 	var cerr *C.zku_error
 	if rc := C.zku_lock_acquire(cl, o.timeout, o.cancel, &token, &cerr); rc != 0 {
@@ -199,16 +214,11 @@ func (r *holderRun) call(holder []byte, version int32) (stop bool) {
 // onHolder returning true stops waiting (ErrAborted); a panic in it stops
 // waiting too and is returned (ErrAborted wrapping a *PanicError).
 func (l *Lock) AcquireLoop(ctx context.Context, onHolder func(holder []byte, version int32) (stop bool)) (int64, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return 0, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	run := &holderRun{fn: onHolder}
 	h := cgo.NewHandle(run)
 	defer h.Delete()
@@ -236,16 +246,11 @@ type TryResult struct {
 // (k3zkutil's try_acquire); the context bounds only the wait for a
 // connection and the reply.
 func (l *Lock) TryAcquire(ctx context.Context) (TryResult, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return TryResult{}, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return TryResult{}, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	var locked C.bool
 	var holder *C.zku_buf
 	var version C.int32_t
@@ -260,16 +265,11 @@ func (l *Lock) TryAcquire(ctx context.Context) (TryResult, error) {
 // Release deletes our lock node, never another holder's. Not held: nil,
 // nothing sent. After the lock was lost: ErrLockLost (acknowledging it).
 func (l *Lock) Release(ctx context.Context) error {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return err
-	}
-	defer o.end()
+	defer l.end(&o)
 	var cerr *C.zku_error
 	if rc := C.zku_lock_release(cl, o.timeout, o.cancel, &cerr); rc != 0 {
 		return o.fail(rc, cerr)
@@ -280,16 +280,11 @@ func (l *Lock) Release(ctx context.Context) error {
 // TryRelease is k3zkutil's try_release: deletes the lock node if it holds
 // our identifier (whoever created it), else leaves it.
 func (l *Lock) TryRelease(ctx context.Context) (TryResult, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return TryResult{}, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return TryResult{}, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	var released C.bool
 	var holder *C.zku_buf
 	var version C.int32_t
@@ -464,16 +459,11 @@ func (l *Lock) FDDrain() LockState {
 // version is version (-1: the version this handle last saw or wrote), and
 // returns the new version.
 func (l *Lock) SetVal(ctx context.Context, valJSON string, version int32) (int32, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return 0, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	v := C.CString(valJSON)
 	defer freeString(v)
 	var newVersion C.int32_t
@@ -487,16 +477,11 @@ func (l *Lock) SetVal(ctx context.Context, valJSON string, version int32) (int32
 // GetVal reads the lock node's "val" as JSON text and the node version,
 // whoever holds it; ErrNoNode when nobody does.
 func (l *Lock) GetVal(ctx context.Context) (string, int32, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return "", 0, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return "", 0, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	var val *C.char
 	var version C.int32_t
 	var cerr *C.zku_error
@@ -510,16 +495,11 @@ func (l *Lock) GetVal(ctx context.Context) (string, int32, error) {
 // none), the node data and stat (Stat.Czxid is the holder's token);
 // ErrNoNode when the lock is free.
 func (l *Lock) Holder(ctx context.Context) (string, []byte, Stat, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return "", nil, Stat{}, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return "", nil, Stat{}, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	var id *C.char
 	var data *C.zku_buf
 	var st C.zku_stat
@@ -534,16 +514,11 @@ func (l *Lock) Holder(ctx context.Context) (string, []byte, Stat, error) {
 // operation checking the lock node), so a write after losing the lock
 // fails even before the loss is noticed (ErrLockLost, ErrNotLocked).
 func (l *Lock) GuardedSet(ctx context.Context, path string, data []byte, version int32) (Stat, error) {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return Stat{}, err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return Stat{}, err
-	}
-	defer o.end()
+	defer l.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	d, n := bytesArg(data)
@@ -557,16 +532,11 @@ func (l *Lock) GuardedSet(ctx context.Context, path string, data []byte, version
 
 // GuardedDelete deletes path only if we still hold the lock.
 func (l *Lock) GuardedDelete(ctx context.Context, path string, version int32) error {
-	cl, err := l.use()
+	cl, o, err := l.begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer l.mu.RUnlock()
-	o, err := start(ctx, lockDefaultTimeout)
-	if err != nil {
-		return err
-	}
-	defer o.end()
+	defer l.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var cerr *C.zku_error

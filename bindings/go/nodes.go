@@ -25,21 +25,16 @@ func (c *Client) Create(ctx context.Context, path string, data []byte, opts *Cre
 	if opts == nil {
 		opts = &CreateOptions{}
 	}
-	cl, err := c.use()
-	if err != nil {
-		return "", Stat{}, err
-	}
-	defer c.mu.RUnlock()
 	acl, err := opts.ACL.build()
 	if err != nil {
 		return "", Stat{}, err
 	}
 	defer C.zku_acl_list_free(acl)
-	o, err := start(ctx, noLimit)
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return "", Stat{}, err
 	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	d, n := bytesArg(data)
@@ -59,21 +54,16 @@ func (c *Client) CreateJSON(ctx context.Context, path, json string, opts *Create
 	if opts == nil {
 		opts = &CreateOptions{}
 	}
-	cl, err := c.use()
-	if err != nil {
-		return "", Stat{}, err
-	}
-	defer c.mu.RUnlock()
 	acl, err := opts.ACL.build()
 	if err != nil {
 		return "", Stat{}, err
 	}
 	defer C.zku_acl_list_free(acl)
-	o, err := start(ctx, noLimit)
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return "", Stat{}, err
 	}
-	defer o.end()
+	defer c.end(&o)
 	p, j := C.CString(path), C.CString(json)
 	defer freeString(p)
 	defer freeString(j)
@@ -88,16 +78,11 @@ func (c *Client) CreateJSON(ctx context.Context, path, json string, opts *Create
 
 // Get reads a node's data and stat.
 func (c *Client) Get(ctx context.Context, path string) ([]byte, Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return nil, Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return nil, Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var buf *C.zku_buf
@@ -111,16 +96,11 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, Stat, error) {
 
 // GetJSON reads a node whose data must be UTF-8 JSON text (ErrJSON).
 func (c *Client) GetJSON(ctx context.Context, path string) (string, Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return "", Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return "", Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var json *C.char
@@ -136,16 +116,11 @@ func (c *Client) GetJSON(ctx context.Context, path string) (string, Stat, error)
 // and returns the new stat. On ErrTimeout, ErrConnectionLoss or
 // ErrUnknown the write may or may not have been applied.
 func (c *Client) Set(ctx context.Context, path string, data []byte, version int32) (Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	d, n := bytesArg(data)
@@ -159,16 +134,11 @@ func (c *Client) Set(ctx context.Context, path string, data []byte, version int3
 
 // SetJSON is Set with a JSON text value, checked before sending.
 func (c *Client) SetJSON(ctx context.Context, path, json string, version int32) (Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p, j := C.CString(path), C.CString(json)
 	defer freeString(p)
 	defer freeString(j)
@@ -182,16 +152,11 @@ func (c *Client) SetJSON(ctx context.Context, path, json string, version int32) 
 
 // Delete deletes a node if its version is version (AnyVersion: any).
 func (c *Client) Delete(ctx context.Context, path string, version int32) error {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var cerr *C.zku_error
@@ -203,16 +168,11 @@ func (c *Client) Delete(ctx context.Context, path string, version int32) error {
 
 // Exists tells whether the node exists, and its stat when it does.
 func (c *Client) Exists(ctx context.Context, path string) (bool, Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return false, Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return false, Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var exists C.bool
@@ -230,16 +190,11 @@ func (c *Client) Exists(ctx context.Context, path string) (bool, Stat, error) {
 // Children lists a node's children names (in the server's order) and
 // gives its stat.
 func (c *Client) Children(ctx context.Context, path string) ([]string, Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return nil, Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return nil, Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var list *C.zku_strings
@@ -253,16 +208,11 @@ func (c *Client) Children(ctx context.Context, path string) ([]string, Stat, err
 
 // GetACL reads a node's ACL and stat.
 func (c *Client) GetACL(ctx context.Context, path string) (ACL, Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return nil, Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return nil, Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var list *C.zku_acl_list
@@ -278,11 +228,6 @@ func (c *Client) GetACL(ctx context.Context, path string) (ACL, Stat, error) {
 // SetACL replaces a node's ACL if its ACL version is aversion
 // (AnyVersion: any) and returns the new stat.
 func (c *Client) SetACL(ctx context.Context, path string, acl ACL, aversion int32) (Stat, error) {
-	cl, err := c.use()
-	if err != nil {
-		return Stat{}, err
-	}
-	defer c.mu.RUnlock()
 	list, err := acl.build()
 	if err != nil {
 		return Stat{}, err
@@ -291,11 +236,11 @@ func (c *Client) SetACL(ctx context.Context, path string, acl ACL, aversion int3
 	if list == nil {
 		return Stat{}, &Error{Code: ErrInvalidACL, Message: "SetACL: empty ACL"}
 	}
-	o, err := start(ctx, noLimit)
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return Stat{}, err
 	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var st C.zku_stat
@@ -310,16 +255,11 @@ func (c *Client) SetACL(ctx context.Context, path string, acl ACL, aversion int3
 // until it exists) and returns its data and stat. With waitCreate a
 // missing node is waited for instead of failing with ErrNoNode.
 func (c *Client) GetNext(ctx context.Context, path string, version int32, waitCreate bool) ([]byte, Stat, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return nil, Stat{}, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return nil, Stat{}, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var flags WaitFlag
@@ -338,16 +278,11 @@ func (c *Client) GetNext(ctx context.Context, path string, version int32, waitCr
 // WaitAbsent waits until no node exists at path (returns at once if none
 // does).
 func (c *Client) WaitAbsent(ctx context.Context, path string) error {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	var cerr *C.zku_error

@@ -41,16 +41,11 @@ type ReaderEvent struct {
 // is called with every event on a library thread, one call at a time; a
 // panic in it is recovered and returned by Close.
 func (c *Client) NewReader(ctx context.Context, path string, onEvent func(ReaderEvent)) (*Reader, error) {
-	cl, err := c.use()
+	cl, o, err := c.begin(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer c.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return nil, err
-	}
-	defer o.end()
+	defer c.end(&o)
 	p := C.CString(path)
 	defer freeString(p)
 	s := newSink[ReaderEvent](64)
@@ -72,6 +67,26 @@ func (r *Reader) use() (*C.zku_reader, error) {
 		return nil, closedError("reader")
 	}
 	return r.r, nil
+}
+
+// begin starts a blocking call under ctx, holding r.mu for reading until
+// end.
+func (r *Reader) begin(ctx context.Context) (*C.zku_reader, op, error) {
+	cr, err := r.use()
+	if err != nil {
+		return nil, op{}, err
+	}
+	o, err := start(ctx, noLimit)
+	if err != nil {
+		r.mu.RUnlock()
+		return nil, op{}, err
+	}
+	return cr, o, nil
+}
+
+func (r *Reader) end(o *op) {
+	o.end()
+	r.mu.RUnlock()
 }
 
 // Events gives the channel of the reader's events, closed after the last
@@ -142,16 +157,11 @@ func (r *Reader) GetPointer(pointer string) (string, error) {
 // and after and the new stat. Changes are never missed but may be
 // coalesced. Use one watching goroutine per reader.
 func (r *Reader) Watch(ctx context.Context) (string, string, Stat, error) {
-	cr, err := r.use()
+	cr, o, err := r.begin(ctx)
 	if err != nil {
 		return "", "", Stat{}, err
 	}
-	defer r.mu.RUnlock()
-	o, err := start(ctx, noLimit)
-	if err != nil {
-		return "", "", Stat{}, err
-	}
-	defer o.end()
+	defer r.end(&o)
 	var oldJSON, newJSON *C.char
 	var st C.zku_stat
 	var cerr *C.zku_error
