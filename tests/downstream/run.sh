@@ -34,7 +34,7 @@ echo "== pkg-config --cflags --libs zkutil-static (no libzkutil.so needed)"
 # shellcheck disable=SC2046 # word splitting of pkg-config output is intended
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc_static" "$here/project/main.c" \
     $(pkg-config --cflags --libs zkutil-static)
-if ldd "$work/consumer_pc_static" | grep -q libzkutil; then
+if [[ $(ldd "$work/consumer_pc_static") == *libzkutil* ]]; then
     echo "consumer_pc_static links libzkutil.so" >&2
     exit 1
 fi

@@ -62,7 +62,7 @@ func run() error {
 	}
 
 	config := "/zkutil-go-example/config"
-	if _, _, err := client.CreateJSON(ctx, config, `{"jobs":1}`, nil); err != nil && !errors.Is(err, zkutil.ErrNodeExists) {
+	if _, _, err := client.CreateJSON(ctx, config, `{"jobs":0}`, nil); err != nil && !errors.Is(err, zkutil.ErrNodeExists) {
 		return err
 	}
 	reader, err := client.NewReader(ctx, config, nil)
