@@ -127,6 +127,8 @@ func (c *Client) Close() error {
 	c.c = nil
 	c.mu.Unlock()
 	C.zku_client_free(cl) // outside c.mu: the state callback may use the client
+	c.stateMu.Lock()
+	defer c.stateMu.Unlock()
 	if err == nil && c.states != nil {
 		err = c.states.err()
 	}

@@ -168,6 +168,8 @@ func (l *Lock) Close() error {
 	l.l = nil
 	l.mu.Unlock()
 	C.zku_lock_free(cl) // outside l.mu: the state callback may use the lock
+	l.stateMu.Lock()
+	defer l.stateMu.Unlock()
 	if l.states != nil {
 		return l.states.err()
 	}
