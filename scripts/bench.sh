@@ -2,8 +2,10 @@
 # The benchmark: starts a ZooKeeper server on 127.0.0.1 (fsync on, as a
 # production server; --no-fsync for the test setting), runs zkutil-bench
 # (every recipe against its raw floor, measured in the same run, as ratios),
-# then the anchors (the official C client's floor, Apache Curator and the
-# Python k3zkutil) against the same server when they are available.
+# then the Go binding against the same loops in C (bindings/go/bench, when
+# `go` is installed: scripts/install-deps.sh go), then the anchors (the
+# official C client's floor, Apache Curator and the Python k3zkutil)
+# against the same server when they are available.
 # Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,15 @@ echo "ZooKeeper at $hosts (forceSync=$fsync), load: $(cut -d' ' -f1-3 /proc/load
 args=(--hosts "$hosts" -n "$n")
 [ -z "$only" ] || args+=(--only "$only")
 target/release/zkutil-bench "${args[@]}"
+
+echo
+if command -v go >/dev/null 2>&1; then
+    echo "Go binding against the same loops in C, per call (median of interleaved batches of 50):"
+    go_pc=$(bindings/go/install-lib.sh 2>/dev/null)
+    (cd bindings/go && PKG_CONFIG_PATH=$go_pc GOFLAGS=-mod=mod GOPROXY=off go run ./bench -hosts "$hosts" -n "$n")
+else
+    echo "Go binding: skipped (no go; scripts/install-deps.sh go)"
+fi
 
 # The shared folder lies next to the repository.
 anchor_run=../shared/bench/anchors/run

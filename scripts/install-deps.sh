@@ -3,13 +3,14 @@
 # everything is already there (it only checks). Prints one line per thing it
 # installed on stdout; tool output goes to stderr.
 #
-# Usage: scripts/install-deps.sh [all|apt|zookeeper|cbindgen|venv]...
+# Usage: scripts/install-deps.sh [all|apt|zookeeper|cbindgen|venv|go]...
 #   apt        Debian packages: zookeeper, a JRE, cmake, make, pkg-config,
 #              gcc/g++, valgrind, python3-venv
 #   zookeeper  only the zookeeper package (what scripts/zk-server.sh needs)
 #   cbindgen   cbindgen 0.29.4 via `cargo install` unless one is on PATH or
 #              in ~/.cargo/bin
 #   venv       Python venv at ${ZKU_VENV:-<repo>/.venv} with k3zkutil, kazoo
+#   go         Debian's golang-go (and pkg-config, cmake) for bindings/go
 # Default: all. Runs apt-get as root directly, otherwise through sudo.
 set -euo pipefail
 
@@ -96,8 +97,9 @@ main() {
             zookeeper) install_debs zookeeper ;;
             cbindgen) install_cbindgen ;;
             venv) install_debs python3 python3-venv; install_venv ;;
+            go) install_debs golang-go pkg-config cmake ;;
             -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
-            *) note "unknown component: $item (all|apt|zookeeper|cbindgen|venv)"; return 2 ;;
+            *) note "unknown component: $item (all|apt|zookeeper|cbindgen|venv|go)"; return 2 ;;
         esac
     done
 }

@@ -8,6 +8,8 @@
 #   3. ctest                 (C examples against a fixture server, header
 #                             C11/C++17 checks, install + downstream builds)
 #   4. ctest again with the examples under ASan + UBSan
+#   5. the Go binding (bindings/go/test.sh: go vet, go test, the example
+#      linked dynamically and statically)
 # Exits non-zero as soon as a step fails; each runner prints its own summary.
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -39,5 +41,9 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -L example
+
+step "Go binding (bindings/go)"
+scripts/install-deps.sh go
+bindings/go/test.sh
 
 printf '\nall tests passed\n'

@@ -71,7 +71,7 @@ impl Watched {
         let client = Client::connect(config).expect("connect");
         let changes = Arc::new(Mutex::new(Vec::new()));
         let log = changes.clone();
-        client.set_state_callback(Some(Box::new(move |old, new| log.lock().unwrap().push((old, new)))));
+        client.set_state_callback(Some(Box::new(move |old, new| log.lock().unwrap().push((old, new))))).unwrap();
         let session_id = client.session_id();
         Watched { client, changes, session_id }
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs zkutil from a CMake build dir into a scratch prefix, then builds
-# and runs a tiny program against it twice: with find_package(zkutil)
-# (shared and static) and with pkg-config.
+# and runs a tiny program against it: with find_package(zkutil) (shared
+# and static) and with pkg-config (zkutil.pc, found through its rpath, and
+# zkutil-static.pc).
 # Usage: run.sh BUILD_DIR WORK_DIR
 set -euo pipefail
 build=$1
@@ -22,10 +23,20 @@ cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/consumer_shared"
 "$work/cmake-build/consumer_static"
 
-echo "== pkg-config --cflags --libs zkutil"
+echo "== pkg-config --cflags --libs zkutil (runs without LD_LIBRARY_PATH: rpath)"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
 # shellcheck disable=SC2046 # word splitting of pkg-config output is intended
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc" "$here/project/main.c" \
     $(pkg-config --cflags --libs zkutil)
-LD_LIBRARY_PATH="$libdir" "$work/consumer_pc"
+env -u LD_LIBRARY_PATH "$work/consumer_pc"
+
+echo "== pkg-config --cflags --libs zkutil-static (no libzkutil.so needed)"
+# shellcheck disable=SC2046 # word splitting of pkg-config output is intended
+cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc_static" "$here/project/main.c" \
+    $(pkg-config --cflags --libs zkutil-static)
+if [[ $(ldd "$work/consumer_pc_static") == *libzkutil* ]]; then
+    echo "consumer_pc_static links libzkutil.so" >&2
+    exit 1
+fi
+"$work/consumer_pc_static"
 echo "downstream: all passed"

@@ -36,7 +36,8 @@ fn main() {
     println!("faults: seed {seed} (replay with ZKU_FAULT_SEED={seed})");
     let started = Instant::now();
     let mut world = world::World::start(seed);
-    let workloads: [(&str, fn(&mut world::World) -> Report); 5] = [
+    type Workload = fn(&mut world::World) -> Report;
+    let workloads: [(&str, Workload); 5] = [
         ("lock with fencing", lock_fencing::run),
         ("cas counter", cas_counter::run),
         ("detection delays", detection::run),

@@ -1,0 +1,3 @@
+module github.com/zkutil/zkutil/bindings/go
+
+go 1.19
