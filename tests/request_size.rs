@@ -276,3 +276,26 @@ fn credentials_at_and_over_the_limit() {
     drop(client);
     drop(changes);
 }
+
+#[test]
+fn lock_node_over_the_limit_is_refused_before_anything_is_sent() {
+    // The lock node's data is {"id": identifier, "val": val}: a huge
+    // identifier or value would make the create or set too large.
+    let (w, dir) = Watched::with_dir("size-lock");
+    let config = Config { lock_dir: Some(format!("{dir}/")), ..w.client.config().clone() };
+    let client = Client::connect(config).unwrap();
+    let id = "i".repeat(SERVER_PACKET_LIMIT);
+    let lock = Lock::new(&client, "big", LockOptions { identifier: Some(id), ..LockOptions::default() }).unwrap();
+    w.expect_too_large("acquire with a huge identifier", lock.acquire(T));
+    w.expect_too_large("try_acquire with a huge identifier", lock.try_acquire(T));
+    assert!(client.exists(lock.path(), T).unwrap().is_none(), "no node created");
+
+    let lock = Lock::new(&client, "small", LockOptions::default()).unwrap();
+    lock.acquire(T).unwrap();
+    let val = format!("\"{}\"", "v".repeat(SERVER_PACKET_LIMIT));
+    w.expect_too_large("set_val with a huge value", lock.set_val(&val, None, T));
+    assert_eq!(lock.state(), zkutil::LockState::Held);
+    assert_eq!(client.state(), SessionState::Connected);
+    lock.release(T).unwrap();
+    w.assert_never_disconnected();
+}

@@ -25,6 +25,7 @@ use super::monitor::Watching;
 use super::{Held, Holder, Inner, LockState, TryAcquire};
 use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
+use crate::packet::Write;
 use crate::runtime::{self, Deadline, Timeout};
 
 type CreateReply = std::result::Result<zk::Stat, zk::Error>;
@@ -102,6 +103,9 @@ impl Inner {
         mut on_holder: Option<&mut dyn FnMut(&Holder) -> bool>,
     ) -> Result<Outcome> {
         self.check_open()?;
+        // Our node (identifier and value) must fit the server's packet limit.
+        let node = self.node_data();
+        self.client.check_request(&Write::Create { path: &self.path, data: &node, acl: &self.acl, ttl: false })?;
         let what = format!("acquire {}", self.path);
         let deadline = timeout.deadline();
         let reply_deadline = self.client.reply_deadline(timeout, deadline);

@@ -268,6 +268,7 @@ impl Inner {
         let held = self.held_now(deadline, &what)?;
         let version = expected_version.unwrap_or(held.version);
         let node = data::encode(&self.identifier, &val);
+        self.client.check_request(&Write::SetData { path: &self.path, data: &node })?;
         let stat = runtime::block_on(async {
             let zk = self.client.ready(deadline).await?;
             reply_deadline.run(&what, zk.set_data(&self.path, &node, Some(version))).await?.map_err(Error::from)

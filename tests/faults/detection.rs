@@ -55,7 +55,8 @@ pub fn run(world: &mut World) -> Report {
         let lock = Lock::new(&client, "res", LockOptions::default()).unwrap();
         let seen: Seen = Arc::default();
         let sink = seen.clone();
-        lock.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push((new, Instant::now()))))).unwrap();
+        lock.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push((new, Instant::now())))))
+            .unwrap();
         lock.acquire(Timeout::After(Duration::from_secs(10))).unwrap();
         thread::sleep(Duration::from_millis(200));
 
