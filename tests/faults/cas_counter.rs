@@ -60,14 +60,7 @@ pub fn run(world: &mut World) -> Report {
     let mut report = Report::default();
     let dir = unique_path("faults-cas");
     let seconds = 20;
-    let routes: Vec<usize> = (0..CLIENTS).map(|_| world.new_route()).collect();
-    let children: Vec<_> = routes
-        .iter()
-        .map(|&r| {
-            let env = [(HOSTS_ENV, world.route(r).hosts()), (DIR_ENV, dir.clone()), (SECONDS_ENV, seconds.to_string())];
-            world.spawn("cas", &env)
-        })
-        .collect();
+    let (routes, children) = world.spawn_clients("cas", CLIENTS, &dir, seconds);
 
     thread::sleep(Duration::from_secs(2));
     let leader = world.kill_leader();

@@ -107,14 +107,7 @@ pub fn run(world: &mut World) -> Report {
     let direct = Client::connect(config(&world.hosts(), &dir)).unwrap();
     direct.create(&format!("{dir}/data"), b"0", &CreateOptions::persistent().with_parents(), T).unwrap();
     let seconds = 36;
-    let routes: Vec<usize> = (0..CLIENTS).map(|_| world.new_route()).collect();
-    let children: Vec<_> = routes
-        .iter()
-        .map(|&r| {
-            let env = [(HOSTS_ENV, world.route(r).hosts()), (DIR_ENV, dir.clone()), (SECONDS_ENV, seconds.to_string())];
-            world.spawn("lock", &env)
-        })
-        .collect();
+    let (routes, children) = world.spawn_clients("lock", CLIENTS, &dir, seconds);
     let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
     let lock_path = format!("{dir}/res");
     let holder_pid = || -> Option<u32> {

@@ -97,6 +97,24 @@ impl World {
         assert!(self.cluster.wait_for_quorum(Duration::from_secs(60)), "no quorum after healing");
     }
 
+    /// Starts `count` client processes of `role`, each on a route of its
+    /// own, working under `dir` for `seconds`; their routes and processes.
+    pub fn spawn_clients(&mut self, role: &str, count: usize, dir: &str, seconds: u64) -> (Vec<usize>, Vec<Child>) {
+        let routes: Vec<usize> = (0..count).map(|_| self.new_route()).collect();
+        let children = routes
+            .iter()
+            .map(|&r| {
+                let env = [
+                    (HOSTS_ENV, self.route(r).hosts()),
+                    (DIR_ENV, dir.to_string()),
+                    (SECONDS_ENV, seconds.to_string()),
+                ];
+                self.spawn(role, &env)
+            })
+            .collect();
+        (routes, children)
+    }
+
     /// Runs this binary as a client process of `role` with its output
     /// piped; `env` adds parameters.
     pub fn spawn(&self, role: &str, env: &[(&str, String)]) -> Child {
