@@ -56,8 +56,11 @@ pub(crate) fn guard(err: *mut *mut zku_error, body: impl FnOnce() -> Result<()>)
         Ok(()) => 0,
         Err(e) => {
             let rc = e.code().as_i32();
-            // SAFETY: as above; the object is freed by zku_error_free.
-            unsafe { write_out(err, zku_error::boxed(e)) };
+            // The caller asked for no details (NULL): make no object to leak.
+            if !err.is_null() {
+                // SAFETY: as above; the object is freed by zku_error_free.
+                unsafe { write_out(err, zku_error::boxed(e)) };
+            }
             rc
         }
     }
