@@ -38,7 +38,8 @@ args=(--hosts "$hosts" -n "$n")
 [ -z "$only" ] || args+=(--only "$only")
 target/release/zkutil-bench "${args[@]}"
 
-anchor_run=/work/shared/bench/anchors/run
+# The shared folder lies next to the repository.
+anchor_run=../shared/bench/anchors/run
 if [ "$anchors" = yes ] && [ -x "$anchor_run" ]; then
     echo
     echo "anchors on the same server:"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test: installs what is missing, then
 #   1. cargo test            (unit tests, integration tests against real
-#                             ZooKeeper servers the tests start themselves)
+#                             ZooKeeper servers the tests start themselves,
+#                             and the fault suite, tests/faults: also
+#                             scripts/faults.sh alone)
 #   2. the k3zkutil comparison of the pure helpers (Python, ctypes)
 #   3. ctest                 (C examples against a fixture server, header
 #                             C11/C++17 checks, install + downstream builds)

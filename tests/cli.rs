@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::ffi::OsStr;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::zk::{shared_server, unique_path};
 use zkutil::acl::Acl;
@@ -24,6 +26,12 @@ fn zkutil(args: &[&str]) -> Output {
 }
 
 fn zkutil_with_input(args: &[&str], input: Option<&[u8]>) -> Output {
+    let args: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+    zkutil_os(&args, input)
+}
+
+/// Runs zkutil with arguments that need not be UTF-8.
+fn zkutil_os(args: &[&OsStr], input: Option<&[u8]>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
         cmd.env_remove(k);
@@ -64,8 +72,20 @@ fn help_for_every_subcommand() {
     {
         assert!(main.contains(name), "main help mentions {name}");
     }
-    for sub in ["lock", "holder", "get", "set", "cas", "next", "wait-absent", "export", "import", "digest", "acl-entry"]
-    {
+    for sub in [
+        "lock",
+        "holder",
+        "get",
+        "set",
+        "cas",
+        "next",
+        "wait-absent",
+        "export",
+        "import",
+        "digest",
+        "acl-entry",
+        "completions",
+    ] {
         for form in [vec![sub, "--help"], vec![sub, "-h"], vec!["help", sub]] {
             let o = zkutil(&form);
             expect(&o, 0);
@@ -89,14 +109,19 @@ fn bad_command_lines_exit_2_with_a_message() {
         (&["get", "/a", "/b"], "unexpected argument \"/b\""),
         (&["get", "/a", "--nope"], "unknown option \"--nope\""),
         (&["get", "/a", "--timeout"], "--timeout needs a value"),
-        (&["get", "/a", "--timeout", "soon"], "--timeout takes seconds"),
-        (&["set", "/a", "v", "--version", "x"], "--version takes an integer"),
+        (&["get", "/a", "--timeout", "soon"], "--timeout: takes seconds"),
+        (&["get", "/a", "--timeout", "-1"], "--timeout: takes seconds"),
+        (&["get", "/a", "--stat=1"], "--stat takes no value"),
+        (&["set", "/a", "v", "--version", "x"], "--version: takes an integer"),
         (&["set", "/a", "v", "--version", "1", "--create"], "do not go together"),
         (&["--hosts", "h:0", "get", "/a"], "--hosts"),
         (&["get", "/a", "--auth", "nocolon"], "--auth"),
         (&["get", "/a", "--acl", "u:p:rx"], "--acl"),
         (&["digest", "nocolon"], "USER:PASSWORD"),
-        (&["digest", "a:b", "--hosts", "h:1"], "unknown option"),
+        (&["digest", "a:b", "--hosts", "h:1"], "connection options do not apply"),
+        (&["--hosts", "h:1", "digest", "a:b"], "connection options do not apply"),
+        (&["completions", "bash", "--lock-dir", "/x/"], "connection options do not apply"),
+        (&["completions", "tcsh"], "\"tcsh\" is not one of bash,"),
         (&["--bogus", "get", "/a"], "unknown option"),
     ];
     for (args, mentions) in cases {
@@ -166,8 +191,11 @@ fn get_and_set() {
     let o = zkutil(&["get", &secret, "--auth", "digest:xp:123"]);
     expect(&o, 0);
     assert_eq!(o.stdout, b"s");
-    // Global options also go before the subcommand.
+    // Global options also go before the subcommand; a repeated option
+    // takes its last value.
     expect(&zkutil(&["--auth=digest:xp:123", "get", &secret]), 0);
+    expect(&zkutil(&["--hosts", "127.0.0.1:1", "get", &secret, "--auth=digest:xp:123", "--hosts", &hosts()]), 0);
+    expect(&zkutil(&["get", &secret, "--auth", "digest:xp:123", "--timeout", "0.001", "--timeout", "20"]), 0);
 }
 
 #[test]
@@ -374,7 +402,10 @@ fn lock_timeout_and_holder() {
     expect(&o, 5);
     assert!(stdout(&o).is_empty());
     assert!(start.elapsed() >= Duration::from_millis(500));
-    expect(&zkutil(&["lock", &name, "--timeout", "0", "--timeout-exit", "42", "--", "true"]), 42);
+    assert!(stderr(&o).contains(&format!("held by {id:?}")), "names the holder: {}", stderr(&o));
+    let o = zkutil(&["lock", &name, "--timeout", "0", "--timeout-exit", "42", "--", "true"]);
+    expect(&o, 42);
+    assert!(stderr(&o).contains(&id), "names the holder: {}", stderr(&o));
     // A signal stops the wait; the holder keeps the lock.
     let waiter = spawn_zkutil(&["lock", &name, "--", "echo", "never"]);
     std::thread::sleep(Duration::from_millis(700));
@@ -564,4 +595,178 @@ fn next_and_wait_absent() {
     c.delete(&path, None, T).unwrap();
     expect(&finish(waiter), 0);
     expect(&zkutil(&["wait-absent", &path]), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Arguments: any text, any bytes after --, time limits, completions
+// ---------------------------------------------------------------------------
+
+#[test]
+fn non_ascii_names_and_values_round_trip() {
+    // k3zkutil names and values can be any text: the first character too.
+    let o = zkutil(&["digest", "名字:密码"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o).trim(), zkutil::acl::make_digest("名字:密码"));
+    let o = zkutil(&["acl-entry", "名字", "密码", "rw"]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o).trim(), format!("digest:名字:{}:rw", zkutil::acl::make_digest("名字:密码")));
+
+    let c = client();
+    let path = format!("{}-ünï", unique_path("cli-text"));
+    expect(&zkutil(&["set", &path, "値: ß", "--create"]), 0);
+    assert_eq!(c.get(&path, T).unwrap().0, "値: ß".as_bytes());
+    assert_eq!(zkutil(&["get", &path]).stdout, "値: ß".as_bytes());
+    let json = format!("{path}-json");
+    let o = zkutil(&["cas", &json, "--field", "ключ", "--set", "\"é\"", "--create"]);
+    expect(&o, 0);
+    assert_eq!(c.get(&json, T).unwrap().0, "{\"ключ\": \"é\"}".as_bytes());
+
+    // A lock whose name starts with a non-ASCII character, with a val; the
+    // command (zkutil holder) sees it held.
+    let (name, _) = lock_name("cli-lock");
+    let name = format!("名字-{name}");
+    let o = zkutil(&[
+        "lock",
+        &name,
+        "--val",
+        "{\"who\": \"ø\"}",
+        "--",
+        env!("CARGO_BIN_EXE_zkutil"),
+        "holder",
+        &name,
+        "--json",
+    ]);
+    expect(&o, 0);
+    let held: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(held["path"], format!("/lock/{name}"));
+    assert_eq!(held["val"], serde_json::json!({"who": "ø"}));
+    expect(&zkutil(&["holder", &name]), 3);
+}
+
+#[test]
+fn non_utf8_arguments_are_usage_errors_naming_the_argument() {
+    let bad = OsStr::from_bytes(b"/a\xffb");
+    let cases: &[(&[&OsStr], &str)] = &[
+        (&["get".as_ref(), bad], "PATH"),
+        (&["set".as_ref(), "/a".as_ref(), bad], "VALUE"),
+        (&["get".as_ref(), "/a".as_ref(), "--hosts".as_ref(), bad], "--hosts"),
+        (&["--auth".as_ref(), bad, "get".as_ref(), "/a".as_ref()], "--auth"),
+        (&["lock".as_ref(), bad, "--".as_ref(), "true".as_ref()], "NAME"),
+        (&["digest".as_ref(), bad], "USER:PASSWORD"),
+    ];
+    for (args, names) in cases {
+        let o = zkutil_os(args, None);
+        expect(&o, 2);
+        let err = stderr(&o);
+        assert!(err.contains(&format!("{names}: not valid UTF-8: \"/a\\xFFb\"")), "{args:?}: {err}");
+    }
+    // Not a subcommand or an option at all.
+    expect(&zkutil_os(&[bad], None), 2);
+    expect(&zkutil_os(&["get".as_ref(), "/a".as_ref(), OsStr::from_bytes(b"--\xff")], None), 2);
+}
+
+#[test]
+fn everything_after_double_dash_reaches_the_command_untouched() {
+    let (name, _) = lock_name("cli-dashes");
+    let words: Vec<&OsStr> = ["--timeout", "-x", "--", "--help", "-h", "--hosts", "ünï", "-"]
+        .iter()
+        .map(OsStr::new)
+        .chain([OsStr::from_bytes(b"bin\xff\xfe")])
+        .collect();
+    let mut args: Vec<&OsStr> =
+        ["lock", &name, "--", "sh", "-c", "printf '%s\\n' \"$@\"", "sh"].into_iter().map(OsStr::new).collect();
+    args.extend(&words);
+    let o = zkutil_os(&args, None);
+    expect(&o, 0);
+    let mut want = Vec::new();
+    for w in &words {
+        want.extend_from_slice(w.as_bytes());
+        want.push(b'\n');
+    }
+    assert_eq!(o.stdout, want, "stderr: {}", stderr(&o));
+}
+
+/// A loopback port nobody listens on.
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Runs zkutil against `hosts` and checks it gave up with `status` within
+/// `limit` plus a second.
+#[track_caller]
+fn gives_up_in_time(hosts: &str, args: &[&str], limit: Duration, status: i32) -> Output {
+    let mut all = vec!["--hosts", hosts];
+    all.extend_from_slice(args);
+    let start = Instant::now();
+    let o = zkutil(&all);
+    let took = start.elapsed();
+    expect(&o, status);
+    assert!(took < limit + Duration::from_secs(1), "{args:?} took {took:?}; stderr: {}", stderr(&o));
+    o
+}
+
+#[test]
+fn timeout_bounds_connecting_to_an_unreachable_server() {
+    // The connect timeout (10 s by default) is cut to --timeout.
+    let hosts = format!("127.0.0.1:{}", closed_port());
+    let (name, _) = lock_name("cli-unreachable");
+    let limit = Duration::from_secs(1);
+    let o = gives_up_in_time(&hosts, &["lock", &name, "--timeout", "1", "--", "true"], limit, 6);
+    assert!(stderr(&o).contains(&hosts), "{}", stderr(&o));
+    gives_up_in_time(&hosts, &["get", "/x", "--timeout", "1"], limit, 6);
+    gives_up_in_time(&hosts, &["next", "/x", "0", "--timeout", "1"], limit, 6);
+    // The connect timeout still applies when shorter.
+    let short = Duration::from_millis(300);
+    gives_up_in_time(&hosts, &["lock", &name, "--timeout", "30", "--connect-timeout", "0.3", "--", "true"], short, 6);
+}
+
+/// SIGCONTs a SIGSTOPped process when dropped, also when the test fails.
+struct Stopped(u32);
+
+impl Stopped {
+    fn new(pid: u32) -> Stopped {
+        assert!(Command::new("kill").args(["-s", "STOP", &pid.to_string()]).status().unwrap().success());
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-s", "CONT", &self.0.to_string()]).status();
+    }
+}
+
+#[test]
+fn timeout_bounds_connecting_to_a_stalled_server() {
+    let server = common::zk::ZkServer::start();
+    let _stalled = Stopped::new(server.jvm_pid().expect("the server's JVM"));
+    // The kernel still accepts connections; the server never answers.
+    let (name, _) = lock_name("cli-stalled");
+    let limit = Duration::from_millis(1500);
+    gives_up_in_time(&server.connect_string(), &["lock", &name, "--timeout", "1.5", "--", "true"], limit, 6);
+    gives_up_in_time(&server.connect_string(), &["holder", &name, "--timeout", "1.5"], limit, 6);
+}
+
+#[test]
+fn completions_for_each_shell() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let o = zkutil(&["completions", shell]);
+        expect(&o, 0);
+        let script = stdout(&o);
+        for word in ["zkutil", "wait-absent", "timeout-exit", "hosts"] {
+            assert!(script.contains(word), "{shell} completions mention {word}");
+        }
+    }
+    // bash loads it and completes a subcommand and an option.
+    let script = zkutil(&["completions", "bash"]).stdout;
+    let file = temp_file("completions");
+    std::fs::write(&file, script).unwrap();
+    let check = format!(
+        "source {}; COMP_WORDS=(zkutil wait-ab); COMP_CWORD=1; _zkutil zkutil wait-ab zkutil; echo ${{COMPREPLY[@]}}; \
+         COMP_WORDS=(zkutil lock --timeout-e); COMP_CWORD=2; _zkutil zkutil --timeout-e lock; echo ${{COMPREPLY[@]}}",
+        file.display()
+    );
+    let o = Command::new("bash").args(["--norc", "-c", &check]).output().unwrap();
+    assert_eq!(stdout(&o), "wait-absent\n--timeout-exit\n", "stderr: {}", stderr(&o));
+    let _ = std::fs::remove_file(file);
 }

@@ -8,6 +8,10 @@
 //!   swallowed (the server applied it), then the connection is cut.
 //!
 //! Faults are one-shot; the client's reconnection goes through normally.
+//!
+//! The link itself can also be degraded ([`Link`]): every frame delayed, or
+//! a blackhole that holds all traffic with the sockets kept open (a
+//! partition: the peers see silence, not a reset) until it is healed.
 //! ZooKeeper frames are a 4-byte big-endian length and a body; after the
 //! connect handshake a request body starts with xid (i32) and opcode (i32),
 //! a reply body with xid (i32), zxid (i64) and error (i32).
@@ -32,8 +36,20 @@ pub enum Fault {
     DropReply(Vec<i32>),
 }
 
+/// How frames cross the proxy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Link {
+    #[default]
+    Forward,
+    /// Each frame waits this long first.
+    Delay(std::time::Duration),
+    /// Nothing crosses (new connections are accepted but hold too).
+    Blackhole,
+}
+
 #[derive(Default)]
 struct State {
+    link: Link,
     fault: Option<Fault>,
     /// xid whose reply must be dropped (DropReply armed by a request).
     drop_xid: Option<(u64, i32)>,
@@ -121,6 +137,11 @@ impl Proxy {
         }
     }
 
+    /// Degrades (or heals, with `Link::Forward`) every connection.
+    pub fn set_link(&self, link: Link) {
+        self.state.lock().unwrap().link = link;
+    }
+
     /// Number of faults that fired.
     pub fn fired(&self) -> usize {
         self.state.lock().unwrap().fired
@@ -170,6 +191,7 @@ impl Pair {
                     }
                 }
                 first = false;
+                pass(&state);
                 if write_frame(&mut s_out, &frame).is_err() {
                     break;
                 }
@@ -193,12 +215,25 @@ impl Pair {
                     }
                 }
                 first = false;
+                pass(&state);
                 if write_frame(&mut c_out, &frame).is_err() {
                     break;
                 }
             }
             cut();
         });
+    }
+}
+
+/// Waits until the link lets a frame through.
+fn pass(state: &Mutex<State>) {
+    loop {
+        let link = state.lock().unwrap().link;
+        match link {
+            Link::Forward => return,
+            Link::Delay(d) => return thread::sleep(d),
+            Link::Blackhole => thread::sleep(std::time::Duration::from_millis(5)),
+        }
     }
 }
 

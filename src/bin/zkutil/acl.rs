@@ -1,54 +1,54 @@
 //! `zkutil digest` and `zkutil acl-entry`: k3zkutil's make_digest and
 //! make_acl_entry (no server involved).
 
+use clap::Args;
 use zkutil::acl;
 
-use crate::args::Parsed;
-use crate::{CliError, Global, Subcommand, exit};
+use crate::args::{TEXT, Text};
+use crate::{CliError, exit};
 
-pub static DIGEST: Subcommand = Subcommand {
-    name: "digest",
-    summary: "print base64(sha1(USER:PASSWORD)), ZooKeeper's digest",
-    help: "\
+pub const DIGEST_HELP: &str = "\
 Usage: zkutil digest USER:PASSWORD
 
 Prints the digest ZooKeeper's digest scheme stores for the credentials
 (k3zkutil's make_digest), e.g. `zkutil digest xp:123` prints
 LNcZO17uqqJ4GuYoSclIsGjYniQ=. The password may contain ':'.
-",
-    flags: &[],
-    connects: false,
-    run: digest,
-};
+";
 
-pub static ACL_ENTRY: Subcommand = Subcommand {
-    name: "acl-entry",
-    summary: "print digest:USER:DIGEST:PERMS for an ACL",
-    help: "\
+#[derive(Args)]
+pub struct DigestArgs {
+    #[arg(value_parser = Text(credentials), value_name = "USER:PASSWORD")]
+    credentials: String,
+}
+
+fn credentials(text: &str) -> Result<String, String> {
+    if text.contains(':') { Ok(text.to_string()) } else { Err(format!("expected USER:PASSWORD, got {text:?}")) }
+}
+
+pub const ACL_ENTRY_HELP: &str = "\
 Usage: zkutil acl-entry USER PASSWORD PERMS
 
 Prints digest:<USER>:<digest>:<PERMS> (k3zkutil's make_acl_entry). PERMS
 are letters of cdrwa (create, delete, read, write, admin), lower case;
 any other letter is refused with exit status 8.
-",
-    flags: &[],
-    connects: false,
-    run: acl_entry,
-};
+";
 
-fn digest(parsed: &Parsed, _: &Global) -> Result<u8, CliError> {
-    let [acc] = parsed.expect_positionals(&["USER:PASSWORD"])?[..] else { unreachable!() };
-    if !acc.contains(':') {
-        return Err(CliError::usage(format!("digest: expected USER:PASSWORD, got {acc:?}")));
-    }
-    println!("{}", acl::make_digest(acc));
+#[derive(Args)]
+pub struct AclEntryArgs {
+    #[arg(value_parser = TEXT)]
+    user: String,
+    #[arg(value_parser = TEXT)]
+    password: String,
+    #[arg(value_parser = TEXT)]
+    perms: String,
+}
+
+pub fn digest(args: DigestArgs) -> Result<u8, CliError> {
+    println!("{}", acl::make_digest(&args.credentials));
     Ok(exit::OK)
 }
 
-fn acl_entry(parsed: &Parsed, _: &Global) -> Result<u8, CliError> {
-    let [user, password, perms] = parsed.expect_positionals(&["USER", "PASSWORD", "PERMS"])?[..] else {
-        unreachable!()
-    };
-    println!("{}", acl::make_acl_entry(user, password, perms)?);
+pub fn acl_entry(args: AclEntryArgs) -> Result<u8, CliError> {
+    println!("{}", acl::make_acl_entry(&args.user, &args.password, &args.perms)?);
     Ok(exit::OK)
 }

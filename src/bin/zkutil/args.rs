@@ -1,154 +1,141 @@
-//! A small command-line parser: flags with or without a value
-//! (`--flag value` or `--flag=value`), positionals, and `--` ending the
-//! options (everything after it is kept as is, for `zkutil lock`).
+//! The pieces of the command-line grammar every subcommand shares, on
+//! clap: value parsers whose errors name the argument (non-UTF-8 text
+//! included), and clap's errors turned into zkutil's usage messages.
 //!
-//! Hand-written rather than clap: the whole grammar fits here, it keeps the
-//! library's dependency tree as it is, and the help texts are written by
-//! hand anyway (see each subcommand's `HELP`).
+//! The help texts stay hand-written (each subcommand's `HELP`, printed by
+//! clap through `override_help`); clap parses, completes and reports.
 
-use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::time::Duration;
 
-use crate::CliError;
+use clap::builder::TypedValueParser;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
+use clap::{Arg, Command};
 
-/// A flag a subcommand (or every subcommand) accepts.
+/// A value parser for text arguments: refuses non-UTF-8 and then applies
+/// `convert`; both errors name the argument (`--timeout`, `PATH`).
 #[derive(Clone, Copy)]
-pub struct Flag {
-    pub name: &'static str,
-    pub takes_value: bool,
-}
+pub struct Text<T>(pub fn(&str) -> Result<T, String>);
 
-pub const fn flag(name: &'static str) -> Flag {
-    Flag { name, takes_value: false }
-}
+/// Any text, as given.
+pub const TEXT: Text<String> = Text(text);
+/// Seconds, fractions allowed, 0 or more.
+pub const SECONDS: Text<Duration> = Text(seconds);
+/// An exit status.
+pub const STATUS: Text<u8> = Text(integer);
 
-pub const fn opt(name: &'static str) -> Flag {
-    Flag { name, takes_value: true }
-}
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Text<T> {
+    type Value = T;
 
-/// What the command line said.
-#[derive(Debug, Default)]
-pub struct Parsed {
-    values: HashMap<&'static str, Vec<String>>,
-    pub positionals: Vec<String>,
-    /// The words after `--`, when `--` was given.
-    pub rest: Option<Vec<String>>,
-}
-
-impl Parsed {
-    pub fn has(&self, name: &str) -> bool {
-        self.values.contains_key(name)
+    fn parse_ref(&self, cmd: &Command, arg: Option<&Arg>, value: &OsStr) -> Result<T, clap::Error> {
+        let name = arg.map_or_else(|| "an argument".to_string(), arg_name);
+        let text = value.to_str().ok_or_else(|| invalid(cmd, format!("{name}: not valid UTF-8: {value:?}")))?;
+        (self.0)(text).map_err(|message| invalid(cmd, format!("{name}: {message}")))
     }
+}
 
-    /// The last value given for a flag.
-    pub fn value(&self, name: &str) -> Option<&str> {
-        self.values.get(name).and_then(|v| v.last()).map(String::as_str)
+/// How messages call an argument: `--timeout` for an option, `PATH` for a
+/// positional.
+fn arg_name(arg: &Arg) -> String {
+    match (arg.get_long(), arg.get_value_names()) {
+        (Some(long), _) => format!("--{long}"),
+        (None, Some([name, ..])) => name.to_string(),
+        _ => arg.get_id().to_string(),
     }
+}
 
-    /// Every value given for a repeatable flag, in order.
-    pub fn values(&self, name: &str) -> &[String] {
-        self.values.get(name).map_or(&[], Vec::as_slice)
+/// A usage error carrying its whole message (see [`usage_message`]).
+fn invalid(cmd: &Command, message: String) -> clap::Error {
+    let mut error = clap::Error::new(ErrorKind::ValueValidation).with_cmd(cmd);
+    error.insert(ContextKind::Custom, ContextValue::String(message));
+    error
+}
+
+fn text(text: &str) -> Result<String, String> {
+    Ok(text.to_string())
+}
+
+pub fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 1e9)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("takes seconds (0 or more), got {text:?}"))
+}
+
+/// Seconds, more than 0.
+pub fn positive_seconds(text: &str) -> Result<Duration, String> {
+    match seconds(text)? {
+        d if d.is_zero() => Err("must be positive".to_string()),
+        d => Ok(d),
     }
+}
 
-    /// Exactly `names.len()` positionals (named in the error message).
-    pub fn expect_positionals(&self, names: &[&str]) -> Result<Vec<&str>, CliError> {
-        if self.positionals.len() < names.len() {
-            return Err(CliError::usage(format!("missing {}", names[self.positionals.len()..].join(" "))));
+pub fn integer<T: std::str::FromStr>(text: &str) -> Result<T, String> {
+    text.parse().map_err(|_| format!("takes an integer, got {text:?}"))
+}
+
+/// The message for a command line clap refused (help and version requests
+/// are not errors and are handled before).
+pub fn usage_message(error: &clap::Error) -> String {
+    let text = |kind| match error.get(kind) {
+        Some(ContextValue::String(s)) => s.clone(),
+        Some(ContextValue::Strings(list)) => list.join(" "),
+        Some(ContextValue::StyledStr(s)) => s.to_string(),
+        _ => String::new(),
+    };
+    let list = |kind| match error.get(kind) {
+        Some(ContextValue::Strings(list)) => list.clone(),
+        _ => Vec::new(),
+    };
+    let arg = text(ContextKind::InvalidArg);
+    // "--timeout <S>" -> "--timeout"; "<PATH>" -> "PATH".
+    let bare = |arg: &str| arg.split(' ').next().unwrap_or_default().trim_matches(['<', '>']).to_string();
+    match error.kind() {
+        ErrorKind::ValueValidation if error.get(ContextKind::Custom).is_some() => text(ContextKind::Custom),
+        ErrorKind::InvalidSubcommand => {
+            format!("unknown subcommand {:?} (zkutil --help lists them)", text(ContextKind::InvalidSubcommand))
         }
-        if self.positionals.len() > names.len() {
-            return Err(CliError::usage(format!("unexpected argument {:?}", self.positionals[names.len()])));
+        ErrorKind::UnknownArgument if arg.starts_with('-') => format!("unknown option {arg:?}"),
+        ErrorKind::UnknownArgument => format!("unexpected argument {arg:?}"),
+        ErrorKind::MissingRequiredArgument => {
+            let names: Vec<String> = list(ContextKind::InvalidArg).iter().map(|a| bare(a)).collect();
+            format!("missing {}", names.join(" "))
         }
-        Ok(self.positionals.iter().map(String::as_str).collect())
-    }
-
-    /// A `--timeout`-style value in seconds (fractions allowed; 0 makes one
-    /// attempt without waiting). `None` when not given.
-    pub fn seconds(&self, name: &str) -> Result<Option<Duration>, CliError> {
-        let Some(text) = self.value(name) else { return Ok(None) };
-        let secs: f64 = text
-            .parse()
-            .ok()
-            .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s < 1e9)
-            .ok_or_else(|| CliError::usage(format!("--{name} takes seconds (0 or more), got {text:?}")))?;
-        Ok(Some(Duration::from_secs_f64(secs)))
-    }
-
-    pub fn integer<T: std::str::FromStr>(&self, name: &str) -> Result<Option<T>, CliError> {
-        let Some(text) = self.value(name) else { return Ok(None) };
-        text.parse().map(Some).map_err(|_| CliError::usage(format!("--{name} takes an integer, got {text:?}")))
-    }
-}
-
-/// Parses `args` against `flags`. A word starting with `-` that is not a
-/// known flag is refused, except `-` alone and negative numbers, which are
-/// positionals.
-pub fn parse(args: &[String], flags: &[Flag]) -> Result<Parsed, CliError> {
-    let mut parsed = Parsed::default();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = &args[i];
-        i += 1;
-        if arg == "--" {
-            parsed.rest = Some(args[i..].to_vec());
-            break;
+        ErrorKind::InvalidValue if text(ContextKind::InvalidValue).is_empty() => {
+            format!("{} needs a value", bare(&arg))
         }
-        let is_number = arg.len() > 1 && arg[1..].chars().next().is_some_and(|c| c.is_ascii_digit());
-        if !arg.starts_with('-') || arg == "-" || (arg.starts_with('-') && !arg.starts_with("--") && is_number) {
-            parsed.positionals.push(arg.clone());
-            continue;
+        ErrorKind::TooManyValues => format!("{} takes no value", bare(&arg)),
+        ErrorKind::InvalidValue => format!(
+            "{}: {:?} is not one of {}",
+            bare(&arg),
+            text(ContextKind::InvalidValue),
+            list(ContextKind::ValidValue).join(", ")
+        ),
+        // Anything else: clap's own first line.
+        _ => {
+            let rendered = error.render().to_string();
+            let first = rendered.lines().next().unwrap_or_default();
+            first.strip_prefix("error: ").unwrap_or(first).to_string()
         }
-        let body = arg.trim_start_matches('-');
-        let (name, inline) = match body.split_once('=') {
-            Some((n, v)) => (n, Some(v.to_string())),
-            None => (body, None),
-        };
-        let name = if arg == "-h" { "help" } else { name };
-        let spec =
-            flags.iter().find(|f| f.name == name).ok_or_else(|| CliError::usage(format!("unknown option {arg:?}")))?;
-        let value = if spec.takes_value {
-            match inline {
-                Some(v) => v,
-                None => {
-                    let v = args.get(i).cloned().ok_or_else(|| CliError::usage(format!("--{name} needs a value")))?;
-                    i += 1;
-                    v
-                }
-            }
-        } else {
-            if inline.is_some() {
-                return Err(CliError::usage(format!("--{name} takes no value")));
-            }
-            String::new()
-        };
-        parsed.values.entry(spec.name).or_default().push(value);
     }
-    Ok(parsed)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_string).collect()
-    }
-
     #[test]
-    fn flags_positionals_and_rest() {
-        let flags = [opt("timeout"), flag("json"), opt("hosts")];
-        let p = parse(&words("a --timeout 1.5 --json b --hosts=h:1 -5 - -- cmd --json x"), &flags).unwrap();
-        assert_eq!(p.positionals, ["a", "b", "-5", "-"]);
-        assert_eq!(p.value("timeout"), Some("1.5"));
-        assert_eq!(p.seconds("timeout").unwrap(), Some(Duration::from_millis(1500)));
-        assert!(p.has("json"));
-        assert_eq!(p.value("hosts"), Some("h:1"));
-        assert_eq!(p.rest.as_deref(), Some(&words("cmd --json x")[..]));
-        assert!(parse(&words("--nope"), &flags).is_err());
-        assert!(parse(&words("--timeout"), &flags).is_err());
-        assert!(parse(&words("--json=1"), &flags).is_err());
-        let p = parse(&words("--timeout -1"), &flags).unwrap();
-        assert!(p.seconds("timeout").is_err());
-        assert_eq!(p.expect_positionals(&[]).unwrap().len(), 0);
-        assert!(p.expect_positionals(&["PATH"]).is_err());
+    fn value_parsers() {
+        assert_eq!(seconds("1.5"), Ok(Duration::from_millis(1500)));
+        assert_eq!(seconds("0"), Ok(Duration::ZERO));
+        for bad in ["-1", "soon", "inf", "NaN", "1e10", ""] {
+            assert!(seconds(bad).is_err(), "{bad}");
+        }
+        assert_eq!(positive_seconds("0.25"), Ok(Duration::from_millis(250)));
+        assert_eq!(positive_seconds("0"), Err("must be positive".to_string()));
+        assert!(positive_seconds("x").unwrap_err().contains("takes seconds"));
+        assert_eq!(integer::<u8>("75"), Ok(75));
+        assert!(integer::<u8>("300").is_err());
     }
 }

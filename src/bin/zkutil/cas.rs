@@ -5,13 +5,14 @@ use zkutil::cas::{self, CasOptions, Decision};
 use zkutil::hierarchy::json::{self, Json};
 use zkutil::{Code, Error};
 
-use crate::args::{Parsed, flag, opt};
-use crate::{CliError, Global, Subcommand, exit, timeout_flag};
+use std::time::Duration;
 
-pub static CAS: Subcommand = Subcommand {
-    name: "cas",
-    summary: "atomically update a JSON node: a counter or one field",
-    help: "\
+use clap::Args;
+
+use crate::args::{SECONDS, TEXT, Text};
+use crate::{CliError, Global, deadline, exit, left};
+
+pub const CAS_HELP: &str = "\
 Usage: zkutil cas PATH (--incr | --add N | --set JSON) [OPTIONS]
 
 Reads the node's JSON value and version, computes the new value, and
@@ -37,51 +38,69 @@ Options:
   --timeout S     give up after S seconds (default 10); a write cut off by
                   the timeout or a connection loss that cannot be resolved
                   gives exit status 9
-",
-    flags: &[flag("incr"), opt("add"), opt("set"), opt("field"), flag("create"), opt("max-attempts"), opt("timeout")],
-    connects: true,
-    run: run_cas,
-};
+";
+
+#[derive(Args)]
+pub struct CasArgs {
+    #[arg(value_parser = TEXT)]
+    path: String,
+    #[arg(long)]
+    incr: bool,
+    #[arg(long, value_parser = Text(crate::args::integer::<i64>))]
+    add: Option<i64>,
+    #[arg(long, value_parser = Text(json_value))]
+    set: Option<Json>,
+    #[arg(long, value_parser = Text(field))]
+    field: Option<Field>,
+    #[arg(long)]
+    create: bool,
+    #[arg(long, value_parser = Text(crate::args::integer::<u32>))]
+    max_attempts: Option<u32>,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+}
+
+fn json_value(text: &str) -> Result<Json, String> {
+    json::parse(text).map_err(|e| e.message().to_string())
+}
+
+/// `--field a.b.c`: the keys of nested objects.
+#[derive(Clone)]
+struct Field(Vec<String>);
+
+fn field(text: &str) -> Result<Field, String> {
+    if text.split('.').any(str::is_empty) {
+        return Err(format!("bad field {text:?}"));
+    }
+    Ok(Field(text.split('.').map(str::to_string).collect()))
+}
 
 enum Op {
     Add(i64),
     Set(Json),
 }
 
-fn run_cas(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [path] = parsed.expect_positionals(&["PATH"])?[..] else { unreachable!() };
-    let ops = [parsed.has("incr"), parsed.has("add"), parsed.has("set")];
-    if ops.iter().filter(|x| **x).count() != 1 {
-        return Err(CliError::usage("cas: give one of --incr, --add N, --set JSON"));
-    }
-    let op = if parsed.has("incr") {
-        Op::Add(1)
-    } else if let Some(n) = parsed.integer::<i64>("add")? {
-        Op::Add(n)
-    } else {
-        let text = parsed.value("set").unwrap_or_default();
-        Op::Set(json::parse(text).map_err(|e| CliError::usage(format!("cas: --set: {}", e.message())))?)
+pub fn cas(args: CasArgs, global: &Global) -> Result<u8, CliError> {
+    let CasArgs { path, incr, add, set, field, create, max_attempts, timeout } = args;
+    let path = path.as_str();
+    let op = match (incr, add, set) {
+        (true, None, None) => Op::Add(1),
+        (false, Some(n), None) => Op::Add(n),
+        (false, None, Some(value)) => Op::Set(value),
+        _ => return Err(CliError::usage("cas: give one of --incr, --add N, --set JSON")),
     };
-    let field: Vec<String> = match parsed.value("field") {
-        Some(f) if f.split('.').any(str::is_empty) => return Err(CliError::usage(format!("cas: bad --field {f:?}"))),
-        Some(f) => f.split('.').map(str::to_string).collect(),
-        None => Vec::new(),
-    };
-    let max_attempts = parsed.integer::<u32>("max-attempts")?.unwrap_or(0);
-    let timeout = timeout_flag(parsed, crate::node::DEFAULT_TIMEOUT)?;
+    let field = field.map_or_else(Vec::new, |f| f.0);
+    let max_attempts = max_attempts.unwrap_or(0);
+    let deadline = deadline(timeout, crate::node::DEFAULT_TIMEOUT);
     let initial: &[u8] = match (&op, field.is_empty()) {
         (_, false) => b"{}",
         (Op::Add(_), true) => b"0",
         (Op::Set(_), true) => b"null",
     };
-    let options = CasOptions {
-        json: true,
-        create_with: parsed.has("create").then(|| initial.to_vec()),
-        create_parents: parsed.has("create"),
-    };
-    let client = global.connect()?;
+    let options = CasOptions { json: true, create_with: create.then(|| initial.to_vec()), create_parents: create };
+    let client = global.connect(deadline)?;
     let mut result_value = String::new();
-    let outcome = cas::update(&client, path, options, max_attempts, timeout, |c| {
+    let outcome = cas::update(&client, path, options, max_attempts, left(deadline), |c| {
         let text = std::str::from_utf8(c.value()).map_err(|_| Error::new(Code::BadJson, "not UTF-8"))?;
         let mut value = json::parse(text).map_err(|e| e.context(format!("cas {path}")))?;
         let target = target_mut(&mut value, &field, path)?;

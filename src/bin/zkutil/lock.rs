@@ -1,24 +1,23 @@
 //! `zkutil lock` (flock(1) over a ZooKeeper lock) and `zkutil holder`.
 
+use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use clap::Args;
 use zkutil::{Code, Lock, LockOptions, LockState, Timeout};
 
-use crate::args::{Parsed, flag, opt};
-use crate::{CliError, Global, Subcommand, exit, signals, timeout_flag};
+use crate::args::{SECONDS, STATUS, TEXT, Text};
+use crate::{CliError, Global, deadline, exit, left, signals};
 
 /// Status when the lock was lost while the command ran (EX_TEMPFAIL:
 /// "temporary failure; the user is invited to retry").
 pub const LOST_EXIT: u8 = 75;
 
-pub static LOCK: Subcommand = Subcommand {
-    name: "lock",
-    summary: "run a command while holding a lock, like flock(1)",
-    help: "\
+pub const LOCK_HELP: &str = "\
 Usage: zkutil lock NAME [OPTIONS] -- CMD [ARGS...]
 
 Acquires the lock NAME (the node lock-dir + NAME, k3zkutil's ZKLock: Python
@@ -58,16 +57,39 @@ Options:
 Exit status: CMD's; --timeout-exit; --lost-exit; 126 (CMD cannot be run),
 127 (CMD not found), 128+N (CMD killed by signal N, or zkutil stopped by
 signal N while waiting), otherwise as for every subcommand.
-",
-    flags: &[opt("timeout"), opt("timeout-exit"), opt("signal"), opt("kill-after"), opt("lost-exit"), opt("val")],
-    connects: true,
-    run: lock,
-};
+";
 
-pub static HOLDER: Subcommand = Subcommand {
-    name: "holder",
-    summary: "print who holds a lock (exit status 3 when free)",
-    help: "\
+#[derive(Args)]
+pub struct LockArgs {
+    #[arg(value_parser = TEXT)]
+    name: String,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+    #[arg(long, value_parser = STATUS, default_value_t = exit::TIMEOUT)]
+    timeout_exit: u8,
+    #[arg(long, value_parser = Text(signal), default_value = "TERM")]
+    signal: libc::c_int,
+    #[arg(long, value_parser = SECONDS)]
+    kill_after: Option<Duration>,
+    #[arg(long, value_parser = STATUS, default_value_t = LOST_EXIT)]
+    lost_exit: u8,
+    #[arg(long, value_parser = Text(json))]
+    val: Option<String>,
+    /// Everything after `--`, as given (any bytes, leading dashes too).
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+fn signal(name: &str) -> Result<libc::c_int, String> {
+    signals::parse(name).ok_or_else(|| format!("unknown signal {name:?}"))
+}
+
+fn json(text: &str) -> Result<String, String> {
+    zkutil::json::validate(text).map_err(|e| e.message().to_string())?;
+    Ok(text.to_string())
+}
+
+pub const HOLDER_HELP: &str = "\
 Usage: zkutil holder NAME [OPTIONS]
 
 Prints the identifier of the lock's holder (node_id-ip-pid-uuid, as
@@ -77,38 +99,29 @@ Options:
   --json        print {\"path\", \"id\", \"val\", \"version\", \"token\"} instead
                 (token: the fencing token, the node's creation zxid)
   --timeout S   give up after S seconds (default 10)
-",
-    flags: &[flag("json"), opt("timeout")],
-    connects: true,
-    run: holder,
-};
+";
 
-fn status_flag(parsed: &Parsed, name: &str, default: u8) -> Result<u8, CliError> {
-    Ok(parsed.integer::<u8>(name)?.unwrap_or(default))
+#[derive(Args)]
+pub struct HolderArgs {
+    #[arg(value_parser = TEXT)]
+    name: String,
+    #[arg(long)]
+    json: bool,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
 }
 
-fn lock(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [name] = parsed.expect_positionals(&["NAME"])?[..] else { unreachable!() };
-    let command = match &parsed.rest {
-        Some(rest) if !rest.is_empty() => rest.clone(),
-        _ => return Err(CliError::usage("lock: missing -- CMD [ARGS...]")),
-    };
-    let timeout = timeout_flag(parsed, Timeout::Forever)?;
-    let timeout_exit = status_flag(parsed, "timeout-exit", exit::TIMEOUT)?;
-    let lost_exit = status_flag(parsed, "lost-exit", LOST_EXIT)?;
-    let signal = match parsed.value("signal") {
-        Some(s) => signals::parse(s).ok_or_else(|| CliError::usage(format!("lock: unknown signal {s:?}")))?,
-        None => libc::SIGTERM,
-    };
-    let kill_after = parsed.seconds("kill-after")?;
-    let val = parsed.value("val");
-    if let Some(v) = val {
-        zkutil::json::validate(v).map_err(|e| CliError::usage(format!("lock: --val: {}", e.message())))?;
+pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
+    let LockArgs { name, timeout, timeout_exit, signal, kill_after, lost_exit, val, command } = args;
+    if command.is_empty() {
+        return Err(CliError::usage("lock: missing -- CMD [ARGS...]"));
     }
+    // Connecting counts against --timeout too.
+    let deadline = deadline(timeout, Timeout::Forever);
 
     signals::install();
-    let client = global.connect()?;
-    let lock = Arc::new(Lock::new(&client, name, LockOptions::default())?);
+    let client = global.connect(deadline)?;
+    let lock = Arc::new(Lock::new(&client, &name, LockOptions::default())?);
 
     // A signal while waiting cancels the acquire (checked by a helper
     // thread: the acquire blocks this one).
@@ -126,13 +139,14 @@ fn lock(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
             }
         })
     };
-    let acquired = lock.acquire(timeout);
+    let acquired = lock.acquire(left(deadline));
     waiting.store(false, std::sync::atomic::Ordering::SeqCst);
     let _ = canceller.join();
     let token = match acquired {
         Ok(token) => token,
         Err(e) if e.code() == Code::OperationTimeout => {
-            eprintln!("zkutil: lock {}: not acquired in time (held by another)", lock.path());
+            // The message names the holder.
+            eprintln!("zkutil: lock {}: not acquired in time: {}", lock.path(), e.message());
             close(&lock, &client);
             return Ok(timeout_exit);
         }
@@ -147,7 +161,7 @@ fn lock(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
         }
     };
     if let Some(v) = val {
-        if let Err(e) = lock.set_val(v, None, Timeout::After(Duration::from_secs(10))) {
+        if let Err(e) = lock.set_val(&v, None, Timeout::After(Duration::from_secs(10))) {
             close(&lock, &client);
             return Err(e.into());
         }
@@ -251,12 +265,11 @@ fn close(lock: &Lock, client: &zkutil::Client) {
     client.close();
 }
 
-fn holder(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [name] = parsed.expect_positionals(&["NAME"])?[..] else { unreachable!() };
-    let timeout = timeout_flag(parsed, crate::node::DEFAULT_TIMEOUT)?;
-    let client = global.connect()?;
-    let lock = Lock::new(&client, name, LockOptions::default())?;
-    let result = lock.holder(timeout);
+pub fn holder(args: HolderArgs, global: &Global) -> Result<u8, CliError> {
+    let deadline = deadline(args.timeout, crate::node::DEFAULT_TIMEOUT);
+    let client = global.connect(deadline)?;
+    let lock = Lock::new(&client, &args.name, LockOptions::default())?;
+    let result = lock.holder(left(deadline));
     let path = lock.path().to_string();
     drop(lock);
     client.close();
@@ -264,7 +277,7 @@ fn holder(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
         eprintln!("zkutil: lock {path} is free");
         return Ok(exit::NOT_FOUND);
     };
-    if parsed.has("json") {
+    if args.json {
         let data: serde_json::Value = serde_json::from_slice(&holder.data).unwrap_or(serde_json::Value::Null);
         let out = serde_json::json!({
             "path": path,

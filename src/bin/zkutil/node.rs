@@ -5,16 +5,15 @@ use std::time::Duration;
 
 use zkutil::{CreateOptions, Stat, Timeout};
 
-use crate::args::{Parsed, flag, opt};
-use crate::{CliError, Global, Subcommand, exit, timeout_flag};
+use clap::Args;
+
+use crate::args::{SECONDS, TEXT, Text};
+use crate::{CliError, Global, deadline, exit, left};
 
 /// Node operations give up after this long by default.
 pub const DEFAULT_TIMEOUT: Timeout = Timeout::After(Duration::from_secs(10));
 
-pub static GET: Subcommand = Subcommand {
-    name: "get",
-    summary: "print a node's data",
-    help: "\
+pub const GET_HELP: &str = "\
 Usage: zkutil get PATH [OPTIONS]
 
 Writes the node's data to stdout exactly as stored (no newline added;
@@ -24,16 +23,19 @@ Options:
   --stat        print the node's stat as one JSON line instead of the data
                 (version, czxid, mtime, data_length, num_children, ...)
   --timeout S   give up after S seconds (default 10)
-",
-    flags: &[flag("stat"), opt("timeout")],
-    connects: true,
-    run: get,
-};
+";
 
-pub static SET: Subcommand = Subcommand {
-    name: "set",
-    summary: "replace a node's data (optionally only at a given version)",
-    help: "\
+#[derive(Args)]
+pub struct GetArgs {
+    #[arg(value_parser = TEXT)]
+    path: String,
+    #[arg(long)]
+    stat: bool,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+}
+
+pub const SET_HELP: &str = "\
 Usage: zkutil set PATH VALUE [OPTIONS]
 
 Replaces the node's data with VALUE (its bytes as given; `-` reads the data
@@ -48,11 +50,28 @@ Options:
   --timeout S   give up after S seconds (default 10); on a timeout or a
                 connection loss the write may or may not have been applied
                 (exit status 9)
-",
-    flags: &[opt("version"), flag("create"), opt("timeout")],
-    connects: true,
-    run: set,
-};
+";
+
+#[derive(Args)]
+pub struct SetArgs {
+    #[arg(value_parser = TEXT)]
+    path: String,
+    #[arg(value_parser = TEXT)]
+    value: String,
+    #[arg(long, value_parser = Text(version))]
+    version: Option<i32>,
+    #[arg(long)]
+    create: bool,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+}
+
+fn version(text: &str) -> Result<i32, String> {
+    match crate::args::integer(text)? {
+        v if v < 0 => Err("must be 0 or more".to_string()),
+        v => Ok(v),
+    }
+}
 
 pub fn stat_json(stat: &Stat) -> String {
     format!(
@@ -72,30 +91,26 @@ pub fn stat_json(stat: &Stat) -> String {
     )
 }
 
-fn get(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [path] = parsed.expect_positionals(&["PATH"])?[..] else { unreachable!() };
-    let timeout = timeout_flag(parsed, DEFAULT_TIMEOUT)?;
-    zkutil::path::validate(path)?;
-    let client = global.connect()?;
-    let result = client.get(path, timeout);
+pub fn get(args: GetArgs, global: &Global) -> Result<u8, CliError> {
+    let deadline = deadline(args.timeout, DEFAULT_TIMEOUT);
+    zkutil::path::validate(&args.path)?;
+    let client = global.connect(deadline)?;
+    let result = client.get(&args.path, left(deadline));
     client.close();
     let (data, stat) = result?;
     let mut out = std::io::stdout().lock();
-    let written = if parsed.has("stat") { writeln!(out, "{}", stat_json(&stat)) } else { out.write_all(&data) };
+    let written = if args.stat { writeln!(out, "{}", stat_json(&stat)) } else { out.write_all(&data) };
     written.and_then(|_| out.flush()).map_err(|e| CliError::io("stdout", e))?;
     Ok(exit::OK)
 }
 
-fn set(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [path, value] = parsed.expect_positionals(&["PATH", "VALUE"])?[..] else { unreachable!() };
-    let version: Option<i32> = parsed.integer("version")?;
-    if version.is_some_and(|v| v < 0) {
-        return Err(CliError::usage("set: --version must be 0 or more"));
-    }
-    if version.is_some() && parsed.has("create") {
+pub fn set(args: SetArgs, global: &Global) -> Result<u8, CliError> {
+    let SetArgs { path, value, version, create, timeout } = args;
+    if version.is_some() && create {
         return Err(CliError::usage("set: --create and --version do not go together"));
     }
-    let timeout = timeout_flag(parsed, DEFAULT_TIMEOUT)?;
+    let deadline = deadline(timeout, DEFAULT_TIMEOUT);
+    let path = path.as_str();
     zkutil::path::validate(path)?;
     let data = if value == "-" {
         let mut data = Vec::new();
@@ -104,13 +119,13 @@ fn set(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
     } else {
         value.as_bytes().to_vec()
     };
-    let client = global.connect()?;
-    let mut result = client.set(path, &data, version, timeout);
-    if parsed.has("create") && result.as_ref().is_err_and(|e| e.code() == zkutil::Code::NoNode) {
-        result = match client.create(path, &data, &CreateOptions::persistent().with_parents(), timeout) {
+    let client = global.connect(deadline)?;
+    let mut result = client.set(path, &data, version, left(deadline));
+    if create && result.as_ref().is_err_and(|e| e.code() == zkutil::Code::NoNode) {
+        result = match client.create(path, &data, &CreateOptions::persistent().with_parents(), left(deadline)) {
             Ok((_, stat)) => Ok(stat),
             // Created meanwhile by someone else: set it after all.
-            Err(e) if e.code() == zkutil::Code::NodeExists => client.set(path, &data, None, timeout),
+            Err(e) if e.code() == zkutil::Code::NodeExists => client.set(path, &data, None, left(deadline)),
             Err(e) => Err(e),
         };
     }

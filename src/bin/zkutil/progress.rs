@@ -5,7 +5,16 @@
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
-use crate::args::Parsed;
+use clap::Args;
+
+/// `--progress` and `--no-progress` (which wins).
+#[derive(Args)]
+pub struct ProgressArgs {
+    #[arg(long)]
+    progress: bool,
+    #[arg(long)]
+    no_progress: bool,
+}
 
 pub struct Progress {
     label: &'static str,
@@ -15,9 +24,8 @@ pub struct Progress {
 }
 
 impl Progress {
-    pub fn new(label: &'static str, parsed: &Parsed) -> Progress {
-        let enabled =
-            if parsed.has("no-progress") { false } else { parsed.has("progress") || std::io::stderr().is_terminal() };
+    pub fn new(label: &'static str, args: &ProgressArgs) -> Progress {
+        let enabled = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
         Progress { label, enabled, last: None, drawn: false }
     }
 

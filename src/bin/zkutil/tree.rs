@@ -2,18 +2,17 @@
 //! docs/hierarchy.md for the format).
 
 use std::io::{Read, Write};
+use std::time::Duration;
 
+use clap::Args;
 use zkutil::Timeout;
 use zkutil::hierarchy::{self, Document, ExportFormat, ExportOptions, ImportOptions, Users};
 
-use crate::args::{Parsed, flag, opt};
-use crate::progress::Progress;
-use crate::{CliError, Global, Subcommand, exit, timeout_flag};
+use crate::args::{SECONDS, TEXT};
+use crate::progress::{Progress, ProgressArgs};
+use crate::{CliError, Global, deadline, exit, left};
 
-pub static EXPORT: Subcommand = Subcommand {
-    name: "export",
-    summary: "write a subtree (values and ACLs) as a JSON document to stdout",
-    help: "\
+pub const EXPORT_HELP: &str = "\
 Usage: zkutil export PATH [OPTIONS]
 
 Writes the subtree at PATH as a hierarchy document (docs/hierarchy.md) to
@@ -33,24 +32,27 @@ Options:
   --progress, --no-progress
                          the progress line on stderr (default: when stderr
                          is a terminal)
-",
-    flags: &[
-        opt("users"),
-        flag("omit-inherited-acl"),
-        flag("k3zkutil"),
-        flag("compact"),
-        opt("timeout"),
-        flag("progress"),
-        flag("no-progress"),
-    ],
-    connects: true,
-    run: export,
-};
+";
 
-pub static IMPORT: Subcommand = Subcommand {
-    name: "import",
-    summary: "create or update a subtree from a JSON document (FILE, - for stdin)",
-    help: "\
+#[derive(Args)]
+pub struct ExportArgs {
+    #[arg(value_parser = TEXT)]
+    path: String,
+    #[arg(long, value_parser = TEXT)]
+    users: Option<String>,
+    #[arg(long)]
+    omit_inherited_acl: bool,
+    #[arg(long)]
+    k3zkutil: bool,
+    #[arg(long)]
+    compact: bool,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+    #[command(flatten)]
+    progress: ProgressArgs,
+}
+
+pub const IMPORT_HELP: &str = "\
 Usage: zkutil import FILE [OPTIONS]
 
 Creates the tree a hierarchy document describes (docs/hierarchy.md; FILE
@@ -71,11 +73,23 @@ Options:
   --progress, --no-progress
                    the progress line on stderr (default: when stderr is a
                    terminal)
-",
-    flags: &[opt("root"), opt("users"), flag("update"), opt("timeout"), flag("progress"), flag("no-progress")],
-    connects: true,
-    run: import,
-};
+";
+
+#[derive(Args)]
+pub struct ImportArgs {
+    #[arg(value_parser = TEXT)]
+    file: String,
+    #[arg(long, value_parser = TEXT, default_value = "/")]
+    root: String,
+    #[arg(long, value_parser = TEXT)]
+    users: Option<String>,
+    #[arg(long)]
+    update: bool,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+    #[command(flatten)]
+    progress: ProgressArgs,
+}
 
 fn read_file(name: &str, what: &str) -> Result<String, CliError> {
     let mut text = String::new();
@@ -88,25 +102,25 @@ fn read_file(name: &str, what: &str) -> Result<String, CliError> {
     Ok(text)
 }
 
-fn users(parsed: &Parsed) -> Result<Users, CliError> {
-    match parsed.value("users") {
+fn users(file: Option<&str>) -> Result<Users, CliError> {
+    match file {
         Some(file) => Ok(Users::parse(&read_file(file, "users file")?)?),
         None => Ok(Users::new()),
     }
 }
 
-fn export(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [path] = parsed.expect_positionals(&["PATH"])?[..] else { unreachable!() };
+pub fn export(args: ExportArgs, global: &Global) -> Result<u8, CliError> {
     let options = ExportOptions {
-        format: if parsed.has("k3zkutil") { ExportFormat::K3zkutil } else { ExportFormat::Lossless },
-        pretty: !parsed.has("compact"),
-        users: users(parsed)?,
-        omit_inherited_acl: parsed.has("omit-inherited-acl"),
+        format: if args.k3zkutil { ExportFormat::K3zkutil } else { ExportFormat::Lossless },
+        pretty: !args.compact,
+        users: users(args.users.as_deref())?,
+        omit_inherited_acl: args.omit_inherited_acl,
     };
-    let timeout = timeout_flag(parsed, Timeout::Forever)?;
-    let client = global.connect()?;
-    let mut progress = Progress::new("exporting", parsed);
-    let result = hierarchy::export(&client, path, &options, timeout, Some(&mut |d, t| progress.update(d, t)));
+    let deadline = deadline(args.timeout, Timeout::Forever);
+    let client = global.connect(deadline)?;
+    let mut progress = Progress::new("exporting", &args.progress);
+    let result =
+        hierarchy::export(&client, &args.path, &options, left(deadline), Some(&mut |d, t| progress.update(d, t)));
     progress.finish();
     client.close();
     let mut text = result?;
@@ -115,18 +129,18 @@ fn export(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
     Ok(exit::OK)
 }
 
-fn import(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [file] = parsed.expect_positionals(&["FILE"])?[..] else { unreachable!() };
-    let root = parsed.value("root").unwrap_or("/");
-    let timeout = timeout_flag(parsed, Timeout::Forever)?;
-    let users = users(parsed)?;
+pub fn import(args: ImportArgs, global: &Global) -> Result<u8, CliError> {
+    let root = args.root.as_str();
+    let deadline = deadline(args.timeout, Timeout::Forever);
+    let users = users(args.users.as_deref())?;
     zkutil::path::validate(root)?;
     // Checked completely before connecting.
-    let doc = Document::parse(&read_file(file, "document")?, &users)?;
-    let options = ImportOptions { update_values: parsed.has("update") };
-    let client = global.connect()?;
-    let mut progress = Progress::new("importing", parsed);
-    let result = hierarchy::import(&client, root, &doc, &options, timeout, Some(&mut |d, t| progress.update(d, t)));
+    let doc = Document::parse(&read_file(&args.file, "document")?, &users)?;
+    let options = ImportOptions { update_values: args.update };
+    let client = global.connect(deadline)?;
+    let mut progress = Progress::new("importing", &args.progress);
+    let result =
+        hierarchy::import(&client, root, &doc, &options, left(deadline), Some(&mut |d, t| progress.update(d, t)));
     progress.finish();
     client.close();
     let stats = result?;

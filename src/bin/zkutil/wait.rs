@@ -2,16 +2,15 @@
 //! wait_absent.
 
 use std::io::Write;
+use std::time::Duration;
 
+use clap::Args;
 use zkutil::{Timeout, wait};
 
-use crate::args::{Parsed, flag, opt};
-use crate::{CliError, Global, Subcommand, exit, timeout_flag};
+use crate::args::{SECONDS, TEXT, Text};
+use crate::{CliError, Global, deadline, exit, left};
 
-pub static NEXT: Subcommand = Subcommand {
-    name: "next",
-    summary: "wait until a node's version is greater than VERSION, print it",
-    help: "\
+pub const NEXT_HELP: &str = "\
 Usage: zkutil next PATH VERSION [OPTIONS]
 
 Waits until the node's version is greater than VERSION (-1: until it
@@ -24,16 +23,27 @@ Options:
   --until-created  when the node does not exist, wait for it to be created
   --stat           print the stat as one JSON line instead of the data
   --timeout S      give up after S seconds (default: no limit)
-",
-    flags: &[flag("until-created"), flag("stat"), opt("timeout")],
-    connects: true,
-    run: next,
-};
+";
 
-pub static WAIT_ABSENT: Subcommand = Subcommand {
-    name: "wait-absent",
-    summary: "wait until a node does not exist",
-    help: "\
+#[derive(Args)]
+pub struct NextArgs {
+    #[arg(value_parser = TEXT)]
+    path: String,
+    #[arg(value_parser = Text(version))]
+    version: i32,
+    #[arg(long)]
+    until_created: bool,
+    #[arg(long)]
+    stat: bool,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+}
+
+fn version(text: &str) -> Result<i32, String> {
+    text.parse().ok().filter(|v| *v >= -1).ok_or_else(|| format!("must be -1 or more, got {text:?}"))
+}
+
+pub const WAIT_ABSENT_HELP: &str = "\
 Usage: zkutil wait-absent PATH [OPTIONS]
 
 Returns (exit status 0) as soon as no node exists at PATH: at once when
@@ -43,36 +53,32 @@ status 5 on timeout.
 
 Options:
   --timeout S   give up after S seconds (default: no limit)
-",
-    flags: &[opt("timeout")],
-    connects: true,
-    run: wait_absent,
-};
+";
 
-fn next(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [path, version] = parsed.expect_positionals(&["PATH", "VERSION"])?[..] else { unreachable!() };
-    let version: i32 = version
-        .parse()
-        .ok()
-        .filter(|v| *v >= -1)
-        .ok_or_else(|| CliError::usage(format!("next: VERSION must be -1 or more, got {version:?}")))?;
-    let timeout = timeout_flag(parsed, Timeout::Forever)?;
-    let client = global.connect()?;
-    let result = wait::get_next(&client, path, version, parsed.has("until-created"), timeout);
+#[derive(Args)]
+pub struct WaitAbsentArgs {
+    #[arg(value_parser = TEXT)]
+    path: String,
+    #[arg(long, value_parser = SECONDS)]
+    timeout: Option<Duration>,
+}
+
+pub fn next(args: NextArgs, global: &Global) -> Result<u8, CliError> {
+    let deadline = deadline(args.timeout, Timeout::Forever);
+    let client = global.connect(deadline)?;
+    let result = wait::get_next(&client, &args.path, args.version, args.until_created, left(deadline));
     client.close();
     let (data, stat) = result?;
     let mut out = std::io::stdout().lock();
-    let written =
-        if parsed.has("stat") { writeln!(out, "{}", crate::node::stat_json(&stat)) } else { out.write_all(&data) };
+    let written = if args.stat { writeln!(out, "{}", crate::node::stat_json(&stat)) } else { out.write_all(&data) };
     written.and_then(|_| out.flush()).map_err(|e| CliError::io("stdout", e))?;
     Ok(exit::OK)
 }
 
-fn wait_absent(parsed: &Parsed, global: &Global) -> Result<u8, CliError> {
-    let [path] = parsed.expect_positionals(&["PATH"])?[..] else { unreachable!() };
-    let timeout = timeout_flag(parsed, Timeout::Forever)?;
-    let client = global.connect()?;
-    let result = wait::wait_absent(&client, path, timeout);
+pub fn wait_absent(args: WaitAbsentArgs, global: &Global) -> Result<u8, CliError> {
+    let deadline = deadline(args.timeout, Timeout::Forever);
+    let client = global.connect(deadline)?;
+    let result = wait::wait_absent(&client, &args.path, left(deadline));
     client.close();
     result?;
     Ok(exit::OK)
