@@ -1,6 +1,7 @@
-//! Resource soak: 1,000 clients opened and closed, 10,000 lock cycles
-//! (acquire + release, a fresh handle every 10 cycles), 1,000 readers and
-//! 1,000 waits (get_next / wait_absent, half completing, half timing out)
+//! Resource soak: 1,000 clients opened and closed (half with a state
+//! callback), 10,000 lock cycles (acquire + release, a fresh handle every
+//! 10 cycles, half with a state callback), 1,000 readers (half with a
+//! callback) and 1,000 waits (get_next / wait_absent, half completing, half timing out)
 //! created and freed, each in a loop. Before and after, measured and
 //! printed: this process's threads, open descriptors and RSS; the server's
 //! watches (`wchc`) and connections (`cons`); the nodes under the test's
@@ -93,8 +94,12 @@ impl Fixture {
     }
 }
 
-fn open_close_client(f: &Fixture) {
+/// A client opened, used and closed; every other one with a state callback.
+fn open_close_client(f: &Fixture, i: usize) {
     let c = f.client();
+    if i % 2 == 0 {
+        c.set_state_callback(Some(Box::new(|_, _| {})));
+    }
     c.exists(&f.value, TIMEOUT).unwrap();
     c.close();
 }
@@ -202,7 +207,7 @@ fn resources_stay_flat() {
     main.create(&f.value, br#"{"n": 1}"#, &persistent, TIMEOUT).unwrap();
 
     for i in 0..WARM_UP {
-        open_close_client(&f);
+        open_close_client(&f, i);
         lock_cycles(&main, 10);
         reader_round(&f, &main, i);
         wait_round(&f, &main, i);
@@ -248,7 +253,7 @@ fn resources_stay_flat() {
         );
         assert_eq!(after_server, base_server, "{name}: server side");
     };
-    phase("1000 clients", &|| (0..CLIENTS).for_each(|_| open_close_client(&f)));
+    phase("1000 clients", &|| (0..CLIENTS).for_each(|i| open_close_client(&f, i)));
     phase("10000 lock cycles", &|| lock_cycles(&main, LOCK_CYCLES));
     phase("1000 readers", &|| (0..READERS).for_each(|i| reader_round(&f, &main, i)));
     phase("1000 waits", &|| (0..WAITS).for_each(|i| wait_round(&f, &main, i)));
