@@ -1,11 +1,11 @@
 //! Resource soak: 1,000 clients opened and closed (half with a state
 //! callback), 10,000 lock cycles (acquire + release, a fresh handle every
 //! 10 cycles, half with a state callback), 1,000 readers (half with a
-//! callback) and 1,000 waits (get_next / wait_absent, half completing, half timing out)
-//! created and freed, each in a loop. Before and after, measured and
-//! printed: this process's threads, open descriptors and RSS; the server's
-//! watches (`wchc`) and connections (`cons`); the nodes under the test's
-//! root.
+//! callback) and 1,000 waits (get_next / wait_absent, half completing,
+//! half timing out) created and freed, each in a loop. Before and after,
+//! measured and printed: this process's threads, open descriptors and
+//! RSS; the server's watches (`wchc`) and connections (`cons`); the nodes
+//! under the test's root.
 //!
 //! Tolerances: threads and descriptors exactly back to the baseline (or
 //! below) after a settle period: tokio's blocking threads linger for 10 s
