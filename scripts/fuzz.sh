@@ -26,7 +26,7 @@ if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-cargo +nightly fuzz build -O
+cargo +nightly fuzz build -O || { echo "fuzz: the targets do not build"; exit 1; }
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 
