@@ -8,6 +8,8 @@
 #   3. ctest                 (C examples against a fixture server, header
 #                             C11/C++17 checks, install + downstream builds)
 #   4. ctest again with the examples under ASan + UBSan
+#   5. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 30)
+#   6. the Go binding's tests
 #   5. the Go binding (bindings/go/test.sh: go vet, go test, the example
 #      linked dynamically and statically)
 # Exits non-zero as soon as a step fails; each runner prints its own summary.
@@ -41,6 +43,9 @@ cmake --build build-asan -j "$jobs"
 ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -L example
+
+step "fuzzing (every fuzz/ target, ${ZKU_FUZZ_SECONDS:-30} s each)"
+scripts/fuzz.sh "${ZKU_FUZZ_SECONDS:-30}"
 
 step "Go binding (bindings/go)"
 scripts/install-deps.sh go

@@ -264,9 +264,6 @@ impl Reader {
     /// whole object), as compact JSON text. Errors: [`Code::NoMember`],
     /// [`Code::InvalidArgument`] (not a pointer), [`Code::Closed`].
     pub fn get_pointer(&self, pointer: &str) -> Result<String> {
-        if !pointer.is_empty() && !pointer.starts_with('/') {
-            return Err(Error::invalid_argument(format!("JSON Pointer must be empty or start with '/': {pointer:?}")));
-        }
         let value = {
             let snap = self.shared.lock();
             if snap.closed_by_user {
@@ -274,11 +271,7 @@ impl Reader {
             }
             snap.doc.value.clone()
         };
-        let member = value.pointer(pointer).ok_or_else(|| {
-            Error::new(Code::NoMember, format!("reader {}: no member at {pointer:?}", self.shared.path))
-        })?;
-        serde_json::to_string(member)
-            .map_err(|e| Error::new(Code::SystemError, format!("cannot encode the member: {e}")))
+        crate::json::member_at(&value, pointer).map_err(|e| e.context(format_args!("reader {}", self.shared.path)))
     }
 
     /// Blocks until the value changes after the last change `watch`

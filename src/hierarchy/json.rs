@@ -349,6 +349,20 @@ mod tests {
     }
 
     #[test]
+    fn numbers_read_back_as_written() {
+        // Found by fuzz/hierarchy: a long integer was read 1 ulp off, so
+        // its stored text read back as another number (and export ->
+        // import -> export changed it). Numbers must be read correctly
+        // rounded, as the shortest repr written for them assumes.
+        let long = parse("222200000000000000000000693365661").unwrap();
+        assert_eq!(long, parse("2.222e+32").unwrap());
+        for text in ["222200000000000000000000693365661", "2.22200000000000000000000693365661e32", "0.1", "5e-324"] {
+            let value = parse(text).unwrap();
+            assert_eq!(parse(&to_python_text(&value, None)).unwrap(), value, "{text}");
+        }
+    }
+
+    #[test]
     fn nesting_limit_is_what_serde_json_reads() {
         let deep = |n: usize| "[".repeat(n) + &"]".repeat(n);
         assert!(parse(&deep(MAX_NESTING)).is_ok());
