@@ -9,8 +9,7 @@
 #                             C11/C++17 checks, install + downstream builds)
 #   4. ctest again with the examples under ASan + UBSan
 #   5. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 30)
-#   6. the Go binding's tests
-#   5. the Go binding (bindings/go/test.sh: go vet, go test, the example
+#   6. the Go binding (bindings/go/test.sh: go vet, go test, the example
 #      linked dynamically and statically)
 # Exits non-zero as soon as a step fails; each runner prints its own summary.
 set -euo pipefail
