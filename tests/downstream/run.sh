@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs zkutil from a CMake build dir into a scratch prefix, then builds
 # and runs a tiny program against it twice: with find_package(zkutil)
-# (shared and static) and with pkg-config.
+# (shared, static, and the C++ header through zkutil::zkutil_cpp) and with
+# pkg-config (C and C++).
 # Usage: run.sh BUILD_DIR WORK_DIR
 set -euo pipefail
 build=$1
@@ -21,6 +22,7 @@ cmake -S "$here/project" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/
 cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/consumer_shared"
 "$work/cmake-build/consumer_static"
+"$work/cmake-build/consumer_cpp"
 
 echo "== pkg-config --cflags --libs zkutil"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
@@ -28,4 +30,8 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -std=c11 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc" "$here/project/main.c" \
     $(pkg-config --cflags --libs zkutil)
 LD_LIBRARY_PATH="$libdir" "$work/consumer_pc"
+# shellcheck disable=SC2046
+c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc_cpp" "$here/project/main.cpp" \
+    $(pkg-config --cflags --libs zkutil)
+LD_LIBRARY_PATH="$libdir" "$work/consumer_pc_cpp"
 echo "downstream: all passed"
