@@ -613,6 +613,12 @@ struct try_acquire_result {
     int64_t token; // fencing token when locked, else 0
 };
 
+struct try_release_result {
+    bool released;      // our node is gone (or there was none)
+    std::string holder; // the node data read
+    int32_t version;    // -1 when there was no node
+};
+
 struct holder_info {
     std::string id;
     std::string data;
@@ -707,6 +713,17 @@ public:
     void release(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
         zku_error *err = nullptr;
         detail::check(zku_lock_release(h_.get(), detail::timeout_ms(timeout), detail::native(c), &err), err);
+    }
+    // Deletes the lock node only if it holds our identifier.
+    try_release_result try_release(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
+        try_release_result result{};
+        zku_buf *holder = nullptr;
+        zku_error *err = nullptr;
+        detail::check(zku_lock_try_release(h_.get(), detail::timeout_ms(timeout), detail::native(c), &result.released, &holder,
+                                           &result.version, &err),
+                      err);
+        result.holder = detail::take_buf(holder);
+        return result;
     }
     // Stops an acquire blocked in another thread.
     void cancel_acquire() const noexcept { zku_lock_cancel(h_.get()); }

@@ -143,7 +143,11 @@ void acquire_loop_exceptions(const zkutil::client &client) {
     CHECK(holder.token().has_value());
     auto who = waiter.holder(10s);
     CHECK(who.has_value() && who->id == holder.identifier());
-    holder.release(10s);
+    auto not_ours = waiter.try_release(10s);
+    CHECK(!not_ours.released && not_ours.version == 0);
+    CHECK(holder.is_locked());
+    auto ours = holder.try_release(10s);
+    CHECK(ours.released && !holder.is_locked());
     CHECK(!waiter.holder(10s).has_value());
 }
 
@@ -175,6 +179,16 @@ void state_callback_exceptions(const zkutil::config &cfg) {
         CHECK(reported.wait_for(guard, 10s, [&] { return messages.size() >= 2; }));
     }
     CHECK(lock_calls >= 2);
+    // A reader's event callback: the same.
+    std::string path = base + "/reader";
+    client.create(path, "{}", {}, 10s);
+    {
+        zkutil::reader reader(client, path, [](const zkutil::reader_event &) { throw user_error("reader event"); }, 10s);
+        client.set_json(path, R"({"a": 1})", ZKU_ANY_VERSION, 10s);
+        std::unique_lock<std::mutex> guard(mutex);
+        CHECK(reported.wait_for(guard, 10s, [&] { return messages.back() == "reader event"; }));
+    }
+    client.remove(path, ZKU_ANY_VERSION, 10s);
     client.on_state([](zku_state, zku_state) { throw user_error("client state"); });
     client.close(10s);
     {
