@@ -648,17 +648,24 @@ public:
                       err);
         h_ = detail::handle<zku_lock, zku_lock_free>(raw);
     }
-    // A lock with its own client, made from `cfg` (connects; the client
-    // is closed with the lock).
-    static lock with_config(const config &cfg, std::string_view name, std::optional<std::string_view> identifier = std::nullopt,
-                            uint32_t flags = 0, milliseconds default_call_timeout = default_timeout, const cancel *c = nullptr) {
+    using state_callback = std::function<void(zku_lock_state, zku_lock_state)>;
+
+    // A lock with its own client, connected from `cfg` and closed with the
+    // lock. on_state (required, as nobody else watches that session) gets
+    // every state change, as with on_state().
+    static lock with_config(const config &cfg, std::string_view name, state_callback on_state,
+                            std::optional<std::string_view> identifier = std::nullopt, uint32_t flags = 0,
+                            milliseconds default_call_timeout = default_timeout, const cancel *c = nullptr) {
         auto n = detail::c_str(name, "name");
         auto id = detail::opt_arg(identifier, "identifier");
+        auto timeout = detail::timeout_ms(default_call_timeout);
         zku_lock *raw = nullptr;
-        zku_error *err = nullptr;
-        detail::check(zku_lock_new_with_config(cfg.native(), n.c_str(), detail::opt_c_str(id), flags, detail::timeout_ms(default_call_timeout),
-                                               nullptr, nullptr, nullptr, detail::native(c), &raw, &err),
-                      err);
+        if (!on_state) throw error(ZKU_EINVAL, "on_state is required for a lock with its own client");
+        detail::register_callback(std::move(on_state), [&](void *box, zku_error **err) {
+            return zku_lock_new_with_config(cfg.native(), n.c_str(), detail::opt_c_str(id), flags, timeout,
+                                            detail::run_callback<state_callback, zku_lock_state, zku_lock_state>, box,
+                                            detail::delete_callback<state_callback>, detail::native(c), &raw, err);
+        });
         lock made;
         made.h_ = detail::handle<zku_lock, zku_lock_free>(raw);
         return made;
@@ -751,11 +758,10 @@ public:
     std::string path() const { return h_ ? zku_lock_path(h_.get()) : ""; }
 
     // fn(old_state, new_state) on a library thread (see zku_lock_state_fn).
-    void on_state(std::function<void(zku_lock_state, zku_lock_state)> fn) const {
-        using Fn = std::function<void(zku_lock_state, zku_lock_state)>;
+    void on_state(state_callback fn) const {
         detail::register_callback(std::move(fn), [&](void *box, zku_error **err) {
-            return zku_lock_set_state_callback(h_.get(), detail::run_callback<Fn, zku_lock_state, zku_lock_state>, box,
-                                               detail::delete_callback<Fn>, err);
+            return zku_lock_set_state_callback(h_.get(), detail::run_callback<state_callback, zku_lock_state, zku_lock_state>, box,
+                                               detail::delete_callback<state_callback>, err);
         });
     }
     void clear_on_state() const {

@@ -235,6 +235,71 @@ void cancellation(const zkutil::client &client) {
 #endif
 }
 
+// One call of every other wrapper, each result checked.
+void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
+    CHECK(cfg.get(ZKU_CONFIG_LOCK_DIR) == base + "/locks/");
+    CHECK(cfg.path(ZKU_PATH_LOCK, "k") == base + "/locks/k");
+    CHECK(cfg.path(ZKU_PATH_LOCK, int64_t(7)) == base + "/locks/0000000007");
+    CHECK(zkutil::make_digest("xp:123") == "LNcZO17uqqJ4GuYoSclIsGjYniQ=");
+    CHECK(zkutil::lock_id("node").rfind("node-", 0) == 0);
+
+    // ACLs: create with one, read it back.
+    auto acl = zkutil::acl_list::make();
+    acl.add(ZKU_PERM_ALL, "world", "anyone").add_digest("alice", "secret", "rw");
+    std::string path = base + "/acl";
+    auto made = client.create(path, "v", {0, 0, &acl}, 10s);
+    CHECK(made.path == path && made.stat.version == 0);
+    auto entries = client.get_acl(path, 10s).entries();
+    CHECK(entries.size() == 2 && entries[0].scheme == "world" && entries[1].scheme == "digest");
+    CHECK(entries[1].perms == (ZKU_PERM_READ | ZKU_PERM_WRITE));
+    CHECK(client.set_acl(path, acl, 0, 10s).aversion == 1);
+    CHECK(client.children(base, 10s).size() >= 1);
+    CHECK(code_of([&] { client.children(path + "/none", 10s); }) == ZKU_ENONODE);
+
+    // Waits.
+    client.set(path, "w", ZKU_ANY_VERSION, 10s);
+    auto next = zkutil::get_next(client, path, 0, 0, 10s);
+    CHECK(next.data == "w" && next.stat.version == 1);
+    CHECK(code_of([&] { zkutil::wait_absent(client, path, 0ms); }) == ZKU_ETIMEOUT);
+    client.remove(path, ZKU_ANY_VERSION, 10s);
+    zkutil::wait_absent(client, path, 10s);
+
+    // The CAS handle: a conflicting write makes commit fail, reread fixes it.
+    std::string counter = base + "/cas-handle";
+    client.create(counter, "1", {}, 10s);
+    auto cas = zkutil::cas::begin(client, counter, {}, 10s);
+    CHECK(cas.value() == "1" && cas.version() == 0 && cas.stat().version == 0);
+    client.set(counter, "5", ZKU_ANY_VERSION, 10s);
+    CHECK(code_of([&] { cas.commit("2", 10s); }) == ZKU_EBADVERSION);
+    cas.reread(10s);
+    CHECK(cas.value() == "5");
+    CHECK(cas.commit("6", 10s).version == 2);
+    client.remove(counter, ZKU_ANY_VERSION, 10s);
+
+    // The lock's value, descriptor and guarded delete; a lock with its own client.
+    std::atomic<int> changes{0};
+    CHECK(code_of([&] { zkutil::lock::with_config(cfg, "values", nullptr); }) == ZKU_EINVAL);
+    auto own = zkutil::lock::with_config(cfg, "values", [&](zku_lock_state, zku_lock_state) { changes++; });
+    CHECK(own.path() == base + "/locks/values");
+    int fd = own.fd();
+    CHECK(fd >= 0);
+    own.acquire(10s);
+    CHECK(own.fd_drain() == ZKU_LOCK_HELD);
+    int32_t version = own.set_val(R"({"job": 1})");
+    auto val = own.get_val();
+    CHECK(val.json == R"({"job":1})" || val.json == R"({"job": 1})");
+    CHECK(val.version == version);
+    std::string guarded = base + "/guarded";
+    client.create(guarded, "", {}, 10s);
+    own.guarded_remove(guarded);
+    CHECK(!client.exists(guarded, 10s).has_value());
+    own.release();
+    CHECK(own.fd_drain() == ZKU_LOCK_UNLOCKED);
+    CHECK(!own.lost_reason().has_value());
+    own = zkutil::lock(); // frees it: its callback ran before
+    CHECK(changes == 2);
+}
+
 } // namespace
 
 int main() {
@@ -253,6 +318,7 @@ int main() {
         acquire_loop_exceptions(client);
         state_callback_exceptions(cfg);
         move_semantics();
+        wrappers(cfg, client);
         cancellation(client);
         for (const auto &child : client.children(base + "/locks", 10s)) client.remove(base + "/locks/" + child, -1, 10s);
         client.remove(base + "/locks", ZKU_ANY_VERSION, 10s);
