@@ -253,6 +253,17 @@ void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
     CHECK(entries.size() == 2 && entries[0].scheme == "world" && entries[1].scheme == "digest");
     CHECK(entries[1].perms == (ZKU_PERM_READ | ZKU_PERM_WRITE));
     CHECK(client.set_acl(path, acl, 0, 10s).aversion == 1);
+    auto only_alice = zkutil::acl_list::make();
+    only_alice.add_digest("alice", "secret", "cdrwa");
+    client.set_acl(path, only_alice, ZKU_ANY_VERSION, 10s);
+    auto other = zkutil::client::connect(cfg);
+    CHECK(other.session_id() != client.session_id() && other.session_timeout() > 0ms);
+    CHECK(code_of([&] { other.get(path, 10s); }) == ZKU_ENOAUTH);
+    other.add_auth("digest", "alice:secret", 10s);
+    CHECK(other.get(path, 10s).value().data == "v");
+    other.on_state([](zku_state, zku_state) {});
+    other.clear_on_state();
+    other.set_acl(path, acl, ZKU_ANY_VERSION, 10s);
     CHECK(client.children(base, 10s).size() >= 1);
     CHECK(code_of([&] { client.children(path + "/none", 10s); }) == ZKU_ENONODE);
 
@@ -281,6 +292,7 @@ void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
     CHECK(code_of([&] { zkutil::lock::with_config(cfg, "values", nullptr); }) == ZKU_EINVAL);
     auto own = zkutil::lock::with_config(cfg, "values", [&](zku_lock_state, zku_lock_state) { changes++; });
     CHECK(own.path() == base + "/locks/values");
+    own.set_watch_delay(20ms);
     int fd = own.fd();
     CHECK(fd >= 0);
     own.acquire(10s);
