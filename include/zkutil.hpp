@@ -15,7 +15,8 @@
 //   ever, 0 makes one attempt; longer than INT32_MAX ms throws ZKU_EINVAL.
 // - Every blocking call takes `const cancel *` last (nullptr: none).
 // - std::optional where a node (or value) may be absent: client::get,
-//   get_json, exists, lock::token, lock::holder, reader::get_pointer.
+//   get_json, exists, lock::token, lock::holder, lock::lost_reason,
+//   reader::get_pointer.
 // - Callbacks are lambdas (std::function). An exception thrown by a lambda
 //   never crosses the C library: it is caught on the library side. Where
 //   there is a caller waiting (cas_update, lock::acquire_loop) it is
@@ -226,7 +227,7 @@ private:
 // callbacks (client::on_state, lock::on_state, reader events), which run
 // on library threads with no caller to rethrow to. It runs on that thread
 // with the exception; an empty function restores the default (one line on
-// stderr). The handler itself must not throw (what it throws is dropped).
+// stderr). What the handler itself throws is caught and printed instead.
 inline void set_callback_exception_handler(std::function<void(std::exception_ptr)> handler) {
     std::lock_guard<std::mutex> guard(detail::callback_handler().mutex);
     detail::callback_handler().handler = std::move(handler);

@@ -196,6 +196,21 @@ void state_callback_exceptions(const zkutil::config &cfg) {
         CHECK(reported.wait_for(guard, 10s, [&] { return !messages.empty() && messages.back() == "client state"; }));
         CHECK(messages.front() == "lock state");
     }
+    // A handler that throws is caught as well; the callback keeps running.
+    zkutil::set_callback_exception_handler([](std::exception_ptr) { throw user_error("from the handler (expected)"); });
+    {
+        auto again = zkutil::client::connect(cfg);
+        zkutil::lock lock(again, "state");
+        std::atomic<int> calls{0};
+        lock.on_state([&](zku_lock_state, zku_lock_state) {
+            calls++;
+            throw user_error("lock state");
+        });
+        lock.acquire(10s);
+        lock.release(10s);
+        lock.clear_on_state(); // gives it the changes still queued first
+        CHECK(calls == 2);
+    }
     zkutil::set_callback_exception_handler(nullptr);
 }
 
