@@ -5,8 +5,9 @@
 #                             and the fault suite, tests/faults: also
 #                             scripts/faults.sh alone)
 #   2. the k3zkutil comparison of the pure helpers (Python, ctypes)
-#   3. ctest                 (C examples against a fixture server, header
-#                             C11/C++17 checks, install + downstream builds)
+#   3. ctest                 (C and C++ examples and the C++ test against a
+#                             fixture server, header C11/C++17 checks,
+#                             install + downstream builds)
 #   4. ctest again with the examples under ASan + UBSan
 #   5. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 30)
 #   6. the Go binding (bindings/go/test.sh: go vet, go test, the example
@@ -31,7 +32,7 @@ step "k3zkutil comparison (pure helpers through the C ABI)"
 cargo build --locked --release --lib
 "${ZKU_VENV:-$repo/.venv}/bin/python" tests/python/compare_k3zkutil.py target/release/libzkutil.so
 
-step "ctest (C examples, header, install)"
+step "ctest (C and C++ examples, headers, install)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DZKU_CARGO_TARGET_DIR="$repo/target" >/dev/null
 cmake --build build -j "$jobs"
 ctest --test-dir build --output-on-failure -j "$jobs"

@@ -56,10 +56,12 @@ pub(crate) fn guard(err: *mut *mut zku_error, body: impl FnOnce() -> Result<()>)
         Ok(()) => 0,
         Err(e) => {
             let rc = e.code().as_i32();
-            // The caller asked for no details (NULL): make no object to leak.
+            // Boxed only when the caller takes it: with `err` NULL the
+            // object would leak.
             if !err.is_null() {
-                // SAFETY: as above; the object is freed by zku_error_free.
-                unsafe { write_out(err, zku_error::boxed(e)) };
+                // SAFETY: as above, and not NULL; the object is freed by
+                // zku_error_free.
+                unsafe { set_out(err, zku_error::boxed(e)) };
             }
             rc
         }

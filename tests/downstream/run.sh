@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs zkutil from a CMake build dir into a scratch prefix, then builds
-# and runs a tiny program against it: with find_package(zkutil) (shared
-# and static) and with pkg-config (zkutil.pc, found through its rpath, and
+# and runs a tiny program against it: with find_package(zkutil) (shared,
+# static, and the C++ header through zkutil::zkutil_cpp) and with
+# pkg-config (zkutil.pc, found through its rpath, C and C++, and
 # zkutil-static.pc).
 # Usage: run.sh BUILD_DIR WORK_DIR
 set -euo pipefail
@@ -22,6 +23,7 @@ cmake -S "$here/project" -B "$work/cmake-build" -DCMAKE_PREFIX_PATH="$prefix" >/
 cmake --build "$work/cmake-build" >/dev/null
 "$work/cmake-build/consumer_shared"
 "$work/cmake-build/consumer_static"
+"$work/cmake-build/consumer_cpp"
 
 echo "== pkg-config --cflags --libs zkutil (runs without LD_LIBRARY_PATH: rpath)"
 export PKG_CONFIG_PATH="$libdir/pkgconfig"
@@ -39,4 +41,9 @@ if [[ $(ldd "$work/consumer_pc_static") == *libzkutil* ]]; then
     exit 1
 fi
 "$work/consumer_pc_static"
+
+# shellcheck disable=SC2046
+c++ -std=c++17 -Wall -Wextra -Wpedantic -Werror -o "$work/consumer_pc_cpp" "$here/project/main.cpp" \
+    $(pkg-config --cflags --libs zkutil)
+env -u LD_LIBRARY_PATH "$work/consumer_pc_cpp"
 echo "downstream: all passed"
