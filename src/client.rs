@@ -16,7 +16,7 @@ use zookeeper_client as zk;
 use crate::acl::Acl;
 use crate::cancel::{self, Cancel};
 use crate::config::{self, Config};
-use crate::dispatch::{Callback, Delivery, StateQueue};
+use crate::dispatch::{Callback, Delivery, Pending, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::log::{Level, log_event};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
@@ -210,6 +210,12 @@ impl Client {
         &self.inner.stats
     }
 
+    /// A callback delivery for a handle of this client: what waits in it
+    /// counts in the client's statistics.
+    pub(crate) fn delivery<P: Pending>(&self, pending: P) -> Delivery<P> {
+        Delivery::counted(pending, Some(self.inner.stats.callbacks_waiting().clone()))
+    }
+
     /// Sends one request (`send` makes it) and waits for its reply until
     /// `deadline`, counting it (see [`crate::stats`]) and logging a slow
     /// reply. The error of a reply that did not come in time is the
@@ -246,7 +252,7 @@ impl Client {
         } else {
             log_event!(Level::Debug, "session 0x{:x}: {what}: reply in {} us", self.inner.session_id, took.as_micros());
         }
-        Ok(reply?)
+        reply
     }
 
     /// The lock nodes held by this client's lock handles.

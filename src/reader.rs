@@ -232,8 +232,7 @@ impl Reader {
             }
         })?;
         let path: Arc<str> = path.into();
-        let waiting = Some(client.counters().callbacks_waiting().clone());
-        let delivery = Delivery::counted(events::Waiting::default(), waiting);
+        let delivery = client.delivery(events::Waiting::default());
         if let Some(mut callback) = callback {
             delivery.set_callback(Some(Box::new(move |event: ReaderEvent| callback(&event))))?;
         }

@@ -267,10 +267,7 @@ impl Lock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
             states: watch::Sender::new(LockState::Unlocked),
-            callback: Delivery::counted(
-                StateQueue::new(LockState::Unlocked),
-                Some(client.counters().callbacks_waiting().clone()),
-            ),
+            callback: client.delivery(StateQueue::new(LockState::Unlocked)),
             pollable: OnceLock::new(),
             closed: AtomicBool::new(false),
             client,
