@@ -20,9 +20,10 @@
  * its own threads, which block it.
  *
  * Callbacks must return normally: no longjmp, C++ exception, Ruby raise or
- * Go panic may cross the library. State and event callbacks (client, lock,
- * reader) run on a few library threads shared by the whole process (at
- * most 4, started on demand), one call at a time per handle and in order;
+ * Go panic may cross the library. State, event and log callbacks (client,
+ * lock, reader, zku_set_log_callback) run on a few library threads shared
+ * by the whole process (at most 4, started on demand), one call at a time
+ * per handle (the log callback: per process) and in order;
  * memory stays bounded when a callback falls behind (each callback type
  * says what it is then given). A callback may call any library function,
  * block, and free any handle, its own included; while it blocks it
