@@ -217,9 +217,9 @@ impl Client {
     }
 
     /// Sends one request (`send` makes it) and waits for its reply until
-    /// `deadline`, counting it (see [`crate::stats`]) and logging a slow
-    /// reply. The error of a reply that did not come in time is the
-    /// deadline's.
+    /// `deadline`, counting it (see [`crate::stats`]) and logging a reply
+    /// slower than [`SLOW_REPLY`] (a lost connection is no reply). The
+    /// error of a reply that did not come in time is the deadline's.
     pub(crate) async fn request<T, Fut>(
         &self,
         what: &str,
@@ -234,23 +234,30 @@ impl Client {
         let started = Instant::now();
         let reply = deadline.run(what, send).await;
         let took = started.elapsed();
-        match &reply {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => stats.failed(ErrorClass::of(Code::of_zk(e))),
-            Err(e) if e.code() == Code::OperationTimeout => stats.failed(ErrorClass::Connection),
-            // Cancelled or closed by the caller: not the server's doing.
-            Err(_) => {}
-        }
-        if took > SLOW_REPLY && reply.is_ok() {
+        // Whether the server answered (a lost connection is no answer).
+        let answered = match &reply {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                let class = ErrorClass::of(Code::of_zk(e));
+                stats.failed(class);
+                class != ErrorClass::Connection
+            }
+            Err(e) => {
+                // Cancelled or closed by the caller: not the server's doing.
+                if e.code() == Code::OperationTimeout {
+                    stats.failed(ErrorClass::Connection);
+                }
+                false
+            }
+        };
+        let id = self.inner.session_id;
+        if answered && took > SLOW_REPLY {
             stats.slow_reply();
-            log_event!(
-                Level::Warn,
-                "session 0x{:x}: slow reply: {what} took {} ms",
-                self.inner.session_id,
-                took.as_millis()
-            );
+            log_event!(Level::Warn, "session 0x{id:x}: slow reply: {what} took {} ms", took.as_millis());
+        } else if answered {
+            log_event!(Level::Debug, "session 0x{id:x}: {what}: reply in {} us", took.as_micros());
         } else {
-            log_event!(Level::Debug, "session 0x{:x}: {what}: reply in {} us", self.inner.session_id, took.as_micros());
+            log_event!(Level::Debug, "session 0x{id:x}: {what}: no reply after {} us", took.as_micros());
         }
         reply
     }

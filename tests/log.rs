@@ -1,8 +1,8 @@
 //! The log hook through the C ABI (`zku_set_log_callback`): the events of
-//! a connect, a lock acquire and loss, a reader change, an outage (lost
-//! connection, reconnect) and a slow reply; level filtering; replacing and
-//! removing the callback while events flow; `ZKU_LOG` to stderr in a child
-//! process (the `zkutil` command).
+//! a connect, a lock acquire and loss, a reader change, an expiry, an
+//! outage (lost connection, reconnect) and a slow reply; level filtering;
+//! replacing and removing the callback while events flow; `ZKU_LOG` to
+//! stderr in a child process (the `zkutil` command).
 //!
 //! The callback is per process: the tests here take turns ([`serial`]).
 
@@ -156,6 +156,18 @@ fn a_connect_a_lock_acquire_and_loss_and_a_reader_change_are_logged() {
     remove();
     assert_eq!(sink.freed(), 1);
     assert!(sink.messages().iter().all(|(level, _)| *level <= ZKU_LOG_INFO), "{:#?}", sink.messages());
+}
+
+#[test]
+fn an_expiry_is_an_error() {
+    let _serial = serial();
+    let sink = Sink::new();
+    assert_eq!(set(ZKU_LOG_ERROR, sink), ZKU_OK);
+    let client = connect();
+    client.expire_session_for_testing().unwrap();
+    let (level, _) = sink.wait_for(&format!("session 0x{:x} expired", client.session_id()));
+    assert_eq!(level, ZKU_LOG_ERROR);
+    remove();
 }
 
 #[test]
