@@ -20,9 +20,10 @@
  * its own threads, which block it.
  *
  * Callbacks must return normally: no longjmp, C++ exception, Ruby raise or
- * Go panic may cross the library. State and event callbacks (client, lock,
- * reader) run on a few library threads shared by the whole process (at
- * most 4, started on demand), one call at a time per handle and in order;
+ * Go panic may cross the library. State, event and log callbacks (client,
+ * lock, reader, zku_set_log_callback) run on a few library threads shared
+ * by the whole process (at most 4, started on demand), one call at a time
+ * per handle (the log callback: per process) and in order;
  * memory stays bounded when a callback falls behind (each callback type
  * says what it is then given). A callback may call any library function,
  * block, and free any handle, its own included; while it blocks it
@@ -595,6 +596,27 @@ typedef struct zku_lock_id_parts {
 } zku_lock_id_parts;
 
 /**
+ * How important a log message is; each level includes the ones before it.
+ */
+typedef int32_t zku_log_level;
+
+/**
+ * Called with each log message at the registered level or more important
+ * (`level` is one of the ZKU_LOG_* constants). `message` is one line of
+ * UTF-8 without a trailing newline, naming the session (`session 0x...`),
+ * lock (`lock /path`) or reader (`reader /path`) it is about; it is valid
+ * only during the call. Runs on a library callback thread (the pool the
+ * state and event callbacks share), never on the thread whose action
+ * logged, one call at a time and in order. It may call any library
+ * function, including `zku_set_log_callback` (from inside it returns at
+ * once); messages those calls log are delivered after it returns. When
+ * it falls more than 1024 messages behind, the oldest are dropped and the
+ * next call is a ZKU_LOG_WARN saying how many. It must return normally:
+ * no longjmp, C++ exception, Ruby raise or Go panic may cross it.
+ */
+typedef void (*zku_log_fn)(void *user_data, zku_log_level level, const char *message);
+
+/**
  * Called on every reader event (ZKU_READER_EVENT_*) with the node's path,
  * the JSON text before and after (equal except for CHANGED) and the stat
  * of `new_json`. Runs on a library callback thread, one call at a time, in
@@ -608,6 +630,76 @@ typedef struct zku_lock_id_parts {
  * it.
  */
 typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, const char *old_json, const char *new_json, const struct zku_stat *stat);
+
+/**
+ * A snapshot of a client's counters, filled by `zku_client_get_stats`,
+ * for a daemon to export to its metrics system. Counters only grow over
+ * the client's life; fields ending in `_now` are current values.
+ * Counted requests are those the client sends for node operations
+ * (get, set, create, delete, exists, children, ACLs, auth, JSON), CAS and
+ * the reads of readers and waits; the lock's own requests and tree
+ * import/export are not counted.
+ */
+typedef struct zku_client_stats {
+    /**
+     * Requests sent (each attempt of a retried read counts).
+     */
+    uint64_t requests_sent;
+    /**
+     * Requests sent whose reply has not come yet (nor been given up on).
+     */
+    uint64_t requests_in_flight_now;
+    /**
+     * Replies that took more than 1 s (each is also logged, ZKU_LOG_WARN).
+     */
+    uint64_t slow_replies;
+    /**
+     * Failed requests: the node was not as asked (no node, node exists,
+     * bad version, not empty, no children for ephemerals).
+     */
+    uint64_t errors_node;
+    /**
+     * Failed requests: no permission (no auth, invalid ACL, auth failed).
+     */
+    uint64_t errors_permission;
+    /**
+     * Failed requests: connection lost, or no reply before the call's
+     * timeout.
+     */
+    uint64_t errors_connection;
+    /**
+     * Failed requests: session expired or moved.
+     */
+    uint64_t errors_session;
+    /**
+     * Failed requests: anything else the server refused.
+     */
+    uint64_t errors_other;
+    /**
+     * Connections lost while the session was alive.
+     */
+    uint64_t disconnects;
+    /**
+     * Connections re-established on the same session.
+     */
+    uint64_t reconnects;
+    /**
+     * Reserved for session renewal (a new session opened after an
+     * expiry), a later feature: always 0 in this version.
+     */
+    uint64_t session_renewals;
+    /**
+     * Watches the client's readers and waits wait on now.
+     */
+    uint64_t watches_now;
+    /**
+     * Callback calls queued for the client's handles (its state callback,
+     * its locks' and readers' callbacks) and not run yet.
+     */
+    uint64_t callbacks_waiting_now;
+} zku_client_stats;
+
+
 
 
 
@@ -969,6 +1061,32 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
  * session timeout. `zku_lock_release` acknowledges it (ZKU_ELOCKLOST).
  */
 #define ZKU_LOCK_LOST 3
+
+/**
+ * Something was lost: a session expired or its credentials were refused,
+ * a lock was lost, a reader's session ended.
+ */
+#define ZKU_LOG_ERROR 1
+
+/**
+ * Trouble worked around or reported: a connection lost, a lock
+ * suspended, a reader stale, deleted or invalid, a background cleanup
+ * attempt that failed, a reply slower than 1 s, log messages dropped.
+ */
+#define ZKU_LOG_WARN 2
+
+/**
+ * Normal life: sessions established (with the connect string and session
+ * id), reconnected and closed, lock state changes, reader changes,
+ * background cleanups done.
+ */
+#define ZKU_LOG_INFO 3
+
+/**
+ * Details: every request a client sends for its node operations, CAS,
+ * readers and waits, with its reply time.
+ */
+#define ZKU_LOG_DEBUG 4
 
 #ifdef __cplusplus
 extern "C" {
@@ -2163,6 +2281,34 @@ void zku_lock_id_parts_free(struct zku_lock_id_parts *parts);
 zku_rc zku_is_backward_locking(const char *const *locked_keys, size_t n, const char *key, bool *out, struct zku_error **err);
 
 /**
+ * Sets (or with `callback` NULL, removes) the process's log callback,
+ * which gets the library's messages at `level` and above (`level` is
+ * ignored when removing). While one is set nothing goes to stderr; without
+ * one, messages at the level named by the `ZKU_LOG` environment variable
+ * (`error`, `warn`, `info` or `debug`; read by every client connect, which
+ * fails with ZKU_EBADCONFIG when it is set to anything else, empty
+ * included) go to stderr as lines `zkutil LEVEL: message`. Neither set:
+ * nothing is logged and no message is formatted.
+ * A previous callback is removed first: after this returns it is not
+ * called again and its `user_data_free` has run (messages queued for it
+ * are given to it first, on this thread). Called from inside the log
+ * callback it returns at once: the old callback is not called again and
+ * its `user_data_free` runs right after it returns. `user_data_free` (may
+ * be NULL) runs exactly once. Per process: a fork() child starts with no
+ * callback (the parent's is never called there).
+ * Errors: ZKU_EINVAL (level not one of the ZKU_LOG_* constants),
+ * ZKU_ERESOURCE (no callback thread could be started); on failure nothing
+ * changes and the caller keeps `user_data`.
+ * Blocking (waits for callbacks to finish): replacing or removing the
+ * callback waits for a running call of the old one to return.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_set_log_callback(zku_log_level level, zku_log_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
+
+/**
  * Creates a node at absolute `path` with `data_len` bytes of `data` (NULL
  * with 0 for empty). `flags`: ZKU_CREATE_* bits (0: persistent).
  * `ttl_ms` > 0 makes a persistent node expire after that long without
@@ -2392,6 +2538,19 @@ void zku_reader_close(const struct zku_reader *reader);
  * `reader` is NULL or a live reader.
  */
 void zku_reader_free(struct zku_reader *reader);
+
+/**
+ * Fills `*stats` with a snapshot of the client's counters (zeroed first,
+ * written on success). Each field is read atomically on its own, so
+ * fields may be a few events apart from each other. Safe to call from
+ * any thread, also after `zku_client_close` (the counters stay readable).
+ * Never blocks.
+ * Errors: ZKU_ENULL, ZKU_EFORKED.
+ *
+ * # Safety
+ * `client` is NULL or live; `stats` is NULL or writable.
+ */
+zku_rc zku_client_get_stats(const struct zku_client *client, struct zku_client_stats *stats, struct zku_error **err);
 
 /**
  * The version of the library actually linked, e.g. "0.1.0" (static).

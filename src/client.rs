@@ -8,7 +8,7 @@
 
 use std::future::Future;
 use std::sync::{Arc, RwLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use zookeeper_client as zk;
@@ -16,12 +16,14 @@ use zookeeper_client as zk;
 use crate::acl::Acl;
 use crate::cancel::{self, Cancel};
 use crate::config::{self, Config};
-use crate::dispatch::{Callback, Delivery, StateQueue};
+use crate::dispatch::{Callback, Delivery, Pending, StateQueue};
 use crate::error::{Code, Error, Result};
+use crate::log::{Level, log_event};
 use crate::node::{CreateOptions, NodeKind, SessionState, Stat};
 use crate::packet::{self, Write};
 use crate::path;
 use crate::runtime::{self, Deadline, Timeout};
+use crate::stats::{ClientStats, Counters, ErrorClass};
 
 /// Called with (old, new) on session state changes, on a callback delivery
 /// thread ([`crate::dispatch`]). Changes it could not keep up with are
@@ -48,6 +50,7 @@ struct Inner {
     session_id: i64,
     session_timeout: Duration,
     state: Arc<States>,
+    stats: Arc<Counters>,
     /// Fired by [`Client::close`]: ends the calls in a `cancel::scope` of
     /// this client with [`Code::Closed`].
     closed: Cancel,
@@ -56,17 +59,43 @@ struct Inner {
 }
 
 /// The session state, for waiting on it inside the library, and its
-/// callback.
+/// callback; its changes are logged and counted.
 struct States {
     current: watch::Sender<SessionState>,
     callback: Delivery<StateQueue<SessionState>>,
+    session_id: i64,
+    hosts: String,
+    stats: Arc<Counters>,
 }
 
 impl States {
-    fn new(state: SessionState) -> States {
+    fn new(state: SessionState, session_id: i64, hosts: String, stats: Arc<Counters>) -> States {
+        let queue = StateQueue::until(state, |s| s.is_terminal());
         States {
             current: watch::Sender::new(state),
-            callback: Delivery::new(StateQueue::until(state, |s| s.is_terminal())),
+            callback: Delivery::counted(queue, Some(stats.callbacks_waiting().clone())),
+            session_id,
+            hosts,
+            stats,
+        }
+    }
+
+    fn log_change(&self, old: SessionState, new: SessionState) {
+        let id = self.session_id;
+        match new {
+            SessionState::Suspended if old.is_connected() => {
+                self.stats.disconnected();
+                log_event!(Level::Warn, "session 0x{id:x}: connection lost, reconnecting to {}", self.hosts);
+            }
+            SessionState::Connected | SessionState::ConnectedReadOnly if old == SessionState::Suspended => {
+                self.stats.reconnected();
+                let read_only = if new == SessionState::ConnectedReadOnly { " (read-only)" } else { "" };
+                log_event!(Level::Info, "session 0x{id:x}: reconnected to {}{read_only}", self.hosts);
+            }
+            SessionState::Expired => log_event!(Level::Error, "session 0x{id:x} expired"),
+            SessionState::AuthFailed => log_event!(Level::Error, "session 0x{id:x}: authentication failed"),
+            SessionState::Closed => log_event!(Level::Info, "session 0x{id:x} closed"),
+            _ => log_event!(Level::Info, "session 0x{id:x}: {old:?} -> {new:?}"),
         }
     }
 
@@ -76,6 +105,7 @@ impl States {
         self.current.send_if_modified(|s| {
             let changed = *s != new && !s.is_terminal();
             if changed {
+                self.log_change(*s, new);
                 *s = new;
                 // Posted under the channel's lock, so changes go out in order.
                 self.callback.post(new);
@@ -92,6 +122,7 @@ impl Client {
     /// fails here, before anything is sent.
     pub fn connect(config: Config) -> Result<Client> {
         let config = config.with_env()?;
+        crate::log::read_env()?;
         config.validate()?;
         let hosts = config.hosts();
         let (_, chroot) = config::parse_hosts(&hosts)?;
@@ -108,7 +139,14 @@ impl Client {
         let zk = runtime::block_on_runtime_thread(connecting)??;
         let session_id = zk.session_id().0;
         let session_timeout = zk.session_timeout();
-        let state = Arc::new(States::new(SessionState::from_zk(zk.state())));
+        let stats = Arc::new(Counters::default());
+        let state = SessionState::from_zk(zk.state());
+        let state = Arc::new(States::new(state, session_id, hosts.clone(), stats.clone()));
+        log_event!(
+            Level::Info,
+            "session 0x{session_id:x} established with {hosts} (session timeout {} ms)",
+            session_timeout.as_millis()
+        );
         spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
         let inner = Inner {
             zk: RwLock::new(Some(zk)),
@@ -119,6 +157,7 @@ impl Client {
             session_id,
             session_timeout,
             state,
+            stats,
             closed: Cancel::waking(),
             lock_claims: Default::default(),
         };
@@ -160,6 +199,67 @@ impl Client {
 
     pub fn state(&self) -> SessionState {
         *self.inner.state.current.borrow()
+    }
+
+    /// A snapshot of the client's counters. Never blocks.
+    pub fn stats(&self) -> ClientStats {
+        self.inner.stats.snapshot()
+    }
+
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.inner.stats
+    }
+
+    /// A callback delivery for a handle of this client: what waits in it
+    /// counts in the client's statistics.
+    pub(crate) fn delivery<P: Pending>(&self, pending: P) -> Delivery<P> {
+        Delivery::counted(pending, Some(self.inner.stats.callbacks_waiting().clone()))
+    }
+
+    /// Sends one request (`send` makes it) and waits for its reply until
+    /// `deadline`, counting it (see [`crate::stats`]) and logging a reply
+    /// slower than [`SLOW_REPLY`] (a lost connection is no reply). The
+    /// error of a reply that did not come in time is the deadline's.
+    pub(crate) async fn request<T, Fut>(
+        &self,
+        what: &str,
+        deadline: Deadline,
+        send: Fut,
+    ) -> Result<std::result::Result<T, zk::Error>>
+    where
+        Fut: Future<Output = std::result::Result<T, zk::Error>>,
+    {
+        let stats = &self.inner.stats;
+        let _in_flight = stats.sent();
+        let started = Instant::now();
+        let reply = deadline.run(what, send).await;
+        let took = started.elapsed();
+        // Whether the server answered (a lost connection is no answer).
+        let answered = match &reply {
+            Ok(Ok(_)) => true,
+            Ok(Err(e)) => {
+                let class = ErrorClass::of(Code::of_zk(e));
+                stats.failed(class);
+                class != ErrorClass::Connection
+            }
+            Err(e) => {
+                // Cancelled or closed by the caller: not the server's doing.
+                if e.code() == Code::OperationTimeout {
+                    stats.failed(ErrorClass::Connection);
+                }
+                false
+            }
+        };
+        let id = self.inner.session_id;
+        if answered && took > SLOW_REPLY {
+            stats.slow_reply();
+            log_event!(Level::Warn, "session 0x{id:x}: slow reply: {what} took {} ms", took.as_millis());
+        } else if answered {
+            log_event!(Level::Debug, "session 0x{id:x}: {what}: reply in {} us", took.as_micros());
+        } else {
+            log_event!(Level::Debug, "session 0x{id:x}: {what}: no reply after {} us", took.as_micros());
+        }
+        reply
     }
 
     /// The lock nodes held by this client's lock handles.
@@ -286,7 +386,7 @@ impl Client {
         runtime::block_on(async {
             loop {
                 let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
-                match reply_deadline.run(what, op(zk)).await {
+                match self.request(what, reply_deadline, op(zk)).await {
                     Err(e) if !idempotent && e.code() == Code::Cancelled => return Err(in_flight(what, e)),
                     Err(e) => return Err(e),
                     Ok(Ok(value)) => return Ok(value),
@@ -317,7 +417,7 @@ impl Client {
         let reply_deadline = self.reply_deadline(timeout, deadline);
         runtime::block_on(async {
             let zk = self.ready(deadline).await.map_err(|e| e.context(what))?;
-            match reply_deadline.run(what, op(zk)).await {
+            match self.request(what, reply_deadline, op(zk)).await {
                 Err(closed) if closed.code() == Code::Closed => Err(closed),
                 Err(timeout_or_cancel) => Err(in_flight(what, timeout_or_cancel)),
                 Ok(Ok(value)) => Ok(value),
@@ -637,6 +737,11 @@ async fn create_once(
     let created = if options.sequential { format!("{path}{sequence}") } else { path.to_string() };
     Ok((created, Stat::from(&stat)))
 }
+
+/// A reply that takes longer is logged (warning) and counted as slow:
+/// several round trips even on a loaded network, a fraction of the
+/// default session timeout.
+pub const SLOW_REPLY: Duration = Duration::from_secs(1);
 
 /// How long closing waits at most, by default, for the server to confirm.
 const CLOSE_WAIT: Duration = Duration::from_secs(5);

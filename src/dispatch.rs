@@ -21,6 +21,7 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread::{self, ThreadId};
 
@@ -147,9 +148,25 @@ struct SlotState<P: Pending> {
     scheduled: bool,
     /// Closed: nothing more is accepted or delivered.
     closed: bool,
+    /// Where to count what waits (a client's statistics), and how much of
+    /// it this slot counted there.
+    gauge: Option<Arc<AtomicU64>>,
+    counted: usize,
 }
 
 impl<P: Pending> SlotState<P> {
+    /// Brings the gauge up to date after `pending` changed.
+    fn recount(&mut self) {
+        let Some(gauge) = &self.gauge else { return };
+        let now = self.pending.waiting();
+        if now >= self.counted {
+            gauge.fetch_add((now - self.counted) as u64, Ordering::Relaxed);
+        } else {
+            gauge.fetch_sub((self.counted - now) as u64, Ordering::Relaxed);
+        }
+        self.counted = now;
+    }
+
     fn has_callback(&self) -> bool {
         self.callback.is_some() || (self.running.is_some() && !self.retired)
     }
@@ -169,8 +186,22 @@ impl<P: Pending> SlotState<P> {
 impl<P: Pending> Delivery<P> {
     /// A delivery with no callback yet; `pending` says how posts coalesce.
     pub fn new(pending: P) -> Delivery<P> {
-        let state =
-            SlotState { pending, callback: None, running: None, retired: false, scheduled: false, closed: false };
+        Delivery::counted(pending, None)
+    }
+
+    /// As [`Delivery::new`], keeping `gauge` (when given) up by the number
+    /// of items waiting here.
+    pub fn counted(pending: P, gauge: Option<Arc<AtomicU64>>) -> Delivery<P> {
+        let state = SlotState {
+            pending,
+            callback: None,
+            running: None,
+            retired: false,
+            scheduled: false,
+            closed: false,
+            gauge,
+            counted: 0,
+        };
         Delivery {
             slot: Arc::new(Slot { pid: std::process::id(), state: Mutex::new(state), returned: Condvar::new() }),
         }
@@ -187,8 +218,12 @@ impl<P: Pending> Delivery<P> {
             return;
         }
         s.pending.push(item);
-        if !s.has_callback() {
+        let delivered = s.has_callback();
+        if !delivered {
             s.pending.clear();
+        }
+        s.recount();
+        if !delivered {
             return;
         }
         if s.needs_scheduling() {
@@ -230,6 +265,7 @@ impl<P: Pending> Drop for Delivery<P> {
         let mut s = self.slot.lock();
         s.closed = true;
         s.pending.clear();
+        s.recount();
         s.retired |= s.running.is_some();
         let callback = s.callback.take();
         drop(s);
@@ -277,6 +313,7 @@ impl<P: Pending> Slot<P> {
         if s.closed || s.callback.is_none() {
             s.pending.clear();
         }
+        s.recount();
         let schedule = s.needs_scheduling();
         drop(s);
         drop(unused);
@@ -295,6 +332,7 @@ impl<P: Pending> Slot<P> {
         let mut left = s.pending.waiting();
         while left > 0 {
             let Some(item) = s.pending.pop() else { break };
+            s.recount();
             left -= 1;
             let retired;
             (s, callback, retired) = self.call(s, callback, item);
@@ -354,6 +392,7 @@ impl<P: Pending> Task for Slot<P> {
             s.callback = Some(callback);
             return;
         };
+        s.recount();
         let (mut s, callback, retired) = self.call(s, callback, item);
         s.closed |= s.pending.finished();
         if retired || s.closed {

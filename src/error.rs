@@ -228,8 +228,15 @@ impl std::error::Error for Error {}
 
 impl From<zookeeper_client::Error> for Error {
     fn from(err: zookeeper_client::Error) -> Error {
+        Error::new(Code::of_zk(&err), err.to_string())
+    }
+}
+
+impl Code {
+    /// The code of an error of the ZooKeeper client crate.
+    pub(crate) fn of_zk(err: &zookeeper_client::Error) -> Code {
         use zookeeper_client::Error as Zk;
-        let code = match &err {
+        match err {
             Zk::NoNode => Code::NoNode,
             Zk::NoAuth => Code::NoAuth,
             Zk::BadVersion => Code::BadVersion,
@@ -256,8 +263,7 @@ impl From<zookeeper_client::Error> for Error {
             // gone while the session may live on: retryable.
             Zk::NoHosts | Zk::ConnectionLoss | Zk::Custom(_) => Code::ConnectionLoss,
             _ => Code::SystemError,
-        };
-        Error::new(code, err.to_string())
+        }
     }
 }
 

@@ -16,11 +16,13 @@ pub mod hierarchy;
 pub mod json;
 pub mod lock;
 pub mod lockid;
+pub mod log;
 pub mod node;
 pub mod packet;
 pub mod path;
 pub mod reader;
 pub mod runtime;
+pub mod stats;
 pub mod wait;
 
 pub mod ffi;

@@ -24,6 +24,7 @@ use crate::cancel;
 use crate::client::Client;
 use crate::dispatch::Delivery;
 use crate::error::{Code, Error, Result};
+use crate::log::{Level, log_event};
 use crate::node::Stat;
 use crate::path;
 use crate::runtime::{self, Timeout};
@@ -213,7 +214,7 @@ impl Reader {
         let (doc, stat, watcher) = runtime::block_on(async {
             loop {
                 let zk = client.ready(deadline).await.map_err(|e| e.context(&what))?;
-                match request_deadline.run(&what, zk.get_and_watch_data(path)).await? {
+                match client.request(&what, request_deadline, zk.get_and_watch_data(path)).await? {
                     Ok((data, stat, watcher)) => {
                         let doc = Doc::decode(data).map_err(|e| e.context(&what))?;
                         return Ok((doc, Stat::from(&stat), watcher));
@@ -231,7 +232,7 @@ impl Reader {
             }
         })?;
         let path: Arc<str> = path.into();
-        let delivery = Delivery::new(events::Waiting::default());
+        let delivery = client.delivery(events::Waiting::default());
         if let Some(mut callback) = callback {
             delivery.set_callback(Some(Box::new(move |event: ReaderEvent| callback(&event))))?;
         }
@@ -398,10 +399,30 @@ impl Shared {
             // Posted under the snapshot lock so events stay in the order of
             // the updates (posting never blocks).
             for event in posted {
+                log_reader_event(&event);
                 self.callback.post((event, snap.state));
             }
         }
         self.changed.notify_all();
+    }
+}
+
+/// Logs a reader event: a change or a resync is information, trouble a
+/// warning, the end of the session an error (a close is information).
+fn log_reader_event(e: &ReaderEvent) {
+    let (path, version) = (&e.path, e.stat.version);
+    match e.kind {
+        EventKind::Changed => log_event!(Level::Info, "reader {path}: changed (version {version})"),
+        EventKind::Fresh => log_event!(Level::Info, "reader {path}: fresh again (version {version})"),
+        EventKind::Stale => log_event!(Level::Warn, "reader {path}: stale (connection lost)"),
+        EventKind::Deleted => log_event!(Level::Warn, "reader {path}: node deleted"),
+        EventKind::Invalid => log_event!(
+            Level::Warn,
+            "reader {path}: invalid data (version {version}): {}",
+            e.error.as_ref().map_or(String::new(), |err| err.to_string())
+        ),
+        EventKind::Expired => log_event!(Level::Error, "reader {path}: session expired"),
+        EventKind::Closed => log_event!(Level::Info, "reader {path}: closed"),
     }
 }
 

@@ -46,7 +46,7 @@ pub fn get_next(
     let what = format!("get_next {path} (version > {version})");
     let what = what.as_str();
     wait_loop(client, timeout, what, |zk, request_deadline| async move {
-        match request_deadline.run(what, zk.get_and_watch_data(path)).await? {
+        match client.request(what, request_deadline, zk.get_and_watch_data(path)).await? {
             Ok((data, stat, watcher)) => {
                 if stat.version > version {
                     Ok(Check::Done((data, Stat::from(&stat))))
@@ -55,7 +55,7 @@ pub fn get_next(
                 }
             }
             Err(zk::Error::NoNode) if until_created => {
-                match request_deadline.run(what, zk.check_and_watch_stat(path)).await? {
+                match client.request(what, request_deadline, zk.check_and_watch_stat(path)).await? {
                     // Created between the two reads: read it.
                     Ok((Some(_), _)) => Ok(Check::Again),
                     Ok((None, watcher)) => Ok(Check::Wait(watcher)),
@@ -74,7 +74,7 @@ pub fn wait_absent(client: &Client, path: &str, timeout: Timeout) -> Result<()> 
     let what = format!("wait_absent {path}");
     let what = what.as_str();
     wait_loop(client, timeout, what, |zk, request_deadline| async move {
-        match request_deadline.run(what, zk.check_and_watch_stat(path)).await? {
+        match client.request(what, request_deadline, zk.check_and_watch_stat(path)).await? {
             Ok((None, _)) => Ok(Check::Done(())),
             Ok((Some(_), watcher)) => Ok(Check::Wait(watcher)),
             Err(e) => Err(e.into()),
@@ -124,6 +124,7 @@ where
                 }
                 Err(e) => return Err(e.context(what)),
             };
+            let _watching = client.counters().watching();
             wait_change(watcher, &mut states, deadline, what).await?;
         }
     })

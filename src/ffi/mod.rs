@@ -17,8 +17,10 @@ pub mod error;
 pub mod hierarchy;
 pub mod lock;
 pub mod lockid;
+pub mod log;
 pub mod node;
 pub mod reader;
+pub mod stats;
 pub mod version;
 pub mod wait;
 

@@ -441,6 +441,7 @@ async fn clean_up(inner: Arc<Inner>, attempt: Option<InFlight>, mut unknown: boo
             return;
         }
         let deleted = zk.delete(&inner.path, Some(stat.version)).await;
+        crate::log::cleanup(&inner.path, "cleanup after an interrupted acquire", &deleted);
         claims.end_delete(&inner.path, stat.czxid);
         match deleted {
             Ok(()) | Err(zk::Error::NoNode) => return,

@@ -267,7 +267,7 @@ impl Lock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
             states: watch::Sender::new(LockState::Unlocked),
-            callback: Delivery::new(StateQueue::new(LockState::Unlocked)),
+            callback: client.delivery(StateQueue::new(LockState::Unlocked)),
             pollable: OnceLock::new(),
             closed: AtomicBool::new(false),
             client,
@@ -530,6 +530,7 @@ impl Inner {
             return;
         }
         s.state = new;
+        crate::log::lock_change(&self.path, old, new, s.lost_reason.as_deref());
         let was_held = matches!(old, LockState::Held | LockState::Suspended);
         if was_held && matches!(new, LockState::Lost | LockState::Unlocked) {
             if let Some(h) = s.held {

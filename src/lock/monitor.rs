@@ -345,6 +345,7 @@ async fn remove_stale(inner: Arc<Inner>, held: Held, mut session: watch::Receive
                             return;
                         }
                         let deleted = zk.delete(&inner.path, Some(stat.version)).await;
+                        crate::log::cleanup(&inner.path, "stale node removal after a loss", &deleted);
                         claims.end_delete(&inner.path, stat.czxid);
                         match deleted {
                             Ok(()) | Err(zk::Error::NoNode) => return,

@@ -128,7 +128,8 @@ impl Inner {
         let held = Held { checked_release: true, ..held };
         runtime::handle().spawn(async move {
             let _guard = self.ops.clone().lock_owned().await;
-            let _ = self.delete_ours(held, Deadline::never(), Deadline::never()).await;
+            let outcome = self.delete_ours(held, Deadline::never(), Deadline::never()).await;
+            crate::log::cleanup(&self.path, "background release", &outcome);
             self.end_delete(held);
             self.lock_shared().background_release = false;
             if self.owns_client && self.is_closed() {

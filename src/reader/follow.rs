@@ -21,10 +21,11 @@ const RECONNECT_PAUSE: Duration = Duration::from_millis(50);
 pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::OneshotWatcher) {
     let path = shared.path.clone();
     let mut states = client.state_receiver();
-    let mut watcher = Some(first);
+    // The watch, counted in the client's statistics while waited on.
+    let mut watcher = Some((first, client.counters().watching()));
     loop {
         // Wait for the watch or a session change (unless already off line).
-        if let Some(w) = watcher.take() {
+        if let Some((w, _watching)) = watcher.take() {
             if states.borrow_and_update().is_connected() {
                 tokio::select! {
                     event = w.changed() => {
@@ -61,7 +62,7 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
         // A read made as the connection drops waits for the next
         // connection: follow the session meanwhile, so the outage is
         // reported as it happens.
-        let reply = read(&zk, &path);
+        let reply = read(&client, &zk, &path);
         tokio::pin!(reply);
         let reply = loop {
             tokio::select! {
@@ -84,14 +85,14 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
                     snap.read(&path, data, stat, events);
                     snap.resynced(events);
                 });
-                watcher = Some(w);
+                watcher = Some((w, client.counters().watching()));
             }
             Ok(Read::Absent(w)) => {
                 shared.update(|snap, events| {
                     snap.deleted(&path, events);
                     snap.resynced(events);
                 });
-                watcher = Some(w);
+                watcher = Some((w, client.counters().watching()));
             }
             Ok(Read::Again) => {}
             Err(e) => match e.code() {
@@ -126,13 +127,16 @@ enum Read {
     Again,
 }
 
-async fn read(zk: &zk::Client, path: &str) -> Result<Read, Error> {
-    match zk.get_and_watch_data(path).await {
+async fn read(client: &Client, zk: &zk::Client, path: &str) -> Result<Read, Error> {
+    let what = format!("reader {path}");
+    match client.request(&what, Deadline::never(), zk.get_and_watch_data(path)).await? {
         Ok((data, stat, w)) => Ok(Read::Data(data, Stat::from(&stat), w)),
-        Err(zk::Error::NoNode) => match zk.check_and_watch_stat(path).await? {
-            (Some(_), _) => Ok(Read::Again),
-            (None, w) => Ok(Read::Absent(w)),
-        },
+        Err(zk::Error::NoNode) => {
+            match client.request(&what, Deadline::never(), zk.check_and_watch_stat(path)).await?? {
+                (Some(_), _) => Ok(Read::Again),
+                (None, w) => Ok(Read::Absent(w)),
+            }
+        }
         Err(e) => Err(e.into()),
     }
 }

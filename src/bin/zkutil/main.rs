@@ -13,6 +13,7 @@ mod lock;
 mod node;
 mod progress;
 mod signals;
+mod stat;
 mod tree;
 mod wait;
 
@@ -87,6 +88,8 @@ enum Sub {
     Export(tree::ExportArgs),
     /// create or update a subtree from a JSON document (FILE, - for stdin)
     Import(tree::ImportArgs),
+    /// run a client for a moment and print its statistics
+    Stat(stat::StatArgs),
     /// print base64(sha1(USER:PASSWORD)), ZooKeeper's digest
     Digest(acl::DigestArgs),
     /// print digest:USER:DIGEST:PERMS for an ACL
@@ -113,6 +116,7 @@ const HELPS: &[Help] = &[
     Help { name: "wait-absent", text: wait::WAIT_ABSENT_HELP, connects: true },
     Help { name: "export", text: tree::EXPORT_HELP, connects: true },
     Help { name: "import", text: tree::IMPORT_HELP, connects: true },
+    Help { name: "stat", text: stat::STAT_HELP, connects: true },
     Help { name: "digest", text: acl::DIGEST_HELP, connects: false },
     Help { name: "acl-entry", text: acl::ACL_ENTRY_HELP, connects: false },
     Help { name: "completions", text: completions::HELP, connects: false },
@@ -280,6 +284,7 @@ fn run(argv: Vec<OsString>) -> Result<u8, CliError> {
         Sub::WaitAbsent(a) => wait::wait_absent(a, &global),
         Sub::Export(a) => tree::export(a, &global),
         Sub::Import(a) => tree::import(a, &global),
+        Sub::Stat(a) => stat::stat(a, &global),
         Sub::Digest(a) => acl::digest(a),
         Sub::AclEntry(a) => acl::acl_entry(a),
         Sub::Completions(a) => completions::print(a, command()),
