@@ -637,8 +637,10 @@ typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, 
  * the client's life; fields ending in `_now` are current values.
  * Counted requests are those the client sends for node operations
  * (get, set, create, delete, exists, children, ACLs, auth, JSON), CAS and
- * the reads of readers and waits; the lock's own requests and tree
- * import/export are not counted.
+ * the reads of readers and waits, and the lock's calls (acquire, release,
+ * value); not counted: the lock's background work (monitor reads,
+ * cleanups, background releases), a guarded write's multi, and tree
+ * import/export.
  */
 typedef struct zku_client_stats {
     /**

@@ -4,9 +4,11 @@
 //!
 //! Counted requests are those the client sends itself: node operations
 //! (get, set, create, delete, exists, children, ACLs, auth, JSON), CAS
-//! reads and writes, and the reads of readers and waits. The lock's
-//! requests and tree import/export are not counted (they talk to the
-//! session directly); the log shows the lock's activity.
+//! reads and writes, the reads of readers and waits, and the lock's calls
+//! (acquire, release, value). Not counted: the lock's background work
+//! (monitor reads, cleanups, background releases), a guarded write's
+//! multi, and tree import/export (they talk to the session directly); the
+//! log shows the lock's activity.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -116,7 +116,7 @@ impl Fixture {
 fn open_close_client(f: &Fixture, i: usize) {
     let c = f.client();
     if i % 2 == 0 {
-        c.set_state_callback(Some(Box::new(|_, _| {})));
+        c.set_state_callback(Some(Box::new(|_, _| {}))).unwrap();
     }
     c.exists(&f.value, TIMEOUT).unwrap();
     c.close();
@@ -129,7 +129,7 @@ fn lock_cycles(client: &Client, cycles: usize) {
     for batch in 0..cycles.div_ceil(10) {
         let lock = Lock::new(client, "soak", LockOptions::default()).unwrap();
         if HANDLES.fetch_add(1, Ordering::Relaxed) % 2 == 0 {
-            lock.set_state_callback(Some(Box::new(|_, _| {})));
+            lock.set_state_callback(Some(Box::new(|_, _| {}))).unwrap();
         }
         for _ in 0..10.min(cycles - batch * 10) {
             lock.acquire(TIMEOUT).unwrap();

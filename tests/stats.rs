@@ -146,3 +146,15 @@ fn value(out: &str, name: &str) -> u64 {
     let line = out.lines().find(|l| l.split(' ').next() == Some(name)).unwrap_or_else(|| panic!("{name}: {out}"));
     line.split(' ').nth(1).unwrap().parse().unwrap()
 }
+
+#[test]
+fn a_lock_acquire_and_release_are_counted() {
+    let client = connect();
+    let lock = Lock::new(&client, "counted", LockOptions::default()).unwrap();
+    // The lock directory does not exist yet: create (NoNode), mkdir, create.
+    lock.acquire(T).unwrap();
+    // Released within the watch delay: one delete, no monitor read.
+    lock.release(T).unwrap();
+    let stats = client.stats();
+    assert_eq!((stats.requests_sent, stats.errors_node), (4, 1), "{stats:?}");
+}

@@ -10,8 +10,10 @@ use crate::stats::ClientStats;
 /// the client's life; fields ending in `_now` are current values.
 /// Counted requests are those the client sends for node operations
 /// (get, set, create, delete, exists, children, ACLs, auth, JSON), CAS and
-/// the reads of readers and waits; the lock's own requests and tree
-/// import/export are not counted.
+/// the reads of readers and waits, and the lock's calls (acquire, release,
+/// value); not counted: the lock's background work (monitor reads,
+/// cleanups, background releases), a guarded write's multi, and tree
+/// import/export.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct zku_client_stats {

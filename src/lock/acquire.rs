@@ -262,7 +262,7 @@ impl Inner {
         let created = tokio::select! {
             biased;
             _ = cancel.changed() => Err(cancelled(what)),
-            r = reply_deadline.run(what, &mut create.0) => r,
+            r = self.client.request(what, reply_deadline, &mut create.0) => r,
         };
         let created = match created {
             Ok(reply) => reply,
@@ -279,7 +279,7 @@ impl Inner {
                 let read = tokio::select! {
                     biased;
                     _ = cancel.changed() => Err(cancelled(what)),
-                    r = reply_deadline.run(what, read_node(&zk, &self.path, wait)) => r,
+                    r = self.client.request(what, reply_deadline, read_node(&zk, &self.path, wait)) => r,
                 };
                 self.classify(read.map_err(Stop::Failed)?).map_err(Stop::Failed)
             }
@@ -363,7 +363,7 @@ impl Inner {
         let zk = self.client.ready(deadline).await?;
         let acl = self.acl.clone();
         let options = zk::CreateMode::Persistent.with_acls(zk::Acls::new(&acl));
-        deadline.run("mkdir", zk.mkdir(&parent, &options)).await?.map_err(Error::from)
+        self.client.request("mkdir", deadline, zk.mkdir(&parent, &options)).await?.map_err(Error::from)
     }
 
     /// Makes sure an attempt we gave up on leaves no node: in the

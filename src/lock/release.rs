@@ -158,7 +158,7 @@ impl Inner {
             let zk = self.client.ready(deadline).await?;
             if fast {
                 fast = false;
-                match reply_deadline.run("delete", zk.delete(path, Some(held.version))).await? {
+                match self.client.request("delete", reply_deadline, zk.delete(path, Some(held.version))).await? {
                     Ok(()) => return Ok(()),
                     // Nothing of ours deleted it (this is our first delete).
                     Err(zk::Error::NoNode) => {
@@ -172,7 +172,7 @@ impl Inner {
                     Err(e) => return Err(Error::from(e)),
                 }
             }
-            let (data, stat) = match reply_deadline.run("get", zk.get_data(path)).await? {
+            let (data, stat) = match self.client.request("get", reply_deadline, zk.get_data(path)).await? {
                 Ok(r) => r,
                 Err(zk::Error::NoNode) => return Ok(()),
                 Err(e) if is_connection(&e) => continue,
@@ -187,7 +187,7 @@ impl Inner {
                     ),
                 ));
             }
-            match reply_deadline.run("delete", zk.delete(path, Some(stat.version))).await? {
+            match self.client.request("delete", reply_deadline, zk.delete(path, Some(stat.version))).await? {
                 Ok(()) | Err(zk::Error::NoNode) => return Ok(()),
                 Err(zk::Error::BadVersion) => continue,
                 Err(e) if is_connection(&e) => continue,
@@ -206,7 +206,7 @@ impl Inner {
         let result = runtime::block_on(async {
             loop {
                 let zk = self.client.ready(deadline).await?;
-                let (holder, stat) = match reply_deadline.run(&what, zk.get_data(&self.path)).await? {
+                let (holder, stat) = match self.client.request(&what, reply_deadline, zk.get_data(&self.path)).await? {
                     Ok(r) => r,
                     Err(zk::Error::NoNode) => {
                         return Ok(TryRelease { released: true, holder: self.node_data(), version: -1 });
@@ -222,7 +222,8 @@ impl Inner {
                 for other in claims.start_release(&self.path, stat.czxid, self) {
                     other.revoke(stat.czxid);
                 }
-                let deleted = reply_deadline.run(&what, zk.delete(&self.path, Some(stat.version))).await;
+                let deleted =
+                    self.client.request(&what, reply_deadline, zk.delete(&self.path, Some(stat.version))).await;
                 claims.end_delete(&self.path, stat.czxid);
                 match deleted? {
                     Ok(()) | Err(zk::Error::NoNode) => {
@@ -272,7 +273,10 @@ impl Inner {
         self.client.check_request(&Write::SetData { path: &self.path, data: &node })?;
         let stat = runtime::block_on(async {
             let zk = self.client.ready(deadline).await?;
-            reply_deadline.run(&what, zk.set_data(&self.path, &node, Some(version))).await?.map_err(Error::from)
+            self.client
+                .request(&what, reply_deadline, zk.set_data(&self.path, &node, Some(version)))
+                .await?
+                .map_err(Error::from)
         })
         .map_err(|e| match e.code() {
             Code::NoNode => Error::new(Code::LockLost, format!("{what}: the lock node is gone")),
@@ -340,10 +344,11 @@ impl Inner {
             // node is read first and must still be this acquisition's.
             let mut expected = held.version;
             if !held.watched {
-                let (node, stat) = reply_deadline.run(&what, zk.get_data(lock_path)).await?.map_err(|e| match e {
-                    zk::Error::NoNode => Error::new(Code::LockLost, "the lock node is gone"),
-                    e => Error::from(e),
-                })?;
+                let (node, stat) =
+                    self.client.request(&what, reply_deadline, zk.get_data(lock_path)).await?.map_err(|e| match e {
+                        zk::Error::NoNode => Error::new(Code::LockLost, "the lock node is gone"),
+                        e => Error::from(e),
+                    })?;
                 if !self.still_ours(&held, &node, &stat) {
                     return Err(Error::new(
                         Code::LockLost,
