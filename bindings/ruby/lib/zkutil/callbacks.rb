@@ -12,8 +12,10 @@ module Zkutil
 
   # Blocks registered with the library as callbacks. The library gets a
   # number as `user_data`; the block stays referenced here until the
-  # library's `user_data_free` says it will not be called again. Exceptions
-  # never cross the C frames: they are caught here.
+  # callback is replaced or its handle freed (then the library will not call
+  # it again). No `user_data_free` is given to the library: calling Ruby from
+  # a library thread while a free waits for it is what deadlocks at exit.
+  # Exceptions never cross the C frames: they are caught here.
   module Callbacks
     @mutex = Mutex.new
     @blocks = {}
@@ -46,7 +48,6 @@ module Zkutil
       end
     end
 
-    FREE = FFI::Function.new(:void, [:pointer]) { |user_data| forget(user_data) }
     STATE = FFI::Function.new(:void, %i[pointer int32 int32]) do |user_data, old, new|
       deliver(user_data, old, new)
     end

@@ -5,6 +5,7 @@ module Zkutil
   # `cancel:`; #cancel (from any thread) makes calls under it raise
   # Zkutil::Cancelled within 50 ms. Sticky: make a new one per operation.
   class Cancel < Handle
+    FREE_ORDER = 2
     def initialize
       out = Memory.out_pointer
       Zkutil.check { |err| Native.zku_cancel_new(out, err) }

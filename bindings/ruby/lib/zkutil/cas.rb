@@ -4,6 +4,7 @@ module Zkutil
   # A compare-and-swap handle (zku_cas): the last read of one node and the
   # version the next commit expects. Use from one thread at a time.
   class Cas < Handle
+    FREE_ORDER = 0
     def self.flags(json, create, create_parents)
       (json ? CAS_JSON : 0) | (create ? CAS_CREATE : 0) | (create_parents ? CAS_CREATE | CAS_CREATE_PARENTS : 0)
     end

@@ -53,13 +53,10 @@ module Zkutil
     # Calls the block with (old_state, new_state) on every session state
     # change, on a library thread; without a block removes it.
     def on_state(&block)
-      user_data = block ? Callbacks.register(block) : nil
-      Zkutil.check do |err|
-        Native.zku_client_set_state_callback(ptr, block && Callbacks::STATE, user_data, block && Callbacks::FREE, err)
-      end
-    rescue Error
-      Callbacks.forget(user_data) if user_data
-      raise
+      user_data = block && callback_user_data(block)
+      Zkutil.check { |err| Native.zku_client_set_state_callback(ptr, block && Callbacks::STATE, user_data, nil, err) }
+      replace_callbacks(user_data)
+      nil
     end
 
     def add_auth(scheme, auth, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil)

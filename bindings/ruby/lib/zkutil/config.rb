@@ -4,6 +4,7 @@ module Zkutil
   # Client configuration (zku_config). Every option left out falls back to
   # the ZKU_* environment, then the built-in default.
   class Config < Handle
+    FREE_ORDER = 2
     FIELDS = { node_id: CONFIG_NODE_ID, lock_dir: CONFIG_LOCK_DIR, record_dir: CONFIG_RECORD_DIR,
                seq_dir: CONFIG_SEQ_DIR, tx_dir: CONFIG_TX_DIR }.freeze
     PATHS = { lock: PATH_LOCK, record: PATH_RECORD, seq: PATH_SEQ, tx_alive: PATH_TX_ALIVE,

@@ -17,10 +17,21 @@ module Zkutil
   # belongs to the parent: using it raises Forked, and it is never freed
   # there (the parent's session is not the child's to close).
   class Handle
+    # Handles not freed yet. At exit they are freed while Ruby's threads
+    # still run (a finalizer freeing a client or reader after them would wait
+    # forever for a state or reader block that can no longer run), handles
+    # made from a client before the client.
+    LIVE = ObjectSpace::WeakMap.new
+    FREE_ORDER = 1
+
+    at_exit { LIVE.keys.sort_by { |h| h.class::FREE_ORDER }.each(&:free) }
+
     def initialize(pointer, free_function)
       @generation = Zkutil.fork_generation
       @pointer = FFI::AutoPointer.new(pointer, Handle.releaser(free_function, @generation))
       @freed = false
+      @callbacks = []
+      LIVE[self] = true
     end
 
     def self.releaser(free_function, generation)
@@ -49,7 +60,23 @@ module Zkutil
       else
         @pointer.free
       end
+      @callbacks.each { |user_data| Callbacks.forget(user_data) }
       nil
+    end
+
+    private
+
+    # Registers a block for this handle's callback; it is forgotten when
+    # the callback is replaced (`replaced` the previous one) or the handle freed.
+    def callback_user_data(block)
+      user_data = Callbacks.register(block)
+      @callbacks << user_data
+      user_data
+    end
+
+    def replace_callbacks(keep)
+      (@callbacks - [keep]).each { |user_data| Callbacks.forget(user_data) }
+      @callbacks = [keep].compact
     end
 
     def freed?

@@ -4,6 +4,7 @@ module Zkutil
   # A distributed lock on lock_dir + name (zku_lock; k3zkutil's ZKLock).
   # Lock calls default to the lock's default timeout (LOCK_DEFAULT_TIMEOUT).
   class Lock < Handle
+    FREE_ORDER = 0
     # A lock on a shared client. identifier: nil for a new unique one;
     # persistent: the node survives the session.
     def initialize(client, name, identifier: nil, persistent: false, default_timeout_ms: LOCK_DEFAULT_TIMEOUT)
@@ -126,17 +127,14 @@ module Zkutil
     # Calls the block with (old, new) on every state change, on a library
     # thread; without a block removes it.
     def on_state(&block)
-      user_data = block ? Callbacks.register(block) : nil
-      Zkutil.check do |err|
-        Native.zku_lock_set_state_callback(ptr, block && Callbacks::STATE, user_data, block && Callbacks::FREE, err)
-      end
-    rescue Error
-      Callbacks.forget(user_data) if user_data
-      raise
+      user_data = block && callback_user_data(block)
+      Zkutil.check { |err| Native.zku_lock_set_state_callback(ptr, block && Callbacks::STATE, user_data, nil, err) }
+      replace_callbacks(user_data)
+      nil
     end
 
     # An IO that becomes readable on every state change (for IO.select or
-    # IO#wait_readable); then call #drain. Owned by the lock: do not close it.
+    # IO#wait_readable after require "io/wait"); then call #drain. Owned by the lock: do not close it.
     def io
       @io ||= begin
         fd = FFI::MemoryPointer.new(:int)
@@ -207,12 +205,16 @@ module Zkutil
       user_data = Callbacks.register(on_state)
       out = Memory.out_pointer
       flags = persistent ? LOCK_PERSISTENT : 0
-      Zkutil.blocking(cancel, -> { Handle.instance_method(:initialize).bind_call(self, out.read_pointer, :zku_lock_free) }) do |c, err|
-        Native.zku_lock_new_with_config(config&.ptr, name, identifier, flags, default_timeout_ms,
-                                        Callbacks::STATE, user_data, Callbacks::FREE, c, out, err)
+      created = lambda do
+        Handle.instance_method(:initialize).bind_call(self, out.read_pointer, :zku_lock_free)
+        @callbacks << user_data
       end
-    rescue Error
-      Callbacks.forget(user_data)
+      Zkutil.blocking(cancel, created) do |c, err|
+        Native.zku_lock_new_with_config(config&.ptr, name, identifier, flags, default_timeout_ms,
+                                        Callbacks::STATE, user_data, nil, c, out, err)
+      end
+    rescue Exception # rubocop:disable Lint/RescueException -- on failure the block is ours to drop
+      Callbacks.forget(user_data) unless @callbacks&.include?(user_data)
       raise
     end
   end

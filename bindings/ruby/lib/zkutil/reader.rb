@@ -5,16 +5,20 @@ module Zkutil
   # block, when given, gets (event, path, old_json, new_json, stat) for
   # every READER_EVENT_* on a library thread.
   class Reader < Handle
+    FREE_ORDER = 0
     def initialize(client, path, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil, &on_event)
       @client = client
       user_data = on_event && Callbacks.register(on_event)
       out = Memory.out_pointer
-      Zkutil.blocking(cancel, -> { super(out.read_pointer, :zku_reader_free) }) do |c, err|
-        Native.zku_reader_new(client.ptr, path, on_event && Callbacks::READER, user_data,
-                              on_event && Callbacks::FREE, timeout_ms, c, out, err)
+      created = lambda do
+        super(out.read_pointer, :zku_reader_free)
+        @callbacks << user_data if user_data
+      end
+      Zkutil.blocking(cancel, created) do |c, err|
+        Native.zku_reader_new(client.ptr, path, on_event && Callbacks::READER, user_data, nil, timeout_ms, c, out, err)
       end
     rescue Exception # rubocop:disable Lint/RescueException -- on failure the block is ours to drop
-      Callbacks.forget(user_data) if user_data && out&.read_pointer&.null?
+      Callbacks.forget(user_data) if user_data && !@callbacks&.include?(user_data)
       raise
     end
 
