@@ -3,7 +3,9 @@
 # production server; --no-fsync for the test setting), runs zkutil-bench
 # (every recipe against its raw floor, measured in the same run, as ratios),
 # then the anchors (the official C client's floor, Apache Curator and the
-# Python k3zkutil) against the same server when they are available.
+# Python k3zkutil) against the same server when they are available, and
+# the Ruby gem against the same loops in C (bindings/ruby/bench) when ruby
+# and ruby-ffi are installed (scripts/install-deps.sh ruby).
 # Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,6 +39,17 @@ echo "ZooKeeper at $hosts (forceSync=$fsync), load: $(cut -d' ' -f1-3 /proc/load
 args=(--hosts "$hosts" -n "$n")
 [ -z "$only" ] || args+=(--only "$only")
 target/release/zkutil-bench "${args[@]}"
+
+echo
+if command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
+    cargo build --locked --release --lib
+    gcc -O2 -Iinclude bindings/ruby/bench/baseline.c -Ltarget/release -lzkutil \
+        -Wl,-rpath,"$repo/target/release" -o "$zkdir/ruby-baseline"
+    ZKUTIL_LIB="$repo/target/release/libzkutil.so" \
+        ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/ruby-baseline" "$n"
+else
+    echo "Ruby gem: skipped (no ruby with ffi; scripts/install-deps.sh ruby)"
+fi
 
 anchor_run=/work/shared/bench/anchors/run
 if [ "$anchors" = yes ] && [ -x "$anchor_run" ]; then
