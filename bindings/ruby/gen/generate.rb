@@ -10,6 +10,9 @@
 # Usage: ruby bindings/ruby/gen/generate.rb [--check]
 #   --check: exit 1 when the committed file differs from what would be written.
 module ZkutilGen
+  # The header has something the generator does not understand.
+  class GenError < StandardError; end
+
   ROOT = File.expand_path("../../..", __dir__)
   HEADER = File.join(ROOT, "include/zkutil.h")
   ERROR_RS = File.join(ROOT, "src/error.rs")
@@ -56,7 +59,7 @@ module ZkutilGen
   end
 
   def error_names
-    enum = File.read(ERROR_RS)[/pub enum Code \{(.*?)\n\}/m, 1] or abort "no `enum Code` in #{ERROR_RS}"
+    enum = File.read(ERROR_RS)[/pub enum Code \{(.*?)\n\}/m, 1] or raise GenError, "no `enum Code` in #{ERROR_RS}"
     enum.scan(/^\s*(\w+) = (-?\d+),/).to_h { |name, value| [Integer(value), name] }
   end
 
@@ -66,7 +69,7 @@ module ZkutilGen
     pointer = t.end_with?("*")
     base = t.delete("*").sub(/\bconst\b/, "").strip
     if !pointer
-      return SCALARS[base] || (callbacks.include?(base) ? base.to_sym : (base.start_with?("zku_") ? base.to_sym : abort("unknown type #{ctype}")))
+      return SCALARS[base] || (callbacks.include?(base) ? base.to_sym : (base.start_with?("zku_") ? base.to_sym : raise(GenError, "unknown type #{ctype}")))
     end
     single = t.count("*") == 1
     return :pointer if role == :callback_param # read with their lengths
@@ -82,7 +85,7 @@ module ZkutilGen
   def split_params(list)
     return [] if list.strip == "void"
     list.split(",").map do |p|
-      m = p.strip.match(/\A(.*?[\s*])(\w+)\z/) or abort "cannot parse parameter #{p}"
+      m = p.strip.match(/\A(.*?[\s*])(\w+)\z/) or raise GenError, "cannot parse parameter #{p}"
       [m[1].strip, m[2]]
     end
   end
@@ -128,7 +131,7 @@ module ZkutilGen
         blocking = blocking_tag(name, doc)
         functions << [name, params.map { |t, _| ffi_type(t, callbacks, :param) }, ffi_type(ret, callbacks, :result), blocking]
       else
-        abort "unrecognised declaration in the header: #{code}"
+        raise GenError, "unrecognised declaration in the header: #{code}"
       end
     end
     render(consts, errors, typedefs, callbacks, structs, functions)
@@ -138,7 +141,7 @@ module ZkutilGen
     doc = doc.to_s
     return true if doc.include?("Blocking (")
     return false if doc.include?("Never blocks")
-    abort "#{name}: its doc says neither \"Blocking (...)\" nor \"Never blocks\""
+    raise GenError, "#{name}: its doc says neither \"Blocking (...)\" nor \"Never blocks\""
   end
 
   def sym(value)
@@ -178,7 +181,11 @@ module ZkutilGen
 end
 
 if $PROGRAM_NAME == __FILE__
-  text = ZkutilGen.generate
+  begin
+    text = ZkutilGen.generate
+  rescue ZkutilGen::GenError => e
+    abort "generate.rb: #{e.message}"
+  end
   if ARGV.include?("--check")
     current = File.exist?(ZkutilGen::OUTPUT) ? File.read(ZkutilGen::OUTPUT) : ""
     if current != text

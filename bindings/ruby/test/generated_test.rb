@@ -19,6 +19,10 @@ class GeneratedTest < Minitest::Test
     assert_equal "false", flag["zku_cancel_cancel"]
   end
 
+  def test_a_function_without_a_blocking_tag_is_refused
+    assert_raises(ZkutilGen::GenError) { ZkutilGen.blocking_tag("zku_x", "Frees the thing.") }
+  end
+
   def test_every_error_code_has_its_class_and_description
     codes = Zkutil.constants.grep(/\AE[A-Z0-9]+\z/).map { |c| Zkutil.const_get(c) }.select { |v| v.is_a?(Integer) && v.negative? }
     refute_empty codes
