@@ -3,9 +3,11 @@
 # production server; --no-fsync for the test setting), runs zkutil-bench
 # (every recipe against its raw floor, measured in the same run, as ratios),
 # then the Go binding against the same loops in C (bindings/go/bench, when
-# `go` is installed: scripts/install-deps.sh go), then the anchors (the
-# official C client's floor, Apache Curator and the Python k3zkutil)
-# against the same server when they are available.
+# `go` is installed: scripts/install-deps.sh go), the Ruby gem against the
+# same loops in C (bindings/ruby/bench, when ruby and ruby-ffi are
+# installed: scripts/install-deps.sh ruby), then the anchors (the official
+# C client's floor, Apache Curator and the Python k3zkutil) against the
+# same server when they are available.
 # Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -47,6 +49,16 @@ if command -v go >/dev/null 2>&1; then
     (cd bindings/go && PKG_CONFIG_PATH=$go_pc GOFLAGS=-mod=mod GOPROXY=off go run ./bench -hosts "$hosts" -n "$n")
 else
     echo "Go binding: skipped (no go; scripts/install-deps.sh go)"
+fi
+
+if command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
+    cargo build --locked --release --lib
+    gcc -O2 -Iinclude bindings/ruby/bench/baseline.c -Ltarget/release -lzkutil \
+        -Wl,-rpath,"$repo/target/release" -o "$zkdir/ruby-baseline"
+    ZKUTIL_LIB="$repo/target/release/libzkutil.so" \
+        ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/ruby-baseline" "$n"
+else
+    echo "Ruby gem: skipped (no ruby with ffi; scripts/install-deps.sh ruby)"
 fi
 
 # The shared folder lies next to the repository.

@@ -3,7 +3,7 @@
 # everything is already there (it only checks). Prints one line per thing it
 # installed on stdout; tool output goes to stderr.
 #
-# Usage: scripts/install-deps.sh [all|apt|zookeeper|cbindgen|venv|go]...
+# Usage: scripts/install-deps.sh [all|apt|zookeeper|cbindgen|venv|go|ruby]...
 #   apt        Debian packages: zookeeper, a JRE, cmake, make, pkg-config,
 #              gcc/g++, valgrind, python3-venv
 #   zookeeper  only the zookeeper package (what scripts/zk-server.sh needs)
@@ -11,6 +11,8 @@
 #              in ~/.cargo/bin
 #   venv       Python venv at ${ZKU_VENV:-<repo>/.venv} with k3zkutil, kazoo
 #   go         Debian's golang-go (and pkg-config, cmake) for bindings/go
+#   ruby       Debian packages ruby and ruby-ffi (the gem in bindings/ruby;
+#              minitest ships with ruby)
 # Default: all. Runs apt-get as root directly, otherwise through sudo.
 set -euo pipefail
 
@@ -20,6 +22,7 @@ cbindgen_version=0.29.4
 cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
 apt_packages=(zookeeper default-jre-headless cmake make pkg-config gcc g++ valgrind python3 python3-venv ca-certificates)
 python_packages=(k3zkutil kazoo)
+ruby_packages=(ruby ruby-ffi)
 
 installed() { printf '%s\n' "$*"; }
 note() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -92,14 +95,15 @@ main() {
     [ "${#what[@]}" -gt 0 ] || what=(all)
     for item in "${what[@]}"; do
         case $item in
-            all) install_debs "${apt_packages[@]}"; install_cbindgen; install_venv ;;
+            all) install_debs "${apt_packages[@]}" "${ruby_packages[@]}"; install_cbindgen; install_venv ;;
             apt) install_debs "${apt_packages[@]}" ;;
             zookeeper) install_debs zookeeper ;;
             cbindgen) install_cbindgen ;;
             venv) install_debs python3 python3-venv; install_venv ;;
             go) install_debs golang-go pkg-config cmake ;;
+            ruby) install_debs "${ruby_packages[@]}" ;;
             -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
-            *) note "unknown component: $item (all|apt|zookeeper|cbindgen|venv|go)"; return 2 ;;
+            *) note "unknown component: $item (all|apt|zookeeper|cbindgen|venv|go|ruby)"; return 2 ;;
         esac
     done
 }

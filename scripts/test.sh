@@ -5,12 +5,14 @@
 #                             and the fault suite, tests/faults: also
 #                             scripts/faults.sh alone)
 #   2. the k3zkutil comparison of the pure helpers (Python, ctypes)
-#   3. ctest                 (C and C++ examples and the C++ test against a
+#   3. the Ruby gem          (generated bindings up to date, gem build,
+#                             minitest against a server the tests start)
+#   4. ctest                 (C and C++ examples and the C++ test against a
 #                             fixture server, header C11/C++17 checks,
 #                             install + downstream builds)
-#   4. ctest again with the examples under ASan + UBSan
-#   5. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 30)
-#   6. the Go binding (bindings/go/test.sh: go vet, go test, the example
+#   5. ctest again with the examples under ASan + UBSan
+#   6. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 30)
+#   7. the Go binding (bindings/go/test.sh: go vet, go test, the example
 #      linked dynamically and statically)
 # Exits non-zero as soon as a step fails; each runner prints its own summary.
 set -euo pipefail
@@ -31,6 +33,12 @@ cargo test --locked 2>&1
 step "k3zkutil comparison (pure helpers through the C ABI)"
 cargo build --locked --release --lib
 "${ZKU_VENV:-$repo/.venv}/bin/python" tests/python/compare_k3zkutil.py target/release/libzkutil.so
+
+step "Ruby gem (bindings/ruby)"
+scripts/install-deps.sh ruby
+ruby bindings/ruby/gen/generate.rb --check
+(cd bindings/ruby && gem build --silent zkutil.gemspec -o /dev/null)
+env -u ZKU_HOSTS ZKUTIL_LIB="$repo/target/release/libzkutil.so" ruby -Ibindings/ruby/lib bindings/ruby/test/all.rb
 
 step "ctest (C and C++ examples, headers, install)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DZKU_CARGO_TARGET_DIR="$repo/target" >/dev/null

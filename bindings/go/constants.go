@@ -196,7 +196,7 @@ const (
 	ErrPanic Code = -1011
 	// ErrInval (ZKU_EINVAL): An argument has an invalid value (negative timeout other than -1, unknown flag bits, ...).
 	ErrInval Code = -1012
-	// ErrTooLarge (ZKU_ETOOLARGE): Node data exceeds ZKU_MAX_DATA_LEN.
+	// ErrTooLarge (ZKU_ETOOLARGE): Node data exceeds ZKU_MAX_DATA_LEN, or a request (path, data and ACL together; credentials) exceeds the server's packet limit. Refused before anything is sent.
 	ErrTooLarge Code = -1013
 	// ErrUnknown (ZKU_EUNKNOWN): The connection was lost while a write was in flight: it may or may not have been applied. Count it neither as failed nor as done.
 	ErrUnknown Code = -1014
@@ -208,6 +208,12 @@ const (
 	ErrHosts Code = -1017
 	// ErrAlreadyLocked (ZKU_EALREADYLOCKED): The key is already locked by the caller.
 	ErrAlreadyLocked Code = -1018
+	// ErrForked (ZKU_EFORKED): The handle was created by the parent of this fork() child: its session belongs to the parent. Nothing was sent; create a new client here.
+	ErrForked Code = -1019
+	// ErrBadConfig (ZKU_EBADCONFIG): A `ZKU_*` environment variable is malformed; the message names it and says what is wrong. Nothing was sent to a server.
+	ErrBadConfig Code = -1020
+	// ErrResource (ZKU_ERESOURCE): The system refused a resource the library needs (a callback delivery thread could not be started).
+	ErrResource Code = -1021
 	// ErrNoMember (ZKU_ENOMEMBER): No member at that JSON Pointer in a cached reader's value.
 	ErrNoMember Code = -1024
 	// LockUnlocked (ZKU_LOCK_UNLOCKED): Not held by this handle (never acquired, released, or a loss already acknowledged by `zku_lock_release`).
@@ -218,6 +224,14 @@ const (
 	LockSuspended LockState = 2
 	// LockLost (ZKU_LOCK_LOST): Lost for good: session expired or closed, node deleted or changed to another holder, or (ephemeral locks) disconnected for longer than the session timeout. `zku_lock_release` acknowledges it (ZKU_ELOCKLOST).
 	LockLost LockState = 3
+	// LogError (ZKU_LOG_ERROR): Something was lost: a session expired or its credentials were refused, a lock was lost, a reader's session ended.
+	LogError = 1
+	// LogWarn (ZKU_LOG_WARN): Trouble worked around or reported: a connection lost, a lock suspended, a reader stale, deleted or invalid, a background cleanup attempt that failed, a reply slower than 1 s, log messages dropped.
+	LogWarn = 2
+	// LogInfo (ZKU_LOG_INFO): Normal life: sessions established (with the connect string and session id), reconnected and closed, lock state changes, reader changes, background cleanups done.
+	LogInfo = 3
+	// LogDebug (ZKU_LOG_DEBUG): Details: every request a client sends for its node operations, CAS, readers and waits, with its reply time.
+	LogDebug = 4
 )
 
 // codes lists every error code with its C name.
@@ -265,6 +279,9 @@ var codes = []struct {
 	{ErrAborted, "ZKU_EABORTED"},
 	{ErrHosts, "ZKU_EHOSTS"},
 	{ErrAlreadyLocked, "ZKU_EALREADYLOCKED"},
+	{ErrForked, "ZKU_EFORKED"},
+	{ErrBadConfig, "ZKU_EBADCONFIG"},
+	{ErrResource, "ZKU_ERESOURCE"},
 	{ErrNoMember, "ZKU_ENOMEMBER"},
 }
 

@@ -1,0 +1,49 @@
+# frozen_string_literal: true
+
+# Tests run against a real ZooKeeper: $ZKU_HOSTS, else one started here by
+# scripts/zk-server.sh (stopped when this process exits).
+require "zkutil" # first: its at_exit (freeing handles) must run after the tests' one
+require "minitest/autorun"
+require "securerandom"
+require "tmpdir"
+
+module ZkTest
+  REPO = File.expand_path("../../..", __dir__)
+
+  def self.hosts
+    @hosts ||= ENV["ZKU_HOSTS"] || start_server
+  end
+
+  def self.start_server
+    dir = Dir.mktmpdir("zkutil-ruby-zk")
+    script = File.join(REPO, "scripts/zk-server.sh")
+    hosts = IO.popen([script, "start", dir, "--owner", Process.pid.to_s], &:read).strip
+    raise "scripts/zk-server.sh start failed" unless $?.success?
+
+    owner = Process.pid
+    at_exit { system(script, "stop", dir, out: File::NULL) if Process.pid == owner }
+    hosts
+  end
+
+  def self.unique_path(prefix = "ruby")
+    "/#{prefix}-#{SecureRandom.hex(6)}"
+  end
+
+  def self.monotonic
+    Process.clock_gettime(Process::CLOCK_MONOTONIC)
+  end
+end
+
+class ZkCase < Minitest::Test
+  def client
+    @client ||= Zkutil::Client.new(hosts: ZkTest.hosts)
+  end
+
+  def teardown
+    @client&.free
+  end
+
+  def unique_path(prefix = "ruby")
+    ZkTest.unique_path(prefix)
+  end
+end
