@@ -700,6 +700,29 @@ fn helpers_refuse_bad_input() {
             "re-lock",
         );
         assert!(!backward);
+        // An impossible count (found by tests/abi_fuzz.rs: SIZE_MAX aborted
+        // the process in from_raw_parts' precondition check) is refused
+        // before the array is read.
+        for n in [usize::MAX, usize::MAX / size_of::<*const c_char>() + 1] {
+            expect(
+                "backward impossible count",
+                call(|e| zku_is_backward_locking(key_ptrs.as_ptr(), n, cs("b").as_ptr(), &mut backward, e)),
+                ZKU_EINVAL,
+                "locked_keys",
+            );
+            expect(
+                "to_letters impossible count",
+                call(|e| zku_perm_names_to_letters(key_ptrs.as_ptr(), n, true, &mut s, e)),
+                ZKU_EINVAL,
+                "names",
+            );
+            expect(
+                "names_to_mask impossible count",
+                call(|e| zku_perm_names_to_mask(key_ptrs.as_ptr(), n, &mut mask, e)),
+                ZKU_EINVAL,
+                "names",
+            );
+        }
         // NULL with zero items is an empty list, not an error.
         assert_eq!(zku_is_backward_locking(null(), 0, cs("b").as_ptr(), &mut backward, null_mut()), ZKU_OK);
 

@@ -258,10 +258,10 @@ class Gen:
         for i, name, lock_default in timeouts:  # drawn last: long ones only where another argument is bad
             lines.append(f'    a{i} = draw_timeout(r, &c, "{name}", {lock_default});')
         call = f"{fname}({', '.join(args)})"
-        lines.append("    call_begin(&c);")
         if ret == "zku_rc" and params and params[-1][0] == "struct zku_error **":  # a fallible call
-            lines.append(f"    call_end(&c, {call});")
+            lines.append(f"    do call_begin(&c); while (call_end(&c, {call}));")
         else:
+            lines.append("    call_begin(&c);")
             if ret == "void":
                 lines.append(f"    {call};")
             elif ret in OWNED_RETURN:

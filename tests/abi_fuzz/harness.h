@@ -19,6 +19,7 @@ struct call {
     char args[1024];
     size_t args_len;
     int bad;
+    int attempt;
 };
 void call_start(struct call *c, const char *function);
 void call_arg(struct call *c, const char *name, const char *value, int bad);
@@ -27,7 +28,10 @@ void call_arg(struct call *c, const char *name, const char *value, int bad);
    unless `lock_default` (a lock's calls take ZKU_LOCK_DEFAULT_TIMEOUT). */
 int32_t draw_timeout(struct rng *r, struct call *c, const char *name, int lock_default);
 void call_begin(struct call *c);
-void call_end(struct call *c, zku_rc rc);
+/* Returns 1 when the call is to be made again: the zxid moved across a
+   rejected call, and a repeat tells the call's write from a session closed
+   or expired in the background at that moment. */
+int call_end(struct call *c, zku_rc rc);
 void call_end_void(struct call *c);
 /* After the harness freed a fresh handle: that may write (a session's close). */
 void call_freed(struct call *c);
