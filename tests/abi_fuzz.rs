@@ -17,7 +17,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::zk::ZkServer;
@@ -100,7 +100,7 @@ fn run_batch(harness: &Path, port: u16, seed: u64, calls: u64, batch: &[String],
         .arg(calls.to_string())
         .args(batch)
         .stdout(std::fs::File::create(log).unwrap())
-        .stderr(Stdio::piped())
+        .stderr(std::fs::File::create(log.with_extension("stderr")).unwrap())
         .spawn()
         .unwrap();
     let start = Instant::now();
@@ -115,12 +115,9 @@ fn run_batch(harness: &Path, port: u16, seed: u64, calls: u64, batch: &[String],
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let mut stderr = String::new();
-    if status.is_some() {
-        use std::io::Read;
-        child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    }
+    let stderr = std::fs::read_to_string(log.with_extension("stderr")).unwrap_or_default();
     let output = std::fs::read_to_string(log).unwrap();
+    let reported = totals.failures.len();
     let mut last_call = "(none)";
     let mut done = 0;
     for line in output.lines() {
@@ -135,14 +132,15 @@ fn run_batch(harness: &Path, port: u16, seed: u64, calls: u64, batch: &[String],
             }
             Some("UNREJECTED") => totals.unrejected.push(line[11..].to_string()),
             Some("REPEAT") => totals.repeated += 1,
-            Some("WRITE") | Some("SETUP") => totals.failures.push(line.to_string()),
+            Some("WRITE" | "SLOW" | "SETUP") => totals.failures.push(line.to_string()),
             _ => {}
         }
     }
     totals.functions += done;
     match status {
         None => totals.failures.push(format!("HANG (over {BATCH_LIMIT:?}) in {last_call}")),
-        Some(s) if !s.success() && !output.lines().any(|l| l.starts_with("WRITE") || l.starts_with("SETUP")) => {
+        // A failure the harness reported itself, else a crash or an abort.
+        Some(s) if !s.success() && totals.failures.len() == reported => {
             let tail: Vec<&str> = stderr.lines().take(3).collect();
             totals.failures.push(format!("CRASH ({s}) in {last_call}: {}", tail.join(" | ")));
         }

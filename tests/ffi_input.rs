@@ -19,6 +19,7 @@ use zkutil::ffi::config::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::lockid::*;
 use zkutil::ffi::node::*;
+use zkutil::ffi::wait::*;
 
 struct Fixture {
     client: *mut zku_client,
@@ -108,6 +109,31 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         // SAFETY: the client is live and freed once.
         unsafe { zku_client_free(self.client) };
+    }
+}
+
+/// Found by tests/abi_fuzz.rs: a 2 MiB path was sent, the server dropped the
+/// connection, and `zku_wait_absent` with timeout 0 reconnected and re-sent
+/// it for seconds. A path too long for any request is refused before
+/// sending, for reads too, and the client's session stays as it was.
+#[test]
+fn a_path_too_long_for_any_request_is_refused_before_sending() {
+    let f = Fixture::new();
+    let c = f.client as *const zku_client;
+    let huge = cs(&format!("/{}", "a".repeat(2 * 1024 * 1024)));
+    let mut exists = false;
+    // SAFETY: live client, valid C strings, live locals.
+    unsafe {
+        let session = zku_client_session_id(c);
+        expect("wait_absent huge path", call(|e| zku_wait_absent(c, huge.as_ptr(), 0, None, e)), ZKU_ETOOLARGE, "path");
+        expect(
+            "exists huge path",
+            call(|e| zku_client_exists(c, huge.as_ptr(), 1000, None, &mut exists, null_mut(), e)),
+            ZKU_ETOOLARGE,
+            "path",
+        );
+        assert_eq!(zku_client_state(c), ZKU_STATE_CONNECTED, "the connection was not dropped");
+        assert_eq!(zku_client_session_id(c), session);
     }
 }
 

@@ -10,7 +10,8 @@
    that was not rejected although an argument was invalid, and
    "REPEAT function" when it makes a call again to tell its write from one in
    the background, and "DONE function calls rejected unrejected" after each
-   function. */
+   function. A call that must be quick and was not prints "SLOW ..." and
+   exits 4. */
 #define _POSIX_C_SOURCE 200809L
 #include "harness.h"
 
@@ -106,6 +107,7 @@ void call_start(struct call *c, const char *function) {
     c->args_len = 0;
     c->bad = 0;
     c->attempt = 0;
+    c->timeout_ms = NO_TIMEOUT;
 }
 
 void call_arg(struct call *c, const char *name, const char *value, int bad) {
@@ -133,7 +135,14 @@ int32_t draw_timeout(struct rng *r, struct call *c, const char *name, int lock_d
         c->bad |= shorts[k].bad && !(lock_default && shorts[k].ms == ZKU_LOCK_DEFAULT_TIMEOUT);
     }
     call_arg(c, name, text, 0);
+    c->timeout_ms = ms;
     return ms;
+}
+
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
 }
 
 void call_begin(struct call *c) {
@@ -143,6 +152,20 @@ void call_begin(struct call *c) {
     }
     printf("CALL %s(%s)\n", c->function, c->args);
     if (c->attempt++ == 0) calls++;
+    c->began_ns = now_ns();
+}
+
+/* A call that had to be rejected, or was given at most 30 ms, must return
+   within this (generous, for a loaded machine): the timeout is a promise. */
+#define QUICK_LIMIT_NS (5 * 1000 * 1000 * 1000LL)
+
+static void check_duration(const struct call *c) {
+    int quick = c->bad || (c->timeout_ms != NO_TIMEOUT && c->timeout_ms >= 0 && c->timeout_ms <= 30);
+    int64_t took = now_ns() - c->began_ns;
+    if (quick && took > QUICK_LIMIT_NS) {
+        printf("SLOW %s(%s) took %.1f s\n", c->function, c->args, (double)took / 1e9);
+        exit(4);
+    }
 }
 
 /* The codes of a call refused for its arguments, before anything is sent. */
@@ -168,6 +191,7 @@ static void settle(void) {
 }
 
 int call_end(struct call *c, zku_rc rc) {
+    check_duration(c);
     if (!is_rejection(rc)) {
         zxid_known = 0;
         if (c->bad) {
@@ -193,7 +217,7 @@ int call_end(struct call *c, zku_rc rc) {
 }
 
 void call_end_void(struct call *c) {
-    (void)c;
+    check_duration(c);
     zxid_known = 0;
 }
 
@@ -315,6 +339,10 @@ static void setup(void) {
     H_lock = make_lock();
     H_lock_id_parts = make_lock_id_parts();
     H_reader = make_reader();
+    /* The zxid check sees a write (so that "no write" means something). */
+    int64_t before = read_zxid();
+    restore_nodes();
+    if (read_zxid() == before) die("the zxid check: a write did not move the zxid", 0);
 }
 
 /* Closes the sessions, which would otherwise expire (a write) during a later batch. */

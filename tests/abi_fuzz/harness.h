@@ -20,7 +20,10 @@ struct call {
     size_t args_len;
     int bad;
     int attempt;
+    int32_t timeout_ms; /* as drawn; NO_TIMEOUT for a call without one */
+    int64_t began_ns;
 };
+#define NO_TIMEOUT INT32_MIN
 void call_start(struct call *c, const char *function);
 void call_arg(struct call *c, const char *name, const char *value, int bad);
 /* Blocking calls: a long timeout (-1, INT32_MAX) only when another argument
