@@ -82,6 +82,23 @@ fn build_harness(dir: &Path) -> PathBuf {
     harness
 }
 
+/// The names of the `extern "C" fn zku_*` in src/ffi: what the fuzzer must
+/// cover, whatever the header parser finds.
+fn exported_functions(dir: &Path, names: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            exported_functions(&path, names);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            for rest in text.split("extern \"C\" fn ").skip(1) {
+                let name = rest.split(|c: char| !c.is_alphanumeric() && c != '_').next().unwrap();
+                names.push(name.to_string());
+            }
+        }
+    }
+}
+
 #[derive(Default)]
 struct Totals {
     functions: usize,
@@ -160,6 +177,12 @@ fn every_exported_function_survives_random_arguments() {
     let harness = build_harness(&dir);
     let listed = Command::new(&harness).arg("--list").output().unwrap();
     let functions: Vec<String> = String::from_utf8(listed.stdout).unwrap().lines().map(String::from).collect();
+    let mut exported = Vec::new();
+    exported_functions(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src/ffi"), &mut exported);
+    let mut covered = functions.clone();
+    covered.sort();
+    exported.sort();
+    assert_eq!(covered, exported, "the generated calls cover exactly the exported functions");
 
     // A server of its own: the zxid checks count every write it sees.
     let server = ZkServer::start();
