@@ -54,8 +54,10 @@ fn check_len(path: &str) -> Result<()> {
         return Err(Error::new(
             Code::DataTooLarge,
             format!(
-                "a path of {} bytes is over the {MAX_PATH_LEN} byte limit of a request; nothing was sent",
-                path.len()
+                "a path of {} bytes is over the {MAX_PATH_LEN} byte limit (a request is at most {} bytes); \
+                 nothing was sent",
+                path.len(),
+                packet::MAX_REQUEST_LEN
             ),
         ));
     }

@@ -10,7 +10,8 @@
 //! it crashes, aborts, outlives its time limit, or when the server's zxid
 //! moved across a call that was rejected for its arguments, or when a call
 //! with an argument invalid for every function (a NULL handle, invalid
-//! UTF-8, an impossible length, unknown flag bits, a timeout below -1) was
+//! UTF-8, an impossible length, unknown flag bits, a timeout below -1 but a
+//! lock's default -2) was
 //! not rejected; the failure names the function and the arguments of the
 //! call.
 //!
