@@ -152,8 +152,8 @@ class Gen:
         ctype, name = params[index]
         nxt = params[index + 1] if index + 1 < len(params) else None
         handle = self.handle_type(ctype)
-        if handle == "cas_next":
-            return [NULL_BAD], 1
+        if handle == "cas_next":  # valid only inside a zku_cas_fn: the harness runs these calls there
+            return [NULL_BAD, ("H_cas_next", "valid", False)], 1
         if handle is not None:
             fresh = fname in FRESH_HANDLE or fname.startswith(FRESH_HANDLE_PREFIXES) or fname == f"zku_{handle}_free"
             if index == 0 and fresh:

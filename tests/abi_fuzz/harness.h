@@ -66,6 +66,7 @@ extern struct zku_lock *H_lock;
 extern struct zku_lock_id_parts *H_lock_id_parts;
 extern struct zku_reader *H_reader;
 extern struct zku_strings *H_strings;
+extern struct zku_cas_next *H_cas_next; /* set while inside run_in_cas_callback's callback */
 struct zku_acl_list *make_acl_list(void);
 struct zku_buf *make_buf(void);
 struct zku_cancel *make_cancel(void);
