@@ -2,6 +2,7 @@
 //! specific error instead of a server round trip.
 
 use crate::error::{Code, Error, Result};
+use crate::packet;
 
 /// ZooKeeper's limit on node data (jute.maxbuffer is 0xfffff bytes for the
 /// whole request; a request that exceeds it makes the server drop the
@@ -18,6 +19,7 @@ pub fn validate(path: &str) -> Result<()> {
     if path.is_empty() {
         return Err(invalid(path, "is empty"));
     }
+    check_len(path)?;
     if !path.starts_with('/') {
         return Err(invalid(path, "must be absolute (start with '/')"));
     }
@@ -36,6 +38,28 @@ pub fn validate(path: &str) -> Result<()> {
     }
     if let Some(c) = path.chars().find(|c| is_forbidden(*c)) {
         return Err(invalid(path, &format!("has the forbidden character U+{:04X}", c as u32)));
+    }
+    Ok(())
+}
+
+/// The longest path a request can carry: the smallest request naming a path
+/// (a read: header, the path as a jute string, the watch flag) within
+/// [`packet::MAX_REQUEST_LEN`]. A longer one, sent, would make the server
+/// drop the whole client's connection (found by tests/abi_fuzz.rs: a 2 MiB
+/// path to `zku_wait_absent` reconnected for seconds with timeout 0).
+pub const MAX_PATH_LEN: usize = packet::MAX_REQUEST_LEN - 8 - 4 - 1;
+
+fn check_len(path: &str) -> Result<()> {
+    if path.len() > MAX_PATH_LEN {
+        return Err(Error::new(
+            Code::DataTooLarge,
+            format!(
+                "a path of {} bytes is over the {MAX_PATH_LEN} byte limit (a request is at most {} bytes); \
+                 nothing was sent",
+                path.len(),
+                packet::MAX_REQUEST_LEN
+            ),
+        ));
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ use zkutil::ffi::config::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::lockid::*;
 use zkutil::ffi::node::*;
+use zkutil::ffi::wait::*;
 
 struct Fixture {
     client: *mut zku_client,
@@ -108,6 +109,31 @@ impl Drop for Fixture {
     fn drop(&mut self) {
         // SAFETY: the client is live and freed once.
         unsafe { zku_client_free(self.client) };
+    }
+}
+
+/// Found by tests/abi_fuzz.rs: a 2 MiB path was sent, the server dropped the
+/// connection, and `zku_wait_absent` with timeout 0 reconnected and re-sent
+/// it for seconds. A path too long for any request is refused before
+/// sending, for reads too, and the client's session stays as it was.
+#[test]
+fn a_path_too_long_for_any_request_is_refused_before_sending() {
+    let f = Fixture::new();
+    let c = f.client as *const zku_client;
+    let huge = cs(&format!("/{}", "a".repeat(2 * 1024 * 1024)));
+    let mut exists = false;
+    // SAFETY: live client, valid C strings, live locals.
+    unsafe {
+        let session = zku_client_session_id(c);
+        expect("wait_absent huge path", call(|e| zku_wait_absent(c, huge.as_ptr(), 0, None, e)), ZKU_ETOOLARGE, "path");
+        expect(
+            "exists huge path",
+            call(|e| zku_client_exists(c, huge.as_ptr(), 1000, None, &mut exists, null_mut(), e)),
+            ZKU_ETOOLARGE,
+            "path",
+        );
+        assert_eq!(zku_client_state(c), ZKU_STATE_CONNECTED, "the connection was not dropped");
+        assert_eq!(zku_client_session_id(c), session);
     }
 }
 
@@ -700,6 +726,29 @@ fn helpers_refuse_bad_input() {
             "re-lock",
         );
         assert!(!backward);
+        // An impossible count (found by tests/abi_fuzz.rs: SIZE_MAX aborted
+        // the process in from_raw_parts' precondition check) is refused
+        // before the array is read.
+        for n in [usize::MAX, usize::MAX / size_of::<*const c_char>() + 1] {
+            expect(
+                "backward impossible count",
+                call(|e| zku_is_backward_locking(key_ptrs.as_ptr(), n, cs("b").as_ptr(), &mut backward, e)),
+                ZKU_EINVAL,
+                "locked_keys",
+            );
+            expect(
+                "to_letters impossible count",
+                call(|e| zku_perm_names_to_letters(key_ptrs.as_ptr(), n, true, &mut s, e)),
+                ZKU_EINVAL,
+                "names",
+            );
+            expect(
+                "names_to_mask impossible count",
+                call(|e| zku_perm_names_to_mask(key_ptrs.as_ptr(), n, &mut mask, e)),
+                ZKU_EINVAL,
+                "names",
+            );
+        }
         // NULL with zero items is an empty list, not an error.
         assert_eq!(zku_is_backward_locking(null(), 0, cs("b").as_ptr(), &mut backward, null_mut()), ZKU_OK);
 

@@ -183,6 +183,10 @@ pub(crate) unsafe fn str_array_arg<'a>(ptr: *const *const c_char, n: usize, name
     if ptr.is_null() {
         return if n == 0 { Ok(Vec::new()) } else { Err(null_arg(name)) };
     }
+    // No array holds more than isize::MAX bytes (from_raw_parts' precondition).
+    if n > isize::MAX as usize / std::mem::size_of::<*const c_char>() {
+        return Err(Error::invalid_argument(format!("argument `{name}` count {n} is impossible")));
+    }
     // SAFETY: `n` readable pointers, guaranteed by the caller.
     let items = unsafe { std::slice::from_raw_parts(ptr, n) };
     items
