@@ -117,8 +117,9 @@ where
                 Ok(Check::Again) => continue,
                 Ok(Check::Wait(watcher)) => watcher,
                 // Lost the connection during the check: wait for it (the
-                // state may show it a moment later), check again.
-                Err(e) if e.code() == Code::ConnectionLoss => {
+                // state may show it a moment later), check again; with
+                // `NoWait` that one attempt is over.
+                Err(e) if e.code() == Code::ConnectionLoss && timeout != Timeout::NoWait => {
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }

@@ -103,6 +103,9 @@ SCALARS = {
     ("zku_rc", None): ints(0, -1, -4, -101, -1001, -1019, -1021, -9999, I32_MIN, I32_MAX),
     ("zku_config_field", None): ints(0, 1, 2, 5, 100, -1, I32_MIN),
     ("zku_path_kind", None): ints(0, 1, 2, 3, 100, -1, I32_MIN),
+    # Out of range is refused, except when the log callback is being
+    # removed (NULL), where the level is ignored: not a "bad" class.
+    ("zku_log_level", None): ints(1, 2, 3, 4, 0, 5, -1, I32_MIN),
 }
 
 
