@@ -19,7 +19,7 @@ mod acquire;
 mod claims;
 mod data;
 mod monitor;
-mod notify;
+pub(crate) mod notify;
 mod release;
 
 use std::os::fd::RawFd;

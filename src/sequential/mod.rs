@@ -1,0 +1,154 @@
+//! The parts of the sequential-node recipes (FIFO mutex, and the
+//! read-write lock and leader latch to come) that do not depend on the
+//! recipe, in Apache Curator's layout so Curator and kazoo processes share
+//! the same nodes:
+//!
+//! - contenders are ephemeral sequential children of one directory, named
+//!   `_c_<uuid>-<marker><sequence>` (Curator's "protected" names; `marker`
+//!   is e.g. `lock-`), ordered by the text after the marker;
+//! - the uuid lets a create whose reply was lost find its node again;
+//! - each waiter watches only the contender right before it.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use zookeeper_client as zk;
+
+use crate::error::{Code, Error};
+use crate::node::Stat;
+
+/// Curator InterProcessMutex's marker (kazoo's `extra_lock_patterns`
+/// must name it for kazoo to see our nodes, and ours for us to see its).
+pub const LOCK_MARKER: &str = "lock-";
+
+/// A create of a protected node on its way: owns everything it uses, so
+/// a cleanup task can finish it after the caller gave up on it.
+pub(crate) type CreateFuture = Pin<Box<dyn Future<Output = std::result::Result<(zk::Stat, String), zk::Error>> + Send>>;
+
+/// The name prefix `_c_<uuid>-<marker>` of one acquisition's node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Protected {
+    /// `_c_<uuid>-`: what makes a child ours.
+    id: String,
+    marker: &'static str,
+}
+
+impl Protected {
+    pub(crate) fn new(marker: &'static str) -> Protected {
+        Protected { id: format!("_c_{}-", uuid::Uuid::new_v4()), marker }
+    }
+
+    pub(crate) fn is_ours(&self, child: &str) -> bool {
+        child.starts_with(&self.id)
+    }
+
+    /// Sends the ephemeral sequential create of our node in `dir`; the
+    /// reply carries the node's name (without the directory).
+    pub(crate) fn create(&self, zk: zk::Client, dir: Arc<str>, data: Vec<u8>, acl: Arc<Vec<zk::Acl>>) -> CreateFuture {
+        let prefix = format!("{dir}/{}{}", self.id, self.marker);
+        Box::pin(async move {
+            let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::new(&acl));
+            let (stat, sequence) = zk.create(&prefix, &data, &options).await?;
+            let path = format!("{prefix}{sequence}");
+            let name = path.rsplit('/').next().unwrap_or_default().to_string();
+            Ok((stat, name))
+        })
+    }
+
+    /// Our node among `children`, if a create of ours was applied.
+    pub(crate) fn find<'a>(&self, children: &'a [String]) -> Option<&'a String> {
+        children.iter().find(|c| self.is_ours(c))
+    }
+}
+
+/// The contenders among `children` (those with `marker` in their name),
+/// in sequence order: the first holds the lock.
+pub(crate) fn contenders(mut children: Vec<String>, marker: &str) -> Vec<String> {
+    children.retain(|c| c.contains(marker));
+    children.sort_by(|a, b| sort_key(a, marker).cmp(sort_key(b, marker)));
+    children
+}
+
+/// Curator's `fixForSorting`: the name after the last marker (the
+/// zero-padded sequence number), so the uuid does not decide the order.
+fn sort_key<'a>(name: &'a str, marker: &str) -> &'a str {
+    name.rfind(marker).map_or(name, |at| &name[at + marker.len()..])
+}
+
+/// Where `ours` stands among the sorted `contenders`: `Ok(None)` first,
+/// `Ok(Some(predecessor))` waiting, `Err` not there (deleted).
+pub(crate) fn predecessor<'a>(contenders: &'a [String], ours: &str) -> std::result::Result<Option<&'a str>, ()> {
+    match contenders.iter().position(|c| c == ours) {
+        Some(0) => Ok(None),
+        Some(at) => Ok(Some(&contenders[at - 1])),
+        None => Err(()),
+    }
+}
+
+/// One contender as read: its node name, data (the contender's
+/// identifier) and stat (`czxid`: its fencing token once it holds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contender {
+    pub name: String,
+    pub data: Vec<u8>,
+    pub stat: Stat,
+}
+
+/// Reads the contenders of `dir` in order, skipping those gone between
+/// the listing and the read. A missing directory has none.
+pub(crate) async fn read_contenders(
+    zk: &zk::Client,
+    dir: &str,
+    marker: &str,
+) -> std::result::Result<Vec<Contender>, zk::Error> {
+    let children = match zk.list_children(dir).await {
+        Ok(children) => children,
+        Err(zk::Error::NoNode) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for name in contenders(children, marker) {
+        match zk.get_data(&format!("{dir}/{name}")).await {
+            Ok((data, stat)) => out.push(Contender { name, data, stat: Stat::from(&stat) }),
+            Err(zk::Error::NoNode) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Errors after which the session may live on and a request's outcome is
+/// unknown.
+pub(crate) fn is_connection(e: &zk::Error) -> bool {
+    Error::from(e.clone()).code() == Code::ConnectionLoss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contenders_sort_by_sequence_not_by_uuid() {
+        let children = vec![
+            "_c_ffff-lock-0000000003".to_string(),
+            "_c_0000-lock-0000000005".to_string(),
+            "other".to_string(),
+            "a1b2-lock-0000000004".to_string(),
+        ];
+        let sorted = contenders(children, LOCK_MARKER);
+        assert_eq!(sorted, ["_c_ffff-lock-0000000003", "a1b2-lock-0000000004", "_c_0000-lock-0000000005"]);
+        assert_eq!(predecessor(&sorted, "_c_0000-lock-0000000005"), Ok(Some("a1b2-lock-0000000004")));
+        assert_eq!(predecessor(&sorted, "_c_ffff-lock-0000000003"), Ok(None));
+        assert_eq!(predecessor(&sorted, "gone"), Err(()));
+    }
+
+    #[test]
+    fn protected_names_recognise_only_our_uuid() {
+        let ours = Protected::new(LOCK_MARKER);
+        let other = Protected::new(LOCK_MARKER);
+        let name = format!("{}lock-0000000001", ours.id);
+        assert!(ours.is_ours(&name));
+        assert!(!other.is_ours(&name));
+    }
+}
