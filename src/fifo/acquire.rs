@@ -6,6 +6,8 @@
 //! another) our node is deleted by a task holding the handle's operation
 //! mutex, which also finishes a create still in flight first.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use tokio::sync::OwnedMutexGuard;
@@ -16,6 +18,8 @@ use crate::error::{Code, Error, Result};
 use crate::lock::LockState;
 use crate::runtime::{self, Deadline, Timeout};
 use crate::sequential::{self, CreateFuture, LOCK_MARKER, Protected, is_connection};
+
+type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 
 /// One acquisition's node, as far as we know it.
 struct Attempt {
@@ -109,6 +113,7 @@ impl Inner {
     ) -> Result<Option<Held>> {
         let (name, stat) = self.create_ours(attempt, deadline, reply_deadline, what).await?;
         let mut session = self.client.state_receiver();
+        let mut own_watch: Option<EventFuture> = None;
         loop {
             session.borrow_and_update();
             let zk = self.client.ready(deadline).await.map_err(|e| e.context(what))?;
@@ -140,10 +145,22 @@ impl Inner {
                 Err(e) if is_connection(&e) => continue,
                 Err(e) => return Err(Error::from(e).context(format!("{what}: watch {predecessor}"))),
             };
+            if own_watch.is_none() {
+                // Our own node too: deleted by someone else while we wait
+                // behind a holder that stays, it would go unnoticed.
+                let watched = zk.check_and_watch_stat(&self.node_path(&name));
+                match reply_deadline.run(what, watched).await? {
+                    Ok((Some(_), watcher)) => own_watch = Some(Box::pin(watcher.changed())),
+                    Ok((None, _)) => continue,
+                    Err(e) if is_connection(&e) => continue,
+                    Err(e) => return Err(Error::from(e).context(format!("{what}: watch our node"))),
+                }
+            }
             let ahead = contenders.iter().position(|c| *c == name).unwrap_or_default();
             let moved = async {
                 tokio::select! {
                     _ = watcher.changed() => {}
+                    _ = own_watch.as_mut().expect("set above") => own_watch = None,
                     _ = session.changed() => {}
                 }
             };

@@ -1,0 +1,357 @@
+//! The FIFO mutex (Curator InterProcessMutex layout) against a real
+//! ZooKeeper: mutual exclusion with increasing tokens, arrival order,
+//! timeouts and cancels leaving no node, waiters whose predecessor
+//! vanishes, states, guarded writes, bad input, server outages.
+
+mod common;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::zk::{ZkServer, shared_server, unique_path};
+use zkutil::{Cancel, Client, Code, Config, FifoLock, FifoOptions, LockState, Timeout};
+
+const T: Timeout = Timeout::After(Duration::from_secs(10));
+
+fn config(hosts: &str, lock_dir: &str, session: Duration) -> Config {
+    Config {
+        hosts: Some(hosts.to_string()),
+        session_timeout: Some(session),
+        connect_timeout: Some(Duration::from_secs(20)),
+        lock_dir: Some(format!("{lock_dir}/")),
+        ..Config::default()
+    }
+}
+
+struct Env {
+    config: Config,
+}
+
+impl Env {
+    fn new(name: &str) -> Env {
+        let dir = unique_path(name);
+        Env { config: config(&shared_server().connect_string(), &dir, Duration::from_secs(4)) }
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(self.config.clone()).expect("connect")
+    }
+}
+
+fn fifo(client: &Client, name: &str) -> FifoLock {
+    FifoLock::new(client, name, FifoOptions::default()).unwrap()
+}
+
+fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn contender_count(l: &FifoLock) -> usize {
+    l.contenders(T).unwrap().len()
+}
+
+fn wait_for_state(l: &FifoLock, want: LockState) {
+    wait_until(&format!("state {want:?}"), Duration::from_secs(30), || l.state() == want);
+}
+
+#[test]
+fn exclusion_across_threads_with_tokens_increasing_in_hold_order() {
+    let env = Arc::new(Env::new("fifo-excl"));
+    let inside = Arc::new(AtomicBool::new(false));
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let (env, inside, tokens) = (env.clone(), inside.clone(), tokens.clone());
+            thread::spawn(move || {
+                let c = env.client();
+                let l = fifo(&c, "res");
+                for _ in 0..10 {
+                    let token = l.acquire(T).unwrap();
+                    assert!(!inside.swap(true, Ordering::SeqCst), "two holders at once");
+                    tokens.lock().unwrap().push(token);
+                    thread::sleep(Duration::from_millis(2));
+                    inside.store(false, Ordering::SeqCst);
+                    l.release(T).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let tokens = tokens.lock().unwrap();
+    assert_eq!(tokens.len(), 40);
+    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "tokens not increasing in hold order: {tokens:?}");
+}
+
+#[test]
+fn waiters_get_the_lock_in_arrival_order() {
+    let env = Arc::new(Env::new("fifo-order"));
+    let c = env.client();
+    let holder = fifo(&c, "res");
+    holder.acquire(T).unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 0..4 {
+        let (env, order) = (env.clone(), order.clone());
+        waiters.push(thread::spawn(move || {
+            let c = env.client();
+            let l = fifo(&c, "res");
+            l.acquire(T).unwrap();
+            order.lock().unwrap().push(i);
+            thread::sleep(Duration::from_millis(20));
+            l.release(T).unwrap();
+        }));
+        // The next one arrives once this one's node is there.
+        wait_until("the waiter's node", Duration::from_secs(10), || contender_count(&holder) == i + 2);
+    }
+    holder.release(T).unwrap();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+}
+
+#[test]
+fn contenders_list_the_holder_first_with_its_identifier() {
+    let env = Env::new("fifo-contenders");
+    let c = env.client();
+    let a =
+        FifoLock::new(&c, "res", FifoOptions { identifier: Some("alpha".into()), ..FifoOptions::default() }).unwrap();
+    let b =
+        FifoLock::new(&c, "res", FifoOptions { identifier: Some("beta".into()), ..FifoOptions::default() }).unwrap();
+    assert_eq!(a.holder(T).unwrap(), None);
+    let token = a.acquire(T).unwrap();
+    assert_eq!(b.try_acquire(T).unwrap(), None, "one holder");
+    let b_waits = thread::spawn(move || {
+        let token = b.acquire(T).unwrap();
+        (b, token)
+    });
+    wait_until("two contenders", Duration::from_secs(10), || contender_count(&a) == 2);
+    let list = a.contenders(T).unwrap();
+    assert_eq!(list[0].data, b"alpha");
+    assert_eq!(list[1].data, b"beta");
+    assert_eq!(list[0].stat.czxid, token);
+    assert_eq!(Some(list[0].name.clone()), a.node_name());
+    assert!(list[0].name.starts_with("_c_") && list[0].name.contains("-lock-"), "{}", list[0].name);
+    a.release(T).unwrap();
+    let (b, b_token) = b_waits.join().unwrap();
+    assert!(b_token > token);
+    assert_eq!(a.holder(T).unwrap().unwrap().data, b"beta");
+    b.release(T).unwrap();
+}
+
+#[test]
+fn timeout_returns_in_time_and_leaves_no_node() {
+    let env = Env::new("fifo-timeout");
+    let (c1, c2) = (env.client(), env.client());
+    let holder = fifo(&c1, "res");
+    holder.acquire(T).unwrap();
+    let waiter = fifo(&c2, "res");
+    let started = Instant::now();
+    let err = waiter.acquire(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::OperationTimeout, "{err}");
+    assert!(started.elapsed() < Duration::from_millis(2300), "{:?}", started.elapsed());
+    wait_until("the waiter's node to go", Duration::from_secs(5), || contender_count(&holder) == 1);
+    assert_eq!(waiter.state(), LockState::Unlocked);
+    // try_acquire behind the holder deletes its node before returning.
+    assert_eq!(waiter.try_acquire(T).unwrap(), None);
+    assert_eq!(contender_count(&holder), 1);
+    holder.release(T).unwrap();
+    assert!(waiter.try_acquire(T).unwrap().is_some());
+}
+
+#[test]
+fn cancel_ends_a_wait_and_leaves_no_node() {
+    let env = Env::new("fifo-cancel");
+    let (c1, c2) = (env.client(), env.client());
+    let holder = fifo(&c1, "res");
+    holder.acquire(T).unwrap();
+    let cancel = Cancel::new();
+    let waiting = {
+        let cancel = cancel.clone();
+        thread::spawn(move || {
+            let waiter = fifo(&c2, "res");
+            let r = zkutil::cancel::scope(Some(&cancel), None, || waiter.acquire(Timeout::Forever));
+            (r, waiter)
+        })
+    };
+    wait_until("the waiter's node", Duration::from_secs(10), || contender_count(&holder) == 2);
+    cancel.cancel();
+    let (r, waiter) = waiting.join().unwrap();
+    assert_eq!(r.unwrap_err().code(), Code::Cancelled);
+    wait_until("the waiter's node to go", Duration::from_secs(5), || contender_count(&holder) == 1);
+    drop(waiter);
+}
+
+#[test]
+fn a_waiter_whose_predecessor_is_deleted_moves_up_behind_the_holder() {
+    let env = Arc::new(Env::new("fifo-pred-deleted"));
+    let c = env.client();
+    let holder = fifo(&c, "res");
+    holder.acquire(T).unwrap();
+    let spawn_waiter = |env: Arc<Env>| {
+        thread::spawn(move || {
+            let c = env.client();
+            let l = fifo(&c, "res");
+            let r = l.acquire(T);
+            (r, l, c)
+        })
+    };
+    let middle = spawn_waiter(env.clone());
+    wait_until("the middle waiter", Duration::from_secs(10), || contender_count(&holder) == 2);
+    let last = spawn_waiter(env.clone());
+    wait_until("the last waiter", Duration::from_secs(10), || contender_count(&holder) == 3);
+    // An operator deletes the middle waiter's node.
+    let middle_node = holder.contenders(T).unwrap()[1].name.clone();
+    c.delete(&format!("{}/{middle_node}", holder.path()), None, T).unwrap();
+    let (r, _l, _c) = middle.join().unwrap();
+    assert_eq!(r.unwrap_err().code(), Code::LockLost);
+    // The last one now waits behind the holder, not in front of it.
+    thread::sleep(Duration::from_millis(300));
+    assert!(!last.is_finished(), "acquired while the holder still holds");
+    assert!(holder.is_locked());
+    holder.release(T).unwrap();
+    let (r, l, _c) = last.join().unwrap();
+    assert!(r.unwrap() > 0);
+    assert!(l.is_locked());
+}
+
+#[test]
+fn the_holders_session_expiring_hands_the_lock_to_the_next() {
+    let env = Env::new("fifo-expiry");
+    let (c1, c2) = (env.client(), env.client());
+    let holder = fifo(&c1, "res");
+    let token = holder.acquire(T).unwrap();
+    let waiting = thread::spawn(move || {
+        let l = fifo(&c2, "res");
+        let r = l.acquire(Timeout::After(Duration::from_secs(20)));
+        (r, l)
+    });
+    wait_until("the waiter", Duration::from_secs(10), || contender_count(&holder) == 2);
+    c1.expire_session_for_testing().unwrap();
+    wait_for_state(&holder, LockState::Lost);
+    let (r, l) = waiting.join().unwrap();
+    assert!(r.unwrap() > token);
+    assert!(l.is_locked());
+    assert_eq!(holder.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(holder.state(), LockState::Unlocked);
+}
+
+#[test]
+fn states_callback_descriptor_and_a_deleted_node() {
+    let env = Env::new("fifo-states");
+    let c = env.client();
+    let l = fifo(&c, "res");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    l.set_state_callback(Some(Box::new(move |old, new| sink.lock().unwrap().push((old, new))))).unwrap();
+    let fd = l.pollable_fd().unwrap();
+    assert!(fd >= 0);
+    assert_eq!(l.drain_notifications(), LockState::Unlocked);
+    assert_eq!(l.token(), None);
+    let token = l.acquire(T).unwrap();
+    assert_eq!(l.acquire(T).unwrap(), token, "held already: the same token");
+    assert_eq!(l.token(), Some(token));
+    // The operator deletes our node: LOST.
+    c.delete(&format!("{}/{}", l.path(), l.node_name().unwrap()), None, T).unwrap();
+    wait_for_state(&l, LockState::Lost);
+    assert!(l.lost_reason().unwrap().contains("deleted"), "{:?}", l.lost_reason());
+    let err = l.guarded_set("/anything", b"x", None, T).unwrap_err();
+    assert_eq!(err.code(), Code::LockLost, "{err}");
+    assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(l.drain_notifications(), LockState::Unlocked);
+    wait_until("the callback", Duration::from_secs(5), || seen.lock().unwrap().len() == 3);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            (LockState::Unlocked, LockState::Held),
+            (LockState::Held, LockState::Lost),
+            (LockState::Lost, LockState::Unlocked)
+        ]
+    );
+}
+
+#[test]
+fn guarded_writes_need_the_lock() {
+    let env = Env::new("fifo-guarded");
+    let c = env.client();
+    let target = unique_path("fifo-guarded-target");
+    c.create(&target, b"0", &zkutil::CreateOptions::persistent().with_parents(), T).unwrap();
+    let l = fifo(&c, "res");
+    assert_eq!(l.guarded_set(&target, b"1", None, T).unwrap_err().code(), Code::NotLocked);
+    l.acquire(T).unwrap();
+    let stat = l.guarded_set(&target, b"2", None, T).unwrap();
+    assert_eq!(stat.version, 1);
+    assert_eq!(c.get(&target, T).unwrap().0, b"2");
+    let own = format!("{}/{}", l.path(), l.node_name().unwrap());
+    assert_eq!(l.guarded_delete(&own, None, T).unwrap_err().code(), Code::InvalidArgument);
+    l.guarded_delete(&target, None, T).unwrap();
+    assert!(c.exists(&target, T).unwrap().is_none());
+    l.release(T).unwrap();
+    assert_eq!(contender_count(&l), 0);
+}
+
+#[test]
+fn bad_input_gets_specific_codes() {
+    let env = Env::new("fifo-bad");
+    let c = env.client();
+    let err = FifoLock::new(&c, "", FifoOptions::default()).err().unwrap();
+    assert_eq!(err.code(), Code::InvalidPath);
+    let err = FifoLock::new(&c, "a//b", FifoOptions::default()).err().unwrap();
+    assert_eq!(err.code(), Code::InvalidPath);
+    let no_id = FifoOptions { identifier: Some(String::new()), ..FifoOptions::default() };
+    assert_eq!(FifoLock::new(&c, "res", no_id).err().unwrap().code(), Code::InvalidArgument);
+    let l = fifo(&c, "res");
+    l.release(T).unwrap();
+    assert_eq!(l.guarded_delete("relative", None, T).unwrap_err().code(), Code::InvalidPath);
+    l.close();
+    assert_eq!(l.acquire(T).unwrap_err().code(), Code::Closed);
+}
+
+#[test]
+fn restart_within_the_session_timeout_keeps_the_lock() {
+    let mut server = ZkServer::start();
+    let dir = unique_path("fifo-restart");
+    let c = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    let l = fifo(&c, "res");
+    let token = l.acquire(T).unwrap();
+    server.stop();
+    wait_for_state(&l, LockState::Suspended);
+    assert!(!l.is_locked());
+    let err = l.guarded_set("/x", b"1", None, Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::ConnectionLoss, "{err}");
+    server.restart();
+    wait_for_state(&l, LockState::Held);
+    assert_eq!(l.token(), Some(token));
+    let other = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    let rival = fifo(&other, "res");
+    assert_eq!(rival.try_acquire(T).unwrap(), None);
+    l.release(T).unwrap();
+    assert!(rival.acquire(T).unwrap() > token);
+}
+
+#[test]
+fn outage_longer_than_the_session_timeout_loses_the_lock() {
+    let mut server = ZkServer::start();
+    let dir = unique_path("fifo-long-outage");
+    let c = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(2))).unwrap();
+    let l = fifo(&c, "res");
+    l.acquire(T).unwrap();
+    server.stop();
+    wait_for_state(&l, LockState::Suspended);
+    wait_for_state(&l, LockState::Lost);
+    assert!(l.lost_reason().unwrap().contains("session"), "{:?}", l.lost_reason());
+    server.restart();
+    assert_eq!(l.release(T).unwrap_err().code(), Code::LockLost);
+    let other = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(10))).unwrap();
+    let rival = fifo(&other, "res");
+    rival.acquire(Timeout::After(Duration::from_secs(60))).unwrap();
+    assert!(rival.is_locked());
+}
