@@ -17,7 +17,7 @@ use super::{Held, Inner, monitor};
 use crate::error::{Code, Error, Result};
 use crate::lock::LockState;
 use crate::runtime::{self, Deadline, Timeout};
-use crate::sequential::{self, CreateFuture, LOCK_MARKER, Protected, is_connection};
+use crate::sequential::{self, CreateFuture, LOCK_MARKER, LOCK_MARKERS, Protected, is_connection};
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 
@@ -122,7 +122,7 @@ impl Inner {
                 Err(e) if is_connection(&e) => continue,
                 Err(e) => return Err(Error::from(e).context(format!("{what}: list the contenders"))),
             };
-            let contenders = sequential::contenders(children, LOCK_MARKER);
+            let contenders = sequential::contenders(children, LOCK_MARKERS);
             let predecessor = match sequential::predecessor(&contenders, &name) {
                 Ok(None) => return Ok(Some(Held { name, token: stat.czxid, owner: stat.ephemeral_owner })),
                 Ok(Some(predecessor)) => predecessor,

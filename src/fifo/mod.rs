@@ -1,6 +1,9 @@
 //! The FIFO mutex: Apache Curator InterProcessMutex's layout, so Curator
-//! (and kazoo with `extra_lock_patterns = {"lock-"}`) processes and this
-//! library exclude each other on one lock path.
+//! processes, kazoo `Lock`s (with `extra_lock_patterns=["-lock-"]`, so
+//! kazoo sees Curator's and our nodes) and this library exclude each other
+//! on one lock path. We also see kazoo's own `<uuid>__lock__<seq>` nodes;
+//! Curator sorts those wrongly, so where Curator takes part kazoo must name
+//! its nodes `-lock-` too (`Lock._NODE_NAME`).
 //!
 //! Each acquisition creates an ephemeral sequential child
 //! `_c_<uuid>-lock-<sequence>` of the lock path (`lock_dir + name`); the
@@ -34,7 +37,7 @@ use crate::lock::notify::Pollable;
 use crate::lock::{LockState, LockStateCallback};
 use crate::node::Stat;
 use crate::runtime::{self, Timeout};
-use crate::sequential::{self, Contender, LOCK_MARKER};
+use crate::sequential::{self, Contender, LOCK_MARKERS};
 
 /// How a FIFO mutex handle is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -223,15 +226,15 @@ impl FifoLock {
 
     /// The contenders in order, each with its node data and stat: the
     /// first holds the lock (Curator's getParticipantNodes, kazoo's
-    /// contenders()). Includes Curator's and kazoo's nodes with the
-    /// `lock-` marker.
+    /// contenders()). Includes Curator's (`lock-`) and kazoo's (`__lock__`)
+    /// nodes.
     pub fn contenders(&self, timeout: Timeout) -> Result<Vec<Contender>> {
         self.inner.check_open()?;
         let dir = self.inner.dir.clone();
         let what = format!("contenders of {dir}");
         self.inner.client.call(timeout, &what, true, |zk| {
             let dir = dir.clone();
-            async move { sequential::read_contenders(&zk, &dir, LOCK_MARKER).await }
+            async move { sequential::read_contenders(&zk, &dir, LOCK_MARKERS).await }
         })
     }
 

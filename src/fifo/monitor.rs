@@ -27,7 +27,7 @@ use super::acquire::Target;
 use super::{Held, Inner};
 use crate::lock::{DEFAULT_WATCH_DELAY, LockState};
 use crate::node::SessionState;
-use crate::sequential::{self, LOCK_MARKER, is_connection};
+use crate::sequential::{self, LOCK_MARKERS, is_connection};
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 /// Our node's stat with its watch, and the contenders.
@@ -194,7 +194,7 @@ fn judge(held: &Held, reply: ReadReply) -> Verified {
                     stat.czxid, stat.ephemeral_owner
                 ));
             }
-            let contenders = sequential::contenders(children, LOCK_MARKER);
+            let contenders = sequential::contenders(children, LOCK_MARKERS);
             match sequential::predecessor(&contenders, &held.name) {
                 Ok(None) => Verified::Held(watcher),
                 _ => Verified::Lost(format!("our lock node is no longer first (first: {:?})", contenders.first())),

@@ -18,8 +18,8 @@ use zookeeper_client as zk;
 use crate::error::{Code, Error};
 use crate::node::Stat;
 
-/// Curator InterProcessMutex's marker (kazoo's `extra_lock_patterns`
-/// must name it for kazoo to see our nodes, and ours for us to see its).
+/// Curator InterProcessMutex's marker, in our nodes' names (kazoo's
+/// `extra_lock_patterns` must name it for kazoo to see our nodes).
 pub const LOCK_MARKER: &str = "lock-";
 
 /// A create of a protected node on its way: owns everything it uses, so
@@ -62,18 +62,31 @@ impl Protected {
     }
 }
 
-/// The contenders among `children` (those with `marker` in their name),
-/// in sequence order: the first holds the lock.
-pub(crate) fn contenders(mut children: Vec<String>, marker: &str) -> Vec<String> {
-    children.retain(|c| c.contains(marker));
-    children.sort_by(|a, b| sort_key(a, marker).cmp(sort_key(b, marker)));
-    children
+/// The name markers of lock contenders: Curator's (ours) and kazoo's
+/// default, so a kazoo `Lock` on the same path is seen in its place.
+pub const LOCK_MARKERS: &[&str] = &[LOCK_MARKER, "__lock__"];
+
+/// The contenders among `children` (a marker followed by the sequence
+/// number at the end of the name), in sequence order: the first holds
+/// the lock. The sequence, not the uuid in front, decides (Curator's
+/// `fixForSorting`, kazoo's `_contenders_re`).
+pub(crate) fn contenders(children: Vec<String>, markers: &[&str]) -> Vec<String> {
+    let mut keyed: Vec<(i64, String)> =
+        children.into_iter().filter_map(|c| sequence(&c, markers).map(|seq| (seq, c))).collect();
+    keyed.sort();
+    keyed.into_iter().map(|(_, c)| c).collect()
 }
 
-/// Curator's `fixForSorting`: the name after the last marker (the
-/// zero-padded sequence number), so the uuid does not decide the order.
-fn sort_key<'a>(name: &'a str, marker: &str) -> &'a str {
-    name.rfind(marker).map_or(name, |at| &name[at + marker.len()..])
+/// The sequence number after the last marker in `name`.
+fn sequence(name: &str, markers: &[&str]) -> Option<i64> {
+    markers.iter().find_map(|m| {
+        let digits = &name[name.rfind(m)? + m.len()..];
+        let unsigned = digits.strip_prefix('-').unwrap_or(digits);
+        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        digits.parse().ok()
+    })
 }
 
 /// Where `ours` stands among the sorted `contenders`: `Ok(None)` first,
@@ -100,7 +113,7 @@ pub struct Contender {
 pub(crate) async fn read_contenders(
     zk: &zk::Client,
     dir: &str,
-    marker: &str,
+    markers: &[&str],
 ) -> std::result::Result<Vec<Contender>, zk::Error> {
     let children = match zk.list_children(dir).await {
         Ok(children) => children,
@@ -108,7 +121,7 @@ pub(crate) async fn read_contenders(
         Err(e) => return Err(e),
     };
     let mut out = Vec::new();
-    for name in contenders(children, marker) {
+    for name in contenders(children, markers) {
         match zk.get_data(&format!("{dir}/{name}")).await {
             Ok((data, stat)) => out.push(Contender { name, data, stat: Stat::from(&stat) }),
             Err(zk::Error::NoNode) => {}
@@ -135,9 +148,14 @@ mod tests {
             "_c_0000-lock-0000000005".to_string(),
             "other".to_string(),
             "a1b2-lock-0000000004".to_string(),
+            "9f9f__lock__0000000002".to_string(),
+            "lock-".to_string(),
         ];
-        let sorted = contenders(children, LOCK_MARKER);
-        assert_eq!(sorted, ["_c_ffff-lock-0000000003", "a1b2-lock-0000000004", "_c_0000-lock-0000000005"]);
+        let sorted = contenders(children, LOCK_MARKERS);
+        assert_eq!(
+            sorted,
+            ["9f9f__lock__0000000002", "_c_ffff-lock-0000000003", "a1b2-lock-0000000004", "_c_0000-lock-0000000005"]
+        );
         assert_eq!(predecessor(&sorted, "_c_0000-lock-0000000005"), Ok(Some("a1b2-lock-0000000004")));
         assert_eq!(predecessor(&sorted, "_c_ffff-lock-0000000003"), Ok(None));
         assert_eq!(predecessor(&sorted, "gone"), Err(()));
