@@ -101,7 +101,7 @@ pub type zku_lock_holder_fn = Option<
     unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int,
 >;
 
-fn state_code(state: LockState) -> zku_lock_state {
+pub(crate) fn state_code(state: LockState) -> zku_lock_state {
     match state {
         LockState::Unlocked => ZKU_LOCK_UNLOCKED,
         LockState::Held => ZKU_LOCK_HELD,

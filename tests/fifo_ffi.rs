@@ -1,0 +1,162 @@
+//! The FIFO mutex through the C ABI: bad input gets specific codes and
+//! sends nothing; acquire, try_acquire, contenders, token, state,
+//! descriptor and release work as documented.
+
+mod capi;
+mod common;
+
+use std::ffi::CStr;
+use std::ptr::{null, null_mut};
+
+use capi::{CClient, bad_utf8, call, cs, expect, ok};
+use common::zk::{shared_server, unique_path};
+use zkutil::ffi::buf::*;
+use zkutil::ffi::error::*;
+use zkutil::ffi::fifo::*;
+use zkutil::ffi::lock::*;
+
+const T: i32 = 10_000;
+
+fn strings(list: *mut zku_strings) -> Vec<String> {
+    // SAFETY: a live list from the library, freed once.
+    unsafe {
+        let items = (0..zku_strings_len(list))
+            .map(|i| CStr::from_ptr(zku_strings_get(list, i)).to_str().unwrap().to_string())
+            .collect();
+        zku_strings_free(list);
+        items
+    }
+}
+
+fn new_fifo(client: &CClient, name: &str, id: &str) -> *mut zku_fifo {
+    let (name, id) = (cs(name), cs(id));
+    let mut out = null_mut();
+    // SAFETY: valid pointers to live locals.
+    ok(
+        "new",
+        call(|e| unsafe {
+            zku_fifo_new(client.ptr(), name.as_ptr(), id.as_ptr(), ZKU_LOCK_DEFAULT_TIMEOUT, &mut out, e)
+        }),
+    );
+    out
+}
+
+#[test]
+fn bad_input_gets_specific_codes() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    let mut out = null_mut();
+    let name = cs("res");
+    // SAFETY: each call gets valid or deliberately NULL/bad pointers.
+    unsafe {
+        expect(
+            "NULL client",
+            call(|e| zku_fifo_new(null(), name.as_ptr(), null(), -2, &mut out, e)),
+            ZKU_ENULL,
+            "client",
+        );
+        expect("NULL name", call(|e| zku_fifo_new(client.ptr(), null(), null(), -2, &mut out, e)), ZKU_ENULL, "name");
+        expect(
+            "bad UTF-8",
+            call(|e| zku_fifo_new(client.ptr(), bad_utf8(), null(), -2, &mut out, e)),
+            ZKU_EUTF8,
+            "name",
+        );
+        let empty = cs("");
+        expect(
+            "empty name",
+            call(|e| zku_fifo_new(client.ptr(), empty.as_ptr(), null(), -2, &mut out, e)),
+            ZKU_EPATH,
+            "empty",
+        );
+        expect(
+            "empty id",
+            call(|e| zku_fifo_new(client.ptr(), name.as_ptr(), empty.as_ptr(), -2, &mut out, e)),
+            ZKU_EINVAL,
+            "identifier",
+        );
+        expect(
+            "bad default",
+            call(|e| zku_fifo_new(client.ptr(), name.as_ptr(), null(), -7, &mut out, e)),
+            ZKU_EINVAL,
+            "timeout",
+        );
+        expect(
+            "NULL out",
+            call(|e| zku_fifo_new(client.ptr(), name.as_ptr(), null(), -2, null_mut(), e)),
+            ZKU_ENULL,
+            "out",
+        );
+        assert!(out.is_null());
+        expect("NULL fifo", call(|e| zku_fifo_acquire(null(), T, None, null_mut(), e)), ZKU_ENULL, "fifo");
+        expect("NULL fifo", call(|e| zku_fifo_release(null(), T, None, e)), ZKU_ENULL, "fifo");
+        assert_eq!(zku_fifo_get_state(null()), ZKU_LOCK_UNLOCKED);
+        assert_eq!(zku_fifo_fd_drain(null()), ZKU_ENULL);
+        assert!(zku_fifo_path(null()).is_null());
+        zku_fifo_free(null_mut());
+
+        let fifo = new_fifo(&client, unique_path("fifo-ffi-bad").trim_start_matches('/'), "me");
+        expect("bad timeout", call(|e| zku_fifo_acquire(fifo, -5, None, null_mut(), e)), ZKU_EINVAL, "timeout");
+        let mut token = 7;
+        expect("token unlocked", call(|e| zku_fifo_token(fifo, &mut token, e)), ZKU_ENOTLOCKED, "not held");
+        assert_eq!(token, 0);
+        expect(
+            "NULL locked",
+            call(|e| zku_fifo_try_acquire(fifo, T, None, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "locked",
+        );
+        expect(
+            "NULL names",
+            call(|e| zku_fifo_contenders(fifo, T, None, null_mut(), null_mut(), e)),
+            ZKU_ENULL,
+            "names",
+        );
+        let mut names = null_mut();
+        ok("contenders", call(|e| zku_fifo_contenders(fifo, T, None, &mut names, null_mut(), e)));
+        assert!(strings(names).is_empty(), "nothing was created");
+        zku_fifo_free(fifo);
+    }
+}
+
+#[test]
+fn acquire_contenders_and_release() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    let name = unique_path("fifo-ffi").trim_start_matches('/').to_string();
+    let a = new_fifo(&client, &name, "alpha");
+    let b = new_fifo(&client, &name, "beta");
+    // SAFETY: live handles and valid out-pointers.
+    unsafe {
+        let mut fd = -1;
+        ok("fd", call(|e| zku_fifo_fd(a, &mut fd, e)));
+        assert!(fd >= 0);
+        let mut token = 0;
+        ok("acquire", call(|e| zku_fifo_acquire(a, T, None, &mut token, e)));
+        assert!(token > 0);
+        assert_eq!(zku_fifo_get_state(a), ZKU_LOCK_HELD);
+        assert_eq!(zku_fifo_fd_drain(a), ZKU_LOCK_HELD);
+        let mut again = 0;
+        ok("token", call(|e| zku_fifo_token(a, &mut again, e)));
+        assert_eq!(again, token);
+        let (mut locked, mut b_token) = (true, 1);
+        ok("try", call(|e| zku_fifo_try_acquire(b, T, None, &mut locked, &mut b_token, e)));
+        assert!(!locked);
+        assert_eq!(b_token, 0);
+        expect("timeout", call(|e| zku_fifo_acquire(b, 200, None, null_mut(), e)), ZKU_ETIMEOUT, "timed out");
+        let (mut names, mut ids) = (null_mut(), null_mut());
+        ok("contenders", call(|e| zku_fifo_contenders(a, T, None, &mut names, &mut ids, e)));
+        assert_eq!(strings(ids), ["alpha"]);
+        let names = strings(names);
+        assert_eq!(names.len(), 1);
+        assert!(names[0].contains("-lock-"));
+        let path = CStr::from_ptr(zku_fifo_path(a)).to_str().unwrap();
+        assert!(path.ends_with(&name), "{path}");
+        ok("release", call(|e| zku_fifo_release(a, T, None, e)));
+        assert_eq!(zku_fifo_get_state(a), ZKU_LOCK_UNLOCKED);
+        ok("release again", call(|e| zku_fifo_release(a, T, None, e)));
+        ok("try", call(|e| zku_fifo_try_acquire(b, T, None, &mut locked, &mut b_token, e)));
+        assert!(locked);
+        assert!(b_token > token);
+        zku_fifo_free(a);
+        zku_fifo_free(b);
+    }
+}
