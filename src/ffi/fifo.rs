@@ -6,7 +6,7 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 
 use super::buf::{raw_string, zku_strings};
-use super::callback::{register_user_data, zku_free_fn};
+use super::callback::zku_free_fn;
 use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
@@ -336,16 +336,7 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
     guard(err, || {
         // SAFETY: NULL or live (caller).
         let lock = unsafe { fifo_arg(fifo)? };
-        let Some(callback) = callback else {
-            return lock.set_state_callback(None);
-        };
-        register_user_data(user_data, user_data_free, |user_data| {
-            lock.set_state_callback(Some(Box::new(move |old, new| {
-                // SAFETY: the caller's callback with its own user_data, on a
-                // library thread, as documented at registration.
-                unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
-            })))
-        })
+        super::lock::set_state_callback(callback, user_data, user_data_free, |c| lock.set_state_callback(c))
     })
 }
 

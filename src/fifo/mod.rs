@@ -346,7 +346,7 @@ impl Inner {
         let mut s = self.lock_shared();
         let session = self.client.state();
         if session.is_terminal() && !s.releasing && matches!(s.state, LockState::Held | LockState::Suspended) {
-            s.lost_reason = Some(monitor::terminal_reason(session));
+            s.lost_reason = Some(crate::lock::monitor::terminal_reason(session));
             self.transition(&mut s, LockState::Lost);
         }
         s.state

@@ -25,6 +25,7 @@ use zookeeper_client as zk;
 
 use super::acquire::Target;
 use super::{Held, Inner};
+use crate::lock::monitor::{can_verify, sleep_until, terminal_reason};
 use crate::lock::{DEFAULT_WATCH_DELAY, LockState};
 use crate::node::SessionState;
 use crate::sequential::{self, LOCK_MARKERS, is_connection};
@@ -154,19 +155,6 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, held: Held, mut sess
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
-    match at {
-        Some(at) if at <= Instant::now() => {}
-        Some(at) => tokio::time::sleep_until(at).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Ownership is confirmed only through a server that accepts writes.
-fn can_verify(state: SessionState) -> bool {
-    state == SessionState::Connected
-}
-
 /// Reads our node with a watch and lists the contenders, after a `sync`
 /// when asked (after a reconnect).
 fn start_read(inner: &Arc<Inner>, held: &Held, sync: bool) -> ReadFuture {
@@ -204,14 +192,6 @@ fn judge(held: &Held, reply: ReadReply) -> Verified {
         Err(zk::Error::ClientClosed) => Verified::Lost("the client was closed".to_string()),
         Err(e) if is_connection(&e) || matches!(e, zk::Error::Throttled | zk::Error::Timeout) => Verified::Unsure,
         Err(e) => Verified::Lost(format!("cannot verify our lock node: {e}")),
-    }
-}
-
-pub(super) fn terminal_reason(state: SessionState) -> String {
-    match state {
-        SessionState::Expired => "session expired".to_string(),
-        SessionState::AuthFailed => "authentication failed".to_string(),
-        _ => "the client was closed".to_string(),
     }
 }
 

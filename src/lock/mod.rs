@@ -18,7 +18,7 @@
 mod acquire;
 mod claims;
 mod data;
-mod monitor;
+pub(crate) mod monitor;
 pub(crate) mod notify;
 mod release;
 

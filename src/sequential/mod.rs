@@ -157,7 +157,8 @@ mod tests {
             ["9f9f__lock__0000000002", "_c_ffff-lock-0000000003", "a1b2-lock-0000000004", "_c_0000-lock-0000000005"]
         );
         assert_eq!(predecessor(&sorted, "_c_0000-lock-0000000005"), Ok(Some("a1b2-lock-0000000004")));
-        assert_eq!(predecessor(&sorted, "_c_ffff-lock-0000000003"), Ok(None));
+        assert_eq!(predecessor(&sorted, "_c_ffff-lock-0000000003"), Ok(Some("9f9f__lock__0000000002")));
+        assert_eq!(predecessor(&sorted, "9f9f__lock__0000000002"), Ok(None));
         assert_eq!(predecessor(&sorted, "gone"), Err(()));
     }
 

@@ -28,7 +28,7 @@ use super::{
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
-use crate::lock::{Lock, LockOptions, LockState};
+use crate::lock::{Lock, LockOptions, LockState, LockStateCallback};
 use crate::runtime::Timeout;
 
 /// A distributed lock on one node, `lock_dir + name` (k3zkutil's ZKLock:
