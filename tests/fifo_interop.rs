@@ -6,6 +6,8 @@
 //! lock, HOLDER being the holder's node data as its own library reports
 //! it. Mutual exclusion: the lines come in enter/exit pairs of one
 //! participant; the same holder: HOLDER is always the one that entered.
+//! The same for leader election: zkutil leader latches and Curator's
+//! LeaderLatch on one path.
 //! Installed by `scripts/install-deps.sh java venv`; fails, not skips,
 //! without them.
 
@@ -54,16 +56,20 @@ fn append(log: &str, line: &str) {
 }
 
 /// The zkutil child: runs only when re-invoked with ZKU_FIFO_CHILD set to
-/// "HOSTS LOCK_DIR LOG ID".
+/// "HOSTS LOCK_DIR LOG ID KIND" (KIND: mutex or latch).
 #[test]
 fn child_process_body() {
     let Ok(spec) = std::env::var(CHILD_ENV) else { return };
     let parts: Vec<&str> = spec.split(' ').collect();
-    let (hosts, lock_dir, log, id) = (parts[0], parts[1], parts[2], parts[3]);
+    let (hosts, lock_dir, log, id, kind) = (parts[0], parts[1], parts[2], parts[3], parts[4]);
     let config = Config { hosts: Some(hosts.into()), lock_dir: Some(lock_dir.into()), ..Config::default() };
     let client = Client::connect(config).unwrap();
-    let lock = FifoLock::new(&client, "shared", FifoOptions { identifier: Some(id.into()), ..FifoOptions::default() })
-        .unwrap();
+    let options = FifoOptions { identifier: Some(id.into()), ..FifoOptions::default() };
+    let lock = match kind {
+        "latch" => FifoLock::leader_latch(&client, "shared", options),
+        _ => FifoLock::new(&client, "shared", options),
+    }
+    .unwrap();
     for _ in 0..ROUNDS {
         lock.acquire(T).unwrap();
         let holder = lock.holder(T).unwrap().unwrap();
@@ -89,22 +95,29 @@ fn curator_classpath(out: &Path) -> String {
         JARS.iter().map(|j| format!("/usr/share/java/{j}.jar")).filter(|j| Path::new(j).exists()).collect();
     assert!(jars.iter().any(|j| j.ends_with("curator-recipes.jar")), "no Curator: run scripts/install-deps.sh java");
     let cp = jars.join(":");
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/CuratorMutex.java");
-    let status = Command::new("javac").arg("-d").arg(out).arg("-cp").arg(&cp).arg(&source).status().expect("javac");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop");
+    let status = Command::new("javac")
+        .arg("-d")
+        .arg(out)
+        .arg("-cp")
+        .arg(&cp)
+        .arg(dir.join("CuratorMutex.java"))
+        .arg(dir.join("CuratorLatch.java"))
+        .status()
+        .expect("javac");
     assert!(status.success(), "javac failed");
     format!("{}:{cp}", out.display())
 }
 
-#[test]
-fn curator_kazoo_and_zkutil_processes_exclude_each_other_and_agree_on_the_holder() {
-    if std::env::var(CHILD_ENV).is_ok() {
-        return;
-    }
+/// Runs the zkutil children, Curator's `java_class` and (for the mutex)
+/// kazoo on one path; checks the log: exclusive holds, each participant
+/// seeing itself as the holder, ROUNDS holds each, no node left.
+fn contend(kind: &str, java_class: &str, with_kazoo: bool) {
     let hosts = shared_server().connect_string();
-    let dir = unique_path("fifo-interop");
+    let dir = unique_path(&format!("fifo-interop-{kind}"));
     let lock_dir = format!("{dir}/");
     let path = format!("{lock_dir}shared");
-    let work = std::env::temp_dir().join(format!("zku-fifo-interop-{}", std::process::id()));
+    let work = std::env::temp_dir().join(format!("zku-fifo-interop-{kind}-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let log = work.join("holds.log");
     let log_s = log.to_str().unwrap().to_string();
@@ -115,19 +128,23 @@ fn curator_kazoo_and_zkutil_processes_exclude_each_other_and_agree_on_the_holder
     for id in ["zkutil-1", "zkutil-2"] {
         let child = Command::new(std::env::current_exe().unwrap())
             .args(["child_process_body", "--exact", "--nocapture"])
-            .env(CHILD_ENV, format!("{hosts} {lock_dir} {log_s} {id}"))
+            .env(CHILD_ENV, format!("{hosts} {lock_dir} {log_s} {id} {kind}"))
             .spawn()
             .unwrap();
         children.push((id.to_string(), child));
     }
     let java = Command::new("java")
-        .args(["-cp", &classpath, "CuratorMutex", &hosts, &path, &log_s, "curator", &rounds])
+        .args(["-cp", &classpath, java_class, &hosts, &path, &log_s, "curator", &rounds])
         .spawn()
         .expect("java");
     children.push(("curator".to_string(), java));
-    let kazoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/kazoo_mutex.py");
-    let py = Command::new(python()).arg(kazoo).args([&hosts, &path, &log_s, "kazoo", &rounds]).spawn().unwrap();
-    children.push(("kazoo".to_string(), py));
+    let mut participants = vec!["zkutil-1", "zkutil-2", "curator"];
+    if with_kazoo {
+        let kazoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/kazoo_mutex.py");
+        let py = Command::new(python()).arg(kazoo).args([&hosts, &path, &log_s, "kazoo", &rounds]).spawn().unwrap();
+        children.push(("kazoo".to_string(), py));
+        participants.push("kazoo");
+    }
     for (id, mut child) in children {
         let status = child.wait().unwrap();
         assert!(status.success(), "{id} failed: {status}");
@@ -135,7 +152,7 @@ fn curator_kazoo_and_zkutil_processes_exclude_each_other_and_agree_on_the_holder
 
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4 * ROUNDS * 2, "{text}");
+    assert_eq!(lines.len(), participants.len() * ROUNDS * 2, "{text}");
     let mut entered = std::collections::HashMap::new();
     for pair in lines.chunks(2) {
         let enter: Vec<&str> = pair[0].split(' ').collect();
@@ -144,10 +161,24 @@ fn curator_kazoo_and_zkutil_processes_exclude_each_other_and_agree_on_the_holder
         assert_eq!(enter[2], enter[1], "{} saw {} as the holder", enter[1], enter[2]);
         *entered.entry(enter[1].to_string()).or_insert(0) += 1;
     }
-    for id in ["zkutil-1", "zkutil-2", "curator", "kazoo"] {
+    for id in participants {
         assert_eq!(entered.get(id), Some(&ROUNDS), "{id} did not hold {ROUNDS} times: {entered:?}");
     }
     let client = Client::connect(Config { hosts: Some(hosts), ..Config::default() }).unwrap();
     assert!(client.children(&path, Timeout::After(Duration::from_secs(10))).unwrap().0.is_empty(), "nodes left");
     let _ = std::fs::remove_dir_all(&work);
+}
+
+#[test]
+fn curator_kazoo_and_zkutil_processes_exclude_each_other_and_agree_on_the_holder() {
+    if std::env::var(CHILD_ENV).is_err() {
+        contend("mutex", "CuratorMutex", true);
+    }
+}
+
+#[test]
+fn curator_leader_latch_and_zkutil_latches_elect_one_leader_at_a_time() {
+    if std::env::var(CHILD_ENV).is_err() {
+        contend("latch", "CuratorLatch", false);
+    }
 }

@@ -17,7 +17,7 @@ use super::{Held, Inner, monitor};
 use crate::error::{Code, Error, Result};
 use crate::lock::LockState;
 use crate::runtime::{self, Deadline, Timeout};
-use crate::sequential::{self, CreateFuture, LOCK_MARKER, LOCK_MARKERS, Protected, is_connection};
+use crate::sequential::{self, CreateFuture, Protected, is_connection};
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 
@@ -50,8 +50,12 @@ impl Inner {
         if let Some(token) = self.already_held(deadline, &what)? {
             return Ok(Some(token));
         }
-        let mut attempt =
-            Attempt { protected: Protected::new(LOCK_MARKER), name: None, in_flight: None, maybe_created: false };
+        let mut attempt = Attempt {
+            protected: Protected::new(self.layout.marker),
+            name: None,
+            in_flight: None,
+            maybe_created: false,
+        };
         let result = runtime::block_on(self.contend(&mut attempt, deadline, reply_deadline, wait, &what));
         match result {
             Ok(Some(held)) => Ok(Some(self.install(held))),
@@ -122,7 +126,7 @@ impl Inner {
                 Err(e) if is_connection(&e) => continue,
                 Err(e) => return Err(Error::from(e).context(format!("{what}: list the contenders"))),
             };
-            let contenders = sequential::contenders(children, LOCK_MARKERS);
+            let contenders = sequential::contenders(children, self.layout.markers);
             let predecessor = match sequential::predecessor(&contenders, &name) {
                 Ok(None) => return Ok(Some(Held { name, token: stat.czxid, owner: stat.ephemeral_owner })),
                 Ok(Some(predecessor)) => predecessor,

@@ -37,7 +37,7 @@ use crate::lock::notify::Pollable;
 use crate::lock::{LockState, LockStateCallback};
 use crate::node::Stat;
 use crate::runtime::{self, Timeout};
-use crate::sequential::{self, Contender, LOCK_MARKERS};
+use crate::sequential::{self, Contender, Layout};
 
 /// How a FIFO mutex handle is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -90,6 +90,7 @@ struct Inner {
     /// The lock path: the directory of the contenders' nodes.
     dir: Arc<str>,
     identifier: String,
+    layout: Layout,
     default_timeout: Timeout,
     acl: Arc<Vec<zk::Acl>>,
     shared: Mutex<Shared>,
@@ -109,6 +110,24 @@ impl FifoLock {
     /// Errors: `InvalidPath` (empty or bad name), `InvalidArgument` (empty
     /// identifier), `InvalidAcl` (the configured ACL).
     pub fn new(client: &Client, name: &str, options: FifoOptions) -> Result<FifoLock> {
+        FifoLock::with_layout(client, name, options, sequential::MUTEX)
+    }
+
+    /// A leader-election participant on `name` (at `lock_dir + name`), in
+    /// Apache Curator LeaderLatch's layout (`_c_<uuid>-latch-<seq>`
+    /// nodes, the participant's id as data), so Java LeaderLatch
+    /// participants on that path take part in the same election. The
+    /// same handle as the mutex: `acquire` waits to become leader (HELD
+    /// is leader, with a fencing token), `release` resigns, `holder` is
+    /// the current leader and `contenders` the participants in line;
+    /// SUSPENDED and LOST tell a leader it may have lost, or has lost,
+    /// leadership.
+    pub fn leader_latch(client: &Client, name: &str, options: FifoOptions) -> Result<FifoLock> {
+        FifoLock::with_layout(client, name, options, sequential::LATCH)
+    }
+
+    /// A handle whose nodes are named as `layout` says.
+    fn with_layout(client: &Client, name: &str, options: FifoOptions, layout: Layout) -> Result<FifoLock> {
         let config = client.config();
         if name.is_empty() {
             return Err(Error::new(Code::InvalidPath, "lock name is empty"));
@@ -135,6 +154,7 @@ impl FifoLock {
             client: client.clone(),
             dir: dir.into(),
             identifier,
+            layout,
             default_timeout: options.timeout,
             acl: Arc::new(acl.iter().map(|a| a.to_zk()).collect()),
             shared: Mutex::new(shared),
@@ -231,10 +251,11 @@ impl FifoLock {
     pub fn contenders(&self, timeout: Timeout) -> Result<Vec<Contender>> {
         self.inner.check_open()?;
         let dir = self.inner.dir.clone();
+        let markers = self.inner.layout.markers;
         let what = format!("contenders of {dir}");
         self.inner.client.call(timeout, &what, true, |zk| {
             let dir = dir.clone();
-            async move { sequential::read_contenders(&zk, &dir, LOCK_MARKERS).await }
+            async move { sequential::read_contenders(&zk, &dir, markers).await }
         })
     }
 

@@ -28,7 +28,7 @@ use super::{Held, Inner};
 use crate::lock::monitor::{can_verify, sleep_until, terminal_reason};
 use crate::lock::{DEFAULT_WATCH_DELAY, LockState};
 use crate::node::SessionState;
-use crate::sequential::{self, LOCK_MARKERS, is_connection};
+use crate::sequential::{self, is_connection};
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 /// Our node's stat with its watch, and the contenders.
@@ -91,7 +91,7 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, held: Held, mut sess
             }
             Wake::Read(reply) => {
                 reading = None;
-                match judge(&held, reply) {
+                match judge(&held, inner_markers(&weak), reply) {
                     Verified::Held(watcher) => {
                         watch = Some(Box::pin(watcher.changed()));
                         suspended_at = None;
@@ -172,7 +172,7 @@ fn start_read(inner: &Arc<Inner>, held: &Held, sync: bool) -> ReadFuture {
     })
 }
 
-fn judge(held: &Held, reply: ReadReply) -> Verified {
+fn judge(held: &Held, markers: &[&str], reply: ReadReply) -> Verified {
     match reply {
         Ok((None, _, _)) => Verified::Lost("our lock node was deleted".to_string()),
         Ok((Some(stat), watcher, children)) => {
@@ -182,7 +182,7 @@ fn judge(held: &Held, reply: ReadReply) -> Verified {
                     stat.czxid, stat.ephemeral_owner
                 ));
             }
-            let contenders = sequential::contenders(children, LOCK_MARKERS);
+            let contenders = sequential::contenders(children, markers);
             match sequential::predecessor(&contenders, &held.name) {
                 Ok(None) => Verified::Held(watcher),
                 _ => Verified::Lost(format!("our lock node is no longer first (first: {:?})", contenders.first())),
@@ -193,6 +193,11 @@ fn judge(held: &Held, reply: ReadReply) -> Verified {
         Err(e) if is_connection(&e) || matches!(e, zk::Error::Throttled | zk::Error::Timeout) => Verified::Unsure,
         Err(e) => Verified::Lost(format!("cannot verify our lock node: {e}")),
     }
+}
+
+/// The markers of the handle's contenders (none once it is dropped).
+fn inner_markers(weak: &Weak<Inner>) -> &'static [&'static str] {
+    weak.upgrade().map_or(&[], |inner| inner.layout.markers)
 }
 
 /// HELD <-> SUSPENDED for this acquisition only.

@@ -66,6 +66,20 @@ impl Protected {
 /// default, so a kazoo `Lock` on the same path is seen in its place.
 pub const LOCK_MARKERS: &[&str] = &[LOCK_MARKER, "__lock__"];
 
+/// How a recipe names its nodes: the marker of ours, and those of every
+/// contender it counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Layout {
+    pub(crate) marker: &'static str,
+    pub(crate) markers: &'static [&'static str],
+}
+
+/// Curator InterProcessMutex's layout (and kazoo Lock's nodes).
+pub(crate) const MUTEX: Layout = Layout { marker: LOCK_MARKER, markers: LOCK_MARKERS };
+
+/// Curator LeaderLatch's layout: `_c_<uuid>-latch-<seq>`.
+pub(crate) const LATCH: Layout = Layout { marker: "latch-", markers: &["latch-"] };
+
 /// The contenders among `children` (a marker followed by the sequence
 /// number at the end of the name), in sequence order: the first holds
 /// the lock. The sequence, not the uuid in front, decides (Curator's
