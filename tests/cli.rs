@@ -415,6 +415,40 @@ fn lock_fifo_excludes_concurrent_shells_and_leaves_no_node() {
 }
 
 #[test]
+fn elect_runs_one_leader_at_a_time_and_standbys_take_over() {
+    let (name, path) = lock_name("cli-elect");
+    let marker = temp_file("elect-marker");
+    let log = temp_file("elect-log");
+    let script = format!(
+        "set -C; if ! echo $$ > {m} 2>/dev/null; then echo OVERLAP >> {l}; fi; sleep 0.1; \\
+         echo \"$ZKU_LOCK_TOKEN\" >> {l}; rm -f {m}",
+        m = marker.display(),
+        l = log.display()
+    );
+    let children: Vec<_> = (0..3).map(|_| spawn_zkutil(&["elect", &name, "--", "sh", "-c", &script])).collect();
+    for child in children {
+        expect(&finish(child), 0);
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(!log_text.contains("OVERLAP"), "{log_text}");
+    assert_eq!(log_text.lines().count(), 3, "{log_text}");
+    let c = client();
+    assert!(c.children(&path, T).unwrap().0.is_empty(), "no node left");
+    // The leader's node is deleted by an operator: the command is
+    // signalled and zkutil exits with the lost status.
+    let leader = spawn_zkutil(&["elect", &name, "--", "sleep", "30"]);
+    wait_for("the leader", || c.children(&path, T).is_ok_and(|(n, _)| n.len() == 1));
+    let node = c.children(&path, T).unwrap().0.remove(0);
+    assert!(node.starts_with("_c_") && node.contains("-latch-"), "{node}");
+    c.delete(&format!("{path}/{node}"), None, T).unwrap();
+    let o = finish(leader);
+    expect(&o, 75);
+    let o = zkutil(&["elect", &name, "--fifo", "--", "true"]);
+    expect(&o, 2);
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
 fn lock_timeout_and_holder() {
     let (name, path) = lock_name("cli-timeout");
     let c = client();

@@ -124,10 +124,49 @@ pub struct HolderArgs {
     timeout: Option<Duration>,
 }
 
+pub const ELECT_HELP: &str = "\
+Usage: zkutil elect NAME [OPTIONS] -- CMD [ARGS...]
+
+An active/standby runner for daemons that were never written for it: joins
+the leader election NAME (Apache Curator LeaderLatch's layout: sequential
+latch- nodes under lock-dir + NAME, so Java LeaderLatch participants on
+that path take part), waits to become leader (standbys wait, in arrival
+order), runs CMD only while leader, resigns when CMD exits and exits with
+CMD's status.
+
+CMD gets ZKU_LOCK_PATH (the election path), ZKU_LOCK_ID (this participant)
+and ZKU_LOCK_TOKEN (the fencing token: the creation zxid of our node,
+larger for every later leader).
+
+When leadership is lost while CMD runs (session expired, our node
+deleted, disconnected for longer than the session timeout), zkutil sends
+CMD the --signal (default TERM), SIGKILL --kill-after seconds later if
+given, and exits with --lost-exit (default 75). A connection lost and
+regained within the session timeout keeps leadership.
+
+Options: --timeout S (wait at most S seconds to become leader; default no
+limit), --timeout-exit N, --signal SIG, --kill-after S, --lost-exit N, as
+for zkutil lock.
+";
+
+/// `zkutil elect`: `zkutil lock` on a leader latch.
+pub fn elect(args: LockArgs, global: &Global) -> Result<u8, CliError> {
+    if args.fifo || args.val.is_some() {
+        return Err(CliError::usage("elect: --fifo and --val do not apply"));
+    }
+    run_locked(args, global, true)
+}
+
 pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
+    run_locked(args, global, false)
+}
+
+/// Runs CMD while holding the lock (`latch`: while leader).
+fn run_locked(args: LockArgs, global: &Global, latch: bool) -> Result<u8, CliError> {
     let LockArgs { name, timeout, timeout_exit, signal, kill_after, lost_exit, val, fifo, command } = args;
+    let sub = if latch { "elect" } else { "lock" };
     if command.is_empty() {
-        return Err(CliError::usage("lock: missing -- CMD [ARGS...]"));
+        return Err(CliError::usage(format!("{sub}: missing -- CMD [ARGS...]")));
     }
     if fifo && val.is_some() {
         return Err(CliError::usage("lock: --val is for k3zkutil locks, not with --fifo"));
@@ -137,7 +176,9 @@ pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
 
     signals::install();
     let client = global.connect(deadline)?;
-    let lock = Arc::new(if fifo {
+    let lock = Arc::new(if latch {
+        AnyLock::Fifo(FifoLock::leader_latch(&client, &name, FifoOptions::default())?, Cancel::new())
+    } else if fifo {
         AnyLock::Fifo(FifoLock::new(&client, &name, FifoOptions::default())?, Cancel::new())
     } else {
         AnyLock::K3(Lock::new(&client, &name, LockOptions::default())?)
