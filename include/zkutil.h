@@ -385,9 +385,11 @@ typedef struct zku_error zku_error;
  * `extra_lock_patterns=["-lock-"]` shares it too), each waiter watching
  * only the one before it: one wake-up per release, granted in arrival
  * order. Not compatible with `zku_lock` (k3zkutil's layout) on the same
- * name. Safe to use from several threads: calls that talk to the server
- * run one at a time per handle; the state getters and the notifications
- * never wait for them. Does not survive fork().
+ * name. Made by `zku_fifo_new_leader`, the same handle is a
+ * leader-election participant (Curator LeaderLatch's `latch-` nodes).
+ * Safe to use from several threads: calls that talk to the server run
+ * one at a time per handle; the state getters and the notifications never
+ * wait for them. Does not survive fork().
  */
 typedef struct zku_fifo zku_fifo;
 
@@ -1719,6 +1721,25 @@ void zku_error_free(struct zku_error *err);
  * Pointers are NULL or valid.
  */
 zku_rc zku_fifo_new(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
+ * Creates a leader-election participant on `name` (path: the client's
+ * lock_dir + name), in Apache Curator LeaderLatch's layout
+ * (`_c_<uuid>-latch-<seq>` nodes holding the participant id), so Java
+ * LeaderLatch participants on that path take part in the same election.
+ * It is a `zku_fifo` and every `zku_fifo_*` call applies:
+ * `zku_fifo_acquire` waits to become leader (ZKU_LOCK_HELD is leader,
+ * with a fencing token; run it on a thread of its own, or with a
+ * timeout, to stand by), `zku_fifo_release` resigns, `zku_fifo_contenders`
+ * lists the participants (the leader first); ZKU_LOCK_SUSPENDED and
+ * ZKU_LOCK_LOST tell a leader it may have lost, or has lost, leadership.
+ * `identifier`: the participant id (NULL: a unique one). Arguments and
+ * errors as `zku_fifo_new`. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_leader(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
 
 /**
  * Frees the handle. If held (or suspended) the lock is released first —

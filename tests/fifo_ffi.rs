@@ -160,3 +160,38 @@ fn acquire_contenders_and_release() {
         zku_fifo_free(b);
     }
 }
+
+#[test]
+fn a_leader_participant_is_a_fifo_on_latch_nodes() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    let name = cs(unique_path("fifo-ffi-leader").trim_start_matches('/'));
+    let (id_a, id_b) = (cs("node-a"), cs("node-b"));
+    let (mut a, mut b) = (null_mut(), null_mut());
+    // SAFETY: live handles and valid out-pointers.
+    unsafe {
+        ok("a", call(|e| zku_fifo_new_leader(client.ptr(), name.as_ptr(), id_a.as_ptr(), -2, &mut a, e)));
+        ok("b", call(|e| zku_fifo_new_leader(client.ptr(), name.as_ptr(), id_b.as_ptr(), -2, &mut b, e)));
+        let empty = cs("");
+        let mut none = null_mut();
+        expect(
+            "empty name",
+            call(|e| zku_fifo_new_leader(client.ptr(), empty.as_ptr(), null(), -2, &mut none, e)),
+            ZKU_EPATH,
+            "empty",
+        );
+        let mut token = 0;
+        ok("lead", call(|e| zku_fifo_acquire(a, T, None, &mut token, e)));
+        assert_eq!(zku_fifo_get_state(a), ZKU_LOCK_HELD);
+        expect("standby", call(|e| zku_fifo_acquire(b, 200, None, null_mut(), e)), ZKU_ETIMEOUT, "timed out");
+        let (mut names, mut ids) = (null_mut(), null_mut());
+        ok("participants", call(|e| zku_fifo_contenders(b, T, None, &mut names, &mut ids, e)));
+        assert_eq!(strings(ids), ["node-a"]);
+        assert!(strings(names)[0].contains("-latch-"));
+        ok("resign", call(|e| zku_fifo_release(a, T, None, e)));
+        let mut b_token = 0;
+        ok("b leads", call(|e| zku_fifo_acquire(b, T, None, &mut b_token, e)));
+        assert!(b_token > token);
+        zku_fifo_free(a);
+        zku_fifo_free(b);
+    }
+}

@@ -1,5 +1,6 @@
 //! `zku_fifo`: the FIFO mutex in Apache Curator InterProcessMutex's
-//! layout (shared with Curator and kazoo processes), with fencing tokens,
+//! layout (shared with Curator and kazoo processes), and on the same
+//! handle leader election in Curator LeaderLatch's layout, with fencing tokens,
 //! the lock states of `zku_lock` (getter, callback, pollable descriptor),
 //! cancellation and safe release.
 
@@ -26,9 +27,11 @@ use crate::runtime::Timeout;
 /// `extra_lock_patterns=["-lock-"]` shares it too), each waiter watching
 /// only the one before it: one wake-up per release, granted in arrival
 /// order. Not compatible with `zku_lock` (k3zkutil's layout) on the same
-/// name. Safe to use from several threads: calls that talk to the server
-/// run one at a time per handle; the state getters and the notifications
-/// never wait for them. Does not survive fork().
+/// name. Made by `zku_fifo_new_leader`, the same handle is a
+/// leader-election participant (Curator LeaderLatch's `latch-` nodes).
+/// Safe to use from several threads: calls that talk to the server run
+/// one at a time per handle; the state getters and the notifications never
+/// wait for them. Does not survive fork().
 pub struct zku_fifo {
     lock: FifoLock,
     path: CString,
@@ -74,6 +77,51 @@ pub unsafe extern "C" fn zku_fifo_new(
     out: *mut *mut zku_fifo,
     err: *mut *mut zku_error,
 ) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::new) }
+}
+
+/// Creates a leader-election participant on `name` (path: the client's
+/// lock_dir + name), in Apache Curator LeaderLatch's layout
+/// (`_c_<uuid>-latch-<seq>` nodes holding the participant id), so Java
+/// LeaderLatch participants on that path take part in the same election.
+/// It is a `zku_fifo` and every `zku_fifo_*` call applies:
+/// `zku_fifo_acquire` waits to become leader (ZKU_LOCK_HELD is leader,
+/// with a fencing token; run it on a thread of its own, or with a
+/// timeout, to stand by), `zku_fifo_release` resigns, `zku_fifo_contenders`
+/// lists the participants (the leader first); ZKU_LOCK_SUSPENDED and
+/// ZKU_LOCK_LOST tell a leader it may have lost, or has lost, leadership.
+/// `identifier`: the participant id (NULL: a unique one). Arguments and
+/// errors as `zku_fifo_new`. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_leader(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::leader_latch) }
+}
+
+/// The body of `zku_fifo_new` and `zku_fifo_new_leader`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+unsafe fn new_handle(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+    make: fn(&Client, &str, FifoOptions) -> Result<FifoLock>,
+) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or writable (caller).
         unsafe { clear_out(out) };
@@ -87,7 +135,7 @@ pub unsafe extern "C" fn zku_fifo_new(
             ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
         };
         let options = FifoOptions { identifier: identifier.map(str::to_string), timeout };
-        let lock = FifoLock::new(client, name, options)?;
+        let lock = make(client, name, options)?;
         let path = super::buf::c_string(lock.path().to_string())?;
         // SAFETY: checked non-NULL.
         unsafe { set_out(out, Box::into_raw(Box::new(zku_fifo { lock, path }))) };
