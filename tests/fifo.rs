@@ -355,3 +355,36 @@ fn outage_longer_than_the_session_timeout_loses_the_lock() {
     rival.acquire(Timeout::After(Duration::from_secs(60))).unwrap();
     assert!(rival.is_locked());
 }
+
+#[test]
+fn a_leader_learns_it_lost_leadership_and_a_standby_takes_over() {
+    let env = Env::new("fifo-leader");
+    let (c1, c2) = (env.client(), env.client());
+    let options = |id: &str| FifoOptions { identifier: Some(id.to_string()), ..FifoOptions::default() };
+    let leader = FifoLock::leader_latch(&c1, "election", options("first")).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    leader.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push(new)))).unwrap();
+    let token = leader.acquire(T).unwrap();
+    assert!(leader.is_locked(), "leader");
+    assert!(leader.node_name().unwrap().contains("-latch-"));
+    let standby = thread::spawn(move || {
+        let l = FifoLock::leader_latch(&c2, "election", options("second")).unwrap();
+        let r = l.acquire(Timeout::After(Duration::from_secs(20)));
+        (r, l, c2)
+    });
+    wait_until("the standby", Duration::from_secs(10), || contender_count(&leader) == 2);
+    let participants = leader.contenders(T).unwrap();
+    assert_eq!(
+        participants.iter().map(|p| p.data.clone()).collect::<Vec<_>>(),
+        [b"first".to_vec(), b"second".to_vec()]
+    );
+    c1.expire_session_for_testing().unwrap();
+    wait_for_state(&leader, LockState::Lost);
+    wait_until("the callback", Duration::from_secs(5), || seen.lock().unwrap().last() == Some(&LockState::Lost));
+    let (r, l, _c2) = standby.join().unwrap();
+    assert!(r.unwrap() > token, "the new leader's token is larger");
+    assert_eq!(l.holder(T).unwrap().unwrap().data, b"second");
+    l.release(T).unwrap();
+    assert_eq!(l.holder(T).unwrap(), None, "resigned");
+}
