@@ -1,16 +1,17 @@
 //! The FIFO mutex (Curator InterProcessMutex layout) against a real
 //! ZooKeeper: mutual exclusion with increasing tokens, arrival order,
 //! timeouts and cancels leaving no node, waiters whose predecessor
-//! vanishes, states, guarded writes, bad input, server outages.
+//! vanishes, states, guarded writes, bad input, server outages (one
+//! server, and a 3-node ensemble losing its leader), leader latches.
 
 mod common;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::zk::{ZkServer, shared_server, unique_path};
+use common::zk::{ZkCluster, ZkServer, shared_server, unique_path};
 use zkutil::{Cancel, Client, Code, Config, FifoLock, FifoOptions, LockState, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(10));
@@ -387,4 +388,70 @@ fn a_leader_learns_it_lost_leadership_and_a_standby_takes_over() {
     assert_eq!(l.holder(T).unwrap().unwrap().data, b"second");
     l.release(T).unwrap();
     assert_eq!(l.holder(T).unwrap(), None, "resigned");
+}
+
+#[test]
+fn ensemble_leader_restart_keeps_exclusion_and_hands_the_lock_on_in_order() {
+    let mut cluster = ZkCluster::start(3);
+    let hosts = cluster.connect_string();
+    let dir = unique_path("fifo-ensemble");
+    let session = Duration::from_secs(20);
+    // The holder talks to the leader only, so the restart cuts it off.
+    let leader = cluster.leader().expect("a leader");
+    let holder_client = Client::connect(config(&cluster.member_connect_string(leader), &dir, session)).unwrap();
+    let holder = fifo(&holder_client, "res");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    holder.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push(new)))).unwrap();
+    let first_token = holder.acquire(T).unwrap();
+
+    let inside = Arc::new(AtomicUsize::new(0));
+    let max_inside = Arc::new(AtomicUsize::new(0));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let waiters: Vec<_> = (0..3)
+        .map(|_| {
+            let (hosts, dir, inside, max_inside, order) =
+                (hosts.clone(), dir.clone(), inside.clone(), max_inside.clone(), order.clone());
+            thread::spawn(move || {
+                let c = Client::connect(config(&hosts, &dir, session)).unwrap();
+                let l = fifo(&c, "res");
+                let token = loop {
+                    match l.acquire(Timeout::After(Duration::from_secs(120))) {
+                        Ok(token) => break token,
+                        // Cut off from the stopped leader: its node is
+                        // cleaned up, it queues again.
+                        Err(e) if e.code() == Code::ConnectionLoss => continue,
+                        Err(e) => panic!("waiter: {e}"),
+                    }
+                };
+                let now = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                max_inside.fetch_max(now, Ordering::SeqCst);
+                order.lock().unwrap().push(token);
+                thread::sleep(Duration::from_millis(50));
+                inside.fetch_sub(1, Ordering::SeqCst);
+                l.release(T).unwrap();
+            })
+        })
+        .collect();
+
+    thread::sleep(Duration::from_secs(1));
+    cluster.stop_member(leader);
+    wait_for_state(&holder, LockState::Suspended);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)), "the remaining members elect a leader");
+    cluster.start_member(leader);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)));
+
+    wait_for_state(&holder, LockState::Held);
+    assert!(!seen.lock().unwrap().contains(&LockState::Lost), "{:?}", seen.lock().unwrap());
+    assert_eq!(inside.load(Ordering::SeqCst), 0, "no waiter got in while it was held");
+    order.lock().unwrap().push(first_token);
+    holder.release(T).unwrap();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert_eq!(max_inside.load(Ordering::SeqCst), 1);
+    let order = order.lock().unwrap();
+    assert_eq!(order.len(), 4, "the lock was handed on to every waiter");
+    assert!(order.windows(2).all(|w| w[0] < w[1]), "tokens increase in hold order: {order:?}");
+    assert!(holder.contenders(T).unwrap().is_empty(), "no node left");
 }
