@@ -1820,6 +1820,32 @@ zku_rc zku_fifo_release(const struct zku_fifo *fifo, int32_t timeout_ms, const s
 zku_rc zku_fifo_contenders(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_strings **names, struct zku_strings **ids, struct zku_error **err);
 
 /**
+ * Sets `path`'s data only if we still hold the lock: one multi operation
+ * with a check that our node exists (its name is never reused, so a
+ * write after losing the lock fails even before the loss is noticed).
+ * `expected_version` applies to `path` (-1: any). Waits while suspended.
+ * Blocking (network), up to `timeout_ms`. On success `*stat` (may be
+ * NULL) receives `path`'s new stat.
+ * Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (our node is gone),
+ * ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
+ * (`path` is our node), ZKU_ETOOLARGE, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `data` has `data_len` readable bytes.
+ */
+zku_rc zku_fifo_guarded_set(const struct zku_fifo *fifo, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Deletes `path` only if we still hold the lock (as
+ * `zku_fifo_guarded_set`). Blocking (network), up to `timeout_ms`.
+ * Errors: as `zku_fifo_guarded_set`, plus ZKU_ENOTEMPTY.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_guarded_delete(const struct zku_fifo *fifo, const char *path, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
  * The state, as `zku_lock_get_state` (ZKU_LOCK_UNLOCKED for NULL).
  * Never blocks.
  *

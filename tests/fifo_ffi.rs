@@ -14,6 +14,7 @@ use zkutil::ffi::buf::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::fifo::*;
 use zkutil::ffi::lock::*;
+use zkutil::ffi::node::zku_stat;
 
 const T: i32 = 10_000;
 
@@ -150,6 +151,34 @@ fn acquire_contenders_and_release() {
         assert!(names[0].contains("-lock-"));
         let path = CStr::from_ptr(zku_fifo_path(a)).to_str().unwrap();
         assert!(path.ends_with(&name), "{path}");
+        let target = cs(&format!("{path}-guarded"));
+        let c = zkutil::Client::connect(zkutil::Config {
+            hosts: Some(shared_server().connect_string()),
+            ..zkutil::Config::default()
+        })
+        .unwrap();
+        let t = zkutil::Timeout::After(std::time::Duration::from_secs(10));
+        c.create(target.to_str().unwrap(), b"0", &zkutil::CreateOptions::persistent(), t).unwrap();
+        let mut stat = zku_stat::default();
+        ok(
+            "guarded set",
+            call(|e| zku_fifo_guarded_set(a, target.as_ptr(), b"1".as_ptr(), 1, 0, T, None, &mut stat, e)),
+        );
+        assert_eq!(stat.version, 1);
+        expect(
+            "not held",
+            call(|e| zku_fifo_guarded_delete(b, target.as_ptr(), -1, T, None, e)),
+            ZKU_ENOTLOCKED,
+            "not held",
+        );
+        expect(
+            "bad version",
+            call(|e| zku_fifo_guarded_delete(a, target.as_ptr(), -7, T, None, e)),
+            ZKU_EINVAL,
+            "version",
+        );
+        ok("guarded delete", call(|e| zku_fifo_guarded_delete(a, target.as_ptr(), 1, T, None, e)));
+        assert!(c.exists(target.to_str().unwrap(), t).unwrap().is_none());
         ok("release", call(|e| zku_fifo_release(a, T, None, e)));
         assert_eq!(zku_fifo_get_state(a), ZKU_LOCK_UNLOCKED);
         ok("release again", call(|e| zku_fifo_release(a, T, None, e)));

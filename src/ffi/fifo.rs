@@ -12,9 +12,10 @@ use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::lock::{ZKU_LOCK_DEFAULT_TIMEOUT, ZKU_LOCK_UNLOCKED, state_code, zku_lock_state, zku_lock_state_fn};
+use super::node::zku_stat;
 use super::{
-    SessionHandle, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg, set_out,
-    str_arg, write_out, zku_rc,
+    SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
+    set_out, str_arg, version_arg, write_out, zku_rc,
 };
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
@@ -303,6 +304,67 @@ pub unsafe extern "C" fn zku_fifo_contenders(
             unsafe { set_out(ids, id_list) };
         }
         Ok(())
+    })
+}
+
+/// Sets `path`'s data only if we still hold the lock: one multi operation
+/// with a check that our node exists (its name is never reused, so a
+/// write after losing the lock fails even before the loss is noticed).
+/// `expected_version` applies to `path` (-1: any). Waits while suspended.
+/// Blocking (network), up to `timeout_ms`. On success `*stat` (may be
+/// NULL) receives `path`'s new stat.
+/// Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (our node is gone),
+/// ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
+/// (`path` is our node), ZKU_ETOOLARGE, connection codes.
+///
+/// # Safety
+/// Pointers are NULL or valid; `data` has `data_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_guarded_set(
+    fifo: *const zku_fifo,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    expected_version: i32,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    stat: *mut zku_stat,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, zku_stat::default()) };
+        // SAFETY: NULL or valid (caller).
+        let (lock, path, data) =
+            unsafe { (fifo_arg(fifo)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
+        let (version, timeout) = (version_arg(expected_version)?, fifo_timeout(lock, timeout_ms)?);
+        let st = cancellable(cancel, Some(lock.client()), || lock.guarded_set(path, data, version, timeout))?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, st.into()) };
+        Ok(())
+    })
+}
+
+/// Deletes `path` only if we still hold the lock (as
+/// `zku_fifo_guarded_set`). Blocking (network), up to `timeout_ms`.
+/// Errors: as `zku_fifo_guarded_set`, plus ZKU_ENOTEMPTY.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_guarded_delete(
+    fifo: *const zku_fifo,
+    path: *const c_char,
+    expected_version: i32,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or valid (caller).
+        let (lock, path) = unsafe { (fifo_arg(fifo)?, str_arg(path, "path")?) };
+        let (version, timeout) = (version_arg(expected_version)?, fifo_timeout(lock, timeout_ms)?);
+        cancellable(cancel, Some(lock.client()), || lock.guarded_delete(path, version, timeout))
     })
 }
 
