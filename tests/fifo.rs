@@ -455,3 +455,91 @@ fn ensemble_leader_restart_keeps_exclusion_and_hands_the_lock_on_in_order() {
     assert!(order.windows(2).all(|w| w[0] < w[1]), "tokens increase in hold order: {order:?}");
     assert!(holder.contenders(T).unwrap().is_empty(), "no node left");
 }
+
+fn rw(client: &Client, write: bool) -> FifoLock {
+    if write {
+        FifoLock::write_lock(client, "rw", FifoOptions::default()).unwrap()
+    } else {
+        FifoLock::read_lock(client, "rw", FifoOptions::default()).unwrap()
+    }
+}
+
+#[test]
+fn readers_share_a_writer_excludes_and_is_not_starved() {
+    let env = Env::new("fifo-rw");
+    let c = env.client();
+    let (r1, r2) = (rw(&c, false), rw(&c, false));
+    r1.acquire(T).unwrap();
+    r2.acquire(T).unwrap();
+    assert!(r1.is_locked() && r2.is_locked(), "readers share");
+    assert!(r1.node_name().unwrap().contains("__READ__"));
+    let w = rw(&c, true);
+    assert_eq!(w.try_acquire(T).unwrap(), None, "a writer waits for the readers");
+    let writer = thread::spawn(move || {
+        let token = w.acquire(T).unwrap();
+        (w, token)
+    });
+    wait_until("the writer's node", Duration::from_secs(10), || contender_count(&r1) == 3);
+    // A reader arriving after the waiting writer waits for it.
+    let r3 = rw(&c, false);
+    let err = r3.acquire(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::OperationTimeout, "{err}");
+    r1.release(T).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    assert!(!writer.is_finished(), "a reader still holds");
+    r2.release(T).unwrap();
+    let (w, token) = writer.join().unwrap();
+    assert!(w.is_locked());
+    assert!(w.node_name().unwrap().contains("__WRIT__"));
+    assert_eq!(r3.try_acquire(T).unwrap(), None, "the writer excludes readers");
+    let reader = thread::spawn(move || {
+        let t = r3.acquire(T).unwrap();
+        (r3, t)
+    });
+    thread::sleep(Duration::from_millis(200));
+    assert!(!reader.is_finished());
+    w.release(T).unwrap();
+    let (r3, t) = reader.join().unwrap();
+    assert!(t > token, "tokens grow in hold order");
+    r3.release(T).unwrap();
+    assert_eq!(contender_count(&r1), 0);
+}
+
+#[test]
+fn a_writer_and_readers_under_contention_never_overlap() {
+    let env = Arc::new(Env::new("fifo-rw-contended"));
+    let readers_inside = Arc::new(AtomicUsize::new(0));
+    let writer_inside = Arc::new(AtomicBool::new(false));
+    let max_readers = Arc::new(AtomicUsize::new(0));
+    let workers: Vec<_> = (0..5)
+        .map(|i| {
+            let (env, readers_inside, writer_inside, max_readers) =
+                (env.clone(), readers_inside.clone(), writer_inside.clone(), max_readers.clone());
+            thread::spawn(move || {
+                let c = env.client();
+                let write = i < 2;
+                let l = rw(&c, write);
+                for _ in 0..8 {
+                    l.acquire(T).unwrap();
+                    if write {
+                        assert!(!writer_inside.swap(true, Ordering::SeqCst), "two writers");
+                        assert_eq!(readers_inside.load(Ordering::SeqCst), 0, "a reader with the writer");
+                        thread::sleep(Duration::from_millis(3));
+                        writer_inside.store(false, Ordering::SeqCst);
+                    } else {
+                        let n = readers_inside.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_readers.fetch_max(n, Ordering::SeqCst);
+                        assert!(!writer_inside.load(Ordering::SeqCst), "the writer with a reader");
+                        thread::sleep(Duration::from_millis(3));
+                        readers_inside.fetch_sub(1, Ordering::SeqCst);
+                    }
+                    l.release(T).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    eprintln!("at most {} readers at once", max_readers.load(Ordering::SeqCst));
+}

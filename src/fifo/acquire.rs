@@ -127,7 +127,7 @@ impl Inner {
                 Err(e) => return Err(Error::from(e).context(format!("{what}: list the contenders"))),
             };
             let contenders = sequential::contenders(children, self.layout.markers);
-            let predecessor = match sequential::predecessor(&contenders, &name) {
+            let predecessor = match sequential::blocker(&contenders, &name, self.layout.rule) {
                 Ok(None) => return Ok(Some(Held { name, token: stat.czxid, owner: stat.ephemeral_owner })),
                 Ok(Some(predecessor)) => predecessor,
                 Err(()) => {

@@ -126,6 +126,23 @@ impl FifoLock {
         FifoLock::with_layout(client, name, options, sequential::LATCH)
     }
 
+    /// The read side of the read-write lock `name` (at `lock_dir + name`),
+    /// in Apache Curator InterProcessReadWriteLock's layout
+    /// (`_c_<uuid>-__READ__<seq>`), so Curator processes share it: held
+    /// together with other readers unless a writer is ahead in line
+    /// (readers arriving after a waiting writer wait for it: writers are
+    /// not starved). The same handle as the mutex otherwise.
+    pub fn read_lock(client: &Client, name: &str, options: FifoOptions) -> Result<FifoLock> {
+        FifoLock::with_layout(client, name, options, sequential::READ)
+    }
+
+    /// The write side of the read-write lock `name`
+    /// (`_c_<uuid>-__WRIT__<seq>`): held alone, once every reader and
+    /// writer ahead in line has let go.
+    pub fn write_lock(client: &Client, name: &str, options: FifoOptions) -> Result<FifoLock> {
+        FifoLock::with_layout(client, name, options, sequential::WRITE)
+    }
+
     /// A handle whose nodes are named as `layout` says.
     fn with_layout(client: &Client, name: &str, options: FifoOptions, layout: Layout) -> Result<FifoLock> {
         let config = client.config();

@@ -28,7 +28,7 @@ use super::{Held, Inner};
 use crate::lock::monitor::{can_verify, sleep_until, terminal_reason};
 use crate::lock::{DEFAULT_WATCH_DELAY, LockState};
 use crate::node::SessionState;
-use crate::sequential::{self, is_connection};
+use crate::sequential::{self, Layout, is_connection};
 
 type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 /// Our node's stat with its watch, and the contenders.
@@ -91,7 +91,7 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, held: Held, mut sess
             }
             Wake::Read(reply) => {
                 reading = None;
-                match judge(&held, inner_markers(&weak), reply) {
+                match judge(&held, inner_layout(&weak), reply) {
                     Verified::Held(watcher) => {
                         watch = Some(Box::pin(watcher.changed()));
                         suspended_at = None;
@@ -172,7 +172,7 @@ fn start_read(inner: &Arc<Inner>, held: &Held, sync: bool) -> ReadFuture {
     })
 }
 
-fn judge(held: &Held, markers: &[&str], reply: ReadReply) -> Verified {
+fn judge(held: &Held, layout: Option<Layout>, reply: ReadReply) -> Verified {
     match reply {
         Ok((None, _, _)) => Verified::Lost("our lock node was deleted".to_string()),
         Ok((Some(stat), watcher, children)) => {
@@ -182,10 +182,11 @@ fn judge(held: &Held, markers: &[&str], reply: ReadReply) -> Verified {
                     stat.czxid, stat.ephemeral_owner
                 ));
             }
-            let contenders = sequential::contenders(children, markers);
-            match sequential::predecessor(&contenders, &held.name) {
+            let Some(layout) = layout else { return Verified::Unsure };
+            let contenders = sequential::contenders(children, layout.markers);
+            match sequential::blocker(&contenders, &held.name, layout.rule) {
                 Ok(None) => Verified::Held(watcher),
-                _ => Verified::Lost(format!("our lock node is no longer first (first: {:?})", contenders.first())),
+                _ => Verified::Lost(format!("our lock node no longer holds (first: {:?})", contenders.first())),
             }
         }
         Err(zk::Error::SessionExpired) => Verified::Lost("session expired".to_string()),
@@ -195,9 +196,9 @@ fn judge(held: &Held, markers: &[&str], reply: ReadReply) -> Verified {
     }
 }
 
-/// The markers of the handle's contenders (none once it is dropped).
-fn inner_markers(weak: &Weak<Inner>) -> &'static [&'static str] {
-    weak.upgrade().map_or(&[], |inner| inner.layout.markers)
+/// The handle's layout (none once it is dropped).
+fn inner_layout(weak: &Weak<Inner>) -> Option<Layout> {
+    weak.upgrade().map(|inner| inner.layout)
 }
 
 /// HELD <-> SUSPENDED for this acquisition only.

@@ -66,19 +66,44 @@ impl Protected {
 /// default, so a kazoo `Lock` on the same path is seen in its place.
 pub const LOCK_MARKERS: &[&str] = &[LOCK_MARKER, "__lock__"];
 
-/// How a recipe names its nodes: the marker of ours, and those of every
-/// contender it counts.
+/// How a recipe names its nodes (the marker of ours, and those of every
+/// contender it counts) and when a contender may hold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Layout {
     pub(crate) marker: &'static str,
     pub(crate) markers: &'static [&'static str],
+    pub(crate) rule: Rule,
+}
+
+/// When a contender holds, and whom it waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Rule {
+    /// Only the first holds; each waits for the one right before it.
+    Exclusive,
+    /// Holds unless a contender with this marker (a writer) is ahead;
+    /// waits for the first such one (Curator's read-lock predicate).
+    Shared { exclusive: &'static str },
 }
 
 /// Curator InterProcessMutex's layout (and kazoo Lock's nodes).
-pub(crate) const MUTEX: Layout = Layout { marker: LOCK_MARKER, markers: LOCK_MARKERS };
+pub(crate) const MUTEX: Layout = Layout { marker: LOCK_MARKER, markers: LOCK_MARKERS, rule: Rule::Exclusive };
 
 /// Curator LeaderLatch's layout: `_c_<uuid>-latch-<seq>`.
-pub(crate) const LATCH: Layout = Layout { marker: "latch-", markers: &["latch-"] };
+pub(crate) const LATCH: Layout = Layout { marker: "latch-", markers: &["latch-"], rule: Rule::Exclusive };
+
+const READ_MARKER: &str = "__READ__";
+const WRITE_MARKER: &str = "__WRIT__";
+
+/// Curator InterProcessReadWriteLock's read side: `_c_<uuid>-__READ__<seq>`.
+pub(crate) const READ: Layout = Layout {
+    marker: READ_MARKER,
+    markers: &[READ_MARKER, WRITE_MARKER],
+    rule: Rule::Shared { exclusive: WRITE_MARKER },
+};
+
+/// Curator InterProcessReadWriteLock's write side: `_c_<uuid>-__WRIT__<seq>`.
+pub(crate) const WRITE: Layout =
+    Layout { marker: WRITE_MARKER, markers: &[READ_MARKER, WRITE_MARKER], rule: Rule::Exclusive };
 
 /// The contenders among `children` (a marker followed by the sequence
 /// number at the end of the name), in sequence order: the first holds
@@ -103,14 +128,21 @@ fn sequence(name: &str, markers: &[&str]) -> Option<i64> {
     })
 }
 
-/// Where `ours` stands among the sorted `contenders`: `Ok(None)` first,
-/// `Ok(Some(predecessor))` waiting, `Err` not there (deleted).
-pub(crate) fn predecessor<'a>(contenders: &'a [String], ours: &str) -> std::result::Result<Option<&'a str>, ()> {
-    match contenders.iter().position(|c| c == ours) {
-        Some(0) => Ok(None),
-        Some(at) => Ok(Some(&contenders[at - 1])),
-        None => Err(()),
+/// Where `ours` stands among the sorted `contenders` under `rule`:
+/// `Ok(None)` holds, `Ok(Some(node))` waits for `node` to go, `Err` not
+/// there (deleted).
+pub(crate) fn blocker<'a>(
+    contenders: &'a [String],
+    ours: &str,
+    rule: Rule,
+) -> std::result::Result<Option<&'a str>, ()> {
+    let at = contenders.iter().position(|c| c == ours).ok_or(())?;
+    let ahead = &contenders[..at];
+    Ok(match rule {
+        Rule::Exclusive => ahead.last(),
+        Rule::Shared { exclusive } => ahead.iter().find(|c| c.contains(exclusive)),
     }
+    .map(String::as_str))
 }
 
 /// One contender as read: its node name, data (the contender's
@@ -170,10 +202,30 @@ mod tests {
             sorted,
             ["9f9f__lock__0000000002", "_c_ffff-lock-0000000003", "a1b2-lock-0000000004", "_c_0000-lock-0000000005"]
         );
-        assert_eq!(predecessor(&sorted, "_c_0000-lock-0000000005"), Ok(Some("a1b2-lock-0000000004")));
-        assert_eq!(predecessor(&sorted, "_c_ffff-lock-0000000003"), Ok(Some("9f9f__lock__0000000002")));
-        assert_eq!(predecessor(&sorted, "9f9f__lock__0000000002"), Ok(None));
-        assert_eq!(predecessor(&sorted, "gone"), Err(()));
+        let predecessor = |ours| blocker(&sorted, ours, Rule::Exclusive);
+        assert_eq!(predecessor("_c_0000-lock-0000000005"), Ok(Some("a1b2-lock-0000000004")));
+        assert_eq!(predecessor("_c_ffff-lock-0000000003"), Ok(Some("9f9f__lock__0000000002")));
+        assert_eq!(predecessor("9f9f__lock__0000000002"), Ok(None));
+        assert_eq!(predecessor("gone"), Err(()));
+    }
+
+    #[test]
+    fn readers_wait_only_for_the_first_writer_ahead() {
+        let sorted = contenders(
+            [
+                "_c_a-__READ__0000000001",
+                "_c_b-__WRIT__0000000002",
+                "_c_c-__READ__0000000003",
+                "_c_d-__WRIT__0000000004",
+            ]
+            .map(String::from)
+            .to_vec(),
+            READ.markers,
+        );
+        let read = |ours| blocker(&sorted, ours, READ.rule);
+        assert_eq!(read("_c_a-__READ__0000000001"), Ok(None));
+        assert_eq!(read("_c_c-__READ__0000000003"), Ok(Some("_c_b-__WRIT__0000000002")));
+        assert_eq!(blocker(&sorted, "_c_b-__WRIT__0000000002", WRITE.rule), Ok(Some("_c_a-__READ__0000000001")));
     }
 
     #[test]
