@@ -7,7 +7,9 @@
 //! it. Mutual exclusion: the lines come in enter/exit pairs of one
 //! participant; the same holder: HOLDER is always the one that entered.
 //! The same for leader election: zkutil leader latches and Curator's
-//! LeaderLatch on one path.
+//! LeaderLatch on one path; and for the read-write lock: zkutil readers
+//! and writers with Curator's InterProcessReadWriteLock (no writer ever
+//! overlaps another holder).
 //! Installed by `scripts/install-deps.sh java venv`; fails, not skips,
 //! without them.
 
@@ -65,6 +67,9 @@ fn child_process_body() {
     let config = Config { hosts: Some(hosts.into()), lock_dir: Some(lock_dir.into()), ..Config::default() };
     let client = Client::connect(config).unwrap();
     let options = FifoOptions { identifier: Some(id.into()), ..FifoOptions::default() };
+    if kind == "rw" {
+        return rw_child(&client, log, id, options);
+    }
     let lock = match kind {
         "latch" => FifoLock::leader_latch(&client, "shared", options),
         _ => FifoLock::new(&client, "shared", options),
@@ -76,6 +81,21 @@ fn child_process_body() {
         append(log, &format!("enter {id} {}", String::from_utf8_lossy(&holder.data)));
         std::thread::sleep(Duration::from_millis(2));
         append(log, &format!("exit {id}"));
+        lock.release(T).unwrap();
+    }
+}
+
+/// Alternates the write lock (even rounds) and the read lock, logging
+/// "enter-SIDE ID" and "exit-SIDE ID" while holding it.
+fn rw_child(client: &Client, log: &str, id: &str, options: FifoOptions) {
+    let write = FifoLock::write_lock(client, "shared", options.clone()).unwrap();
+    let read = FifoLock::read_lock(client, "shared", options).unwrap();
+    for round in 0..ROUNDS {
+        let (lock, side) = if round % 2 == 0 { (&write, "write") } else { (&read, "read") };
+        lock.acquire(T).unwrap();
+        append(log, &format!("enter-{side} {id}"));
+        std::thread::sleep(Duration::from_millis(3));
+        append(log, &format!("exit-{side} {id}"));
         lock.release(T).unwrap();
     }
 }
@@ -103,6 +123,7 @@ fn curator_classpath(out: &Path) -> String {
         .arg(&cp)
         .arg(dir.join("CuratorMutex.java"))
         .arg(dir.join("CuratorLatch.java"))
+        .arg(dir.join("CuratorRw.java"))
         .status()
         .expect("javac");
     assert!(status.success(), "javac failed");
@@ -181,4 +202,66 @@ fn curator_leader_latch_and_zkutil_latches_elect_one_leader_at_a_time() {
     if std::env::var(CHILD_ENV).is_err() {
         contend("latch", "CuratorLatch", false);
     }
+}
+
+#[test]
+fn curator_read_write_lock_and_zkutil_readers_and_writers_share_one_lock() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let hosts = shared_server().connect_string();
+    let lock_dir = format!("{}/", unique_path("fifo-interop-rw"));
+    let path = format!("{lock_dir}shared");
+    let work = std::env::temp_dir().join(format!("zku-fifo-interop-rw-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let log = work.join("holds.log");
+    let log_s = log.to_str().unwrap().to_string();
+    let classpath = curator_classpath(&work);
+    let mut children: Vec<(String, Child)> = ["zkutil-1", "zkutil-2"]
+        .iter()
+        .map(|id| {
+            let child = Command::new(std::env::current_exe().unwrap())
+                .args(["child_process_body", "--exact", "--nocapture"])
+                .env(CHILD_ENV, format!("{hosts} {lock_dir} {log_s} {id} rw"))
+                .spawn()
+                .unwrap();
+            (id.to_string(), child)
+        })
+        .collect();
+    let java = Command::new("java")
+        .args(["-cp", &classpath, "CuratorRw", &hosts, &path, &log_s, "curator", &ROUNDS.to_string()])
+        .spawn()
+        .expect("java");
+    children.push(("curator".to_string(), java));
+    for (id, mut child) in children {
+        let status = child.wait().unwrap();
+        assert!(status.success(), "{id} failed: {status}");
+    }
+    let text = std::fs::read_to_string(&log).unwrap();
+    let (mut readers, mut writer) = (std::collections::HashSet::new(), None::<String>);
+    let mut writes = 0;
+    for line in text.lines() {
+        let (event, id) = line.split_once(' ').unwrap();
+        match event {
+            "enter-write" => {
+                assert!(writer.is_none() && readers.is_empty(), "{id} wrote alongside others:\n{text}");
+                writer = Some(id.to_string());
+                writes += 1;
+            }
+            "exit-write" => writer = None,
+            "enter-read" => {
+                assert!(writer.is_none(), "{id} read while {writer:?} wrote:\n{text}");
+                readers.insert(id.to_string());
+            }
+            "exit-read" => {
+                readers.remove(id);
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(text.lines().count(), 3 * ROUNDS * 2, "{text}");
+    assert_eq!(writes, 3 * ROUNDS.div_ceil(2));
+    let client = Client::connect(Config { hosts: Some(hosts), ..Config::default() }).unwrap();
+    assert!(client.children(&path, Timeout::After(Duration::from_secs(10))).unwrap().0.is_empty(), "nodes left");
+    let _ = std::fs::remove_dir_all(&work);
 }
