@@ -449,6 +449,27 @@ fn elect_runs_one_leader_at_a_time_and_standbys_take_over() {
 }
 
 #[test]
+fn rwlock_readers_share_and_a_writer_excludes() {
+    let (name, path) = lock_name("cli-rwlock");
+    let c = client();
+    let reader = spawn_zkutil(&["rwlock", "--read", &name, "--", "sleep", "30"]);
+    wait_for("the reader", || c.children(&path, T).is_ok_and(|(n, _)| n.len() == 1));
+    // Another reader shares it; a writer does not get it.
+    expect(&zkutil(&["rwlock", "--read", &name, "--timeout", "10", "--", "true"]), 0);
+    expect(&zkutil(&["rwlock", "--write", &name, "--timeout", "0.3", "--", "true"]), 5);
+    send_signal(&reader, "TERM");
+    finish(reader);
+    let writer = spawn_zkutil(&["rwlock", "--write", &name, "--", "sleep", "30"]);
+    wait_for("the writer", || c.children(&path, T).is_ok_and(|(n, _)| n.len() == 1 && n[0].contains("__WRIT__")));
+    expect(&zkutil(&["rwlock", "--read", &name, "--timeout", "0.3", "--", "true"]), 5);
+    send_signal(&writer, "TERM");
+    finish(writer);
+    assert!(c.children(&path, T).unwrap().0.is_empty(), "no node left");
+    expect(&zkutil(&["rwlock", &name, "--", "true"]), 2);
+    expect(&zkutil(&["rwlock", "--read", "--write", &name, "--", "true"]), 2);
+}
+
+#[test]
 fn lock_timeout_and_holder() {
     let (name, path) = lock_name("cli-timeout");
     let c = client();

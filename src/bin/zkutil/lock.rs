@@ -149,22 +149,69 @@ limit), --timeout-exit N, --signal SIG, --kill-after S, --lost-exit N, as
 for zkutil lock.
 ";
 
+pub const RWLOCK_HELP: &str = "\
+Usage: zkutil rwlock (--read | --write) NAME [OPTIONS] -- CMD [ARGS...]
+
+Runs CMD while holding the read or the write side of the read-write lock
+NAME (Apache Curator InterProcessReadWriteLock's layout: sequential
+__READ__ and __WRIT__ nodes under lock-dir + NAME, shared with Curator
+processes). Readers hold it together unless a writer is ahead in line; a
+writer holds it alone; readers arriving after a waiting writer wait for it.
+
+Environment, --timeout, --timeout-exit, --signal, --kill-after, --lost-exit
+and the exit statuses are those of zkutil lock (ZKU_LOCK_PATH is the lock
+path); --fifo and --val do not apply.
+";
+
+#[derive(Args)]
+pub struct RwlockArgs {
+    #[arg(long, conflicts_with = "write", required_unless_present = "write")]
+    read: bool,
+    #[arg(long)]
+    write: bool,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+/// Which lock `zkutil lock`, `elect` and `rwlock` hold.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    K3,
+    Fifo,
+    Latch,
+    Read,
+    Write,
+}
+
 /// `zkutil elect`: `zkutil lock` on a leader latch.
 pub fn elect(args: LockArgs, global: &Global) -> Result<u8, CliError> {
     if args.fifo || args.val.is_some() {
         return Err(CliError::usage("elect: --fifo and --val do not apply"));
     }
-    run_locked(args, global, true)
+    run_locked(args, global, Kind::Latch)
+}
+
+/// `zkutil rwlock`: `zkutil lock` on one side of a read-write lock.
+pub fn rwlock(args: RwlockArgs, global: &Global) -> Result<u8, CliError> {
+    if args.lock.fifo || args.lock.val.is_some() {
+        return Err(CliError::usage("rwlock: --fifo and --val do not apply"));
+    }
+    run_locked(args.lock, global, if args.write { Kind::Write } else { Kind::Read })
 }
 
 pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
-    run_locked(args, global, false)
+    let kind = if args.fifo { Kind::Fifo } else { Kind::K3 };
+    run_locked(args, global, kind)
 }
 
-/// Runs CMD while holding the lock (`latch`: while leader).
-fn run_locked(args: LockArgs, global: &Global, latch: bool) -> Result<u8, CliError> {
+/// Runs CMD while holding the lock (a latch: while leader).
+fn run_locked(args: LockArgs, global: &Global, kind: Kind) -> Result<u8, CliError> {
     let LockArgs { name, timeout, timeout_exit, signal, kill_after, lost_exit, val, fifo, command } = args;
-    let sub = if latch { "elect" } else { "lock" };
+    let sub = match kind {
+        Kind::Latch => "elect",
+        Kind::Read | Kind::Write => "rwlock",
+        Kind::K3 | Kind::Fifo => "lock",
+    };
     if command.is_empty() {
         return Err(CliError::usage(format!("{sub}: missing -- CMD [ARGS...]")));
     }
@@ -176,12 +223,13 @@ fn run_locked(args: LockArgs, global: &Global, latch: bool) -> Result<u8, CliErr
 
     signals::install();
     let client = global.connect(deadline)?;
-    let lock = Arc::new(if latch {
-        AnyLock::Fifo(FifoLock::leader_latch(&client, &name, FifoOptions::default())?, Cancel::new())
-    } else if fifo {
-        AnyLock::Fifo(FifoLock::new(&client, &name, FifoOptions::default())?, Cancel::new())
-    } else {
-        AnyLock::K3(Lock::new(&client, &name, LockOptions::default())?)
+    let options = FifoOptions::default();
+    let lock = Arc::new(match kind {
+        Kind::K3 => AnyLock::K3(Lock::new(&client, &name, LockOptions::default())?),
+        Kind::Fifo => AnyLock::Fifo(FifoLock::new(&client, &name, options)?, Cancel::new()),
+        Kind::Latch => AnyLock::Fifo(FifoLock::leader_latch(&client, &name, options)?, Cancel::new()),
+        Kind::Read => AnyLock::Fifo(FifoLock::read_lock(&client, &name, options)?, Cancel::new()),
+        Kind::Write => AnyLock::Fifo(FifoLock::write_lock(&client, &name, options)?, Cancel::new()),
     });
 
     // A signal while waiting cancels the acquire (checked by a helper
