@@ -1742,6 +1742,30 @@ zku_rc zku_fifo_new(const struct zku_client *client, const char *name, const cha
 zku_rc zku_fifo_new_leader(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
 
 /**
+ * Creates a handle on the read side of the read-write lock `name` (path:
+ * the client's lock_dir + name), in Apache Curator
+ * InterProcessReadWriteLock's layout (`_c_<uuid>-__READ__<seq>`), shared
+ * with Curator processes: held together with other readers unless a
+ * writer is ahead in line; readers arriving after a waiting writer wait
+ * for it. Every `zku_fifo_*` call applies. Arguments and errors as
+ * `zku_fifo_new`. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_read(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
+ * Creates a handle on the write side of the read-write lock `name`
+ * (`_c_<uuid>-__WRIT__<seq>`): held alone, once every reader and writer
+ * ahead in line let go. As `zku_fifo_new_read` otherwise. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_write(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
  * Frees the handle. If held (or suspended) the lock is released first —
  * Blocking (network), up to the default timeout capped at the session
  * timeout; a delete not confirmed by then goes on in the background.

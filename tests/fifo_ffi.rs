@@ -224,3 +224,37 @@ fn a_leader_participant_is_a_fifo_on_latch_nodes() {
         zku_fifo_free(b);
     }
 }
+
+#[test]
+fn read_and_write_sides_through_the_c_api() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    let name = cs(unique_path("fifo-ffi-rw").trim_start_matches('/'));
+    let (mut r1, mut r2, mut w) = (null_mut(), null_mut(), null_mut());
+    // SAFETY: live handles and valid out-pointers.
+    unsafe {
+        ok("r1", call(|e| zku_fifo_new_read(client.ptr(), name.as_ptr(), null(), -2, &mut r1, e)));
+        ok("r2", call(|e| zku_fifo_new_read(client.ptr(), name.as_ptr(), null(), -2, &mut r2, e)));
+        ok("w", call(|e| zku_fifo_new_write(client.ptr(), name.as_ptr(), null(), -2, &mut w, e)));
+        let mut none = null_mut();
+        expect(
+            "NULL name",
+            call(|e| zku_fifo_new_write(client.ptr(), null(), null(), -2, &mut none, e)),
+            ZKU_ENULL,
+            "name",
+        );
+        ok("r1", call(|e| zku_fifo_acquire(r1, T, None, null_mut(), e)));
+        ok("r2 shares", call(|e| zku_fifo_acquire(r2, 0, None, null_mut(), e)));
+        expect("w waits", call(|e| zku_fifo_acquire(w, 200, None, null_mut(), e)), ZKU_ETIMEOUT, "timed out");
+        ok("r1 release", call(|e| zku_fifo_release(r1, T, None, e)));
+        ok("r2 release", call(|e| zku_fifo_release(r2, T, None, e)));
+        ok("w", call(|e| zku_fifo_acquire(w, T, None, null_mut(), e)));
+        let mut locked = true;
+        ok("r1 try", call(|e| zku_fifo_try_acquire(r1, T, None, &mut locked, null_mut(), e)));
+        assert!(!locked, "the writer excludes readers");
+        zku_fifo_free(w);
+        ok("r1 try", call(|e| zku_fifo_try_acquire(r1, T, None, &mut locked, null_mut(), e)));
+        assert!(locked, "freed writer released");
+        zku_fifo_free(r1);
+        zku_fifo_free(r2);
+    }
+}

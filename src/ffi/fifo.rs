@@ -110,7 +110,49 @@ pub unsafe extern "C" fn zku_fifo_new_leader(
     unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::leader_latch) }
 }
 
-/// The body of `zku_fifo_new` and `zku_fifo_new_leader`.
+/// Creates a handle on the read side of the read-write lock `name` (path:
+/// the client's lock_dir + name), in Apache Curator
+/// InterProcessReadWriteLock's layout (`_c_<uuid>-__READ__<seq>`), shared
+/// with Curator processes: held together with other readers unless a
+/// writer is ahead in line; readers arriving after a waiting writer wait
+/// for it. Every `zku_fifo_*` call applies. Arguments and errors as
+/// `zku_fifo_new`. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_read(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::read_lock) }
+}
+
+/// Creates a handle on the write side of the read-write lock `name`
+/// (`_c_<uuid>-__WRIT__<seq>`): held alone, once every reader and writer
+/// ahead in line let go. As `zku_fifo_new_read` otherwise. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_write(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::write_lock) }
+}
+
+/// The body of the `zku_fifo_new*` constructors.
 ///
 /// # Safety
 /// Pointers are NULL or valid.
