@@ -68,6 +68,8 @@
  */
 #define MAX_REQUEST_LEN (SERVER_PACKET_LIMIT - SAFETY_MARGIN)
 
+
+
 /**
  * How many events may wait before they are summarized.
  */
@@ -380,6 +382,21 @@ typedef struct zku_config zku_config;
 typedef struct zku_error zku_error;
 
 /**
+ * A FIFO mutex on `lock_dir + name`: each contender an ephemeral
+ * sequential child `_c_<uuid>-lock-<seq>` of that path (Curator
+ * InterProcessMutex's layout; kazoo's `Lock` with
+ * `extra_lock_patterns=["-lock-"]` shares it too), each waiter watching
+ * only the one before it: one wake-up per release, granted in arrival
+ * order. Not compatible with `zku_lock` (k3zkutil's layout) on the same
+ * name. Made by `zku_fifo_new_leader`, the same handle is a
+ * leader-election participant (Curator LeaderLatch's `latch-` nodes).
+ * Safe to use from several threads: calls that talk to the server run
+ * one at a time per handle; the state getters and the notifications never
+ * wait for them. Does not survive fork().
+ */
+typedef struct zku_fifo zku_fifo;
+
+/**
  * A distributed lock on one node, `lock_dir + name` (k3zkutil's ZKLock:
  * same node, same `{"id": ..., "val": ...}` data, so Python k3zkutil
  * processes and this library exclude each other). Safe to use from several
@@ -508,6 +525,23 @@ typedef int32_t zku_config_field;
 typedef int32_t zku_path_kind;
 
 /**
+ * A lock handle's state, from `zku_lock_get_state`, the state callback
+ * and `zku_lock_fd_drain`.
+ */
+typedef int32_t zku_lock_state;
+
+/**
+ * Called with the old and new state on every lock state change, on a
+ * library callback thread, one call at a time, in order. When it falls
+ * behind by more than 16 changes (slow or blocked), the oldest waiting
+ * ones are skipped: each call's `old_state` is still the previous call's
+ * `new_state`, and the latest state is always delivered. It may call back
+ * into the library (even free the lock). It must return normally: no
+ * longjmp, C++ exception, Ruby raise or Go panic may cross it.
+ */
+typedef void (*zku_lock_state_fn)(void *user_data, zku_lock_state old_state, zku_lock_state new_state);
+
+/**
  * What an import did.
  */
 typedef struct zku_import_stats {
@@ -534,23 +568,6 @@ typedef struct zku_import_stats {
      */
     uint64_t unknown;
 } zku_import_stats;
-
-/**
- * A lock handle's state, from `zku_lock_get_state`, the state callback
- * and `zku_lock_fd_drain`.
- */
-typedef int32_t zku_lock_state;
-
-/**
- * Called with the old and new state on every lock state change, on a
- * library callback thread, one call at a time, in order. When it falls
- * behind by more than 16 changes (slow or blocked), the oldest waiting
- * ones are skipped: each call's `old_state` is still the previous call's
- * `new_state`, and the latest state is always delivered. It may call back
- * into the library (even free the lock). It must return normally: no
- * longjmp, C++ exception, Ruby raise or Go panic may cross it.
- */
-typedef void (*zku_lock_state_fn)(void *user_data, zku_lock_state old_state, zku_lock_state new_state);
 
 /**
  * Called by `zku_lock_acquire_loop` on the calling thread each time the
@@ -1809,6 +1826,241 @@ const char *zku_error_message(const struct zku_error *err);
  * `err` is NULL or an error object not yet freed.
  */
 void zku_error_free(struct zku_error *err);
+
+/**
+ * Creates a FIFO mutex handle on `name` (path: the client's lock_dir +
+ * name; created, persistent, on the first acquire when missing) using a
+ * shared client, which must stay alive while the handle is used.
+ * `identifier`: the data of our node, shown to the other contenders
+ * (NULL: a new unique one, node_id-ip-pid-uuid). `default_timeout_ms`:
+ * used when a call passes ZKU_LOCK_DEFAULT_TIMEOUT (which here means
+ * 10 s). Nothing is sent. Free with `zku_fifo_free`.
+ * Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
+ * ZKU_EINVAL (empty identifier, bad timeout), ZKU_EFORKED.
+ * Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
+ * Creates a leader-election participant on `name` (path: the client's
+ * lock_dir + name), in Apache Curator LeaderLatch's layout
+ * (`_c_<uuid>-latch-<seq>` nodes holding the participant id), so Java
+ * LeaderLatch participants on that path take part in the same election.
+ * It is a `zku_fifo` and every `zku_fifo_*` call applies:
+ * `zku_fifo_acquire` waits to become leader (ZKU_LOCK_HELD is leader,
+ * with a fencing token; run it on a thread of its own, or with a
+ * timeout, to stand by), `zku_fifo_release` resigns, `zku_fifo_contenders`
+ * lists the participants (the leader first); ZKU_LOCK_SUSPENDED and
+ * ZKU_LOCK_LOST tell a leader it may have lost, or has lost, leadership.
+ * `identifier`: the participant id (NULL: a unique one). Arguments and
+ * errors as `zku_fifo_new`. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_leader(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
+ * Creates a handle on the read side of the read-write lock `name` (path:
+ * the client's lock_dir + name), in Apache Curator
+ * InterProcessReadWriteLock's layout (`_c_<uuid>-__READ__<seq>`), shared
+ * with Curator processes: held together with other readers unless a
+ * writer is ahead in line; readers arriving after a waiting writer wait
+ * for it. Every `zku_fifo_*` call applies. Arguments and errors as
+ * `zku_fifo_new`. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_read(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
+ * Creates a handle on the write side of the read-write lock `name`
+ * (`_c_<uuid>-__WRIT__<seq>`): held alone, once every reader and writer
+ * ahead in line let go. As `zku_fifo_new_read` otherwise. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_write(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
+ * Frees the handle. If held (or suspended) the lock is released first —
+ * Blocking (network), up to the default timeout capped at the session
+ * timeout; a delete not confirmed by then goes on in the background.
+ * Then the state callback gets the transitions not delivered yet and
+ * stops (Blocking (waits for callbacks to finish)); its `user_data_free`
+ * runs. NULL is fine; no other call on this handle may be in progress or
+ * follow. In a fork() child, for a handle made by the parent, it sends
+ * nothing and leaves the memory allocated.
+ *
+ * # Safety
+ * `fifo` is NULL or a live handle.
+ */
+void zku_fifo_free(struct zku_fifo *fifo);
+
+/**
+ * Joins the queue and waits up to `timeout_ms` for our turn (0: only if
+ * nobody is ahead; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
+ * default). Blocking (network). On success `*token` (may be NULL) gets
+ * the fencing token: our node's czxid, increasing in the order the lock
+ * is held. Already held: success at once with the current token. A
+ * timed-out, cancelled or failed acquire leaves no node behind (deleted
+ * in the background when the server cannot be reached; the handle's next
+ * call waits for that).
+ * Errors: ZKU_ETIMEOUT (others ahead; the message names the holder's
+ * node), ZKU_ECANCELLED, ZKU_ECONNECTIONLOSS, ZKU_ESESSIONEXPIRED,
+ * ZKU_ELOCKLOST (our waiting node was deleted by someone else),
+ * ZKU_ECLOSED, ZKU_ENOAUTH, ZKU_EINVAL (bad timeout).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_acquire(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, int64_t *token, struct zku_error **err);
+
+/**
+ * One attempt that never waits behind another contender: `*locked`
+ * whether we hold it now, `*token` (may be NULL) the fencing token when
+ * locked, else 0. When another is ahead our node is deleted before this
+ * returns. `timeout_ms` bounds the wait for a connection and the replies.
+ * Blocking (network). Errors: ZKU_ENULL (`locked` NULL), as
+ * `zku_fifo_acquire` otherwise.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_try_acquire(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, bool *locked, int64_t *token, struct zku_error **err);
+
+/**
+ * Releases the lock: deletes our node (never another's). Blocking
+ * (network), up to `timeout_ms`. Not held: ZKU_OK, nothing sent. After
+ * ZKU_LOCK_LOST, or when our node was deleted by someone else:
+ * ZKU_ELOCKLOST, and the state becomes ZKU_LOCK_UNLOCKED. A delete not
+ * confirmed within the timeout (ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT) has
+ * still given the lock up: the state is ZKU_LOCK_UNLOCKED and the node is
+ * deleted in the background once reconnected.
+ * Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
+ * ZKU_ESESSIONEXPIRED, ZKU_ECLOSED, ZKU_EINVAL.
+ *
+ * # Safety
+ * `fifo` is NULL or live; `err` NULL or writable.
+ */
+zku_rc zku_fifo_release(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
+ * The contenders in queue order, the holder first (Curator's
+ * getParticipantNodes, kazoo's contenders()), Curator's, kazoo's and
+ * ours: `*names` their node names, `*ids` (may be NULL) their node data
+ * as text (the contenders' identifiers; Curator writes the host's
+ * address by default). Both `zku_strings`, free with
+ * `zku_strings_free`; empty when the lock is free. Blocking (network).
+ * Errors: ZKU_ENULL (`names` NULL), connection codes, ZKU_ECANCELLED,
+ * ZKU_ECLOSED, ZKU_ENOAUTH, ZKU_EINVAL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_contenders(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_strings **names, struct zku_strings **ids, struct zku_error **err);
+
+/**
+ * Sets `path`'s data only if we still hold the lock: one multi operation
+ * with a check that our node exists (its name is never reused, so a
+ * write after losing the lock fails even before the loss is noticed).
+ * `expected_version` applies to `path` (-1: any). Waits while suspended.
+ * Blocking (network), up to `timeout_ms`. On success `*stat` (may be
+ * NULL) receives `path`'s new stat.
+ * Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (our node is gone),
+ * ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
+ * (`path` is our node), ZKU_ETOOLARGE, connection codes.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `data` has `data_len` readable bytes.
+ */
+zku_rc zku_fifo_guarded_set(const struct zku_fifo *fifo, const char *path, const uint8_t *data, size_t data_len, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Deletes `path` only if we still hold the lock (as
+ * `zku_fifo_guarded_set`). Blocking (network), up to `timeout_ms`.
+ * Errors: as `zku_fifo_guarded_set`, plus ZKU_ENOTEMPTY.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_guarded_delete(const struct zku_fifo *fifo, const char *path, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
+ * The state, as `zku_lock_get_state` (ZKU_LOCK_UNLOCKED for NULL).
+ * Never blocks.
+ *
+ * # Safety
+ * `fifo` is NULL or live.
+ */
+zku_lock_state zku_fifo_get_state(const struct zku_fifo *fifo);
+
+/**
+ * The fencing token (our node's czxid) of the current acquisition, also
+ * while suspended or after it was lost (until `zku_fifo_release`
+ * acknowledges the loss). Never blocks.
+ * Errors: ZKU_ENOTLOCKED (unlocked), ZKU_ENULL.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_token(const struct zku_fifo *fifo, int64_t *token, struct zku_error **err);
+
+/**
+ * Why the lock was lost, while ZKU_LOCK_LOST (free with
+ * `zku_string_free`); NULL otherwise. Never blocks.
+ *
+ * # Safety
+ * `fifo` is NULL or live.
+ */
+char *zku_fifo_lost_reason(const struct zku_fifo *fifo);
+
+/**
+ * The lock path (the directory of the contenders' nodes), valid until
+ * `zku_fifo_free` (NULL for NULL). Never blocks.
+ *
+ * # Safety
+ * `fifo` is NULL or live.
+ */
+const char *zku_fifo_path(const struct zku_fifo *fifo);
+
+/**
+ * Sets (or with `callback` NULL, removes) the state-change callback,
+ * exactly as `zku_lock_set_state_callback` does for a `zku_lock`.
+ * Errors: ZKU_ENULL (`fifo`), ZKU_ERESOURCE; on failure the caller keeps
+ * `user_data`. Blocking (waits for callbacks to finish).
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_fifo_set_state_callback(const struct zku_fifo *fifo, zku_lock_state_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
+
+/**
+ * A descriptor that becomes readable on every state change, as
+ * `zku_lock_fd` (readable once right after its creation; drain it with
+ * `zku_fifo_fd_drain`; closed by `zku_fifo_free`). Never blocks.
+ * Errors: ZKU_ENULL, ZKU_ESYSTEM.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_fd(const struct zku_fifo *fifo, int *fd, struct zku_error **err);
+
+/**
+ * Empties the descriptor of `zku_fifo_fd` and returns the current state
+ * (>= 0), or ZKU_ENULL for NULL (ZKU_EFORKED for a handle inherited
+ * across fork()). Never blocks.
+ *
+ * # Safety
+ * `fifo` is NULL or live.
+ */
+zku_lock_state zku_fifo_fd_drain(const struct zku_fifo *fifo);
 
 /**
  * k3zkutil's init_hierarchy: connects with `config` (NULL: the defaults

@@ -8,7 +8,7 @@
 # installed: scripts/install-deps.sh ruby), then the anchors (the official
 # C client's floor, Apache Curator and the Python k3zkutil) against the
 # same server when they are available.
-# Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,cas,wait,hierarchy] [--no-anchors]
+# Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,fifo,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -62,8 +62,21 @@ else
 fi
 
 # The shared folder lies next to the repository.
-anchor_run=../shared/bench/anchors/run
-if [ "$anchors" = yes ] && [ -x "$anchor_run" ]; then
+anchors_dir=../shared/bench/anchors
+anchor_run=$anchors_dir/run
+if [ "$anchors" = yes ] && [ -n "$only" ] && [[ ",$only," == *,fifo,* ]]; then
+    # Only the fifo lines: Curator's InterProcessMutex under the same
+    # contention (threads on one client), for the fifo contended figures.
+    # Needs a JDK and Curator (scripts/install-deps.sh java).
+    scripts/install-deps.sh java
+    cp=$(printf '/usr/share/java/%s.jar\n' curator-client curator-framework curator-recipes zookeeper zookeeper-jute \
+        guava failureaccess slf4j-api slf4j-nop netty-handler netty-common netty-transport netty-buffer \
+        netty-resolver netty-codec netty-transport-native-epoll netty-transport-native-unix-common \
+        audience-annotations commons-io metrics-core | while read -r j; do [ -f "$j" ] && printf ':%s' "$j"; done)
+    javac -d "$zkdir" -cp "$cp" "$anchors_dir/CuratorContended.java"
+    echo
+    java -cp "$zkdir$cp" CuratorContended "$hosts" 800 1,4,16,64
+elif [ "$anchors" = yes ] && [ -x "$anchor_run" ]; then
     echo
     echo "anchors on the same server:"
     "$anchor_run" "$hosts" "$n"

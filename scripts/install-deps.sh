@@ -3,7 +3,7 @@
 # everything is already there (it only checks). Prints one line per thing it
 # installed on stdout; tool output goes to stderr.
 #
-# Usage: scripts/install-deps.sh [all|apt|zookeeper|cbindgen|venv|go|ruby]...
+# Usage: scripts/install-deps.sh [all|apt|zookeeper|cbindgen|venv|go|ruby|java]...
 #   apt        Debian packages: zookeeper, a JRE, cmake, make, pkg-config,
 #              gcc/g++, valgrind, python3-venv
 #   zookeeper  only the zookeeper package (what scripts/zk-server.sh needs)
@@ -13,6 +13,8 @@
 #   go         Debian's golang-go (and pkg-config, cmake) for bindings/go
 #   ruby       Debian packages ruby and ruby-ffi (the gem in bindings/ruby;
 #              minitest ships with ruby)
+#   java       a JDK (javac) and Apache Curator's jars (Debian's
+#              libcurator-recipes-java), for the FIFO mutex's interop test
 # Default: all. Runs apt-get as root directly, otherwise through sudo.
 set -euo pipefail
 
@@ -23,6 +25,7 @@ cargo_bin=${CARGO_HOME:-$HOME/.cargo}/bin
 apt_packages=(zookeeper default-jre-headless cmake make pkg-config gcc g++ valgrind python3 python3-venv ca-certificates)
 python_packages=(k3zkutil kazoo)
 ruby_packages=(ruby ruby-ffi)
+java_packages=(default-jdk-headless libcurator-recipes-java libslf4j-java)
 
 installed() { printf '%s\n' "$*"; }
 note() { printf 'install-deps: %s\n' "$*" >&2; }
@@ -95,15 +98,16 @@ main() {
     [ "${#what[@]}" -gt 0 ] || what=(all)
     for item in "${what[@]}"; do
         case $item in
-            all) install_debs "${apt_packages[@]}" "${ruby_packages[@]}"; install_cbindgen; install_venv ;;
+            all) install_debs "${apt_packages[@]}" "${ruby_packages[@]}" "${java_packages[@]}"; install_cbindgen; install_venv ;;
             apt) install_debs "${apt_packages[@]}" ;;
             zookeeper) install_debs zookeeper ;;
             cbindgen) install_cbindgen ;;
             venv) install_debs python3 python3-venv; install_venv ;;
             go) install_debs golang-go pkg-config cmake ;;
             ruby) install_debs "${ruby_packages[@]}" ;;
+            java) install_debs "${java_packages[@]}" ;;
             -h | --help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; return 0 ;;
-            *) note "unknown component: $item (all|apt|zookeeper|cbindgen|venv|go|ruby)"; return 2 ;;
+            *) note "unknown component: $item (all|apt|zookeeper|cbindgen|venv|go|ruby|java)"; return 2 ;;
         esac
     done
 }

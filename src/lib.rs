@@ -1,4 +1,4 @@
-//! zkutil: ZooKeeper recipes (distributed lock, compare-and-swap, cached
+//! zkutil: ZooKeeper recipes (distributed lock, FIFO mutex, compare-and-swap, cached
 //! reader, waits, digest-ACL helpers, tree import/export) for C, C++, Go and
 //! Ruby through a C ABI, ported from the Python package k3zkutil.
 //!
@@ -12,6 +12,7 @@ pub mod client;
 pub mod config;
 pub mod dispatch;
 pub mod error;
+pub mod fifo;
 pub mod hierarchy;
 pub mod json;
 pub mod lock;
@@ -22,6 +23,7 @@ pub mod packet;
 pub mod path;
 pub mod reader;
 pub mod runtime;
+pub mod sequential;
 pub mod stats;
 pub mod wait;
 
@@ -31,6 +33,7 @@ pub use cancel::Cancel;
 pub use client::Client;
 pub use config::Config;
 pub use error::{Code, Error, Result};
+pub use fifo::{FifoLock, FifoOptions};
 pub use lock::{Holder, Lock, LockOptions, LockState, TryAcquire, TryRelease};
 pub use node::{CreateOptions, NodeKind, SessionState, Stat};
 pub use runtime::Timeout;

@@ -379,6 +379,97 @@ fn lock_excludes_concurrent_shells() {
 }
 
 #[test]
+fn lock_fifo_excludes_concurrent_shells_and_leaves_no_node() {
+    let (name, path) = lock_name("cli-fifo");
+    let marker = temp_file("fifo-marker");
+    let log = temp_file("fifo-log");
+    let script = format!(
+        "set -C; if ! echo $$ > {m} 2>/dev/null; then echo OVERLAP >> {l}; fi; sleep 0.1; \
+         echo \"$ZKU_LOCK_TOKEN $ZKU_LOCK_PATH\" >> {l}; rm -f {m}",
+        m = marker.display(),
+        l = log.display()
+    );
+    let children: Vec<_> =
+        (0..4).map(|_| spawn_zkutil(&["lock", "--fifo", &name, "--", "sh", "-c", &script])).collect();
+    for child in children {
+        expect(&finish(child), 0);
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(!log_text.contains("OVERLAP"), "{log_text}");
+    let tokens: Vec<i64> = log_text.lines().map(|l| l.split(' ').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(tokens.len(), 4, "{log_text}");
+    assert!(tokens.windows(2).all(|w| w[0] < w[1]), "tokens in hold order: {log_text}");
+    assert!(log_text.lines().all(|l| l.ends_with(&path)), "{log_text}");
+    assert!(client().children(&path, T).unwrap().0.is_empty(), "no node left");
+    // A timeout behind a holder: --timeout-exit, and its node is gone.
+    let holder = spawn_zkutil(&["lock", "--fifo", &name, "--", "sleep", "30"]);
+    wait_for("the holder", || client().children(&path, T).is_ok_and(|(c, _)| c.len() == 1));
+    expect(&zkutil(&["lock", "--fifo", &name, "--timeout", "0.3", "--", "true"]), 5);
+    assert_eq!(client().children(&path, T).unwrap().0.len(), 1);
+    send_signal(&holder, "TERM");
+    finish(holder);
+    let o = zkutil(&["lock", "--fifo", &name, "--val", "1", "--", "true"]);
+    expect(&o, 2);
+    assert!(stderr(&o).contains("--fifo"), "{}", stderr(&o));
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
+fn elect_runs_one_leader_at_a_time_and_standbys_take_over() {
+    let (name, path) = lock_name("cli-elect");
+    let marker = temp_file("elect-marker");
+    let log = temp_file("elect-log");
+    let script = format!(
+        "set -C; if ! echo $$ > {m} 2>/dev/null; then echo OVERLAP >> {l}; fi; sleep 0.1; \\
+         echo \"$ZKU_LOCK_TOKEN\" >> {l}; rm -f {m}",
+        m = marker.display(),
+        l = log.display()
+    );
+    let children: Vec<_> = (0..3).map(|_| spawn_zkutil(&["elect", &name, "--", "sh", "-c", &script])).collect();
+    for child in children {
+        expect(&finish(child), 0);
+    }
+    let log_text = std::fs::read_to_string(&log).unwrap();
+    assert!(!log_text.contains("OVERLAP"), "{log_text}");
+    assert_eq!(log_text.lines().count(), 3, "{log_text}");
+    let c = client();
+    assert!(c.children(&path, T).unwrap().0.is_empty(), "no node left");
+    // The leader's node is deleted by an operator: the command is
+    // signalled and zkutil exits with the lost status.
+    let leader = spawn_zkutil(&["elect", &name, "--", "sleep", "30"]);
+    wait_for("the leader", || c.children(&path, T).is_ok_and(|(n, _)| n.len() == 1));
+    let node = c.children(&path, T).unwrap().0.remove(0);
+    assert!(node.starts_with("_c_") && node.contains("-latch-"), "{node}");
+    c.delete(&format!("{path}/{node}"), None, T).unwrap();
+    let o = finish(leader);
+    expect(&o, 75);
+    let o = zkutil(&["elect", &name, "--fifo", "--", "true"]);
+    expect(&o, 2);
+    let _ = std::fs::remove_file(log);
+}
+
+#[test]
+fn rwlock_readers_share_and_a_writer_excludes() {
+    let (name, path) = lock_name("cli-rwlock");
+    let c = client();
+    let reader = spawn_zkutil(&["rwlock", "--read", &name, "--", "sleep", "30"]);
+    wait_for("the reader", || c.children(&path, T).is_ok_and(|(n, _)| n.len() == 1));
+    // Another reader shares it; a writer does not get it.
+    expect(&zkutil(&["rwlock", "--read", &name, "--timeout", "10", "--", "true"]), 0);
+    expect(&zkutil(&["rwlock", "--write", &name, "--timeout", "0.3", "--", "true"]), 5);
+    send_signal(&reader, "TERM");
+    finish(reader);
+    let writer = spawn_zkutil(&["rwlock", "--write", &name, "--", "sleep", "30"]);
+    wait_for("the writer", || c.children(&path, T).is_ok_and(|(n, _)| n.len() == 1 && n[0].contains("__WRIT__")));
+    expect(&zkutil(&["rwlock", "--read", &name, "--timeout", "0.3", "--", "true"]), 5);
+    send_signal(&writer, "TERM");
+    finish(writer);
+    assert!(c.children(&path, T).unwrap().0.is_empty(), "no node left");
+    expect(&zkutil(&["rwlock", &name, "--", "true"]), 2);
+    expect(&zkutil(&["rwlock", "--read", "--write", &name, "--", "true"]), 2);
+}
+
+#[test]
 fn lock_timeout_and_holder() {
     let (name, path) = lock_name("cli-timeout");
     let c = client();

@@ -14,6 +14,7 @@ pub mod cas;
 pub mod client;
 pub mod config;
 pub mod error;
+pub mod fifo;
 pub mod hierarchy;
 pub mod lock;
 pub mod lockid;

@@ -18,8 +18,8 @@
 mod acquire;
 mod claims;
 mod data;
-mod monitor;
-mod notify;
+pub(crate) mod monitor;
+pub(crate) mod notify;
 mod release;
 
 use std::os::fd::RawFd;

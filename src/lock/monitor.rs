@@ -210,7 +210,7 @@ pub(super) async fn run(
     }
 }
 
-async fn sleep_until(at: Option<Instant>) {
+pub(crate) async fn sleep_until(at: Option<Instant>) {
     match at {
         // Due already: skip the timer, whose ticks are whole milliseconds.
         Some(at) if at <= Instant::now() => {}
@@ -221,7 +221,7 @@ async fn sleep_until(at: Option<Instant>) {
 
 /// Ownership is confirmed only through a server that accepts writes: a
 /// read-only server may be cut off from the quorum that expired us.
-fn can_verify(state: SessionState) -> bool {
+pub(crate) fn can_verify(state: SessionState) -> bool {
     state == SessionState::Connected
 }
 
@@ -279,7 +279,7 @@ fn judge(inner: &Arc<Inner>, generation: u64, held: Held, reply: GetReply) -> Ve
     }
 }
 
-pub(super) fn terminal_reason(state: SessionState) -> String {
+pub(crate) fn terminal_reason(state: SessionState) -> String {
     match state {
         SessionState::Expired => "session expired".to_string(),
         SessionState::AuthFailed => "authentication failed".to_string(),

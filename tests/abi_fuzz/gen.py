@@ -200,7 +200,7 @@ class Gen:
             return [NULL_OK, (f"&out{index}", "&out", False)], 1
         if ctype == "int32_t" and name == "timeout_ms":
             # A lock's calls take ZKU_LOCK_DEFAULT_TIMEOUT (-2) too.
-            return ("timeout", int(params[0][0].endswith("zku_lock *"))), 1
+            return ("timeout", int(params[0][0].endswith(("zku_lock *", "zku_fifo *")))), 1
         for key in ((ctype, name), (ctype, None)):
             if key in SCALARS:
                 return SCALARS[key], 1

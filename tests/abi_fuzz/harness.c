@@ -42,6 +42,7 @@ struct zku_client *H_client;
 struct zku_config *H_config;
 struct zku_error *H_error;
 struct zku_lock *H_lock;
+struct zku_fifo *H_fifo;
 struct zku_lock_id_parts *H_lock_id_parts;
 struct zku_reader *H_reader;
 struct zku_strings *H_strings;
@@ -303,6 +304,12 @@ struct zku_lock *make_lock(void) {
     return lock;
 }
 
+struct zku_fifo *make_fifo(void) {
+    struct zku_fifo *fifo;
+    must("zku_fifo_new", zku_fifo_new(H_client, "fuzzfifo", NULL, ZKU_LOCK_DEFAULT_TIMEOUT, &fifo, NULL));
+    return fifo;
+}
+
 char *make_string(void) {
     char *s;
     must("zku_make_digest", zku_make_digest("u:p", &s, NULL));
@@ -338,6 +345,7 @@ static void setup(void) {
     H_cas = make_cas();
     H_error = make_error();
     H_lock = make_lock();
+    H_fifo = make_fifo();
     H_lock_id_parts = make_lock_id_parts();
     H_reader = make_reader();
     /* The zxid check sees a write (so that "no write" means something). */
@@ -350,6 +358,7 @@ static void setup(void) {
 static void teardown(void) {
     zku_reader_free(H_reader);
     zku_lock_free(H_lock);
+    zku_fifo_free(H_fifo);
     zku_cas_free(H_cas);
     zku_client_free(H_client);
     zku_config_free(H_config);

@@ -137,7 +137,7 @@ pub fn run(ctx: &Ctx, floors: &Floors) {
 
 /// Runs `raw` and `recipe` `n` times each in alternating batches of 50 and
 /// returns their microseconds per call.
-fn interleaved(n: usize, mut raw: impl FnMut(), mut recipe: impl FnMut()) -> (f64, f64) {
+pub fn interleaved(n: usize, mut raw: impl FnMut(), mut recipe: impl FnMut()) -> (f64, f64) {
     let batch = 50;
     let batches = n.div_ceil(batch);
     let (mut raw_time, mut recipe_time) = (Duration::ZERO, Duration::ZERO);

@@ -5,6 +5,7 @@
 //! Usage: zkutil-bench [--hosts H] [-n N] [--only NAME[,NAME...]]
 
 mod cas;
+mod fifo;
 mod hierarchy;
 mod lock;
 mod raw;
@@ -41,7 +42,7 @@ fn main() {
             "-n" => n = args.next().and_then(|v| v.parse().ok()).expect("-n needs a number"),
             "--only" => only = Some(args.next().expect("--only needs names").split(',').map(str::to_string).collect()),
             "-h" | "--help" => {
-                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,hierarchy,lock,cas,wait,...]");
+                println!("usage: zkutil-bench [--hosts H] [-n N] [--only raw,hierarchy,lock,fifo,cas,wait,...]");
                 return;
             }
             other => panic!("unknown argument {other}"),
@@ -65,6 +66,9 @@ fn main() {
     }
     if wanted("lock") {
         lock::run(&ctx, &floors);
+    }
+    if wanted("fifo") {
+        fifo::run(&ctx);
     }
     if wanted("cas") {
         cas::run(&ctx, &floors);

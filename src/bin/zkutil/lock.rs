@@ -1,4 +1,5 @@
-//! `zkutil lock` (flock(1) over a ZooKeeper lock) and `zkutil holder`.
+//! `zkutil lock` (flock(1) over a ZooKeeper lock, k3zkutil's or with
+//! `--fifo` the Curator-layout FIFO mutex) and `zkutil holder`.
 
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
@@ -8,7 +9,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use zkutil::{Code, Lock, LockOptions, LockState, Timeout};
+use zkutil::lock::LockStateCallback;
+use zkutil::{Cancel, Code, FifoLock, FifoOptions, Lock, LockOptions, LockState, Timeout};
 
 use crate::args::{SECONDS, STATUS, TEXT, Text};
 use crate::{CliError, Global, deadline, exit, left, signals};
@@ -19,16 +21,23 @@ pub const LOST_EXIT: u8 = 75;
 
 pub const LOCK_HELP: &str = "\
 Usage: zkutil lock NAME [OPTIONS] -- CMD [ARGS...]
+       zkutil lock --fifo NAME [OPTIONS] -- CMD [ARGS...]
 
 Acquires the lock NAME (the node lock-dir + NAME, k3zkutil's ZKLock: Python
 k3zkutil processes and zkutil exclude each other), runs CMD with ARGS while
 holding it, releases it when CMD exits, and exits with CMD's status (128+N
 when CMD was killed by signal N).
 
-CMD gets the lock in its environment: ZKU_LOCK_PATH (the node),
-ZKU_LOCK_ID (the holder identifier) and ZKU_LOCK_TOKEN (the fencing token,
-the node's creation zxid: it grows with every acquisition, so a resource
-can refuse writes carrying an older token).
+With --fifo the lock is the FIFO mutex in Apache Curator's
+InterProcessMutex layout instead (sequential nodes under lock-dir + NAME,
+granted in arrival order, shared with Curator and kazoo processes; not
+with k3zkutil locks of the same NAME).
+
+CMD gets the lock in its environment: ZKU_LOCK_PATH (the node; with
+--fifo the lock path), ZKU_LOCK_ID (the holder identifier) and
+ZKU_LOCK_TOKEN (the fencing token, the node's creation zxid: it grows with
+every acquisition, so a resource can refuse writes carrying an older
+token).
 
 When the lock is lost while CMD runs (the session expired, the node was
 deleted or taken over), zkutil sends CMD the --signal (default TERM), and
@@ -52,7 +61,9 @@ Options:
   --lost-exit N      status when the lock was lost while CMD ran
                      (default 75)
   --val JSON         the lock node's \"val\" while held (shown by zkutil
-                     holder --json; k3zkutil's set_lock_val)
+                     holder --json; k3zkutil's set_lock_val; not with
+                     --fifo)
+  --fifo             the FIFO mutex (Curator's layout), see above
 
 Exit status: CMD's; --timeout-exit; --lost-exit; 126 (CMD cannot be run),
 127 (CMD not found), 128+N (CMD killed by signal N, or zkutil stopped by
@@ -75,6 +86,8 @@ pub struct LockArgs {
     lost_exit: u8,
     #[arg(long, value_parser = Text(json))]
     val: Option<String>,
+    #[arg(long)]
+    fifo: bool,
     /// Everything after `--`, as given (any bytes, leading dashes too).
     #[arg(last = true, value_name = "CMD")]
     command: Vec<OsString>,
@@ -111,17 +124,113 @@ pub struct HolderArgs {
     timeout: Option<Duration>,
 }
 
+pub const ELECT_HELP: &str = "\
+Usage: zkutil elect NAME [OPTIONS] -- CMD [ARGS...]
+
+An active/standby runner for daemons that were never written for it: joins
+the leader election NAME (Apache Curator LeaderLatch's layout: sequential
+latch- nodes under lock-dir + NAME, so Java LeaderLatch participants on
+that path take part), waits to become leader (standbys wait, in arrival
+order), runs CMD only while leader, resigns when CMD exits and exits with
+CMD's status.
+
+CMD gets ZKU_LOCK_PATH (the election path), ZKU_LOCK_ID (this participant)
+and ZKU_LOCK_TOKEN (the fencing token: the creation zxid of our node,
+larger for every later leader).
+
+When leadership is lost while CMD runs (session expired, our node
+deleted, disconnected for longer than the session timeout), zkutil sends
+CMD the --signal (default TERM), SIGKILL --kill-after seconds later if
+given, and exits with --lost-exit (default 75). A connection lost and
+regained within the session timeout keeps leadership.
+
+Options: --timeout S (wait at most S seconds to become leader; default no
+limit), --timeout-exit N, --signal SIG, --kill-after S, --lost-exit N, as
+for zkutil lock.
+";
+
+pub const RWLOCK_HELP: &str = "\
+Usage: zkutil rwlock (--read | --write) NAME [OPTIONS] -- CMD [ARGS...]
+
+Runs CMD while holding the read or the write side of the read-write lock
+NAME (Apache Curator InterProcessReadWriteLock's layout: sequential
+__READ__ and __WRIT__ nodes under lock-dir + NAME, shared with Curator
+processes). Readers hold it together unless a writer is ahead in line; a
+writer holds it alone; readers arriving after a waiting writer wait for it.
+
+Environment, --timeout, --timeout-exit, --signal, --kill-after, --lost-exit
+and the exit statuses are those of zkutil lock (ZKU_LOCK_PATH is the lock
+path); --fifo and --val do not apply.
+";
+
+#[derive(Args)]
+pub struct RwlockArgs {
+    #[arg(long, conflicts_with = "write", required_unless_present = "write")]
+    read: bool,
+    #[arg(long)]
+    write: bool,
+    #[command(flatten)]
+    lock: LockArgs,
+}
+
+/// Which lock `zkutil lock`, `elect` and `rwlock` hold.
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    K3,
+    Fifo,
+    Latch,
+    Read,
+    Write,
+}
+
+/// `zkutil elect`: `zkutil lock` on a leader latch.
+pub fn elect(args: LockArgs, global: &Global) -> Result<u8, CliError> {
+    if args.fifo || args.val.is_some() {
+        return Err(CliError::usage("elect: --fifo and --val do not apply"));
+    }
+    run_locked(args, global, Kind::Latch)
+}
+
+/// `zkutil rwlock`: `zkutil lock` on one side of a read-write lock.
+pub fn rwlock(args: RwlockArgs, global: &Global) -> Result<u8, CliError> {
+    if args.lock.fifo || args.lock.val.is_some() {
+        return Err(CliError::usage("rwlock: --fifo and --val do not apply"));
+    }
+    run_locked(args.lock, global, if args.write { Kind::Write } else { Kind::Read })
+}
+
 pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
-    let LockArgs { name, timeout, timeout_exit, signal, kill_after, lost_exit, val, command } = args;
+    let kind = if args.fifo { Kind::Fifo } else { Kind::K3 };
+    run_locked(args, global, kind)
+}
+
+/// Runs CMD while holding the lock (a latch: while leader).
+fn run_locked(args: LockArgs, global: &Global, kind: Kind) -> Result<u8, CliError> {
+    let LockArgs { name, timeout, timeout_exit, signal, kill_after, lost_exit, val, fifo, command } = args;
+    let sub = match kind {
+        Kind::Latch => "elect",
+        Kind::Read | Kind::Write => "rwlock",
+        Kind::K3 | Kind::Fifo => "lock",
+    };
     if command.is_empty() {
-        return Err(CliError::usage("lock: missing -- CMD [ARGS...]"));
+        return Err(CliError::usage(format!("{sub}: missing -- CMD [ARGS...]")));
+    }
+    if fifo && val.is_some() {
+        return Err(CliError::usage("lock: --val is for k3zkutil locks, not with --fifo"));
     }
     // Connecting counts against --timeout too.
     let deadline = deadline(timeout, Timeout::Forever);
 
     signals::install();
     let client = global.connect(deadline)?;
-    let lock = Arc::new(Lock::new(&client, &name, LockOptions::default())?);
+    let options = FifoOptions::default();
+    let lock = Arc::new(match kind {
+        Kind::K3 => AnyLock::K3(Lock::new(&client, &name, LockOptions::default())?),
+        Kind::Fifo => AnyLock::Fifo(FifoLock::new(&client, &name, options)?, Cancel::new()),
+        Kind::Latch => AnyLock::Fifo(FifoLock::leader_latch(&client, &name, options)?, Cancel::new()),
+        Kind::Read => AnyLock::Fifo(FifoLock::read_lock(&client, &name, options)?, Cancel::new()),
+        Kind::Write => AnyLock::Fifo(FifoLock::write_lock(&client, &name, options)?, Cancel::new()),
+    });
 
     // A signal while waiting cancels the acquire (checked by a helper
     // thread: the acquire blocks this one).
@@ -160,8 +269,8 @@ pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
             return Err(e.into());
         }
     };
-    if let Some(v) = val {
-        if let Err(e) = lock.set_val(&v, None, Timeout::After(Duration::from_secs(10))) {
+    if let (Some(v), AnyLock::K3(k3)) = (val, &*lock) {
+        if let Err(e) = k3.set_val(&v, None, Timeout::After(Duration::from_secs(10))) {
             close(&lock, &client);
             return Err(e.into());
         }
@@ -252,9 +361,75 @@ pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
     })
 }
 
+/// The lock `zkutil lock` holds: k3zkutil's, or the FIFO mutex (whose
+/// acquire is cancelled through its call's cancel scope).
+enum AnyLock {
+    K3(Lock),
+    Fifo(FifoLock, Cancel),
+}
+
+impl AnyLock {
+    fn path(&self) -> &str {
+        match self {
+            AnyLock::K3(l) => l.path(),
+            AnyLock::Fifo(l, _) => l.path(),
+        }
+    }
+
+    fn identifier(&self) -> &str {
+        match self {
+            AnyLock::K3(l) => l.identifier(),
+            AnyLock::Fifo(l, _) => l.identifier(),
+        }
+    }
+
+    fn acquire(&self, timeout: Timeout) -> zkutil::Result<i64> {
+        match self {
+            AnyLock::K3(l) => l.acquire(timeout),
+            AnyLock::Fifo(l, cancel) => zkutil::cancel::scope(Some(cancel), None, || l.acquire(timeout)),
+        }
+    }
+
+    /// Makes a blocked `acquire` return `Cancelled`.
+    fn cancel(&self) {
+        match self {
+            AnyLock::K3(l) => l.cancel(),
+            AnyLock::Fifo(_, cancel) => cancel.cancel(),
+        }
+    }
+
+    fn state(&self) -> LockState {
+        match self {
+            AnyLock::K3(l) => l.state(),
+            AnyLock::Fifo(l, _) => l.state(),
+        }
+    }
+
+    fn lost_reason(&self) -> Option<String> {
+        match self {
+            AnyLock::K3(l) => l.lost_reason(),
+            AnyLock::Fifo(l, _) => l.lost_reason(),
+        }
+    }
+
+    fn set_state_callback(&self, callback: Option<LockStateCallback>) -> zkutil::Result<()> {
+        match self {
+            AnyLock::K3(l) => l.set_state_callback(callback),
+            AnyLock::Fifo(l, _) => l.set_state_callback(callback),
+        }
+    }
+
+    fn release(&self, timeout: Timeout) -> zkutil::Result<()> {
+        match self {
+            AnyLock::K3(l) => l.release(timeout),
+            AnyLock::Fifo(l, _) => l.release(timeout),
+        }
+    }
+}
+
 /// Releases (a loss is acknowledged, not an error here) and closes the
 /// session, so the node is gone when zkutil exits.
-fn close(lock: &Lock, client: &zkutil::Client) {
+fn close(lock: &AnyLock, client: &zkutil::Client) {
     // Removing a callback cannot fail.
     let _ = lock.set_state_callback(None);
     match lock.release(Timeout::After(Duration::from_secs(10))) {

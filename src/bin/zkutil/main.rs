@@ -74,6 +74,10 @@ enum Sub {
     Lock(lock::LockArgs),
     /// print who holds a lock (exit status 3 when free)
     Holder(lock::HolderArgs),
+    /// run a command only while elected leader (active/standby)
+    Elect(lock::LockArgs),
+    /// run a command while holding a read or write lock
+    Rwlock(lock::RwlockArgs),
     /// print a node's data
     Get(node::GetArgs),
     /// replace a node's data (optionally only at a given version)
@@ -109,6 +113,8 @@ struct Help {
 const HELPS: &[Help] = &[
     Help { name: "lock", text: lock::LOCK_HELP, connects: true },
     Help { name: "holder", text: lock::HOLDER_HELP, connects: true },
+    Help { name: "elect", text: lock::ELECT_HELP, connects: true },
+    Help { name: "rwlock", text: lock::RWLOCK_HELP, connects: true },
     Help { name: "get", text: node::GET_HELP, connects: true },
     Help { name: "set", text: node::SET_HELP, connects: true },
     Help { name: "cas", text: cas::CAS_HELP, connects: true },
@@ -277,6 +283,8 @@ fn run(argv: Vec<OsString>) -> Result<u8, CliError> {
     match subcommand {
         Sub::Lock(a) => lock::lock(a, &global),
         Sub::Holder(a) => lock::holder(a, &global),
+        Sub::Elect(a) => lock::elect(a, &global),
+        Sub::Rwlock(a) => lock::rwlock(a, &global),
         Sub::Get(a) => node::get(a, &global),
         Sub::Set(a) => node::set(a, &global),
         Sub::Cas(a) => cas::cas(a, &global),

@@ -28,7 +28,7 @@ use super::{
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
-use crate::lock::{Lock, LockOptions, LockState};
+use crate::lock::{Lock, LockOptions, LockState, LockStateCallback};
 use crate::runtime::Timeout;
 
 /// A distributed lock on one node, `lock_dir + name` (k3zkutil's ZKLock:
@@ -101,7 +101,7 @@ pub type zku_lock_holder_fn = Option<
     unsafe extern "C" fn(user_data: *mut c_void, holder: *const c_char, holder_len: usize, version: i32) -> c_int,
 >;
 
-fn state_code(state: LockState) -> zku_lock_state {
+pub(crate) fn state_code(state: LockState) -> zku_lock_state {
     match state {
         LockState::Unlocked => ZKU_LOCK_UNLOCKED,
         LockState::Held => ZKU_LOCK_HELD,

@@ -112,16 +112,27 @@ pub unsafe extern "C" fn zku_lock_set_state_callback(
     guard(err, || {
         // SAFETY: NULL or live (caller).
         let lock = unsafe { lock_arg(lock)? };
-        let Some(callback) = callback else {
-            return lock.set_state_callback(None);
-        };
-        register_user_data(user_data, user_data_free, |user_data| {
-            lock.set_state_callback(Some(Box::new(move |old, new| {
-                // SAFETY: the caller's callback with its own user_data, on a
-                // library thread, as documented at registration.
-                unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
-            })))
-        })
+        set_state_callback(callback, user_data, user_data_free, |c| lock.set_state_callback(c))
+    })
+}
+
+/// Installs (or removes) a C state callback through `set`, for the lock
+/// types that report `zku_lock_state`s.
+pub(crate) fn set_state_callback(
+    callback: zku_lock_state_fn,
+    user_data: *mut c_void,
+    user_data_free: zku_free_fn,
+    set: impl FnOnce(Option<LockStateCallback>) -> Result<()>,
+) -> Result<()> {
+    let Some(callback) = callback else {
+        return set(None);
+    };
+    register_user_data(user_data, user_data_free, |user_data| {
+        set(Some(Box::new(move |old, new| {
+            // SAFETY: the caller's callback with its own user_data, on a
+            // library thread, as documented at registration.
+            unsafe { callback(user_data.ptr(), state_code(old), state_code(new)) }
+        })))
     })
 }
 

@@ -290,6 +290,24 @@ module Zkutil
     attach_function :zku_error_code, [:pointer], :zku_rc, blocking: false
     attach_function :zku_error_message, [:pointer], :string, blocking: false
     attach_function :zku_error_free, [:pointer], :void, blocking: false
+    attach_function :zku_fifo_new, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_new_leader, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_new_read, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_new_write, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_free, [:pointer], :void, blocking: true
+    attach_function :zku_fifo_acquire, [:pointer, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_try_acquire, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_release, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_contenders, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_guarded_set, [:pointer, :string, :buffer_in, :size_t, :int32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_guarded_delete, [:pointer, :string, :int32, :int32, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_get_state, [:pointer], :zku_lock_state, blocking: false
+    attach_function :zku_fifo_token, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_lost_reason, [:pointer], :pointer, blocking: false
+    attach_function :zku_fifo_path, [:pointer], :string, blocking: false
+    attach_function :zku_fifo_set_state_callback, [:pointer, :zku_lock_state_fn, :pointer, :zku_free_fn, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_fd, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_fd_drain, [:pointer], :zku_lock_state, blocking: false
     attach_function :zku_init_hierarchy, [:pointer, :string, :string, :string, :uint32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_import_hierarchy, [:pointer, :string, :string, :string, :uint32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_export_hierarchy, [:pointer, :string, :string, :uint32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true

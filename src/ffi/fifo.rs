@@ -1,0 +1,530 @@
+//! `zku_fifo`: the FIFO mutex in Apache Curator InterProcessMutex's
+//! layout (shared with Curator and kazoo processes), and on the same
+//! handle leader election in Curator LeaderLatch's layout, with fencing tokens,
+//! the lock states of `zku_lock` (getter, callback, pollable descriptor),
+//! cancellation and safe release.
+
+use std::ffi::{CString, c_char, c_int, c_void};
+
+use super::buf::{raw_string, zku_strings};
+use super::callback::zku_free_fn;
+use super::cancel::{cancellable, zku_cancel};
+use super::client::zku_client;
+use super::error::zku_error;
+use super::lock::{ZKU_LOCK_DEFAULT_TIMEOUT, ZKU_LOCK_UNLOCKED, state_code, zku_lock_state, zku_lock_state_fn};
+use super::node::zku_stat;
+use super::{
+    SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
+    set_out, str_arg, version_arg, write_out, zku_rc,
+};
+use crate::client::Client;
+use crate::error::{Code, Error, Result};
+use crate::fifo::{FifoLock, FifoOptions};
+use crate::runtime::Timeout;
+
+/// A FIFO mutex on `lock_dir + name`: each contender an ephemeral
+/// sequential child `_c_<uuid>-lock-<seq>` of that path (Curator
+/// InterProcessMutex's layout; kazoo's `Lock` with
+/// `extra_lock_patterns=["-lock-"]` shares it too), each waiter watching
+/// only the one before it: one wake-up per release, granted in arrival
+/// order. Not compatible with `zku_lock` (k3zkutil's layout) on the same
+/// name. Made by `zku_fifo_new_leader`, the same handle is a
+/// leader-election participant (Curator LeaderLatch's `latch-` nodes).
+/// Safe to use from several threads: calls that talk to the server run
+/// one at a time per handle; the state getters and the notifications never
+/// wait for them. Does not survive fork().
+pub struct zku_fifo {
+    lock: FifoLock,
+    path: CString,
+}
+
+impl SessionHandle for zku_fifo {
+    fn client(&self) -> &Client {
+        self.lock.client()
+    }
+}
+
+/// # Safety
+/// `fifo` is NULL or live.
+unsafe fn fifo_arg<'a>(fifo: *const zku_fifo) -> Result<&'a FifoLock> {
+    // SAFETY: forwarded from the caller.
+    unsafe { session_arg(fifo, "fifo") }.map(|f| &f.lock)
+}
+
+/// A call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
+fn fifo_timeout(lock: &FifoLock, ms: i32) -> Result<Timeout> {
+    if ms == ZKU_LOCK_DEFAULT_TIMEOUT { Ok(lock.default_timeout()) } else { super::timeout_arg(ms) }
+}
+
+/// Creates a FIFO mutex handle on `name` (path: the client's lock_dir +
+/// name; created, persistent, on the first acquire when missing) using a
+/// shared client, which must stay alive while the handle is used.
+/// `identifier`: the data of our node, shown to the other contenders
+/// (NULL: a new unique one, node_id-ip-pid-uuid). `default_timeout_ms`:
+/// used when a call passes ZKU_LOCK_DEFAULT_TIMEOUT (which here means
+/// 10 s). Nothing is sent. Free with `zku_fifo_free`.
+/// Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH (empty or malformed name),
+/// ZKU_EINVAL (empty identifier, bad timeout), ZKU_EFORKED.
+/// Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::new) }
+}
+
+/// Creates a leader-election participant on `name` (path: the client's
+/// lock_dir + name), in Apache Curator LeaderLatch's layout
+/// (`_c_<uuid>-latch-<seq>` nodes holding the participant id), so Java
+/// LeaderLatch participants on that path take part in the same election.
+/// It is a `zku_fifo` and every `zku_fifo_*` call applies:
+/// `zku_fifo_acquire` waits to become leader (ZKU_LOCK_HELD is leader,
+/// with a fencing token; run it on a thread of its own, or with a
+/// timeout, to stand by), `zku_fifo_release` resigns, `zku_fifo_contenders`
+/// lists the participants (the leader first); ZKU_LOCK_SUSPENDED and
+/// ZKU_LOCK_LOST tell a leader it may have lost, or has lost, leadership.
+/// `identifier`: the participant id (NULL: a unique one). Arguments and
+/// errors as `zku_fifo_new`. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_leader(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::leader_latch) }
+}
+
+/// Creates a handle on the read side of the read-write lock `name` (path:
+/// the client's lock_dir + name), in Apache Curator
+/// InterProcessReadWriteLock's layout (`_c_<uuid>-__READ__<seq>`), shared
+/// with Curator processes: held together with other readers unless a
+/// writer is ahead in line; readers arriving after a waiting writer wait
+/// for it. Every `zku_fifo_*` call applies. Arguments and errors as
+/// `zku_fifo_new`. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_read(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::read_lock) }
+}
+
+/// Creates a handle on the write side of the read-write lock `name`
+/// (`_c_<uuid>-__WRIT__<seq>`): held alone, once every reader and writer
+/// ahead in line let go. As `zku_fifo_new_read` otherwise. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_write(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    // SAFETY: forwarded from the caller.
+    unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::write_lock) }
+}
+
+/// The body of the `zku_fifo_new*` constructors.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+unsafe fn new_handle(
+    client: *const zku_client,
+    name: *const c_char,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+    make: fn(&Client, &str, FifoOptions) -> Result<FifoLock>,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { clear_out(out) };
+        required_out(out, "out")?;
+        // SAFETY: NULL or valid (caller).
+        let (client, name, identifier) = unsafe {
+            (&session_arg(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
+        };
+        let timeout = match default_timeout_ms {
+            ZKU_LOCK_DEFAULT_TIMEOUT => FifoOptions::default().timeout,
+            ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
+        };
+        let options = FifoOptions { identifier: identifier.map(str::to_string), timeout };
+        let lock = make(client, name, options)?;
+        let path = super::buf::c_string(lock.path().to_string())?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, Box::into_raw(Box::new(zku_fifo { lock, path }))) };
+        Ok(())
+    })
+}
+
+/// Frees the handle. If held (or suspended) the lock is released first —
+/// Blocking (network), up to the default timeout capped at the session
+/// timeout; a delete not confirmed by then goes on in the background.
+/// Then the state callback gets the transitions not delivered yet and
+/// stops (Blocking (waits for callbacks to finish)); its `user_data_free`
+/// runs. NULL is fine; no other call on this handle may be in progress or
+/// follow. In a fork() child, for a handle made by the parent, it sends
+/// nothing and leaves the memory allocated.
+///
+/// # Safety
+/// `fifo` is NULL or a live handle.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_free(fifo: *mut zku_fifo) {
+    // SAFETY: from zku_fifo_new, freed once (caller).
+    let fifo = unsafe { super::owned_session(fifo) };
+    guard_value((), || drop(fifo));
+}
+
+/// Joins the queue and waits up to `timeout_ms` for our turn (0: only if
+/// nobody is ahead; -1: forever; ZKU_LOCK_DEFAULT_TIMEOUT: the handle's
+/// default). Blocking (network). On success `*token` (may be NULL) gets
+/// the fencing token: our node's czxid, increasing in the order the lock
+/// is held. Already held: success at once with the current token. A
+/// timed-out, cancelled or failed acquire leaves no node behind (deleted
+/// in the background when the server cannot be reached; the handle's next
+/// call waits for that).
+/// Errors: ZKU_ETIMEOUT (others ahead; the message names the holder's
+/// node), ZKU_ECANCELLED, ZKU_ECONNECTIONLOSS, ZKU_ESESSIONEXPIRED,
+/// ZKU_ELOCKLOST (our waiting node was deleted by someone else),
+/// ZKU_ECLOSED, ZKU_ENOAUTH, ZKU_EINVAL (bad timeout).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_acquire(
+    fifo: *const zku_fifo,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    token: *mut i64,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, 0) };
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        let timeout = fifo_timeout(lock, timeout_ms)?;
+        let t = cancellable(cancel, Some(lock.client()), || lock.acquire(timeout))?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, t) };
+        Ok(())
+    })
+}
+
+/// One attempt that never waits behind another contender: `*locked`
+/// whether we hold it now, `*token` (may be NULL) the fencing token when
+/// locked, else 0. When another is ahead our node is deleted before this
+/// returns. `timeout_ms` bounds the wait for a connection and the replies.
+/// Blocking (network). Errors: ZKU_ENULL (`locked` NULL), as
+/// `zku_fifo_acquire` otherwise.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_try_acquire(
+    fifo: *const zku_fifo,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    locked: *mut bool,
+    token: *mut i64,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: out-parameters NULL or writable (caller).
+        unsafe {
+            write_out(locked, false);
+            write_out(token, 0);
+        }
+        required_out(locked, "locked")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        let timeout = fifo_timeout(lock, timeout_ms)?;
+        let got = cancellable(cancel, Some(lock.client()), || lock.try_acquire(timeout))?;
+        // SAFETY: out-parameters NULL or writable (caller); `locked` checked.
+        unsafe {
+            set_out(locked, got.is_some());
+            write_out(token, got.unwrap_or(0));
+        }
+        Ok(())
+    })
+}
+
+/// Releases the lock: deletes our node (never another's). Blocking
+/// (network), up to `timeout_ms`. Not held: ZKU_OK, nothing sent. After
+/// ZKU_LOCK_LOST, or when our node was deleted by someone else:
+/// ZKU_ELOCKLOST, and the state becomes ZKU_LOCK_UNLOCKED. A delete not
+/// confirmed within the timeout (ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT) has
+/// still given the lock up: the state is ZKU_LOCK_UNLOCKED and the node is
+/// deleted in the background once reconnected.
+/// Errors: ZKU_ELOCKLOST, ZKU_ECONNECTIONLOSS, ZKU_ETIMEOUT,
+/// ZKU_ESESSIONEXPIRED, ZKU_ECLOSED, ZKU_EINVAL.
+///
+/// # Safety
+/// `fifo` is NULL or live; `err` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_release(
+    fifo: *const zku_fifo,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        let timeout = fifo_timeout(lock, timeout_ms)?;
+        cancellable(cancel, Some(lock.client()), || lock.release(timeout))
+    })
+}
+
+/// The contenders in queue order, the holder first (Curator's
+/// getParticipantNodes, kazoo's contenders()), Curator's, kazoo's and
+/// ours: `*names` their node names, `*ids` (may be NULL) their node data
+/// as text (the contenders' identifiers; Curator writes the host's
+/// address by default). Both `zku_strings`, free with
+/// `zku_strings_free`; empty when the lock is free. Blocking (network).
+/// Errors: ZKU_ENULL (`names` NULL), connection codes, ZKU_ECANCELLED,
+/// ZKU_ECLOSED, ZKU_ENOAUTH, ZKU_EINVAL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_contenders(
+    fifo: *const zku_fifo,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    names: *mut *mut zku_strings,
+    ids: *mut *mut zku_strings,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: out-parameters NULL or writable (caller).
+        unsafe {
+            clear_out(names);
+            clear_out(ids);
+        }
+        required_out(names, "names")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        let timeout = fifo_timeout(lock, timeout_ms)?;
+        let list = cancellable(cancel, Some(lock.client()), || lock.contenders(timeout))?;
+        let id_list: Vec<String> = list.iter().map(|c| String::from_utf8_lossy(&c.data).into_owned()).collect();
+        let name_list = zku_strings::boxed(list.into_iter().map(|c| c.name).collect())?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(names, name_list) };
+        if !ids.is_null() {
+            let id_list = zku_strings::boxed(id_list)?;
+            // SAFETY: non-NULL and writable (caller).
+            unsafe { set_out(ids, id_list) };
+        }
+        Ok(())
+    })
+}
+
+/// Sets `path`'s data only if we still hold the lock: one multi operation
+/// with a check that our node exists (its name is never reused, so a
+/// write after losing the lock fails even before the loss is noticed).
+/// `expected_version` applies to `path` (-1: any). Waits while suspended.
+/// Blocking (network), up to `timeout_ms`. On success `*stat` (may be
+/// NULL) receives `path`'s new stat.
+/// Errors: ZKU_ENOTLOCKED, ZKU_ELOCKLOST (our node is gone),
+/// ZKU_ENONODE / ZKU_EBADVERSION (for `path`), ZKU_EPATH, ZKU_EINVAL
+/// (`path` is our node), ZKU_ETOOLARGE, connection codes.
+///
+/// # Safety
+/// Pointers are NULL or valid; `data` has `data_len` readable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_guarded_set(
+    fifo: *const zku_fifo,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    expected_version: i32,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    stat: *mut zku_stat,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, zku_stat::default()) };
+        // SAFETY: NULL or valid (caller).
+        let (lock, path, data) =
+            unsafe { (fifo_arg(fifo)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
+        let (version, timeout) = (version_arg(expected_version)?, fifo_timeout(lock, timeout_ms)?);
+        let st = cancellable(cancel, Some(lock.client()), || lock.guarded_set(path, data, version, timeout))?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, st.into()) };
+        Ok(())
+    })
+}
+
+/// Deletes `path` only if we still hold the lock (as
+/// `zku_fifo_guarded_set`). Blocking (network), up to `timeout_ms`.
+/// Errors: as `zku_fifo_guarded_set`, plus ZKU_ENOTEMPTY.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_guarded_delete(
+    fifo: *const zku_fifo,
+    path: *const c_char,
+    expected_version: i32,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or valid (caller).
+        let (lock, path) = unsafe { (fifo_arg(fifo)?, str_arg(path, "path")?) };
+        let (version, timeout) = (version_arg(expected_version)?, fifo_timeout(lock, timeout_ms)?);
+        cancellable(cancel, Some(lock.client()), || lock.guarded_delete(path, version, timeout))
+    })
+}
+
+/// The state, as `zku_lock_get_state` (ZKU_LOCK_UNLOCKED for NULL).
+/// Never blocks.
+///
+/// # Safety
+/// `fifo` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_get_state(fifo: *const zku_fifo) -> zku_lock_state {
+    // SAFETY: NULL or live (caller).
+    unsafe { live_session(fifo) }
+        .map_or(ZKU_LOCK_UNLOCKED, |f| guard_value(ZKU_LOCK_UNLOCKED, || state_code(f.lock.state())))
+}
+
+/// The fencing token (our node's czxid) of the current acquisition, also
+/// while suspended or after it was lost (until `zku_fifo_release`
+/// acknowledges the loss). Never blocks.
+/// Errors: ZKU_ENOTLOCKED (unlocked), ZKU_ENULL.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_token(fifo: *const zku_fifo, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, 0) };
+        required_out(token, "token")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        let t = lock.token().ok_or_else(|| Error::new(Code::NotLocked, "the lock is not held by this handle"))?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(token, t) };
+        Ok(())
+    })
+}
+
+/// Why the lock was lost, while ZKU_LOCK_LOST (free with
+/// `zku_string_free`); NULL otherwise. Never blocks.
+///
+/// # Safety
+/// `fifo` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_lost_reason(fifo: *const zku_fifo) -> *mut c_char {
+    // SAFETY: NULL or live (caller).
+    let Some(f) = (unsafe { live_session(fifo) }) else { return std::ptr::null_mut() };
+    guard_value(std::ptr::null_mut(), || {
+        f.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
+    })
+}
+
+/// The lock path (the directory of the contenders' nodes), valid until
+/// `zku_fifo_free` (NULL for NULL). Never blocks.
+///
+/// # Safety
+/// `fifo` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_path(fifo: *const zku_fifo) -> *const c_char {
+    // SAFETY: NULL or live (caller).
+    unsafe { live_session(fifo) }.map_or(std::ptr::null(), |f| f.path.as_ptr())
+}
+
+/// Sets (or with `callback` NULL, removes) the state-change callback,
+/// exactly as `zku_lock_set_state_callback` does for a `zku_lock`.
+/// Errors: ZKU_ENULL (`fifo`), ZKU_ERESOURCE; on failure the caller keeps
+/// `user_data`. Blocking (waits for callbacks to finish).
+///
+/// # Safety
+/// Pointers are NULL or valid; `callback` and `user_data` stay usable from
+/// library threads until `user_data_free` runs.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_set_state_callback(
+    fifo: *const zku_fifo,
+    callback: zku_lock_state_fn,
+    user_data: *mut c_void,
+    user_data_free: zku_free_fn,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        super::lock::set_state_callback(callback, user_data, user_data_free, |c| lock.set_state_callback(c))
+    })
+}
+
+/// A descriptor that becomes readable on every state change, as
+/// `zku_lock_fd` (readable once right after its creation; drain it with
+/// `zku_fifo_fd_drain`; closed by `zku_fifo_free`). Never blocks.
+/// Errors: ZKU_ENULL, ZKU_ESYSTEM.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(fd, -1) };
+        required_out(fd, "fd")?;
+        // SAFETY: NULL or live (caller).
+        let lock = unsafe { fifo_arg(fifo)? };
+        let raw = lock.pollable_fd()?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(fd, raw) };
+        Ok(())
+    })
+}
+
+/// Empties the descriptor of `zku_fifo_fd` and returns the current state
+/// (>= 0), or ZKU_ENULL for NULL (ZKU_EFORKED for a handle inherited
+/// across fork()). Never blocks.
+///
+/// # Safety
+/// `fifo` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_fd_drain(fifo: *const zku_fifo) -> zku_lock_state {
+    // SAFETY: NULL or live (caller).
+    match unsafe { fifo_arg(fifo) } {
+        Err(e) => e.code().as_i32(),
+        Ok(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.drain_notifications())),
+    }
+}
