@@ -363,3 +363,25 @@ async fn remove_stale(inner: Arc<Inner>, held: Held, mut session: watch::Receive
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_server_that_accepts_writes_confirms_ownership() {
+        // The library never asks for read-only connections, so this state
+        // cannot be produced against a server in a test; the rule stands
+        // for when it can.
+        assert!(can_verify(SessionState::Connected));
+        for state in [
+            SessionState::ConnectedReadOnly,
+            SessionState::Suspended,
+            SessionState::Expired,
+            SessionState::AuthFailed,
+            SessionState::Closed,
+        ] {
+            assert!(!can_verify(state), "{state:?}");
+        }
+    }
+}
