@@ -11,7 +11,7 @@
 #                             fixture server, header C11/C++17 checks,
 #                             install + downstream builds)
 #   5. ctest again with the examples under ASan + UBSan
-#   6. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 30)
+#   6. the cargo-fuzz targets, a bounded run (ZKU_FUZZ_SECONDS, default 60)
 #   7. the Go binding (bindings/go/test.sh: go vet, go test, the example
 #      linked dynamically and statically)
 # Exits non-zero as soon as a step fails; each runner prints its own summary.
@@ -52,8 +52,8 @@ ASAN_OPTIONS=halt_on_error=1:detect_leaks=1:abort_on_error=0 \
 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j "$jobs" -L example
 
-step "fuzzing (every fuzz/ target, ${ZKU_FUZZ_SECONDS:-30} s each)"
-scripts/fuzz.sh "${ZKU_FUZZ_SECONDS:-30}"
+step "fuzzing (every fuzz/ target, ${ZKU_FUZZ_SECONDS:-60} s each)"
+scripts/fuzz.sh "${ZKU_FUZZ_SECONDS:-60}"
 
 step "Go binding (bindings/go)"
 scripts/install-deps.sh go
