@@ -117,7 +117,15 @@ func (o *op) end() {
 // context's error when the context ended the call.
 func (o *op) fail(rc C.zku_rc, cerr *C.zku_error) error {
 	e := errorFrom(rc, cerr)
-	if err := o.ctx.Err(); err != nil && (e.Code == ErrCancelled || e.Code == ErrTimeout || e.Code == ErrUnknown) {
+	err := o.ctx.Err()
+	if err == nil && e.Code == ErrTimeout {
+		// The call's timeout was the context's deadline, rounded up; the
+		// context's own timer may not have fired yet.
+		if deadline, ok := o.ctx.Deadline(); ok && !time.Now().Before(deadline) {
+			err = context.DeadlineExceeded
+		}
+	}
+	if err != nil && (e.Code == ErrCancelled || e.Code == ErrTimeout || e.Code == ErrUnknown) {
 		e.cause = err
 	}
 	return e
