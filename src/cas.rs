@@ -85,7 +85,7 @@ impl Cas {
     /// `create_with`), [`Code::BadJson`] in JSON mode, path and connection
     /// errors.
     pub fn begin(client: &Client, path: &str, options: CasOptions, timeout: Timeout) -> Result<Cas> {
-        path::validate(path)?;
+        client.validate_path(path)?;
         if let Some(initial) = &options.create_with {
             path::check_data_len(initial)?;
             if options.json {

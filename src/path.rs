@@ -19,7 +19,7 @@ pub fn validate(path: &str) -> Result<()> {
     if path.is_empty() {
         return Err(invalid(path, "is empty"));
     }
-    check_len(path)?;
+    check_len(path, 0)?;
     if !path.starts_with('/') {
         return Err(invalid(path, "must be absolute (start with '/')"));
     }
@@ -49,12 +49,15 @@ pub fn validate(path: &str) -> Result<()> {
 /// path to `zku_wait_absent` reconnected for seconds with timeout 0).
 pub const MAX_PATH_LEN: usize = packet::MAX_REQUEST_LEN - 8 - 4 - 1;
 
-fn check_len(path: &str) -> Result<()> {
-    if path.len() > MAX_PATH_LEN {
+/// Refuses a path longer than [`MAX_PATH_LEN`] once the session's chroot
+/// (`chroot_len` bytes, prepended on the wire) is counted.
+pub fn check_len(path: &str, chroot_len: usize) -> Result<()> {
+    if chroot_len + path.len() > MAX_PATH_LEN {
+        let under = if chroot_len > 0 { format!(" under a chroot of {chroot_len} bytes") } else { String::new() };
         return Err(Error::new(
             Code::DataTooLarge,
             format!(
-                "a path of {} bytes is over the {MAX_PATH_LEN} byte limit (a request is at most {} bytes); \
+                "a path of {} bytes{under} is over the {MAX_PATH_LEN} byte limit (a request is at most {} bytes); \
                  nothing was sent",
                 path.len(),
                 packet::MAX_REQUEST_LEN

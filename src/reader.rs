@@ -26,7 +26,6 @@ use crate::dispatch::Delivery;
 use crate::error::{Code, Error, Result};
 use crate::log::{Level, log_event};
 use crate::node::Stat;
-use crate::path;
 use crate::runtime::{self, Timeout};
 
 /// What the reader knows about its node.
@@ -207,7 +206,7 @@ impl Reader {
     /// [`Code::NotJsonObject`], [`Code::BadJson`], [`Code::NoAuth`], path
     /// and connection errors.
     pub fn new(client: &Client, path: &str, callback: Option<ReaderCallback>, timeout: Timeout) -> Result<Reader> {
-        path::validate(path)?;
+        client.validate_path(path)?;
         let what = format!("reader {path}");
         let deadline = timeout.deadline();
         let request_deadline = client.reply_deadline(timeout, deadline);

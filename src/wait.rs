@@ -17,7 +17,6 @@ use crate::cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
 use crate::node::{SessionState, Stat};
-use crate::path;
 use crate::runtime::{self, Deadline, Timeout};
 
 /// Waits until the node at `path` has a version greater than `version`
@@ -39,7 +38,7 @@ pub fn get_next(
     until_created: bool,
     timeout: Timeout,
 ) -> Result<(Vec<u8>, Stat)> {
-    path::validate(path)?;
+    client.validate_path(path)?;
     if version < -1 {
         return Err(Error::invalid_argument(format!("version must be -1 or more, got {version}")));
     }
@@ -70,7 +69,7 @@ pub fn get_next(
 /// Waits until no node exists at `path` (returns at once when absent).
 /// Errors: as [`get_next`], without [`Code::NoNode`].
 pub fn wait_absent(client: &Client, path: &str, timeout: Timeout) -> Result<()> {
-    path::validate(path)?;
+    client.validate_path(path)?;
     let what = format!("wait_absent {path}");
     let what = what.as_str();
     wait_loop(client, timeout, what, |zk, request_deadline| async move {

@@ -22,7 +22,7 @@ use zkutil::ffi::config::{zku_config_free, zku_config_new, zku_config_set_auth};
 use zkutil::ffi::error::ZKU_ETOOLARGE;
 use zkutil::hierarchy::{self, Document, ImportOptions, Users};
 use zkutil::packet::{MAX_REQUEST_LEN, SERVER_PACKET_LIMIT};
-use zkutil::path::MAX_DATA_LEN;
+use zkutil::path::{MAX_DATA_LEN, MAX_PATH_LEN};
 use zkutil::{Client, Code, CreateOptions, Lock, LockOptions, SessionState, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(20));
@@ -298,4 +298,49 @@ fn lock_node_over_the_limit_is_refused_before_anything_is_sent() {
     assert_eq!(client.state(), SessionState::Connected);
     lock.release(T).unwrap();
     w.assert_never_disconnected();
+}
+
+/// Reads count the chroot the session prepends on the wire: a path that
+/// fits without it but not with it is refused before anything is sent
+/// (before the fix the server dropped the connection).
+#[test]
+fn reads_under_a_chroot_count_the_chroot() {
+    let chroot = format!("/{}", "c".repeat(199));
+    let config = Config {
+        hosts: Some(format!("{}{chroot}", shared_server().connect_string())),
+        session_timeout: Some(Duration::from_secs(10)),
+        ..Config::default()
+    };
+    let client = Client::connect(config).expect("connect");
+    let changes = Arc::new(Mutex::new(Vec::new()));
+    let log = changes.clone();
+    client.set_state_callback(Some(Box::new(move |old, new| log.lock().unwrap().push((old, new))))).unwrap();
+    let session_id = client.session_id();
+
+    // Fits a read without the chroot, over the server's own limit with it.
+    let path = path_of_len("/d", MAX_PATH_LEN - 100);
+    assert!(chroot.len() + path.len() + 13 > SERVER_PACKET_LIMIT);
+    let too_large = |what: &str, err: zkutil::Error| {
+        assert_eq!(err.code(), Code::DataTooLarge, "{what}: {err}");
+        assert!(err.message().contains("chroot of 200 bytes"), "{what}: {err}");
+    };
+    too_large("get", client.get(&path, T).unwrap_err());
+    too_large("exists", client.exists(&path, T).unwrap_err());
+    too_large("children", client.children(&path, T).unwrap_err());
+    too_large("get_next", zkutil::wait::get_next(&client, &path, -1, true, T).unwrap_err());
+    too_large("wait_absent", zkutil::wait::wait_absent(&client, &path, T).unwrap_err());
+    too_large("cas", Cas::begin(&client, &path, CasOptions::default(), T).err().expect("cas"));
+    too_large("reader", zkutil::reader::Reader::new(&client, &path, None, T).err().expect("reader"));
+    let sent = client.stats().requests_sent;
+
+    // The same path on a session without a chroot is an ordinary read.
+    let plain = Watched::connect();
+    assert_eq!(plain.client.get(&path, T).unwrap_err().code(), Code::NoNode);
+    plain.assert_never_disconnected();
+
+    // Nothing was sent: the connection never dropped.
+    client.exists("/", T).expect("still usable");
+    assert_eq!(client.stats().requests_sent, sent + 1);
+    assert_eq!(client.session_id(), session_id);
+    assert_eq!(*changes.lock().unwrap(), vec![], "no state change");
 }

@@ -32,6 +32,14 @@ impl Client {
         Ok(acl)
     }
 
+    /// [`path::validate`], counting the chroot the session prepends to the
+    /// path on the wire: a request over the server's limit would make it
+    /// drop the whole connection.
+    pub(crate) fn validate_path(&self, path: &str) -> Result<()> {
+        path::validate(path)?;
+        path::check_len(path, self.inner.chroot_len)
+    }
+
     /// Refuses a write too large for the server (see [`packet`]) before it
     /// is sent: the server would drop the whole connection.
     pub(crate) fn check_request(&self, write: &Write) -> Result<()> {
@@ -49,7 +57,7 @@ impl Client {
         if options.sequential {
             path::validate_sequential_prefix(path)?;
         } else {
-            path::validate(path)?;
+            self.validate_path(path)?;
             if path == "/" {
                 return Err(Error::new(Code::InvalidPath, "the root node cannot be created"));
             }
@@ -91,7 +99,7 @@ impl Client {
         options: &CreateOptions,
         timeout: Timeout,
     ) -> Result<Stat> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         if options.sequential || path == "/" {
             return Err(Error::invalid_argument("create_write_once: one named node only"));
         }
@@ -126,7 +134,7 @@ impl Client {
     }
 
     pub fn get(&self, path: &str, timeout: Timeout) -> Result<(Vec<u8>, Stat)> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         let (data, stat) =
             self.call(timeout, &format!("get {path}"), true, |zk| async move { zk.get_data(path).await })?;
         Ok((data, Stat::from(&stat)))
@@ -134,7 +142,7 @@ impl Client {
 
     /// Sets data if the node's version is `version` (`None`: any version).
     pub fn set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         path::check_data_len(data)?;
         self.check_request(&Write::SetData { path, data })?;
         let stat = self
@@ -144,7 +152,7 @@ impl Client {
 
     /// Deletes the node if its version is `version` (`None`: any version).
     pub fn delete(&self, path: &str, version: Option<i32>, timeout: Timeout) -> Result<()> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         if path == "/" {
             return Err(Error::new(Code::InvalidPath, "the root node cannot be deleted"));
         }
@@ -154,7 +162,7 @@ impl Client {
 
     /// The node's stat, or `None` when it does not exist.
     pub fn exists(&self, path: &str, timeout: Timeout) -> Result<Option<Stat>> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         let stat =
             self.call(timeout, &format!("exists {path}"), true, |zk| async move { zk.check_stat(path).await })?;
         Ok(stat.as_ref().map(Stat::from))
@@ -163,14 +171,14 @@ impl Client {
     /// The names of the node's children (unsorted, as the server returns
     /// them) and its stat.
     pub fn children(&self, path: &str, timeout: Timeout) -> Result<(Vec<String>, Stat)> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         let (names, stat) =
             self.call(timeout, &format!("children {path}"), true, |zk| async move { zk.get_children(path).await })?;
         Ok((names, Stat::from(&stat)))
     }
 
     pub fn get_acl(&self, path: &str, timeout: Timeout) -> Result<(Vec<Acl>, Stat)> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         let (acl, stat) =
             self.call(timeout, &format!("get_acl {path}"), true, |zk| async move { zk.get_acl(path).await })?;
         Ok((acl.iter().map(Acl::from_zk).collect(), Stat::from(&stat)))
@@ -178,7 +186,7 @@ impl Client {
 
     /// Sets the ACL if the node's ACL version is `aversion` (`None`: any).
     pub fn set_acl(&self, path: &str, acl: &[Acl], aversion: Option<i32>, timeout: Timeout) -> Result<Stat> {
-        path::validate(path)?;
+        self.validate_path(path)?;
         let acl = self.acl_or_default(&Some(acl.to_vec()))?;
         self.check_request(&Write::SetAcl { path, acl: &acl })?;
         let stat = self.call(timeout, &format!("set_acl {path}"), false, |zk| {

@@ -40,7 +40,7 @@ pub(super) fn export(
     timeout: Timeout,
     mut progress: Option<ProgressFn<'_>>,
 ) -> Result<String> {
-    path::validate(at)?;
+    client.validate_path(at)?;
     let deadlines = Deadlines::new(client, timeout);
     let what = format!("export {at}");
     let arena = runtime::block_on(async {

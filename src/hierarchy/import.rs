@@ -39,7 +39,7 @@ pub(super) fn import(
     timeout: Timeout,
     mut progress: Option<ProgressFn<'_>>,
 ) -> Result<ImportStats, ImportError> {
-    path::validate(root)?;
+    client.validate_path(root)?;
     if root == "/" && doc.child_names().any(|n| n == "zookeeper") {
         return Err(Error::new(
             Code::InvalidPath,
