@@ -307,3 +307,87 @@ fn a_guarded_write_refuses_a_lock_node_deleted_and_created_again() {
     next.guarded_set(&target, b"next", None, T).unwrap();
     next.release(T).unwrap();
 }
+
+/// Whether `l` reported HELD after its first SUSPENDED.
+fn held_again_after_suspended(seen: &[(LockState, LockState)]) -> bool {
+    seen.iter().skip_while(|(_, new)| *new != LockState::Suspended).any(|(_, new)| *new == LockState::Held)
+}
+
+#[test]
+fn partitioned_sharers_never_hold_again_once_a_sharer_elsewhere_released() {
+    // A1 and A2 (one client, cut off by a partition shorter than the
+    // session timeout) share the identifier with B on another client. B's
+    // release deletes the node during the partition and C takes the lock:
+    // once reconnected, A1 and A2 must find their node gone (LOST), never
+    // act as holder next to C.
+    let server = shared_server();
+    let dir = unique_path("share-partition");
+    let proxy = Proxy::start(&server.connect_string());
+    let cut_off = connect(&proxy.connect_string(), &dir);
+    let other = connect(&server.connect_string(), &dir);
+    let observer = connect(&server.connect_string(), &dir);
+    let (a1, a2) = (lock_as(&cut_off, Some("svc-1")), lock_as(&cut_off, Some("svc-1")));
+    let b = lock_as(&other, Some("svc-1"));
+    let c = lock_as(&observer, None);
+    let (seen1, seen2) = (lockstate::record_states(&a1), lockstate::record_states(&a2));
+    let token = a1.acquire(T).unwrap();
+    assert_eq!(a2.acquire(T).unwrap(), token);
+    assert_eq!(b.try_acquire(T).unwrap().token, Some(token), "the same identifier is the same holder");
+
+    proxy.set_refusing(true);
+    wait_for_state(&a1, LockState::Suspended, Duration::from_secs(10));
+    wait_for_state(&a2, LockState::Suspended, Duration::from_secs(10));
+    b.release(T).unwrap();
+    let token_c = c.acquire(T).expect("free once B released");
+    assert!(token_c > token);
+
+    proxy.set_refusing(false);
+    wait_for_state(&a1, LockState::Lost, Duration::from_secs(10));
+    wait_for_state(&a2, LockState::Lost, Duration::from_secs(10));
+    for (name, seen) in [("A1", &seen1), ("A2", &seen2)] {
+        let seen = seen.lock().unwrap();
+        assert!(!held_again_after_suspended(&seen), "{name} held again next to C: {seen:?}");
+    }
+    assert_eq!(a1.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(a2.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(node_czxid(&observer, &c), Some(token_c), "a lost sharer deleted C's node");
+    assert!(!lock_as(&other, None).try_acquire(T).unwrap().locked, "a second holder got in");
+    c.release(T).unwrap();
+}
+
+#[test]
+fn sharers_partitioned_beyond_the_session_timeout_stay_lost() {
+    // A1 and A2 share a node on a client partitioned beyond the session
+    // timeout: both go LOST, C takes the lock once the session expired,
+    // and after the partition heals neither A1 nor A2 holds again nor
+    // touches C's node.
+    let server = shared_server();
+    let dir = unique_path("share-expiry");
+    let proxy = Proxy::start(&server.connect_string());
+    let cut_off = connect(&proxy.connect_string(), &dir);
+    let observer = connect(&server.connect_string(), &dir);
+    let (a1, a2) = (lock_as(&cut_off, Some("svc-1")), lock_as(&cut_off, Some("svc-1")));
+    let c = lock_as(&observer, None);
+    let (seen1, seen2) = (lockstate::record_states(&a1), lockstate::record_states(&a2));
+    let token = a1.acquire(T).unwrap();
+    assert_eq!(a2.acquire(T).unwrap(), token);
+
+    proxy.set_refusing(true);
+    wait_for_state(&a1, LockState::Lost, Duration::from_secs(15));
+    wait_for_state(&a2, LockState::Lost, Duration::from_secs(15));
+    let token_c = c.acquire(Timeout::After(Duration::from_secs(20))).expect("free once the session expired");
+    assert!(token_c > token);
+
+    proxy.set_refusing(false);
+    thread::sleep(Duration::from_secs(2));
+    for (name, seen) in [("A1", &seen1), ("A2", &seen2)] {
+        let seen = seen.lock().unwrap();
+        assert!(!held_again_after_suspended(&seen), "{name} held again next to C: {seen:?}");
+    }
+    assert_eq!(a1.state(), LockState::Lost);
+    assert_eq!(a2.state(), LockState::Lost);
+    assert_eq!(a1.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(a2.release(T).unwrap_err().code(), Code::LockLost);
+    assert_eq!(node_czxid(&observer, &c), Some(token_c), "a lost sharer deleted C's node");
+    c.release(T).unwrap();
+}
