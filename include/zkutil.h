@@ -728,7 +728,9 @@ typedef struct zku_client_stats {
 #define ZKU_STATE_CONNECTED 1
 
 /**
- * Connected to a read-only server.
+ * Connected to a read-only server. Not reported today: the library never
+ * asks for read-only sessions (ZooKeeper's `canBeReadOnly`), and servers
+ * grant them only to clients that do.
  */
 #define ZKU_STATE_CONNECTED_READONLY 2
 

@@ -92,7 +92,7 @@ const (
 	WaitCreate WaitFlag = 1
 	// StateConnected (ZKU_STATE_CONNECTED): Connected to a server that accepts writes.
 	StateConnected State = 1
-	// StateConnectedReadonly (ZKU_STATE_CONNECTED_READONLY): Connected to a read-only server.
+	// StateConnectedReadonly (ZKU_STATE_CONNECTED_READONLY): Connected to a read-only server. Not reported today: the library never asks for read-only sessions (ZooKeeper's `canBeReadOnly`), and servers grant them only to clients that do.
 	StateConnectedReadonly State = 2
 	// StateSuspended (ZKU_STATE_SUSPENDED): Connection lost; the session may still be alive. Calls wait for the connection (up to their timeout) or fail with ZKU_ECONNECTIONLOSS.
 	StateSuspended State = 3

@@ -33,7 +33,9 @@ impl SessionHandle for zku_client {
 pub type zku_state = i32;
 /// Connected to a server that accepts writes.
 pub const ZKU_STATE_CONNECTED: zku_state = 1;
-/// Connected to a read-only server.
+/// Connected to a read-only server. Not reported today: the library never
+/// asks for read-only sessions (ZooKeeper's `canBeReadOnly`), and servers
+/// grant them only to clients that do.
 pub const ZKU_STATE_CONNECTED_READONLY: zku_state = 2;
 /// Connection lost; the session may still be alive. Calls wait for the
 /// connection (up to their timeout) or fail with ZKU_ECONNECTIONLOSS.
