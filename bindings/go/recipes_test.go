@@ -130,15 +130,15 @@ func TestReaderSeesChange(t *testing.T) {
 	}
 }
 
-// cancelWithin cancels a blocked call after 200 ms and checks that it
+// cancelWithin cancels a blocked call after `after` and checks that it
 // returns promptly with an error matching both ErrCancelled and
 // context.Canceled. The library promises 50 ms; the bound leaves room for
 // a loaded machine, and the figure is logged.
-func cancelWithin(t *testing.T, name string, call func(ctx context.Context) error) {
+func cancelWithin(t *testing.T, name string, after time.Duration, call func(ctx context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var cancelled time.Time
-	time.AfterFunc(200*time.Millisecond, func() {
+	time.AfterFunc(after, func() {
 		cancelled = time.Now()
 		cancel()
 	})
@@ -159,7 +159,12 @@ func TestCancelFromContext(t *testing.T) {
 	if _, _, err := c.Create(timeout(t), path, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	cancelWithin(t, "GetNext", func(ctx context.Context) error {
+	cancelWithin(t, "GetNext", 200*time.Millisecond, func(ctx context.Context) error {
+		_, _, err := c.GetNext(ctx, path, 0, false)
+		return err
+	})
+	// Cancelled before the binding starts watching the context (10 ms in).
+	cancelWithin(t, "GetNext cancelled at once", time.Millisecond, func(ctx context.Context) error {
 		_, _, err := c.GetNext(ctx, path, 0, false)
 		return err
 	})
@@ -177,7 +182,7 @@ func TestCancelFromContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer waiter.Close()
-	cancelWithin(t, "Acquire", func(ctx context.Context) error {
+	cancelWithin(t, "Acquire", 200*time.Millisecond, func(ctx context.Context) error {
 		_, err := waiter.Acquire(ctx)
 		return err
 	})
