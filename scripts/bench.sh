@@ -4,7 +4,7 @@
 # (every recipe against its raw floor, measured in the same run, as ratios),
 # then the Go binding against the same loops in C (bindings/go/bench, when
 # `go` is installed: scripts/install-deps.sh go), the Ruby gem against the
-# same loops in C (bindings/ruby/bench, when ruby and ruby-ffi are
+# same loops in C in the same process (bindings/ruby/bench, when ruby and ruby-ffi are
 # installed: scripts/install-deps.sh ruby), then the anchors (the official
 # C client's floor, Apache Curator and the Python k3zkutil) against the
 # same server when they are available.
@@ -53,10 +53,10 @@ fi
 
 if command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
     cargo build --locked --release --lib
-    gcc -O2 -Iinclude bindings/ruby/bench/baseline.c -Ltarget/release -lzkutil \
-        -Wl,-rpath,"$repo/target/release" -o "$zkdir/ruby-baseline"
+    gcc -O2 -shared -fPIC -Iinclude bindings/ruby/bench/loops.c -Ltarget/release -lzkutil \
+        -Wl,-rpath,"$repo/target/release" -o "$zkdir/libzkutil-ruby-bench.so"
     ZKUTIL_LIB="$repo/target/release/libzkutil.so" \
-        ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/ruby-baseline" "$n"
+        ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/libzkutil-ruby-bench.so" "$n"
 else
     echo "Ruby gem: skipped (no ruby with ffi; scripts/install-deps.sh ruby)"
 fi
