@@ -37,18 +37,20 @@ module Zkutil
     @watcher = nil
 
     class << self
-      # Yields the zku_cancel pointer to pass to the call: `cancel`'s, or a
-      # new one for this call only.
+      # Yields the zku_cancel pointer to pass to the call: `cancel`'s, or
+      # the calling fiber's own, kept for its next calls until the watcher
+      # cancels it (a new one per call cost several µs per get: README).
       def run(cancel)
         Thread.handle_interrupt(Object => :never) do
-          raw = cancel ? cancel.ptr : new_raw
-          entry = [Thread.current, raw]
+          cancel ||= own_cancel
+          entry = [Thread.current, cancel.ptr, false]
           track(entry)
           begin
-            yield raw
+            yield entry[1]
           ensure
             untrack(entry)
-            Native.zku_cancel_free(raw) unless cancel
+            # Cancelled by the watcher (the flag is sticky): not reusable.
+            Thread.current[:zkutil_cancel] = nil if entry[2] && Thread.current[:zkutil_cancel].equal?(cancel)
           end
         end
       end
@@ -63,10 +65,12 @@ module Zkutil
 
       private
 
-      def new_raw
-        out = Memory.out_pointer
-        Zkutil.check { |err| Native.zku_cancel_new(out, err) }
-        out.read_pointer
+      # The fiber's reusable Cancel; one made before fork() is the parent's.
+      def own_cancel
+        cancel = Thread.current[:zkutil_cancel]
+        return cancel if cancel && !cancel.forked?
+
+        Thread.current[:zkutil_cancel] = Cancel.new
       end
 
       def track(entry)
@@ -95,7 +99,13 @@ module Zkutil
           @wakeup.wait(@mutex) while @calls.empty?
           # Under the mutex: an entry here is still running, so its cancel
           # is not freed yet.
-          @calls.each_key { |thread, raw| Native.zku_cancel_cancel(raw) if thread.pending_interrupt? }
+          @calls.each_key do |entry|
+            thread, raw = entry
+            next unless thread.pending_interrupt?
+
+            Native.zku_cancel_cancel(raw)
+            entry[2] = true
+          end
         end
         sleep POLL_SECONDS
       end
