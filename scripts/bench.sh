@@ -44,7 +44,7 @@ target/release/zkutil-bench "${args[@]}"
 
 echo
 if command -v go >/dev/null 2>&1; then
-    echo "Go binding against the same loops in C, per call (median of interleaved batches of 50):"
+    echo "Go binding against the same loops in C, per call (medians of interleaved batches of 50; Go-C: of the paired differences):"
     go_pc=$(bindings/go/install-lib.sh 2>/dev/null)
     (cd bindings/go && PKG_CONFIG_PATH=$go_pc GOFLAGS=-mod=mod GOPROXY=off go run ./bench -hosts "$hosts" -n "$n")
 else
