@@ -356,3 +356,60 @@ func TestClientStates(t *testing.T) {
 	}
 	t.Logf("states seen: %v, last by the func: %v", got, last)
 }
+
+func TestCloseContext(t *testing.T) {
+	observer := connect(t)
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 5*time.Second)
+		}},
+		// Already done: the session is closed all the same, without waiting.
+		{"cancelled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}},
+	} {
+		c := connect(t)
+		path, _, err := c.Create(timeout(t), uniquePath(t), nil, &zkutil.CreateOptions{Flags: zkutil.CreateEphemeral})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := tc.ctx()
+		begin := time.Now()
+		err = c.CloseContext(ctx)
+		took := time.Since(begin)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: CloseContext: %v", tc.name, err)
+		}
+		if took > 2*time.Second {
+			t.Fatalf("%s: CloseContext took %v", tc.name, took)
+		}
+		if _, _, err := c.Get(timeout(t), "/"); !errors.Is(err, zkutil.ErrClosed) {
+			t.Fatalf("%s: Get after CloseContext: %v, want ErrClosed", tc.name, err)
+		}
+		if err := c.CloseContext(timeout(t)); err != nil {
+			t.Fatalf("%s: closing again: %v", tc.name, err)
+		}
+		// The ephemeral node went with the session (at once when the
+		// close was confirmed, soon after when it was not waited for).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ok, _, err := observer.Exists(timeout(t), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the ephemeral node outlived the closed session", tc.name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
