@@ -60,6 +60,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
 	"time"
 	"unsafe"
@@ -105,6 +106,12 @@ func run(hosts string, n int) error {
 	cancellable, cancel := context.WithCancel(ctx)
 	defer cancel()
 	cGet := func(k int) float64 { return float64(C.c_get_loop(cclient, cpath, C.int(k))) }
+	bareGet := func() error {
+		if C.c_get_loop(cclient, cpath, 1) < 0 {
+			return fmt.Errorf("get failed")
+		}
+		return nil
+	}
 	loops := []struct {
 		name  string
 		calls int
@@ -115,14 +122,10 @@ func run(hosts string, n int) error {
 			func() error { _, err := zkutil.MakeDigest("xp:123"); return err }},
 		{"get", n, cGet, func() error { _, _, err := client.Get(ctx, path); return err }},
 		{"get (cancellable ctx)", n, cGet, func() error { _, _, err := client.Get(cancellable, path); return err }},
-		// One bare cgo call per get, without the binding (and without its pass
-		// through the scheduler: README, Go binding).
-		{"get (bare cgo call)", n, cGet, func() error {
-			if C.c_get_loop(cclient, cpath, 1) < 0 {
-				return fmt.Errorf("get failed")
-			}
-			return nil
-		}},
+		// One bare cgo call per get, without the binding, with and without
+		// its pass through the scheduler (README, Go binding).
+		{"get (bare cgo call)", n, cGet, bareGet},
+		{"get (bare, Gosched)", n, cGet, func() error { runtime.Gosched(); return bareGet() }},
 	}
 	for _, l := range loops {
 		var cs, gs, diffs []float64
