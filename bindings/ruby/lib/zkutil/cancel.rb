@@ -42,15 +42,14 @@ module Zkutil
       # cancels it (a new one per call cost several µs per get: README).
       def run(cancel)
         Thread.handle_interrupt(Object => :never) do
-          cancel ||= own_cancel
-          entry = [Thread.current, cancel.ptr, false]
+          raw = cancel ? cancel.ptr : own_cancel
+          entry = [Thread.current, raw, false]
           track(entry)
           begin
-            yield entry[1]
+            yield raw
           ensure
             untrack(entry)
-            # Cancelled by the watcher (the flag is sticky): not reusable.
-            Thread.current[:zkutil_cancel] = nil if entry[2] && Thread.current[:zkutil_cancel].equal?(cancel)
+            drop_own_cancel(raw) if entry[2] && !cancel
           end
         end
       end
@@ -65,12 +64,27 @@ module Zkutil
 
       private
 
-      # The fiber's reusable Cancel; one made before fork() is the parent's.
+      # The fiber's reusable zku_cancel, freed by the collector once nothing
+      # uses it, never at exit (unlike a Handle: a call under it may still
+      # run then). One made before fork() is the parent's.
       def own_cancel
-        cancel = Thread.current[:zkutil_cancel]
-        return cancel if cancel && !cancel.forked?
+        own, generation = Thread.current[:zkutil_cancel]
+        return own if own && generation == Zkutil.fork_generation
 
-        Thread.current[:zkutil_cancel] = Cancel.new
+        out = Memory.out_pointer
+        Zkutil.check { |err| Native.zku_cancel_new(out, err) }
+        own = FFI::AutoPointer.new(out.read_pointer, Handle.releaser(:zku_cancel_free, Zkutil.fork_generation))
+        Thread.current[:zkutil_cancel] = [own, Zkutil.fork_generation]
+        own
+      end
+
+      # The watcher cancelled it (the flag is sticky): the fiber's next call
+      # makes a new one. Freed by the collector, not here: a call of this
+      # fiber that is still running (a block run during a call may make a
+      # call itself) may use it.
+      def drop_own_cancel(raw)
+        own, = Thread.current[:zkutil_cancel]
+        Thread.current[:zkutil_cancel] = nil if own.equal?(raw)
       end
 
       def track(entry)
