@@ -4,10 +4,10 @@
 # (every recipe against its raw floor, measured in the same run, as ratios),
 # then the Go binding against the same loops in C (bindings/go/bench, when
 # `go` is installed: scripts/install-deps.sh go), the Ruby gem against the
-# same loops in C in the same process (bindings/ruby/bench, when ruby and ruby-ffi are
-# installed: scripts/install-deps.sh ruby), then the anchors (the official
-# C client's floor, Apache Curator and the Python k3zkutil) against the
-# same server when they are available.
+# same loops in C in the same process (bindings/ruby/bench, when ruby and
+# ruby-ffi are installed: scripts/install-deps.sh ruby), then the anchors
+# (the official C client's floor, Apache Curator and the Python k3zkutil)
+# against the same server when they are available.
 # Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,fifo,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)

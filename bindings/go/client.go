@@ -113,7 +113,7 @@ func (c *Client) Close() error {
 // deadline (without one, as Close) or its cancellation: then it returns
 // ErrTimeout or ErrCancelled, also matching the context's error. The
 // session is closed and the client freed in every case; with ctx already
-// done, Close does not wait for the confirmation at all.
+// done, it does not wait for the confirmation at all.
 func (c *Client) CloseContext(ctx context.Context) error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
