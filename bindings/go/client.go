@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime/cgo"
 	"sync"
 	"time"
@@ -113,7 +114,8 @@ func (c *Client) Close() error {
 // deadline (without one, as Close) or its cancellation: then it returns
 // ErrTimeout or ErrCancelled, also matching the context's error. The
 // session is closed and the client freed in every case; with ctx already
-// done, it does not wait for the confirmation at all.
+// done, it does not wait for the confirmation at all (and returns that
+// error).
 func (c *Client) CloseContext(ctx context.Context) error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
@@ -128,8 +130,11 @@ func (c *Client) CloseContext(ctx context.Context) error {
 		wait = 5000
 	}
 	o, err := start(ctx, C.int32_t(wait))
-	if err != nil {
-		o, err = op{ctx: ctx, timeout: 0}, nil
+	var e *Error
+	if errors.As(err, &e) {
+		// ctx is done: close all the same, without waiting.
+		o = op{ctx: ctx}
+		e.Message = "close: not waiting for the server's confirmation: " + e.cause.Error()
 	}
 	var cerr *C.zku_error
 	if rc := C.zku_client_close(cl, o.timeout, o.cancel, &cerr); rc != 0 {

@@ -3,9 +3,12 @@ package zkutil_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -366,7 +369,8 @@ func TestCloseContext(t *testing.T) {
 		{"deadline", func() (context.Context, context.CancelFunc) {
 			return context.WithTimeout(context.Background(), 5*time.Second)
 		}},
-		// Already done: the session is closed all the same, without waiting.
+		// Already done: the session is closed all the same, without waiting
+		// (and the context's error returned).
 		{"cancelled", func() (context.Context, context.CancelFunc) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cancel()
@@ -382,10 +386,10 @@ func TestCloseContext(t *testing.T) {
 		begin := time.Now()
 		err = c.CloseContext(ctx)
 		took := time.Since(begin)
-		cancel()
-		if err != nil {
+		if ctx.Err() == nil && err != nil || ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
 			t.Fatalf("%s: CloseContext: %v", tc.name, err)
 		}
+		cancel()
 		if took > 2*time.Second {
 			t.Fatalf("%s: CloseContext took %v", tc.name, took)
 		}
@@ -410,6 +414,68 @@ func TestCloseContext(t *testing.T) {
 				t.Fatalf("%s: the ephemeral node outlived the closed session", tc.name)
 			}
 			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// A stalled server never confirms the close: CloseContext returns at its
+// context's deadline or cancellation (Close would wait up to 5 s).
+func TestCloseContextStalledServer(t *testing.T) {
+	own, dir, stop, err := startServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	pidText, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDeadline, err := zkutil.Connect(timeout(t), zkutil.Config{Hosts: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCancel, err := zkutil.Connect(timeout(t), zkutil.Config{Hosts: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	err = byDeadline.CloseContext(ctx)
+	took := time.Since(begin)
+	t.Logf("CloseContext with a 300 ms deadline: %v after %v", err, took)
+	// ErrCancelled when the context's watcher fired before the C timeout.
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, zkutil.ErrTimeout) && !errors.Is(err, zkutil.ErrCancelled) {
+		t.Fatalf("CloseContext with a 300 ms deadline: %v, want ErrTimeout and context.DeadlineExceeded", err)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("CloseContext with a 300 ms deadline returned after %v", took)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	begin = time.Now()
+	err = byCancel.CloseContext(ctx)
+	took = time.Since(begin)
+	if !errors.Is(err, zkutil.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("CloseContext cancelled after 200 ms: %v, want ErrCancelled and context.Canceled", err)
+	}
+	t.Logf("CloseContext cancelled after 200 ms returned after %v", took)
+	if took > 2*time.Second {
+		t.Fatalf("CloseContext cancelled after 200 ms returned after %v", took)
+	}
+	for _, c := range []*zkutil.Client{byDeadline, byCancel} {
+		if _, _, err := c.Get(timeout(t), "/"); !errors.Is(err, zkutil.ErrClosed) {
+			t.Fatalf("Get after CloseContext: %v, want ErrClosed", err)
 		}
 	}
 }
