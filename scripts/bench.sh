@@ -4,10 +4,10 @@
 # (every recipe against its raw floor, measured in the same run, as ratios),
 # then the Go binding against the same loops in C (bindings/go/bench, when
 # `go` is installed: scripts/install-deps.sh go), the Ruby gem against the
-# same loops in C (bindings/ruby/bench, when ruby and ruby-ffi are
-# installed: scripts/install-deps.sh ruby), then the anchors (the official
-# C client's floor, Apache Curator and the Python k3zkutil) against the
-# same server when they are available.
+# same loops in C in the same process (bindings/ruby/bench, when ruby and
+# ruby-ffi are installed: scripts/install-deps.sh ruby), then the anchors
+# (the official C client's floor, Apache Curator and the Python k3zkutil)
+# against the same server when they are available.
 # Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,fifo,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,7 +44,7 @@ target/release/zkutil-bench "${args[@]}"
 
 echo
 if command -v go >/dev/null 2>&1; then
-    echo "Go binding against the same loops in C, per call (median of interleaved batches of 50):"
+    echo "Go binding against the same loops in C, per call (medians of interleaved batches of 50; Go-C: of the paired differences):"
     go_pc=$(bindings/go/install-lib.sh 2>/dev/null)
     (cd bindings/go && PKG_CONFIG_PATH=$go_pc GOFLAGS=-mod=mod GOPROXY=off go run ./bench -hosts "$hosts" -n "$n")
 else
@@ -53,10 +53,10 @@ fi
 
 if command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
     cargo build --locked --release --lib
-    gcc -O2 -Iinclude bindings/ruby/bench/baseline.c -Ltarget/release -lzkutil \
-        -Wl,-rpath,"$repo/target/release" -o "$zkdir/ruby-baseline"
+    gcc -O2 -shared -fPIC -Iinclude bindings/ruby/bench/loops.c -Ltarget/release -lzkutil \
+        -Wl,-rpath,"$repo/target/release" -o "$zkdir/libzkutil-ruby-bench.so"
     ZKUTIL_LIB="$repo/target/release/libzkutil.so" \
-        ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/ruby-baseline" "$n"
+        ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/libzkutil-ruby-bench.so" "$n"
 else
     echo "Ruby gem: skipped (no ruby with ffi; scripts/install-deps.sh ruby)"
 fi

@@ -10,6 +10,7 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"runtime/cgo"
 	"sync"
 	"time"
@@ -106,6 +107,16 @@ func (c *Client) end(o *op) {
 // to return. It returns the close error, else the first panic of the
 // state callback. Later calls return ErrClosed; closing again is a no-op.
 func (c *Client) Close() error {
+	return c.CloseContext(context.Background())
+}
+
+// CloseContext is Close, waiting for the server's confirmation until ctx's
+// deadline (without one, as Close) or its cancellation: then it returns
+// ErrTimeout or ErrCancelled, also matching the context's error. The
+// session is closed and the client freed in every case; with ctx already
+// done, it does not wait for the confirmation at all (and returns that
+// error).
+func (c *Client) CloseContext(ctx context.Context) error {
 	c.closeMu.Lock()
 	defer c.closeMu.Unlock()
 	c.mu.RLock()
@@ -114,15 +125,22 @@ func (c *Client) Close() error {
 	if cl == nil {
 		return nil
 	}
+	wait := C.zku_client_session_timeout_ms(cl)
+	if wait <= 0 || wait > 5000 {
+		wait = 5000
+	}
+	o, err := start(ctx, C.int32_t(wait))
+	var e *Error
+	if errors.As(err, &e) {
+		// ctx is done: close all the same, without waiting.
+		o = op{ctx: ctx}
+		e.Message = "close: not waiting for the server's confirmation: " + e.cause.Error()
+	}
 	var cerr *C.zku_error
-	var err error
-	timeout := C.zku_client_session_timeout_ms(cl)
-	if timeout <= 0 || timeout > 5000 {
-		timeout = 5000
+	if rc := C.zku_client_close(cl, o.timeout, o.cancel, &cerr); rc != 0 {
+		err = o.fail(rc, cerr)
 	}
-	if rc := C.zku_client_close(cl, C.int32_t(timeout), nil, &cerr); rc != 0 {
-		err = errorFrom(rc, cerr)
-	}
+	o.end()
 	c.mu.Lock() // waits for calls in progress; later ones fail with ErrClosed
 	c.c = nil
 	c.mu.Unlock()

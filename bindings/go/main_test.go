@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 	stop := func() {}
 	if hosts == "" {
 		var err error
-		hosts, stop, err = startServer()
+		hosts, _, stop, err = startServer()
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "starting ZooKeeper:", err)
 			os.Exit(1)
@@ -37,21 +37,24 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func startServer() (string, func(), error) {
-	dir, err := os.MkdirTemp("", "zkutil-go-zk")
+// startServer starts a server of its own in a new directory (its JVM's
+// pid is in dir/pid); stop stops it and removes the directory.
+func startServer() (hosts, dir string, stop func(), err error) {
+	dir, err = os.MkdirTemp("", "zkutil-go-zk")
 	if err != nil {
-		return "", nil, err
+		return "", "", nil, err
 	}
 	script, _ := filepath.Abs("../../scripts/zk-server.sh")
 	out, err := exec.Command(script, "start", dir, "--owner", fmt.Sprint(os.Getpid())).Output()
 	if err != nil {
-		return "", nil, fmt.Errorf("%s start: %w", script, err)
+		os.RemoveAll(dir)
+		return "", "", nil, fmt.Errorf("%s start: %w", script, err)
 	}
-	stop := func() {
+	stop = func() {
 		_ = exec.Command(script, "stop", dir).Run()
 		os.RemoveAll(dir)
 	}
-	return strings.TrimSpace(string(out)), stop, nil
+	return strings.TrimSpace(string(out)), dir, stop, nil
 }
 
 var pathSeq atomic.Int64

@@ -3,9 +3,12 @@ package zkutil_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -130,15 +133,15 @@ func TestReaderSeesChange(t *testing.T) {
 	}
 }
 
-// cancelWithin cancels a blocked call after 200 ms and checks that it
+// cancelWithin cancels a blocked call after `after` and checks that it
 // returns promptly with an error matching both ErrCancelled and
 // context.Canceled. The library promises 50 ms; the bound leaves room for
 // a loaded machine, and the figure is logged.
-func cancelWithin(t *testing.T, name string, call func(ctx context.Context) error) {
+func cancelWithin(t *testing.T, name string, after time.Duration, call func(ctx context.Context) error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var cancelled time.Time
-	time.AfterFunc(200*time.Millisecond, func() {
+	time.AfterFunc(after, func() {
 		cancelled = time.Now()
 		cancel()
 	})
@@ -159,7 +162,12 @@ func TestCancelFromContext(t *testing.T) {
 	if _, _, err := c.Create(timeout(t), path, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	cancelWithin(t, "GetNext", func(ctx context.Context) error {
+	cancelWithin(t, "GetNext", 200*time.Millisecond, func(ctx context.Context) error {
+		_, _, err := c.GetNext(ctx, path, 0, false)
+		return err
+	})
+	// Cancelled before the binding starts watching the context (10 ms in).
+	cancelWithin(t, "GetNext cancelled at once", time.Millisecond, func(ctx context.Context) error {
 		_, _, err := c.GetNext(ctx, path, 0, false)
 		return err
 	})
@@ -177,7 +185,7 @@ func TestCancelFromContext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer waiter.Close()
-	cancelWithin(t, "Acquire", func(ctx context.Context) error {
+	cancelWithin(t, "Acquire", 200*time.Millisecond, func(ctx context.Context) error {
 		_, err := waiter.Acquire(ctx)
 		return err
 	})
@@ -350,4 +358,124 @@ func TestClientStates(t *testing.T) {
 		t.Fatalf("Get after Close: %v, want ErrClosed", err)
 	}
 	t.Logf("states seen: %v, last by the func: %v", got, last)
+}
+
+func TestCloseContext(t *testing.T) {
+	observer := connect(t)
+	for _, tc := range []struct {
+		name string
+		ctx  func() (context.Context, context.CancelFunc)
+	}{
+		{"deadline", func() (context.Context, context.CancelFunc) {
+			return context.WithTimeout(context.Background(), 5*time.Second)
+		}},
+		// Already done: the session is closed all the same, without waiting
+		// (and the context's error returned).
+		{"cancelled", func() (context.Context, context.CancelFunc) {
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			return ctx, cancel
+		}},
+	} {
+		c := connect(t)
+		path, _, err := c.Create(timeout(t), uniquePath(t), nil, &zkutil.CreateOptions{Flags: zkutil.CreateEphemeral})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := tc.ctx()
+		begin := time.Now()
+		err = c.CloseContext(ctx)
+		took := time.Since(begin)
+		if ctx.Err() == nil && err != nil || ctx.Err() != nil && !errors.Is(err, ctx.Err()) {
+			t.Fatalf("%s: CloseContext: %v", tc.name, err)
+		}
+		cancel()
+		if took > 2*time.Second {
+			t.Fatalf("%s: CloseContext took %v", tc.name, took)
+		}
+		if _, _, err := c.Get(timeout(t), "/"); !errors.Is(err, zkutil.ErrClosed) {
+			t.Fatalf("%s: Get after CloseContext: %v, want ErrClosed", tc.name, err)
+		}
+		if err := c.CloseContext(timeout(t)); err != nil {
+			t.Fatalf("%s: closing again: %v", tc.name, err)
+		}
+		// The ephemeral node went with the session (at once when the
+		// close was confirmed, soon after when it was not waited for).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			ok, _, err := observer.Exists(timeout(t), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !ok {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: the ephemeral node outlived the closed session", tc.name)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+}
+
+// A stalled server never confirms the close: CloseContext returns at its
+// context's deadline or cancellation (Close would wait up to 5 s).
+func TestCloseContextStalledServer(t *testing.T) {
+	own, dir, stop, err := startServer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	pidText, err := os.ReadFile(filepath.Join(dir, "pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(pidText)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDeadline, err := zkutil.Connect(timeout(t), zkutil.Config{Hosts: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byCancel, err := zkutil.Connect(timeout(t), zkutil.Config{Hosts: own})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Kill(pid, syscall.SIGCONT)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	begin := time.Now()
+	err = byDeadline.CloseContext(ctx)
+	took := time.Since(begin)
+	t.Logf("CloseContext with a 300 ms deadline: %v after %v", err, took)
+	// ErrCancelled when the context's watcher fired before the C timeout.
+	if !errors.Is(err, context.DeadlineExceeded) || !errors.Is(err, zkutil.ErrTimeout) && !errors.Is(err, zkutil.ErrCancelled) {
+		t.Fatalf("CloseContext with a 300 ms deadline: %v, want ErrTimeout and context.DeadlineExceeded", err)
+	}
+	if took > 2*time.Second {
+		t.Fatalf("CloseContext with a 300 ms deadline returned after %v", took)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	begin = time.Now()
+	err = byCancel.CloseContext(ctx)
+	took = time.Since(begin)
+	if !errors.Is(err, zkutil.ErrCancelled) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("CloseContext cancelled after 200 ms: %v, want ErrCancelled and context.Canceled", err)
+	}
+	t.Logf("CloseContext cancelled after 200 ms returned after %v", took)
+	if took > 2*time.Second {
+		t.Fatalf("CloseContext cancelled after 200 ms returned after %v", took)
+	}
+	for _, c := range []*zkutil.Client{byDeadline, byCancel} {
+		if _, _, err := c.Get(timeout(t), "/"); !errors.Is(err, zkutil.ErrClosed) {
+			t.Fatalf("Get after CloseContext: %v, want ErrClosed", err)
+		}
+	}
 }

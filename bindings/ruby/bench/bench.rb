@@ -1,14 +1,26 @@
 # frozen_string_literal: true
 
 # Per-call cost of the Ruby gem against C on the same loops: a pure helper
-# (zku_strerror, 50x n calls) and a get of a small node (n calls), in
-# `rounds` rounds alternating C and Ruby. Run by scripts/bench.sh:
-#   ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb HOSTS BASELINE_EXE [N] [ROUNDS]
+# (zku_strerror, 50x n calls) and a get of a small node (n calls). The C
+# loops (bench/loops.c, built by scripts/bench.sh) run in this process on
+# the gem's client, in batches of 50 interleaved with the Ruby batches, so
+# both see the same session, thread and machine load; a round's figure is
+# the median over its batches of (Ruby batch - the C batch just before).
+# Run by scripts/bench.sh:
+#   ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb HOSTS LOOPS_SO [N] [ROUNDS]
 require "zkutil"
 
-hosts, baseline, n, rounds = ARGV
+hosts, loops, n, rounds = ARGV
 n = Integer(n || 2000)
 rounds = Integer(rounds || 3)
+BATCH = 50
+
+CLoops = Module.new do
+  extend FFI::Library
+  ffi_lib loops
+  attach_function :zkb_strerror_loop, [:int], :double
+  attach_function :zkb_get_loop, %i[pointer string int], :double, blocking: true
+end
 
 def ns_per_call(calls)
   start = Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond)
@@ -16,25 +28,33 @@ def ns_per_call(calls)
   (Process.clock_gettime(Process::CLOCK_MONOTONIC, :nanosecond) - start).fdiv(calls)
 end
 
+def median(xs) = xs.sort[xs.size / 2]
+
+# [median C, median Ruby, median of the paired differences] over the batches.
+def interleaved(calls, c_batch, &ruby)
+  pairs = Array.new(calls / BATCH) do
+    c = c_batch.call
+    raise "the C loop failed" if c.negative?
+
+    [c, ns_per_call(BATCH, &ruby)]
+  end
+  [median(pairs.map(&:first)), median(pairs.map(&:last)), median(pairs.map { |c, r| r - c })]
+end
+
 Zkutil::Client.open(hosts: hosts) do |client|
   path = client.create("/zkutil-ruby-bench-#{Process.pid}", "x" * 64)
-  ns_per_call(n) { client.get(path) } # warm up
+  get_c = -> { CLoops.zkb_get_loop(client.ptr, path, BATCH) }
+  interleaved(n, get_c) { client.get(path) } # warm-up
   rows = Array.new(rounds) do
-    c = IO.popen([baseline, hosts, path, n.to_s], &:read).lines.to_h { |l| k, v = l.split; [k, Float(v)] }
-    raise "baseline failed" unless $?.success?
-
-    ruby_helper = ns_per_call(n * 50) { Zkutil.strerror(Zkutil::ENONODE) }
-    ruby_get = ns_per_call(n) { client.get(path) }
-    [c["strerror"], ruby_helper, c["get"], ruby_get]
+    helper = interleaved(n * 50, -> { CLoops.zkb_strerror_loop(BATCH) }) { Zkutil.strerror(Zkutil::ENONODE) }
+    helper + interleaved(n, get_c) { client.get(path) }
   end
   client.delete(path)
 
-  puts "Ruby gem vs C (ns per call; target: get within 30 us of C)"
+  puts "Ruby gem vs C (ns per call, medians of interleaved batches of #{BATCH}; target: get within 30 us of C)"
   puts format("%-6s %12s %12s %12s %12s %12s %12s", "round", "strerror C", "Ruby", "Ruby-C", "get C", "Ruby", "Ruby-C")
-  rows.each_with_index do |(ch, rh, cg, rg), i|
-    puts format("%-6d %12.0f %12.0f %12.0f %12.0f %12.0f %12.0f", i + 1, ch, rh, rh - ch, cg, rg, rg - cg)
-  end
-  diffs = rows.map { |_, _, cg, rg| rg - cg }
+  rows.each_with_index { |row, i| puts format("%-6d %12.0f %12.0f %12.0f %12.0f %12.0f %12.0f", i + 1, *row) }
+  diffs = rows.map(&:last)
   puts format("get: Ruby - C = %.1f us (min %.1f, max %.1f over %d rounds)",
               diffs.sum / diffs.size / 1000, diffs.min / 1000, diffs.max / 1000, rounds)
 end

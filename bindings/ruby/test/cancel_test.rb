@@ -29,6 +29,23 @@ class CancelTest < ZkCase
     assert_equal "", client.get(path).first # the client still works
   end
 
+  # The block's call and the cas_update around it share the fiber's
+  # zku_cancel, which the interrupt cancels: both end, and later calls get
+  # a new one. (The block's Zkutil::Cancelled, raised by cas_update, wins
+  # over the Timeout::Error that was pending, as with a zku_cancel per call.)
+  def test_timeout_interrupts_a_call_made_by_a_block_during_a_call
+    path = client.create(unique_path, "0")
+    start = ZkTest.monotonic
+    assert_raises(Timeout::Error, Zkutil::Cancelled) do
+      Timeout.timeout(0.3) do
+        client.cas_update(path) { |value, _stat| client.get_next(path, version: 5, timeout_ms: -1) && value }
+      end
+    end
+    assert_operator ZkTest.monotonic - start, :<, 0.3 + 0.05 + SLACK
+    GC.start
+    assert_equal "0", client.get(path).first
+  end
+
   def test_thread_kill_ends_a_blocking_acquire
     name = "ruby-kill-#{SecureRandom.hex(4)}"
     holder = client.lock(name)

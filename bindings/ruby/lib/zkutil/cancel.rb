@@ -37,18 +37,19 @@ module Zkutil
     @watcher = nil
 
     class << self
-      # Yields the zku_cancel pointer to pass to the call: `cancel`'s, or a
-      # new one for this call only.
+      # Yields the zku_cancel pointer to pass to the call: `cancel`'s, or
+      # the calling fiber's own, kept for its next calls until the watcher
+      # cancels it (a new one per call cost several µs per get: README).
       def run(cancel)
         Thread.handle_interrupt(Object => :never) do
-          raw = cancel ? cancel.ptr : new_raw
-          entry = [Thread.current, raw]
+          raw = cancel ? cancel.ptr : own_cancel
+          entry = [Thread.current, raw, false]
           track(entry)
           begin
             yield raw
           ensure
             untrack(entry)
-            Native.zku_cancel_free(raw) unless cancel
+            drop_own_cancel(raw) if entry[2] && !cancel
           end
         end
       end
@@ -63,10 +64,27 @@ module Zkutil
 
       private
 
-      def new_raw
+      # The fiber's reusable zku_cancel, freed by the collector once nothing
+      # uses it, never at exit (unlike a Handle: a call under it may still
+      # run then). One made before fork() is the parent's.
+      def own_cancel
+        own, generation = Thread.current[:zkutil_cancel]
+        return own if own && generation == Zkutil.fork_generation
+
         out = Memory.out_pointer
         Zkutil.check { |err| Native.zku_cancel_new(out, err) }
-        out.read_pointer
+        own = FFI::AutoPointer.new(out.read_pointer, Handle.releaser(:zku_cancel_free, Zkutil.fork_generation))
+        Thread.current[:zkutil_cancel] = [own, Zkutil.fork_generation]
+        own
+      end
+
+      # The watcher cancelled it (the flag is sticky): the fiber's next call
+      # makes a new one. Freed by the collector, not here: a call of this
+      # fiber that is still running (a block run during a call may make a
+      # call itself) may use it.
+      def drop_own_cancel(raw)
+        own, = Thread.current[:zkutil_cancel]
+        Thread.current[:zkutil_cancel] = nil if own.equal?(raw)
       end
 
       def track(entry)
@@ -95,7 +113,13 @@ module Zkutil
           @wakeup.wait(@mutex) while @calls.empty?
           # Under the mutex: an entry here is still running, so its cancel
           # is not freed yet.
-          @calls.each_key { |thread, raw| Native.zku_cancel_cancel(raw) if thread.pending_interrupt? }
+          @calls.each_key do |entry|
+            thread, raw = entry
+            next unless thread.pending_interrupt?
+
+            Native.zku_cancel_cancel(raw)
+            entry[2] = true
+          end
         end
         sleep POLL_SECONDS
       end
