@@ -1,13 +1,15 @@
 //! `zku_client`: a ZooKeeper session — create, free, auth, session id,
 //! connection state and the state-change callback.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 use super::callback::{register_user_data, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
 use super::config::zku_config;
 use super::error::zku_error;
-use super::{SessionHandle, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg, zku_rc};
+use super::{
+    SessionHandle, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg, write_out, zku_rc,
+};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::Error;
@@ -201,6 +203,50 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
     // SAFETY: NULL or live (caller).
     unsafe { live_session(client) }
         .map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
+}
+
+/// A descriptor that becomes readable on every session state change, for
+/// poll(), epoll, libevent or Ruby's IO.select, as an alternative to the
+/// state callback. It is readable once right after its creation (the
+/// first call), so read the state then. When it polls readable, call
+/// `zku_client_fd_drain`. The descriptor belongs to the client: do not
+/// read, write or close it; it is closed by `zku_client_free` (a final
+/// state, such as ZKU_STATE_CLOSED from `zku_client_close`, makes it
+/// readable first). Never blocks.
+/// Errors: ZKU_ENULL, ZKU_EFORKED, ZKU_ESYSTEM (no descriptors left).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_fd(client: *const zku_client, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(fd, -1) };
+        required_out(fd, "fd")?;
+        // SAFETY: NULL or live (caller).
+        let client = &unsafe { session_arg(client, "client")? }.client;
+        let raw = client.pollable_fd()?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(fd, raw) };
+        Ok(())
+    })
+}
+
+/// Empties the descriptor of `zku_client_fd` (so it is not readable until
+/// the next change) and returns the current state (ZKU_STATE_*, > 0), or
+/// ZKU_ENULL for NULL (ZKU_EFORKED for a client inherited across fork()).
+/// Never blocks. Changes between two drains are coalesced: the callback
+/// sees every change, the descriptor the latest state.
+///
+/// # Safety
+/// `client` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_fd_drain(client: *const zku_client) -> zku_state {
+    // SAFETY: NULL or live (caller).
+    match unsafe { session_arg(client, "client") } {
+        Err(e) => e.code().as_i32(),
+        Ok(c) => guard_value(super::error::ZKU_EPANIC, || state_code(c.client.drain_notifications())),
+    }
 }
 
 /// Sets (or with `callback` NULL, removes) the state-change callback; it

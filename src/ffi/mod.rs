@@ -20,6 +20,7 @@ pub mod lock;
 pub mod lockid;
 pub mod log;
 pub mod node;
+pub mod op;
 pub mod reader;
 pub mod stats;
 pub mod version;
