@@ -1678,7 +1678,7 @@ zku_rc zku_client_fd(const struct zku_client *client, int *fd, struct zku_error 
 
 /**
  * Empties the descriptor of `zku_client_fd` (so it is not readable until
- * the next change) and returns the current state (ZKU_STATE_*, > 0), or
+ * the next change) and returns the current state (a positive ZKU_STATE_*), or
  * ZKU_ENULL for NULL (ZKU_EFORKED for a client inherited across fork()).
  * Never blocks. Changes between two drains are coalesced: the callback
  * sees every change, the descriptor the latest state.
@@ -2928,9 +2928,9 @@ zku_rc zku_reader_fd(const struct zku_reader *reader, int *fd, struct zku_error 
 
 /**
  * Empties the descriptor of `zku_reader_fd` (so it is not readable until
- * the next event) and returns the reader's state (ZKU_READER_STATE_*,
- * > 0), or ZKU_ENULL for NULL (ZKU_EFORKED for a reader inherited across
- * fork()). Never blocks. Events between two drains are coalesced: the
+ * the next event) and returns the reader's state (a positive
+ * ZKU_READER_STATE_*), or ZKU_ENULL for NULL (ZKU_EFORKED for a reader
+ * inherited across fork()). Never blocks. Events between two drains are coalesced: the
  * callback sees every event, the descriptor that something happened.
  *
  * # Safety

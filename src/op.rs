@@ -183,3 +183,20 @@ impl Drop for Slot {
         });
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn at_most_max_running_places() {
+        // Other unit tests start no operation, so every place is free.
+        let taken: Vec<Slot> = (0..MAX_RUNNING).map(|_| Slot::take().expect("a free place")).collect();
+        let err = Slot::take().err().expect("no place left");
+        assert_eq!(err.code(), Code::ResourceExhausted);
+        assert!(err.to_string().contains("operations are running already"), "{err}");
+        drop(taken);
+        drop(Slot::take().expect("places given back"));
+        assert_eq!(RUNNING.load(Ordering::Acquire) & u64::from(u32::MAX), 0);
+    }
+}

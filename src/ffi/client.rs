@@ -233,7 +233,7 @@ pub unsafe extern "C" fn zku_client_fd(client: *const zku_client, fd: *mut c_int
 }
 
 /// Empties the descriptor of `zku_client_fd` (so it is not readable until
-/// the next change) and returns the current state (ZKU_STATE_*, > 0), or
+/// the next change) and returns the current state (a positive ZKU_STATE_*), or
 /// ZKU_ENULL for NULL (ZKU_EFORKED for a client inherited across fork()).
 /// Never blocks. Changes between two drains are coalesced: the callback
 /// sees every change, the descriptor the latest state.

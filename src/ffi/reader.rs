@@ -332,9 +332,9 @@ pub unsafe extern "C" fn zku_reader_fd(reader: *const zku_reader, fd: *mut c_int
 }
 
 /// Empties the descriptor of `zku_reader_fd` (so it is not readable until
-/// the next event) and returns the reader's state (ZKU_READER_STATE_*,
-/// > 0), or ZKU_ENULL for NULL (ZKU_EFORKED for a reader inherited across
-/// fork()). Never blocks. Events between two drains are coalesced: the
+/// the next event) and returns the reader's state (a positive
+/// ZKU_READER_STATE_*), or ZKU_ENULL for NULL (ZKU_EFORKED for a reader
+/// inherited across fork()). Never blocks. Events between two drains are coalesced: the
 /// callback sees every event, the descriptor that something happened.
 ///
 /// # Safety
