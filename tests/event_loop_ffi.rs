@@ -283,6 +283,17 @@ fn lock_acquire_op_ends_as_the_blocking_call() {
     // SAFETY: live op, freed once.
     unsafe { zku_op_free(waiting) };
 
+    // zku_lock_cancel stops an acquire operation too.
+    let cancelled = lock_start(lock, -1);
+    std::thread::sleep(Duration::from_millis(200));
+    in_progress(cancelled);
+    // SAFETY: live handles, freed once.
+    unsafe {
+        zku_lock_cancel(lock);
+        expect("zku_lock_cancel", finish(cancelled).0, ZKU_ECANCELLED, "cancel");
+        zku_op_free(cancelled);
+    }
+
     // Timeout, as the blocking call: ZKU_ETIMEOUT.
     let timed = lock_start(lock, 300);
     let (got, t) = finish(timed);
@@ -292,6 +303,16 @@ fn lock_acquire_op_ends_as_the_blocking_call() {
     unsafe {
         assert_eq!(zku_lock_get_state(lock), ZKU_LOCK_UNLOCKED);
         zku_op_free(timed);
+        ok("release", call(|e| zku_lock_release(other, 5000, None, e)));
+    }
+
+    // Done but never collected: freeing the op keeps the lock held.
+    let done = lock_start(lock, 5000);
+    assert!(readable(op_fd(done), Duration::from_secs(15)));
+    // SAFETY: live handles, freed once.
+    unsafe {
+        zku_op_free(done);
+        assert_eq!(zku_lock_get_state(lock), ZKU_LOCK_HELD);
         zku_lock_free(other);
         zku_lock_free(lock);
     }
