@@ -1621,7 +1621,9 @@ zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, con
  * after it returns. Handles created from this client (locks, readers)
  * then fail with ZKU_ECLOSED. NULL is fine; no other call on this client
  * may be in progress or follow (use `zku_client_close` first to end calls
- * in progress). In a fork() child, for a client made by the parent, it
+ * in progress); operations started on it (`zku_get_next_start`,
+ * `zku_wait_absent_start`) may still run: they end with ZKU_ECLOSED, and
+ * stay valid until `zku_op_free`. In a fork() child, for a client made by the parent, it
  * sends nothing, never blocks, runs no `user_data_free` and leaves the
  * memory allocated.
  *
@@ -1947,7 +1949,8 @@ zku_rc zku_fifo_new_write(const struct zku_client *client, const char *name, con
  * Then the state callback gets the transitions not delivered yet and
  * stops (Blocking (waits for callbacks to finish)); its `user_data_free`
  * runs. NULL is fine; no other call on this handle may be in progress or
- * follow. In a fork() child, for a handle made by the parent, it sends
+ * follow; operations started on it (`zku_fifo_acquire_start`) may still
+ * run: they end with ZKU_ECANCELLED, and stay valid until `zku_op_free`. In a fork() child, for a handle made by the parent, it sends
  * nothing and leaves the memory allocated.
  *
  * # Safety
@@ -2267,6 +2270,8 @@ zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *nam
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
  * in progress or follow (to stop an acquire blocked in another thread,
  * call `zku_lock_cancel`, wait for that thread to return, then free).
+ * Operations started on it (`zku_lock_acquire_start`) may still run: they
+ * end with ZKU_ECANCELLED, and stay valid until `zku_op_free`.
  * In a fork() child, for a lock made by the parent, it releases nothing,
  * sends nothing, never blocks, runs no `user_data_free`, leaves the
  * descriptor open and the memory allocated (the parent still holds it).

@@ -155,7 +155,9 @@ pub unsafe extern "C" fn zku_client_close(
 /// after it returns. Handles created from this client (locks, readers)
 /// then fail with ZKU_ECLOSED. NULL is fine; no other call on this client
 /// may be in progress or follow (use `zku_client_close` first to end calls
-/// in progress). In a fork() child, for a client made by the parent, it
+/// in progress); operations started on it (`zku_get_next_start`,
+/// `zku_wait_absent_start`) may still run: they end with ZKU_ECLOSED, and
+/// stay valid until `zku_op_free`. In a fork() child, for a client made by the parent, it
 /// sends nothing, never blocks, runs no `user_data_free` and leaves the
 /// memory allocated.
 ///

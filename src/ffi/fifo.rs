@@ -39,9 +39,9 @@ use crate::runtime::Timeout;
 pub struct zku_fifo {
     /// Shared with the operations started on it (`zku_op`), which may
     /// outlive the handle.
-    pub(crate) lock: Arc<FifoLock>,
+    lock: Arc<FifoLock>,
     /// Fired when the handle is freed: ends its operations.
-    pub(crate) ops: Cancel,
+    ops: Cancel,
     path: CString,
 }
 
@@ -210,7 +210,8 @@ unsafe fn new_handle(
 /// Then the state callback gets the transitions not delivered yet and
 /// stops (Blocking (waits for callbacks to finish)); its `user_data_free`
 /// runs. NULL is fine; no other call on this handle may be in progress or
-/// follow. In a fork() child, for a handle made by the parent, it sends
+/// follow; operations started on it (`zku_fifo_acquire_start`) may still
+/// run: they end with ZKU_ECANCELLED, and stay valid until `zku_op_free`. In a fork() child, for a handle made by the parent, it sends
 /// nothing and leaves the memory allocated.
 ///
 /// # Safety

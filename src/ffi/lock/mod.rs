@@ -43,9 +43,9 @@ use crate::runtime::Timeout;
 pub struct zku_lock {
     /// Shared with the operations started on it (`zku_op`), which may
     /// outlive the handle.
-    pub(crate) lock: Arc<Lock>,
+    lock: Arc<Lock>,
     /// Fired when the handle is freed: ends its operations.
-    pub(crate) ops: Cancel,
+    ops: Cancel,
     identifier: CString,
     path: CString,
 }
@@ -279,6 +279,8 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
 /// in progress or follow (to stop an acquire blocked in another thread,
 /// call `zku_lock_cancel`, wait for that thread to return, then free).
+/// Operations started on it (`zku_lock_acquire_start`) may still run: they
+/// end with ZKU_ECANCELLED, and stay valid until `zku_op_free`.
 /// In a fork() child, for a lock made by the parent, it releases nothing,
 /// sends nothing, never blocks, runs no `user_data_free`, leaves the
 /// descriptor open and the memory allocated (the parent still holds it).
