@@ -295,8 +295,14 @@ fn lock_acquire_op_ends_as_the_blocking_call() {
     }
 
     // Timeout, as the blocking call: ZKU_ETIMEOUT.
+    let started = Instant::now();
     let timed = lock_start(lock, 300);
     let (got, t) = finish(timed);
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_millis(2300),
+        "done after its timeout: {took:?}"
+    );
     expect("timed out", got, ZKU_ETIMEOUT, "timed out");
     assert_eq!(t, 0, "no token on failure");
     // SAFETY: live handles, freed once.
