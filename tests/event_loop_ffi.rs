@@ -426,6 +426,53 @@ fn fifo_acquire_op_gives_the_token() {
     }
 }
 
+type NewFifo = unsafe extern "C" fn(
+    *const zku_client,
+    *const std::ffi::c_char,
+    *const std::ffi::c_char,
+    i32,
+    *mut *mut zku_fifo,
+    *mut *mut zku_error,
+) -> zku_rc;
+
+/// Starts an acquire on `waiter` while `first` holds its side, then
+/// checks it completes with a token once `first` lets go.
+fn waits_for_the_first(f: &Fixture, name: &str, first: NewFifo, waiter: NewFifo) {
+    let name_c = cs(name);
+    let make = |new: NewFifo| {
+        let mut h = null_mut();
+        // SAFETY: live client and strings.
+        ok("new", call(|e| unsafe { new(f.client, name_c.as_ptr(), null(), 5000, &mut h, e) }));
+        h
+    };
+    let (holder, other) = (make(first), make(waiter));
+    let held = fifo_start(holder, 5000);
+    ok("first", finish(held).0);
+    let op = fifo_start(other, -1);
+    std::thread::sleep(Duration::from_millis(200));
+    in_progress(op);
+    // SAFETY: live handles, each freed once.
+    unsafe {
+        ok("release", call(|e| zku_fifo_release(holder, 5000, None, e)));
+        let (got, token) = finish(op);
+        ok("second", got);
+        assert!(token > 0);
+        assert_eq!(zku_fifo_get_state(other), ZKU_LOCK_HELD);
+        zku_op_free(held);
+        zku_op_free(op);
+        zku_fifo_free(other);
+        zku_fifo_free(holder);
+    }
+}
+
+#[test]
+fn leader_latch_and_read_write_lock_start_without_blocking() {
+    let f = Fixture::new("evloop-latch");
+    waits_for_the_first(&f, "leader", zku_fifo_new_leader, zku_fifo_new_leader);
+    waits_for_the_first(&f, "rw", zku_fifo_new_write, zku_fifo_new_read);
+    waits_for_the_first(&f, "rw", zku_fifo_new_read, zku_fifo_new_write);
+}
+
 #[test]
 fn get_next_op_returns_data_and_stat() {
     let f = Fixture::new("evloop-next");
