@@ -7,9 +7,7 @@ use super::callback::{register_user_data, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
 use super::config::zku_config;
 use super::error::zku_error;
-use super::{
-    SessionHandle, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg, write_out, zku_rc,
-};
+use super::{SessionHandle, guard, guard_value, live_session, required_out, session_arg, set_out, str_arg, zku_rc};
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::Error;
@@ -221,17 +219,8 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_fd(client: *const zku_client, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let client = &unsafe { session_arg(client, "client")? }.client;
-        let raw = client.pollable_fd()?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, raw) };
-        Ok(())
-    })
+    // SAFETY: `fd` NULL or writable, `client` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || session_arg(client, "client")?.client.pollable_fd()) })
 }
 
 /// Empties the descriptor of `zku_client_fd` (so it is not readable until
@@ -245,10 +234,7 @@ pub unsafe extern "C" fn zku_client_fd(client: *const zku_client, fd: *mut c_int
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_client_fd_drain(client: *const zku_client) -> zku_state {
     // SAFETY: NULL or live (caller).
-    match unsafe { session_arg(client, "client") } {
-        Err(e) => e.code().as_i32(),
-        Ok(c) => guard_value(super::error::ZKU_EPANIC, || state_code(c.client.drain_notifications())),
-    }
+    super::drain_result(unsafe { session_arg(client, "client") }, |c| state_code(c.client.drain_notifications()))
 }
 
 /// Sets (or with `callback` NULL, removes) the state-change callback; it

@@ -551,17 +551,8 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        let raw = lock.pollable_fd()?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, raw) };
-        Ok(())
-    })
+    // SAFETY: `fd` NULL or writable, `fifo` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || fifo_arg(fifo)?.pollable_fd()) })
 }
 
 /// Empties the descriptor of `zku_fifo_fd` and returns the current state
@@ -573,8 +564,5 @@ pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd_drain(fifo: *const zku_fifo) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    match unsafe { fifo_arg(fifo) } {
-        Err(e) => e.code().as_i32(),
-        Ok(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.drain_notifications())),
-    }
+    super::drain_result(unsafe { fifo_arg(fifo) }, |l| state_code(l.drain_notifications()))
 }

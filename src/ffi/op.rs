@@ -81,16 +81,8 @@ pub(crate) unsafe fn op_out(out: *mut *mut zku_op) -> Result<()> {
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_op_fd(op: *const zku_op, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let op = unsafe { session_arg(op, "op")? };
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, op.op.fd()) };
-        Ok(())
-    })
+    // SAFETY: `fd` NULL or writable, `op` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || Ok(session_arg(op, "op")?.op.fd())) })
 }
 
 /// The outcome of the operation, without blocking: ZKU_EINPROGRESS while

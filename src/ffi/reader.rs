@@ -319,16 +319,8 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_fd(reader: *const zku_reader, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let raw = unsafe { reader_arg(reader)? }.pollable_fd()?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, raw) };
-        Ok(())
-    })
+    // SAFETY: `fd` NULL or writable, `reader` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || reader_arg(reader)?.pollable_fd()) })
 }
 
 /// Empties the descriptor of `zku_reader_fd` (so it is not readable until
@@ -342,10 +334,7 @@ pub unsafe extern "C" fn zku_reader_fd(reader: *const zku_reader, fd: *mut c_int
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_reader_fd_drain(reader: *const zku_reader) -> i32 {
     // SAFETY: NULL or live (caller).
-    match unsafe { reader_arg(reader) } {
-        Err(e) => e.code().as_i32(),
-        Ok(r) => guard_value(super::error::ZKU_EPANIC, || state_code(r.drain_notifications())),
-    }
+    super::drain_result(unsafe { reader_arg(reader) }, |r| state_code(r.drain_notifications()))
 }
 
 /// Stops the reader: blocked and later `zku_reader_watch` calls return
