@@ -365,27 +365,13 @@ fn an_operation_of_the_parent_fails_cleanly_in_the_child() {
     let _one = FORKING.lock().unwrap_or_else(|e| e.into_inner());
     let hosts = shared_server().connect_string();
     let client = CClient::connect(&hosts, 10_000);
-    let node = cs(&unique_path("fork-op"));
+    let path = unique_path("fork-op");
+    let node = cs(&path);
+    let timeout = zkutil::Timeout::After(Duration::from_secs(5));
+    capi::core_client(&hosts, 10_000).create(&path, b"{}", &zkutil::CreateOptions::persistent(), timeout).unwrap();
     let (mut op, mut reader, mut fd) = (null_mut(), null_mut(), -1);
     // SAFETY: live client, valid pointers to live locals.
     unsafe {
-        let created = |e| {
-            zku_client_create(
-                client.ptr(),
-                node.as_ptr(),
-                b"{}".as_ptr(),
-                2,
-                0,
-                0,
-                null(),
-                5000,
-                None,
-                null_mut(),
-                null_mut(),
-                e,
-            )
-        };
-        ok("create", call(created));
         ok("wait_absent_start", call(|e| zku_wait_absent_start(client.ptr(), node.as_ptr(), -1, &mut op, e)));
         let reader_new =
             |e| zku_reader_new(client.ptr(), node.as_ptr(), None, null_mut(), None, 5000, None, &mut reader, e);
