@@ -57,6 +57,12 @@
 #define MAX_WAITING_STATES 16
 
 /**
+ * How many operations may run at once in a process; one more fails with
+ * [`Code::ResourceExhausted`] until one ends.
+ */
+#define MAX_RUNNING 256
+
+/**
  * ZooKeeper's default `jute.maxbuffer`: the largest length a request may
  * announce (the 4-byte length prefix itself not counted).
  */
@@ -405,6 +411,19 @@ typedef struct zku_fifo zku_fifo;
  * notifications never wait for them. Does not survive fork().
  */
 typedef struct zku_lock zku_lock;
+
+/**
+ * An operation started by a `zku_*_start` function: the blocking call it
+ * names runs on a library thread (at most 256 at once per process) while
+ * the caller's loop goes on. `zku_op_fd` becomes readable when it is
+ * done; `zku_op_result` then gives the outcome the blocking call would
+ * have returned. The handle it was started on (lock, FIFO, client) may be
+ * freed while it runs: the operation keeps what it needs, and ends with
+ * ZKU_ECANCELLED (lock, FIFO) or ZKU_ECLOSED (client). Free it with
+ * `zku_op_free`. Thread-safe. Does not survive fork(): in a child, calls
+ * on an operation of the parent fail with ZKU_EFORKED.
+ */
+typedef struct zku_op zku_op;
 
 /**
  * A cached reader of one node holding a JSON object. Create with
@@ -1053,6 +1072,12 @@ typedef struct zku_client_stats {
 #define ZKU_ERESOURCE -1021
 
 /**
+ * The operation (`zku_op`) has not finished yet: wait for its descriptor
+ * to become readable, then ask again.
+ */
+#define ZKU_EINPROGRESS -1023
+
+/**
  * No member at that JSON Pointer in a cached reader's value.
  */
 #define ZKU_ENOMEMBER -1024
@@ -1598,7 +1623,9 @@ zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, con
  * after it returns. Handles created from this client (locks, readers)
  * then fail with ZKU_ECLOSED. NULL is fine; no other call on this client
  * may be in progress or follow (use `zku_client_close` first to end calls
- * in progress). In a fork() child, for a client made by the parent, it
+ * in progress); operations started on it (`zku_get_next_start`,
+ * `zku_wait_absent_start`) may still run: they end with ZKU_ECLOSED, and
+ * stay valid until `zku_op_free`. In a fork() child, for a client made by the parent, it
  * sends nothing, never blocks, runs no `user_data_free` and leaves the
  * memory allocated.
  *
@@ -1636,6 +1663,34 @@ int64_t zku_client_session_timeout_ms(const struct zku_client *client);
  * `client` is NULL or live.
  */
 zku_state zku_client_state(const struct zku_client *client);
+
+/**
+ * A descriptor that becomes readable on every session state change, for
+ * poll(), epoll, libevent or Ruby's IO.select, as an alternative to the
+ * state callback. It is readable once right after its creation (the
+ * first call), so read the state then. When it polls readable, call
+ * `zku_client_fd_drain`. The descriptor belongs to the client: do not
+ * read, write or close it; it is closed by `zku_client_free` (a final
+ * state, such as ZKU_STATE_CLOSED from `zku_client_close`, makes it
+ * readable first). Never blocks.
+ * Errors: ZKU_ENULL, ZKU_EFORKED, ZKU_ESYSTEM (no descriptors left).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_client_fd(const struct zku_client *client, int *fd, struct zku_error **err);
+
+/**
+ * Empties the descriptor of `zku_client_fd` (so it is not readable until
+ * the next change) and returns the current state (a positive ZKU_STATE_*), or
+ * ZKU_ENULL for NULL (ZKU_EFORKED for a client inherited across fork()).
+ * Never blocks. Changes between two drains are coalesced: the callback
+ * sees every change, the descriptor the latest state.
+ *
+ * # Safety
+ * `client` is NULL or live.
+ */
+zku_state zku_client_fd_drain(const struct zku_client *client);
 
 /**
  * Sets (or with `callback` NULL, removes) the state-change callback; it
@@ -1896,7 +1951,8 @@ zku_rc zku_fifo_new_write(const struct zku_client *client, const char *name, con
  * Then the state callback gets the transitions not delivered yet and
  * stops (Blocking (waits for callbacks to finish)); its `user_data_free`
  * runs. NULL is fine; no other call on this handle may be in progress or
- * follow. In a fork() child, for a handle made by the parent, it sends
+ * follow; operations started on it (`zku_fifo_acquire_start`) may still
+ * run: they end with ZKU_ECANCELLED, and stay valid until `zku_op_free`. In a fork() child, for a handle made by the parent, it sends
  * nothing and leaves the memory allocated.
  *
  * # Safety
@@ -1922,6 +1978,23 @@ void zku_fifo_free(struct zku_fifo *fifo);
  * Pointers are NULL or valid.
  */
 zku_rc zku_fifo_acquire(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, int64_t *token, struct zku_error **err);
+
+/**
+ * Starts `zku_fifo_acquire` without blocking (also the leader latch's
+ * wait to lead, and either side of a read-write lock): `*out` gets an
+ * operation (see `zku_op`) whose descriptor becomes readable when the
+ * acquire is done; `zku_op_result` then gives its token or its error, the
+ * same as the blocking call. `timeout_ms` as for `zku_fifo_acquire`.
+ * Cancel it with `zku_op_cancel`; freeing the handle while it runs ends
+ * it with ZKU_ECANCELLED. Either way no node is left behind. Never blocks.
+ * Errors (nothing started): ZKU_ENULL, ZKU_EINVAL (bad timeout),
+ * ZKU_EFORKED, ZKU_ERESOURCE (256 operations running already, or no
+ * thread could be started), ZKU_ESYSTEM (no descriptor).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_acquire_start(const struct zku_fifo *fifo, int32_t timeout_ms, struct zku_op **out, struct zku_error **err);
 
 /**
  * One attempt that never waits behind another contender: `*locked`
@@ -2199,6 +2272,8 @@ zku_rc zku_lock_new_with_config(const struct zku_config *config, const char *nam
  * `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
  * in progress or follow (to stop an acquire blocked in another thread,
  * call `zku_lock_cancel`, wait for that thread to return, then free).
+ * Operations started on it (`zku_lock_acquire_start`) may still run: they
+ * end with ZKU_ECANCELLED, and stay valid until `zku_op_free`.
  * In a fork() child, for a lock made by the parent, it releases nothing,
  * sends nothing, never blocks, runs no `user_data_free`, leaves the
  * descriptor open and the memory allocated (the parent still holds it).
@@ -2226,6 +2301,22 @@ void zku_lock_free(struct zku_lock *lock);
  * Pointers are NULL or valid.
  */
 zku_rc zku_lock_acquire(const struct zku_lock *lock, int32_t timeout_ms, const struct zku_cancel *cancel, int64_t *token, struct zku_error **err);
+
+/**
+ * Starts `zku_lock_acquire` without blocking: `*out` gets an operation
+ * (see `zku_op`) whose descriptor becomes readable when the acquire is
+ * done; `zku_op_result` then gives its token or its error, the same as
+ * the blocking call. `timeout_ms` as for `zku_lock_acquire`. Cancel it
+ * with `zku_op_cancel` (or `zku_lock_cancel`); freeing the lock while it
+ * runs ends it with ZKU_ECANCELLED. Never blocks.
+ * Errors (nothing started): ZKU_ENULL, ZKU_EINVAL (bad timeout),
+ * ZKU_ECLOSED, ZKU_EFORKED, ZKU_ERESOURCE (256 operations running
+ * already, or no thread could be started), ZKU_ESYSTEM (no descriptor).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_lock_acquire_start(const struct zku_lock *lock, int32_t timeout_ms, struct zku_op **out, struct zku_error **err);
 
 /**
  * `zku_lock_acquire`, calling `on_holder` on this thread each time the
@@ -2694,6 +2785,64 @@ zku_rc zku_client_get_json(const struct zku_client *client, const char *path, in
 zku_rc zku_client_set_json(const struct zku_client *client, const char *path, const char *json, int32_t expected_version, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_stat *stat, struct zku_error **err);
 
 /**
+ * A descriptor that becomes readable when the operation is done, for
+ * poll(), epoll, libevent or Ruby's IO.select. It stays readable until
+ * `zku_op_free` (there is nothing to read or drain; call `zku_op_result`).
+ * It belongs to the operation: do not read, write or close it; it is
+ * closed by `zku_op_free`. Never blocks.
+ * Errors: ZKU_ENULL, ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_op_fd(const struct zku_op *op, int *fd, struct zku_error **err);
+
+/**
+ * The outcome of the operation, without blocking: ZKU_EINPROGRESS while
+ * it runs; once done, what the blocking call would have returned (0, or
+ * its error code with the message in `*err`), as often as it is asked
+ * (each call gives its own copies). On success the outputs that apply
+ * are written, each may be NULL: `*token` the fencing token (lock and
+ * FIFO acquires), `*data` a new buffer with the node's data (free with
+ * `zku_buf_free`) and `*stat` its stat (`zku_get_next`). Outputs that do
+ * not apply, and all of them on failure, are 0 / NULL / zeroed.
+ * Never blocks.
+ * Errors: ZKU_EINPROGRESS, those of the blocking call, ZKU_ENULL,
+ * ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_op_result(const struct zku_op *op, int64_t *token, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Makes the operation end promptly with ZKU_ECANCELLED (its descriptor
+ * then becomes readable), unless it is done already: then its outcome
+ * stands. A cancelled acquire leaves no node behind, as with `zku_cancel`
+ * on the blocking call. Never blocks. NULL is ignored.
+ *
+ * # Safety
+ * `op` is NULL or live.
+ */
+void zku_op_cancel(const struct zku_op *op);
+
+/**
+ * Frees the operation, cancelling it first if it is still running
+ * (`zku_op_cancel`), and closes its descriptor. Blocking (waits for the
+ * operation to stop): a cancelled call returns within 50 ms; it waits at
+ * most 1 s, never for the network (a cleanup such as deleting the node of
+ * a cancelled acquire goes on in the background). An acquire that
+ * succeeded before the cancel keeps the lock held by its handle (see its
+ * state; release it there). NULL is fine; free once, with no other call
+ * on it in progress. In a fork() child, for an operation of the parent, it
+ * does nothing (the memory stays allocated).
+ *
+ * # Safety
+ * `op` is NULL or a live operation.
+ */
+void zku_op_free(struct zku_op *op);
+
+/**
  * Reads the node at `path`, which must hold a JSON object, and keeps
  * following it; `*out` receives the reader (free with `zku_reader_free`).
  * `callback` (may be NULL) receives the events (see `zku_reader_fn`);
@@ -2767,6 +2916,36 @@ zku_rc zku_reader_watch(const struct zku_reader *reader, int32_t timeout_ms, con
 int32_t zku_reader_state(const struct zku_reader *reader);
 
 /**
+ * A descriptor that becomes readable on every reader event (the events
+ * of `zku_reader_fn`: a change, stale, fresh, deleted, invalid, a final
+ * state, and `zku_reader_close`), for poll(), epoll, libevent or Ruby's
+ * IO.select, as an alternative to the callback. It is readable once
+ * right after its creation (the first call). When it polls readable, call
+ * `zku_reader_fd_drain`, then read the value (`zku_reader_get`) or the
+ * change since the last one taken (`zku_reader_watch` with timeout 0:
+ * ZKU_ETIMEOUT when the event was not a change). The descriptor belongs
+ * to the reader: do not read, write or close it; it is closed by
+ * `zku_reader_free`. Never blocks.
+ * Errors: ZKU_ENULL, ZKU_EFORKED, ZKU_ESYSTEM (no descriptors left).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_reader_fd(const struct zku_reader *reader, int *fd, struct zku_error **err);
+
+/**
+ * Empties the descriptor of `zku_reader_fd` (so it is not readable until
+ * the next event) and returns the reader's state (a positive
+ * ZKU_READER_STATE_*), or ZKU_ENULL for NULL (ZKU_EFORKED for a reader
+ * inherited across fork()). Never blocks. Events between two drains are coalesced: the
+ * callback sees every event, the descriptor that something happened.
+ *
+ * # Safety
+ * `reader` is NULL or live.
+ */
+int32_t zku_reader_fd_drain(const struct zku_reader *reader);
+
+/**
  * Stops the reader: blocked and later `zku_reader_watch` calls return
  * ZKU_ECLOSED, reads return ZKU_ECLOSED. Events that happened before the
  * call are still delivered to the callback (on this thread if the library
@@ -2831,6 +3010,39 @@ const char *zku_version(void);
  * Pointers are NULL or valid.
  */
 zku_rc zku_get_next(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
+
+/**
+ * Starts `zku_get_next` without blocking: `*out` gets an operation (see
+ * `zku_op`) whose descriptor becomes readable when the wait is done;
+ * `zku_op_result` then gives the node's data and stat, or the error, the
+ * same as the blocking call. Arguments as `zku_get_next` (`path` is
+ * copied). Cancel it with `zku_op_cancel`; closing the client ends it
+ * with ZKU_ECLOSED. Never blocks.
+ * Errors (nothing started): ZKU_ENULL, ZKU_EPATH, ZKU_EUTF8, ZKU_EINVAL
+ * (version < -1, unknown flags, bad timeout), ZKU_EFORKED, ZKU_ERESOURCE
+ * (256 operations running already, or no thread could be started),
+ * ZKU_ESYSTEM (no descriptor).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_get_next_start(const struct zku_client *client, const char *path, int32_t version, uint32_t flags, int32_t timeout_ms, struct zku_op **out, struct zku_error **err);
+
+/**
+ * Starts `zku_wait_absent` without blocking: `*out` gets an operation
+ * (see `zku_op`) whose descriptor becomes readable when the node is gone
+ * (or the wait failed); `zku_op_result` then returns 0 or the error, the
+ * same as the blocking call. Arguments as `zku_wait_absent` (`path` is
+ * copied). Cancel it with `zku_op_cancel`; closing the client ends it
+ * with ZKU_ECLOSED. Never blocks.
+ * Errors (nothing started): ZKU_ENULL, ZKU_EPATH, ZKU_EUTF8, ZKU_EINVAL,
+ * ZKU_EFORKED, ZKU_ERESOURCE (256 operations running already, or no
+ * thread could be started), ZKU_ESYSTEM (no descriptor).
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_wait_absent_start(const struct zku_client *client, const char *path, int32_t timeout_ms, struct zku_op **out, struct zku_error **err);
 
 /**
  * Waits until no node exists at `path`; returns at once if none does.

@@ -457,6 +457,19 @@ public:
         zku_error *err = nullptr;
         detail::check(zku_client_set_state_callback(h_.get(), nullptr, nullptr, nullptr, &err), err);
     }
+    // A descriptor readable on session state changes (owned by the client;
+    // see zku_client_fd), and the state it was drained at.
+    int fd() const {
+        int fd = -1;
+        zku_error *err = nullptr;
+        detail::check(zku_client_fd(h_.get(), &fd, &err), err);
+        return fd;
+    }
+    zku_state fd_drain() const {
+        zku_state state = zku_client_fd_drain(h_.get());
+        if (state < 0) throw error(state, zku_strerror(state));
+        return state;
+    }
 
     void add_auth(std::string_view scheme, std::string_view auth, milliseconds timeout, const cancel *c = nullptr) const {
         auto s = detail::c_str(scheme, "scheme");
@@ -605,6 +618,80 @@ inline void wait_absent(const client &cl, std::string_view path, milliseconds ti
     detail::check(zku_wait_absent(cl.native(), p.c_str(), detail::timeout_ms(timeout), detail::native(c), &err), err);
 }
 
+// ---- operations (event loops) ------------------------------------------------
+
+// A call started without blocking (zku_op, from lock::acquire_start,
+// get_next_start, wait_absent_start): poll fd() until readable, then read
+// the outcome, which throws zkutil::error as the blocking call would
+// (ZKU_EINPROGRESS while it runs). Move-only; destroying it cancels a
+// running call and waits for it to stop (zku_op_free). Thread-safe.
+class op {
+public:
+    op() = default;
+    explicit op(zku_op *raw) : h_(raw) {}
+
+    // Readable once the call is done, until the op is destroyed.
+    int fd() const {
+        int fd = -1;
+        zku_error *err = nullptr;
+        detail::check(zku_op_fd(h_.get(), &fd, &err), err);
+        return fd;
+    }
+    // Whether the call is done (never blocks).
+    bool done() const {
+        zku_error *err = nullptr;
+        zku_rc rc = zku_op_result(h_.get(), nullptr, nullptr, nullptr, &err);
+        zku_error_free(err);
+        return rc != ZKU_EINPROGRESS;
+    }
+    // Ends a running call with ZKU_ECANCELLED.
+    void cancel() const noexcept { zku_op_cancel(h_.get()); }
+    // Throws the call's error, if any (wait_absent_start).
+    void result() const {
+        zku_error *err = nullptr;
+        detail::check(zku_op_result(h_.get(), nullptr, nullptr, nullptr, &err), err);
+    }
+    // An acquire's fencing token.
+    int64_t token() const {
+        int64_t token = 0;
+        zku_error *err = nullptr;
+        detail::check(zku_op_result(h_.get(), &token, nullptr, nullptr, &err), err);
+        return token;
+    }
+    // get_next_start's node.
+    node next() const {
+        zku_buf *data = nullptr;
+        node result{};
+        zku_error *err = nullptr;
+        detail::check(zku_op_result(h_.get(), nullptr, &data, &result.stat, &err), err);
+        result.data = detail::take_buf(data);
+        return result;
+    }
+
+    const zku_op *native() const noexcept { return h_.get(); }
+
+private:
+    detail::handle<zku_op, zku_op_free> h_;
+};
+
+// get_next without blocking (zku_get_next_start).
+inline op get_next_start(const client &cl, std::string_view path, int32_t version, uint32_t flags, milliseconds timeout) {
+    auto p = detail::c_str(path, "path");
+    zku_op *raw = nullptr;
+    zku_error *err = nullptr;
+    detail::check(zku_get_next_start(cl.native(), p.c_str(), version, flags, detail::timeout_ms(timeout), &raw, &err), err);
+    return op(raw);
+}
+
+// wait_absent without blocking (zku_wait_absent_start).
+inline op wait_absent_start(const client &cl, std::string_view path, milliseconds timeout) {
+    auto p = detail::c_str(path, "path");
+    zku_op *raw = nullptr;
+    zku_error *err = nullptr;
+    detail::check(zku_wait_absent_start(cl.native(), p.c_str(), detail::timeout_ms(timeout), &raw, &err), err);
+    return op(raw);
+}
+
 // ---- lock --------------------------------------------------------------------
 
 struct try_acquire_result {
@@ -707,6 +794,13 @@ public:
         }
         detail::check(rc, err);
         return token;
+    }
+    // acquire without blocking (zku_lock_acquire_start): op::token() then.
+    op acquire_start(milliseconds timeout = default_timeout) const {
+        zku_op *raw = nullptr;
+        zku_error *err = nullptr;
+        detail::check(zku_lock_acquire_start(h_.get(), detail::timeout_ms(timeout), &raw, &err), err);
+        return op(raw);
     }
     try_acquire_result try_acquire(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
         try_acquire_result result{};
@@ -936,6 +1030,20 @@ public:
     }
     int32_t state() const noexcept { return zku_reader_state(h_.get()); }
     void close() const noexcept { zku_reader_close(h_.get()); }
+    // A descriptor readable on every reader event (owned by the reader; see
+    // zku_reader_fd), and the reader state it was drained at; then get(),
+    // or watch(0ms) for the change.
+    int fd() const {
+        int fd = -1;
+        zku_error *err = nullptr;
+        detail::check(zku_reader_fd(h_.get(), &fd, &err), err);
+        return fd;
+    }
+    int32_t fd_drain() const {
+        int32_t state = zku_reader_fd_drain(h_.get());
+        if (state < 0) throw error(state, zku_strerror(state));
+        return state;
+    }
 
     const zku_reader *native() const noexcept { return h_.get(); }
 

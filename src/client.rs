@@ -20,6 +20,7 @@ use crate::dispatch::{Callback, Delivery, Pending, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::log::{Level, log_event};
 use crate::node::SessionState;
+use crate::notify::Notifier;
 use crate::runtime::{self, Deadline, Timeout};
 use crate::stats::{ClientStats, Counters, ErrorClass};
 
@@ -63,6 +64,8 @@ struct Inner {
 struct States {
     current: watch::Sender<SessionState>,
     callback: Delivery<StateQueue<SessionState>>,
+    /// Readable after every change, for event loops.
+    notifier: Notifier,
     session_id: i64,
     hosts: String,
     stats: Arc<Counters>,
@@ -74,6 +77,7 @@ impl States {
         States {
             current: watch::Sender::new(state),
             callback: Delivery::counted(queue, Some(stats.callbacks_waiting().clone())),
+            notifier: Notifier::default(),
             session_id,
             hosts,
             stats,
@@ -109,6 +113,7 @@ impl States {
                 *s = new;
                 // Posted under the channel's lock, so changes go out in order.
                 self.callback.post(new);
+                self.notifier.signal();
             }
             changed
         });
@@ -199,6 +204,21 @@ impl Client {
 
     pub fn state(&self) -> SessionState {
         *self.inner.state.current.borrow()
+    }
+
+    /// A descriptor that becomes readable on every session state change
+    /// (and once right after it is first asked for), for poll/epoll loops.
+    /// It belongs to the client: do not close it. Read the state with
+    /// [`Client::drain_notifications`].
+    pub fn pollable_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.inner.state.notifier.fd()
+    }
+
+    /// Empties the descriptor of [`Client::pollable_fd`] and returns the
+    /// current state.
+    pub fn drain_notifications(&self) -> SessionState {
+        self.inner.state.notifier.drain();
+        self.state()
     }
 
     /// A snapshot of the client's counters. Never blocks.

@@ -54,12 +54,13 @@ pub enum Code {
     Forked = -1019,
     BadConfig = -1020,
     ResourceExhausted = -1021,
+    InProgress = -1023,
     NoMember = -1024,
 }
 
 impl Code {
     /// All codes, for tables and tests.
-    pub const ALL: [Code; 45] = [
+    pub const ALL: [Code; 46] = [
         Code::Ok,
         Code::SystemError,
         Code::RuntimeInconsistency,
@@ -104,6 +105,7 @@ impl Code {
         Code::Forked,
         Code::BadConfig,
         Code::ResourceExhausted,
+        Code::InProgress,
         Code::NoMember,
     ];
 
@@ -162,6 +164,7 @@ impl Code {
             Code::Forked => "handle inherited across fork()",
             Code::BadConfig => "malformed configuration variable",
             Code::ResourceExhausted => "system resource exhausted",
+            Code::InProgress => "operation in progress",
             Code::NoMember => "no such JSON member",
         }
     }

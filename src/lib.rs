@@ -19,6 +19,8 @@ pub mod lock;
 pub mod lockid;
 pub mod log;
 pub mod node;
+pub(crate) mod notify;
+pub mod op;
 pub mod packet;
 pub mod path;
 pub mod reader;

@@ -26,6 +26,7 @@ use crate::dispatch::Delivery;
 use crate::error::{Code, Error, Result};
 use crate::log::{Level, log_event};
 use crate::node::Stat;
+use crate::notify::Notifier;
 use crate::runtime::{self, Timeout};
 
 /// What the reader knows about its node.
@@ -138,6 +139,8 @@ pub(crate) struct Shared {
     snapshot: Mutex<Snapshot>,
     changed: Condvar,
     callback: Delivery<events::Waiting>,
+    /// Readable after every update, for event loops.
+    notifier: Notifier,
 }
 
 pub(crate) struct Snapshot {
@@ -236,8 +239,13 @@ impl Reader {
             delivery.set_callback(Some(Box::new(move |event: ReaderEvent| callback(&event))))?;
         }
         let snapshot = Snapshot::fresh(doc, stat);
-        let shared =
-            Arc::new(Shared { path, snapshot: Mutex::new(snapshot), changed: Condvar::new(), callback: delivery });
+        let shared = Arc::new(Shared {
+            path,
+            snapshot: Mutex::new(snapshot),
+            changed: Condvar::new(),
+            callback: delivery,
+            notifier: Notifier::default(),
+        });
         let task = runtime::handle().spawn(follow::follow(shared.clone(), client.clone(), watcher));
         Ok(Reader { shared, task: Mutex::new(Some(task)), client: client.clone() })
     }
@@ -299,6 +307,23 @@ impl Reader {
     pub fn client(&self) -> &Client {
         &self.client
     }
+
+    /// A descriptor that becomes readable on every event (the events of
+    /// the callback: changes, stale, fresh, deleted, invalid, final states)
+    /// and once right after it is first asked for, for poll/epoll loops. It
+    /// belongs to the reader: do not close it. Empty it with
+    /// [`Reader::drain_notifications`], then read the value ([`Reader::get`])
+    /// or the change ([`Reader::watch`] with [`Timeout::NoWait`]).
+    pub fn pollable_fd(&self) -> Result<std::os::fd::RawFd> {
+        self.shared.notifier.fd()
+    }
+
+    /// Empties the descriptor of [`Reader::pollable_fd`] and returns the
+    /// current state.
+    pub fn drain_notifications(&self) -> ReaderState {
+        self.shared.notifier.drain();
+        self.state()
+    }
     /// Stops following the node: blocked and later `watch` calls return
     /// [`Code::Closed`]. Events that happened before are still delivered,
     /// then the callback is dropped; once this returns it is not called
@@ -311,6 +336,7 @@ impl Reader {
             snap.state = ReaderState::Closed;
         }
         self.shared.changed.notify_all();
+        self.shared.notifier.signal();
         if let Some(task) = self.task.lock().unwrap().take() {
             task.abort();
         }
@@ -403,6 +429,7 @@ impl Shared {
             }
         }
         self.changed.notify_all();
+        self.notifier.signal();
     }
 }
 
@@ -587,8 +614,13 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let callback = Delivery::new(events::Waiting::default());
         callback.set_callback(Some(Box::new(move |e: ReaderEvent| tx.send(e.kind).unwrap()))).unwrap();
-        let shared =
-            Shared { path: "/p".into(), snapshot: Mutex::new(snapshot("{}")), changed: Condvar::new(), callback };
+        let shared = Shared {
+            path: "/p".into(),
+            snapshot: Mutex::new(snapshot("{}")),
+            changed: Condvar::new(),
+            callback,
+            notifier: Notifier::default(),
+        };
         shared.update(|s, ev| s.finish(ReaderState::Expired, ev));
         shared.update(|s, ev| s.disconnected(ev));
         shared.update(|s, ev| s.read("/p", b"{\"a\": 1}".to_vec(), stat(1, 7, 1), ev));

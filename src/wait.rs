@@ -38,10 +38,7 @@ pub fn get_next(
     until_created: bool,
     timeout: Timeout,
 ) -> Result<(Vec<u8>, Stat)> {
-    client.validate_path(path)?;
-    if version < -1 {
-        return Err(Error::invalid_argument(format!("version must be -1 or more, got {version}")));
-    }
+    check_get_next(client, path, version)?;
     let what = format!("get_next {path} (version > {version})");
     let what = what.as_str();
     wait_loop(client, timeout, what, |zk, request_deadline| async move {
@@ -64,6 +61,16 @@ pub fn get_next(
             Err(e) => Err(e.into()),
         }
     })
+}
+
+/// Checks the arguments of [`get_next`], for callers that must refuse bad
+/// ones before starting it.
+pub fn check_get_next(client: &Client, path: &str, version: i32) -> Result<()> {
+    client.validate_path(path)?;
+    if version < -1 {
+        return Err(Error::invalid_argument(format!("version must be -1 or more, got {version}")));
+    }
+    Ok(())
 }
 
 /// Waits until no node exists at `path` (returns at once when absent).

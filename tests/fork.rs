@@ -25,7 +25,9 @@ use zkutil::ffi::client::*;
 use zkutil::ffi::error::*;
 use zkutil::ffi::lock::*;
 use zkutil::ffi::node::*;
+use zkutil::ffi::op::*;
 use zkutil::ffi::reader::*;
+use zkutil::ffi::wait::*;
 use zkutil::ffi::zku_rc;
 
 /// One fork at a time in this binary, so that no other test thread is
@@ -319,6 +321,91 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         zkutil::ffi::config::zku_config_free(config);
     }
     assert_eq!(USER_DATA_FREED.load(Ordering::SeqCst), 1, "user_data_free ran once, in the parent");
+}
+
+/// The child of `an_operation_of_the_parent_fails_cleanly_in_the_child`:
+/// the parent's operation and descriptors refuse, its op_free does
+/// nothing; the child's own operation works.
+fn child_with_parent_op(
+    client: *mut zku_client,
+    op: *mut zku_op,
+    reader: *mut zku_reader,
+    hosts: &str,
+) -> Result<(), i32> {
+    // SAFETY: live copies of the parent's handles; pointers to live locals.
+    unsafe {
+        let mut fd = 0;
+        check(forked(raw_call(|e| zku_op_fd(op, &mut fd, e))), 50)?;
+        check(fd == -1, 51)?;
+        check(forked(raw_call(|e| zku_op_result(op, null_mut(), null_mut(), null_mut(), e))), 52)?;
+        zku_op_cancel(op);
+        zku_op_free(op);
+        check(forked(raw_call(|e| zku_client_fd(client, &mut fd, e))), 53)?;
+        check(zku_client_fd_drain(client) == ZKU_EFORKED, 54)?;
+        check(forked(raw_call(|e| zku_reader_fd(reader, &mut fd, e))), 55)?;
+        check(zku_reader_fd_drain(reader) == ZKU_EFORKED, 56)?;
+        check(forked(raw_call(|e| zku_wait_absent_start(client, c"/x".as_ptr(), 0, &mut null_mut(), e))), 57)?;
+
+        let mine = connect(hosts).map_err(|_| 60)?;
+        let mut own = null_mut();
+        let missing = c"/zkutil-fork-no-such-node";
+        check(raw_call(|e| zku_wait_absent_start(mine, missing.as_ptr(), 5000, &mut own, e)).0 == ZKU_OK, 61)?;
+        check(raw_call(|e| zku_op_fd(own, &mut fd, e)).0 == ZKU_OK, 62)?;
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        check(libc::poll(&mut p, 1, 10_000) == 1, 63)?;
+        check(raw_call(|e| zku_op_result(own, null_mut(), null_mut(), null_mut(), e)).0 == ZKU_OK, 64)?;
+        zku_op_free(own);
+        zku_client_free(mine);
+    }
+    Ok(())
+}
+
+#[test]
+fn an_operation_of_the_parent_fails_cleanly_in_the_child() {
+    let _one = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let hosts = shared_server().connect_string();
+    let client = CClient::connect(&hosts, 10_000);
+    let path = unique_path("fork-op");
+    let node = cs(&path);
+    let timeout = zkutil::Timeout::After(Duration::from_secs(5));
+    capi::core_client(&hosts, 10_000).create(&path, b"{}", &zkutil::CreateOptions::persistent(), timeout).unwrap();
+    let (mut op, mut reader, mut fd) = (null_mut(), null_mut(), -1);
+    // SAFETY: live client, valid pointers to live locals.
+    unsafe {
+        ok("wait_absent_start", call(|e| zku_wait_absent_start(client.ptr(), node.as_ptr(), -1, &mut op, e)));
+        let reader_new =
+            |e| zku_reader_new(client.ptr(), node.as_ptr(), None, null_mut(), None, 5000, None, &mut reader, e);
+        ok("reader_new", call(reader_new));
+        ok("reader_fd", call(|e| zku_reader_fd(reader, &mut fd, e)));
+        ok("client_fd", call(|e| zku_client_fd(client.ptr(), &mut fd, e)));
+    }
+    let (client_ptr, hosts_child) = (client.0, hosts.clone());
+    let pid = fork_child(|| match child_with_parent_op(client_ptr, op, reader, &hosts_child) {
+        Ok(()) => 0,
+        Err(code) => code,
+    });
+    assert_eq!(wait_child(pid), 0, "child check failed (exit code = check number in child_with_parent_op)");
+
+    // The parent's operation was left alone: still waiting, then done.
+    // SAFETY: live handles, valid pointers; each freed once.
+    unsafe {
+        expect_in_progress(op);
+        ok("delete", call(|e| zku_client_delete(client.ptr(), node.as_ptr(), -1, 5000, None, e)));
+        ok("op_fd", call(|e| zku_op_fd(op, &mut fd, e)));
+        let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        assert_eq!(libc::poll(&mut p, 1, 10_000), 1, "the parent's wait ended");
+        ok("result", call(|e| zku_op_result(op, null_mut(), null_mut(), null_mut(), e)));
+        zku_op_free(op);
+        zku_reader_free(reader);
+    }
+}
+
+/// # Safety
+/// `op` is live.
+unsafe fn expect_in_progress(op: *const zku_op) {
+    // SAFETY: forwarded from the caller.
+    let got = call(|e| unsafe { zku_op_result(op, null_mut(), null_mut(), null_mut(), e) });
+    assert_eq!(got.0, ZKU_EINPROGRESS, "{}", got.1);
 }
 
 fn now_ns() -> u128 {

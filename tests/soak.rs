@@ -2,7 +2,10 @@
 //! callback), 10,000 lock cycles (acquire + release, a fresh handle every
 //! 10 cycles, half with a state callback), 1,000 readers (half with a
 //! callback) and 1,000 waits (get_next / wait_absent, half completing,
-//! half timing out) created and freed, each in a loop. Before and after,
+//! half timing out) created and freed, and 1,000 operations (`op::Op`:
+//! half collected when done, half dropped while running; each one's
+//! descriptor, and every other one's client's and reader's descriptor),
+//! each in a loop. Before and after,
 //! measured and printed: this process's threads, open descriptors and
 //! RSS; the server's watches (`wchc`) and connections (`cons`); the nodes
 //! under the test's root.
@@ -31,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::zk::{four_letter, shared_server, unique_path};
+use zkutil::op::Op;
 use zkutil::reader::Reader;
 use zkutil::{Client, Code, Config, CreateOptions, Lock, LockOptions, Timeout, wait};
 
@@ -38,6 +42,7 @@ const CLIENTS: usize = 1_000;
 const LOCK_CYCLES: usize = 10_000;
 const READERS: usize = 1_000;
 const WAITS: usize = 1_000;
+const OPERATIONS: usize = 1_000;
 /// Each loop runs this many rounds before the baseline.
 const WARM_UP: usize = 20;
 
@@ -173,6 +178,30 @@ fn wait_round(f: &Fixture, client: &Client, i: usize) {
     }
 }
 
+/// An operation (a wait on its own thread, with its descriptor): collected
+/// once done, or dropped while it runs (cancelled). Every other round also
+/// asks a new client and a new reader for their descriptors.
+fn operation_round(f: &Fixture, client: &Client, i: usize) {
+    if i % 2 == 0 {
+        let (waiter, path) = (client.clone(), f.absent.clone());
+        let op = Op::start(client, None, move || wait::wait_absent(&waiter, &path, TIMEOUT)).unwrap();
+        while op.outcome().is_none() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        op.outcome().unwrap().unwrap();
+    } else {
+        let (waiter, path) = (client.clone(), f.value.clone());
+        let op = Op::start(client, None, move || wait::wait_absent(&waiter, &path, TIMEOUT)).unwrap();
+        drop(op);
+        let c = f.client();
+        c.pollable_fd().unwrap();
+        let reader = Reader::new(&c, &f.value, None, TIMEOUT).unwrap();
+        reader.pollable_fd().unwrap();
+        reader.close();
+        c.close();
+    }
+}
+
 /// Polls until threads and descriptors are back to `base` (or below), at
 /// most [`SETTLE`]; returns what it saw last.
 fn settle(base: Process) -> Process {
@@ -229,6 +258,7 @@ fn resources_stay_flat() {
         lock_cycles(&main, 10);
         reader_round(&f, &main, i);
         wait_round(&f, &main, i);
+        operation_round(&f, &main, i);
     }
     let base = settle(process());
     let base_server = settle_server(f.port, server(f.port));
@@ -282,6 +312,7 @@ fn resources_stay_flat() {
     phase("10000 lock cycles", &|| lock_cycles(&main, LOCK_CYCLES));
     phase("1000 readers", &|| (0..READERS).for_each(|i| reader_round(&f, &main, i)));
     phase("1000 waits", &|| (0..WAITS).for_each(|i| wait_round(&f, &main, i)));
+    phase("1000 operations", &|| (0..OPERATIONS).for_each(|i| operation_round(&f, &main, i)));
 
     let lock_dir = format!("{}/lock", f.root);
     let left: Vec<String> = tree(&main, &f.root).into_iter().filter(|p| *p != f.value && *p != lock_dir).collect();

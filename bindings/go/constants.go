@@ -214,6 +214,8 @@ const (
 	ErrBadConfig Code = -1020
 	// ErrResource (ZKU_ERESOURCE): The system refused a resource the library needs (a callback delivery thread could not be started).
 	ErrResource Code = -1021
+	// ErrInProgress (ZKU_EINPROGRESS): The operation (`zku_op`) has not finished yet: wait for its descriptor to become readable, then ask again.
+	ErrInProgress Code = -1023
 	// ErrNoMember (ZKU_ENOMEMBER): No member at that JSON Pointer in a cached reader's value.
 	ErrNoMember Code = -1024
 	// LockUnlocked (ZKU_LOCK_UNLOCKED): Not held by this handle (never acquired, released, or a loss already acknowledged by `zku_lock_release`).
@@ -282,6 +284,7 @@ var codes = []struct {
 	{ErrForked, "ZKU_EFORKED"},
 	{ErrBadConfig, "ZKU_EBADCONFIG"},
 	{ErrResource, "ZKU_ERESOURCE"},
+	{ErrInProgress, "ZKU_EINPROGRESS"},
 	{ErrNoMember, "ZKU_ENOMEMBER"},
 }
 

@@ -1,7 +1,7 @@
 //! `zku_client`: a ZooKeeper session — create, free, auth, session id,
 //! connection state and the state-change callback.
 
-use std::ffi::{c_char, c_void};
+use std::ffi::{c_char, c_int, c_void};
 
 use super::callback::{register_user_data, zku_free_fn};
 use super::cancel::{cancellable, zku_cancel};
@@ -155,7 +155,9 @@ pub unsafe extern "C" fn zku_client_close(
 /// after it returns. Handles created from this client (locks, readers)
 /// then fail with ZKU_ECLOSED. NULL is fine; no other call on this client
 /// may be in progress or follow (use `zku_client_close` first to end calls
-/// in progress). In a fork() child, for a client made by the parent, it
+/// in progress); operations started on it (`zku_get_next_start`,
+/// `zku_wait_absent_start`) may still run: they end with ZKU_ECLOSED, and
+/// stay valid until `zku_op_free`. In a fork() child, for a client made by the parent, it
 /// sends nothing, never blocks, runs no `user_data_free` and leaves the
 /// memory allocated.
 ///
@@ -203,6 +205,38 @@ pub unsafe extern "C" fn zku_client_state(client: *const zku_client) -> zku_stat
     // SAFETY: NULL or live (caller).
     unsafe { live_session(client) }
         .map_or(ZKU_STATE_CLOSED, |c| guard_value(ZKU_STATE_CLOSED, || state_code(c.client.state())))
+}
+
+/// A descriptor that becomes readable on every session state change, for
+/// poll(), epoll, libevent or Ruby's IO.select, as an alternative to the
+/// state callback. It is readable once right after its creation (the
+/// first call), so read the state then. When it polls readable, call
+/// `zku_client_fd_drain`. The descriptor belongs to the client: do not
+/// read, write or close it; it is closed by `zku_client_free` (a final
+/// state, such as ZKU_STATE_CLOSED from `zku_client_close`, makes it
+/// readable first). Never blocks.
+/// Errors: ZKU_ENULL, ZKU_EFORKED, ZKU_ESYSTEM (no descriptors left).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_fd(client: *const zku_client, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+    // SAFETY: `fd` NULL or writable, `client` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || session_arg(client, "client")?.client.pollable_fd()) })
+}
+
+/// Empties the descriptor of `zku_client_fd` (so it is not readable until
+/// the next change) and returns the current state (a positive ZKU_STATE_*), or
+/// ZKU_ENULL for NULL (ZKU_EFORKED for a client inherited across fork()).
+/// Never blocks. Changes between two drains are coalesced: the callback
+/// sees every change, the descriptor the latest state.
+///
+/// # Safety
+/// `client` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_fd_drain(client: *const zku_client) -> zku_state {
+    // SAFETY: NULL or live (caller).
+    super::drain_result(unsafe { session_arg(client, "client") }, |c| state_code(c.client.drain_notifications()))
 }
 
 /// Sets (or with `callback` NULL, removes) the state-change callback; it

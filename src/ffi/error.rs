@@ -106,12 +106,15 @@ pub const ZKU_EBADCONFIG: zku_rc = -1020;
 /// The system refused a resource the library needs (a callback delivery
 /// thread could not be started).
 pub const ZKU_ERESOURCE: zku_rc = -1021;
+/// The operation (`zku_op`) has not finished yet: wait for its descriptor
+/// to become readable, then ask again.
+pub const ZKU_EINPROGRESS: zku_rc = -1023;
 /// No member at that JSON Pointer in a cached reader's value.
 pub const ZKU_ENOMEMBER: zku_rc = -1024;
 
 /// The C constant for every core code, checked by a test.
 #[cfg(test)]
-const TABLE: [(zku_rc, Code); 45] = [
+const TABLE: [(zku_rc, Code); 46] = [
     (ZKU_OK, Code::Ok),
     (ZKU_ESYSTEM, Code::SystemError),
     (ZKU_ERUNTIMEINCONSISTENCY, Code::RuntimeInconsistency),
@@ -156,6 +159,7 @@ const TABLE: [(zku_rc, Code); 45] = [
     (ZKU_EFORKED, Code::Forked),
     (ZKU_EBADCONFIG, Code::BadConfig),
     (ZKU_ERESOURCE, Code::ResourceExhausted),
+    (ZKU_EINPROGRESS, Code::InProgress),
     (ZKU_ENOMEMBER, Code::NoMember),
 ];
 

@@ -5,6 +5,7 @@
 //! cancellation and safe release.
 
 use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::Arc;
 
 use super::buf::{raw_string, zku_strings};
 use super::callback::zku_free_fn;
@@ -13,10 +14,12 @@ use super::client::zku_client;
 use super::error::zku_error;
 use super::lock::{ZKU_LOCK_DEFAULT_TIMEOUT, ZKU_LOCK_UNLOCKED, state_code, zku_lock_state, zku_lock_state_fn};
 use super::node::zku_stat;
+use super::op::{self, Outcome, op_out, zku_op};
 use super::{
     SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
     set_out, str_arg, version_arg, write_out, zku_rc,
 };
+use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::error::{Code, Error, Result};
 use crate::fifo::{FifoLock, FifoOptions};
@@ -34,8 +37,21 @@ use crate::runtime::Timeout;
 /// one at a time per handle; the state getters and the notifications never
 /// wait for them. Does not survive fork().
 pub struct zku_fifo {
-    lock: FifoLock,
+    /// Shared with the operations started on it (`zku_op`), which may
+    /// outlive the handle.
+    lock: Arc<FifoLock>,
+    /// Fired when the handle is freed: ends its operations.
+    ops: Cancel,
     path: CString,
+}
+
+impl Drop for zku_fifo {
+    /// Ends the operations running on the lock and closes it, even while
+    /// an operation still holds it.
+    fn drop(&mut self) {
+        self.ops.cancel();
+        self.lock.close();
+    }
 }
 
 impl SessionHandle for zku_fifo {
@@ -48,7 +64,7 @@ impl SessionHandle for zku_fifo {
 /// `fifo` is NULL or live.
 unsafe fn fifo_arg<'a>(fifo: *const zku_fifo) -> Result<&'a FifoLock> {
     // SAFETY: forwarded from the caller.
-    unsafe { session_arg(fifo, "fifo") }.map(|f| &f.lock)
+    unsafe { session_arg(fifo, "fifo") }.map(|f| &*f.lock)
 }
 
 /// A call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
@@ -181,7 +197,9 @@ unsafe fn new_handle(
         let lock = make(client, name, options)?;
         let path = super::buf::c_string(lock.path().to_string())?;
         // SAFETY: checked non-NULL.
-        unsafe { set_out(out, Box::into_raw(Box::new(zku_fifo { lock, path }))) };
+        unsafe {
+            set_out(out, Box::into_raw(Box::new(zku_fifo { lock: Arc::new(lock), ops: Cancel::waking(), path })))
+        };
         Ok(())
     })
 }
@@ -192,7 +210,8 @@ unsafe fn new_handle(
 /// Then the state callback gets the transitions not delivered yet and
 /// stops (Blocking (waits for callbacks to finish)); its `user_data_free`
 /// runs. NULL is fine; no other call on this handle may be in progress or
-/// follow. In a fork() child, for a handle made by the parent, it sends
+/// follow; operations started on it (`zku_fifo_acquire_start`) may still
+/// run: they end with ZKU_ECANCELLED, and stay valid until `zku_op_free`. In a fork() child, for a handle made by the parent, it sends
 /// nothing and leaves the memory allocated.
 ///
 /// # Safety
@@ -237,6 +256,37 @@ pub unsafe extern "C" fn zku_fifo_acquire(
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, t) };
         Ok(())
+    })
+}
+
+/// Starts `zku_fifo_acquire` without blocking (also the leader latch's
+/// wait to lead, and either side of a read-write lock): `*out` gets an
+/// operation (see `zku_op`) whose descriptor becomes readable when the
+/// acquire is done; `zku_op_result` then gives its token or its error, the
+/// same as the blocking call. `timeout_ms` as for `zku_fifo_acquire`.
+/// Cancel it with `zku_op_cancel`; freeing the handle while it runs ends
+/// it with ZKU_ECANCELLED. Either way no node is left behind. Never blocks.
+/// Errors (nothing started): ZKU_ENULL, ZKU_EINVAL (bad timeout),
+/// ZKU_EFORKED, ZKU_ERESOURCE (256 operations running already, or no
+/// thread could be started), ZKU_ESYSTEM (no descriptor).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_acquire_start(
+    fifo: *const zku_fifo,
+    timeout_ms: i32,
+    out: *mut *mut zku_op,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { op_out(out)? };
+        // SAFETY: NULL or live (caller).
+        let handle = unsafe { session_arg(fifo, "fifo")? };
+        let timeout = fifo_timeout(&handle.lock, timeout_ms)?;
+        let lock = handle.lock.clone();
+        op::start(out, handle.lock.client(), Some(&handle.ops), move || lock.acquire(timeout).map(Outcome::Token))
     })
 }
 
@@ -501,17 +551,8 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        let raw = lock.pollable_fd()?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, raw) };
-        Ok(())
-    })
+    // SAFETY: `fd` NULL or writable, `fifo` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || fifo_arg(fifo)?.pollable_fd()) })
 }
 
 /// Empties the descriptor of `zku_fifo_fd` and returns the current state
@@ -523,8 +564,5 @@ pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd_drain(fifo: *const zku_fifo) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    match unsafe { fifo_arg(fifo) } {
-        Err(e) => e.code().as_i32(),
-        Ok(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.drain_notifications())),
-    }
+    super::drain_result(unsafe { fifo_arg(fifo) }, |l| state_code(l.drain_notifications()))
 }

@@ -20,6 +20,7 @@ pub mod lock;
 pub mod lockid;
 pub mod log;
 pub mod node;
+pub mod op;
 pub mod reader;
 pub mod stats;
 pub mod version;
@@ -247,6 +248,30 @@ pub(crate) unsafe fn set_out<T>(out: *mut T, value: T) {
 /// Fails with a NULL-argument error when a required out-parameter is NULL.
 pub(crate) fn required_out<T>(out: *mut T, name: &str) -> Result<()> {
     if out.is_null() { Err(null_arg(name)) } else { Ok(()) }
+}
+
+/// The body of a `zku_*_fd` function: `*fd` is -1 unless `get` (which
+/// checks the handle) gives the descriptor.
+///
+/// # Safety
+/// `fd` is NULL or points to writable storage for one `c_int`.
+pub(crate) unsafe fn fd_out(fd: *mut std::ffi::c_int, get: impl FnOnce() -> Result<std::ffi::c_int>) -> Result<()> {
+    // SAFETY: NULL or writable (caller).
+    unsafe { write_out(fd, -1) };
+    required_out(fd, "fd")?;
+    let raw = get()?;
+    // SAFETY: checked non-NULL.
+    unsafe { set_out(fd, raw) };
+    Ok(())
+}
+
+/// The result of a `zku_*_fd_drain` function: the state `drain` gives
+/// (>= 0) for a usable handle, else the negative code of `handle`'s error.
+pub(crate) fn drain_result<T>(handle: Result<&T>, drain: impl FnOnce(&T) -> i32) -> i32 {
+    match handle {
+        Err(e) => e.code().as_i32(),
+        Ok(h) => guard_value(error::ZKU_EPANIC, || drain(h)),
+    }
 }
 
 /// Frees a `Box` handed to C, accepting NULL.

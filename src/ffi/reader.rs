@@ -1,7 +1,7 @@
 //! `zku_reader`: a cached reader, a JSON object kept equal to a node's data
 //! through watches, with change events and a blocking `watch`.
 
-use std::ffi::{CString, c_char, c_void};
+use std::ffi::{CString, c_char, c_int, c_void};
 
 use super::buf::raw_string;
 use super::callback::{UserData, register_user_data, zku_free_fn};
@@ -301,6 +301,40 @@ pub unsafe extern "C" fn zku_reader_state(reader: *const zku_reader) -> i32 {
     // SAFETY: NULL or live (caller).
     unsafe { live_session(reader) }
         .map_or(ZKU_READER_STATE_CLOSED, |r| guard_value(ZKU_READER_STATE_CLOSED, || state_code(r.reader.state())))
+}
+
+/// A descriptor that becomes readable on every reader event (the events
+/// of `zku_reader_fn`: a change, stale, fresh, deleted, invalid, a final
+/// state, and `zku_reader_close`), for poll(), epoll, libevent or Ruby's
+/// IO.select, as an alternative to the callback. It is readable once
+/// right after its creation (the first call). When it polls readable, call
+/// `zku_reader_fd_drain`, then read the value (`zku_reader_get`) or the
+/// change since the last one taken (`zku_reader_watch` with timeout 0:
+/// ZKU_ETIMEOUT when the event was not a change). The descriptor belongs
+/// to the reader: do not read, write or close it; it is closed by
+/// `zku_reader_free`. Never blocks.
+/// Errors: ZKU_ENULL, ZKU_EFORKED, ZKU_ESYSTEM (no descriptors left).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_reader_fd(reader: *const zku_reader, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+    // SAFETY: `fd` NULL or writable, `reader` NULL or live (caller).
+    guard(err, || unsafe { super::fd_out(fd, || reader_arg(reader)?.pollable_fd()) })
+}
+
+/// Empties the descriptor of `zku_reader_fd` (so it is not readable until
+/// the next event) and returns the reader's state (a positive
+/// ZKU_READER_STATE_*), or ZKU_ENULL for NULL (ZKU_EFORKED for a reader
+/// inherited across fork()). Never blocks. Events between two drains are coalesced: the
+/// callback sees every event, the descriptor that something happened.
+///
+/// # Safety
+/// `reader` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_reader_fd_drain(reader: *const zku_reader) -> i32 {
+    // SAFETY: NULL or live (caller).
+    super::drain_result(unsafe { reader_arg(reader) }, |r| state_code(r.drain_notifications()))
 }
 
 /// Stops the reader: blocked and later `zku_reader_watch` calls return

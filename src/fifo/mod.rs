@@ -24,7 +24,7 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 use zookeeper_client as zk;
@@ -33,9 +33,9 @@ use crate::client::Client;
 use crate::config::Key;
 use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
-use crate::lock::notify::Pollable;
 use crate::lock::{LockState, LockStateCallback};
 use crate::node::Stat;
+use crate::notify::Notifier;
 use crate::runtime::{self, Timeout};
 use crate::sequential::{self, Contender, Layout};
 
@@ -99,7 +99,7 @@ struct Inner {
     ops: Arc<tokio::sync::Mutex<()>>,
     states: watch::Sender<LockState>,
     callback: Delivery<StateQueue<LockState>>,
-    pollable: OnceLock<Pollable>,
+    notifier: Notifier,
     closed: AtomicBool,
 }
 
@@ -178,7 +178,7 @@ impl FifoLock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             states: watch::Sender::new(LockState::Unlocked),
             callback: Delivery::new(StateQueue::new(LockState::Unlocked)),
-            pollable: OnceLock::new(),
+            notifier: Notifier::default(),
             closed: AtomicBool::new(false),
         };
         Ok(FifoLock { inner: Arc::new(inner) })
@@ -304,21 +304,13 @@ impl FifoLock {
     /// A descriptor that becomes readable on every state change (and once
     /// right after it is first created), as [`crate::Lock::pollable_fd`].
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        if let Some(p) = self.inner.pollable.get() {
-            return Ok(p.fd());
-        }
-        let p = Pollable::new()?;
-        p.signal();
-        let _ = self.inner.pollable.set(p);
-        Ok(self.inner.pollable.get().expect("set above").fd())
+        self.inner.notifier.fd()
     }
 
     /// Empties the descriptor of [`FifoLock::pollable_fd`] and returns the
     /// current state.
     pub fn drain_notifications(&self) -> LockState {
-        if let Some(p) = self.inner.pollable.get() {
-            p.drain();
-        }
+        self.inner.notifier.drain();
         self.state()
     }
 
@@ -374,9 +366,7 @@ impl Inner {
         s.state = new;
         self.states.send_replace(new);
         self.callback.post(new);
-        if let Some(p) = self.pollable.get() {
-            p.signal();
-        }
+        self.notifier.signal();
     }
 
     /// The state, `Lost` at once when the client's session has ended.

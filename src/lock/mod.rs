@@ -13,18 +13,17 @@
 //! cancellation and cleanup), `monitor` (the task that follows a held
 //! lock's node and session, arming its watch after `watch_delay`),
 //! `release` (release, try_release, the value, guarded writes), `data`
-//! (the node's JSON), `notify` (the pollable descriptor).
+//! (the node's JSON).
 
 mod acquire;
 mod claims;
 mod data;
 pub(crate) mod monitor;
-pub(crate) mod notify;
 mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -35,6 +34,7 @@ use crate::config::{Config, Key};
 use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
+use crate::notify::Notifier;
 use crate::runtime::Timeout;
 
 pub(crate) use claims::Claims;
@@ -205,7 +205,7 @@ pub(crate) struct Inner {
     /// The state, for waiting on it inside the library.
     pub(crate) states: watch::Sender<LockState>,
     callback: Delivery<StateQueue<LockState>>,
-    pollable: OnceLock<notify::Pollable>,
+    notifier: Notifier,
     closed: AtomicBool,
 }
 
@@ -268,7 +268,7 @@ impl Lock {
             cancel: watch::Sender::new(0),
             states: watch::Sender::new(LockState::Unlocked),
             callback: client.delivery(StateQueue::new(LockState::Unlocked)),
-            pollable: OnceLock::new(),
+            notifier: Notifier::default(),
             closed: AtomicBool::new(false),
             client,
         };
@@ -433,23 +433,13 @@ impl Lock {
     /// to the lock: do not close it. Read the state with
     /// [`Lock::drain_notifications`].
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        if let Some(p) = self.inner.pollable.get() {
-            return Ok(p.fd());
-        }
-        let p = notify::Pollable::new()?;
-        // A state change between creating it and publishing it is covered
-        // by this first signal.
-        p.signal();
-        let _ = self.inner.pollable.set(p);
-        Ok(self.inner.pollable.get().expect("set above").fd())
+        self.inner.notifier.fd()
     }
 
     /// Empties the descriptor of [`Lock::pollable_fd`] and returns the
     /// current state.
     pub fn drain_notifications(&self) -> LockState {
-        if let Some(p) = self.inner.pollable.get() {
-            p.drain();
-        }
+        self.inner.notifier.drain();
         self.state()
     }
 
@@ -539,9 +529,7 @@ impl Inner {
         }
         self.states.send_replace(new);
         self.callback.post(new);
-        if let Some(p) = self.pollable.get() {
-            p.signal();
-        }
+        self.notifier.signal();
     }
 
     /// The state, LOST at once when the client's session has ended (the

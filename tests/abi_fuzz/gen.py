@@ -23,6 +23,7 @@ FRESH_HANDLE = {
     "zku_cancel_cancel",
     "zku_reader_close",
     "zku_lock_cancel",
+    "zku_op_cancel",
     "zku_acl_list_add",
     "zku_acl_list_add_digest",
 }

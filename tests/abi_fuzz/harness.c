@@ -18,6 +18,7 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,7 @@ struct zku_error *H_error;
 struct zku_lock *H_lock;
 struct zku_fifo *H_fifo;
 struct zku_lock_id_parts *H_lock_id_parts;
+struct zku_op *H_op;
 struct zku_reader *H_reader;
 struct zku_strings *H_strings;
 struct zku_cas_next *H_cas_next;
@@ -333,6 +335,17 @@ struct zku_reader *make_reader(void) {
     return reader;
 }
 
+/* A finished operation: waits for a node that does not exist. */
+struct zku_op *make_op(void) {
+    struct zku_op *op;
+    must("zku_wait_absent_start", zku_wait_absent_start(H_client, "/fuzz/absent", 5000, &op, NULL));
+    int fd;
+    must("zku_op_fd", zku_op_fd(op, &fd, NULL));
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (poll(&p, 1, 10000) != 1) die("make_op: the wait did not end", 0);
+    return op;
+}
+
 static void setup(void) {
     uint8_t *big = calloc(1, BIG_LEN);
     BIG = big;
@@ -348,6 +361,7 @@ static void setup(void) {
     H_fifo = make_fifo();
     H_lock_id_parts = make_lock_id_parts();
     H_reader = make_reader();
+    must("zku_wait_absent_start", zku_wait_absent_start(H_client, "/fuzz/reader", -1, &H_op, NULL));
     /* The zxid check sees a write (so that "no write" means something). */
     int64_t before = read_zxid();
     restore_nodes();
@@ -356,6 +370,7 @@ static void setup(void) {
 
 /* Closes the sessions, which would otherwise expire (a write) during a later batch. */
 static void teardown(void) {
+    zku_op_free(H_op);
     zku_reader_free(H_reader);
     zku_lock_free(H_lock);
     zku_fifo_free(H_fifo);

@@ -65,6 +65,7 @@ extern struct zku_error *H_error;
 extern struct zku_lock *H_lock;
 extern struct zku_fifo *H_fifo;
 extern struct zku_lock_id_parts *H_lock_id_parts;
+extern struct zku_op *H_op; /* still running (waits for /fuzz/reader to go) */
 extern struct zku_reader *H_reader;
 extern struct zku_strings *H_strings;
 extern struct zku_cas_next *H_cas_next; /* set while inside run_in_cas_callback's callback */
@@ -78,6 +79,7 @@ struct zku_error *make_error(void);
 struct zku_lock *make_lock(void);
 struct zku_fifo *make_fifo(void);
 struct zku_lock_id_parts *make_lock_id_parts(void);
+struct zku_op *make_op(void); /* already finished */
 struct zku_reader *make_reader(void);
 struct zku_strings *make_strings(void);
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <poll.h>
 #include <string>
 #include <type_traits>
 #include <unistd.h>
@@ -58,6 +59,7 @@ static_assert(move_only<zkutil::cancel>());
 static_assert(move_only<zkutil::lock>());
 static_assert(move_only<zkutil::reader>());
 static_assert(move_only<zkutil::cas>());
+static_assert(move_only<zkutil::op>());
 
 void error_mapping(const zkutil::client &client) {
     std::string path = base + "/errors";
@@ -250,6 +252,45 @@ void cancellation(const zkutil::client &client) {
 #endif
 }
 
+bool readable(int fd, int ms) {
+    pollfd p{fd, POLLIN, 0};
+    return poll(&p, 1, ms) == 1;
+}
+
+// The descriptors and the operations of event loops.
+void event_loop(const zkutil::client &client) {
+    std::string path = base + "/evloop";
+    client.create(path, "{\"v\": 1}", {}, 10s);
+    CHECK(readable(client.fd(), 0) && client.fd_drain() == ZKU_STATE_CONNECTED && !readable(client.fd(), 0));
+    zkutil::reader r(client, path, nullptr, 10s);
+    CHECK(readable(r.fd(), 0) && r.fd_drain() == ZKU_READER_STATE_FRESH);
+
+    auto next = zkutil::get_next_start(client, path, 0, 0, 10s);
+    CHECK(!next.done() && code_of([&] { next.next(); }) == ZKU_EINPROGRESS);
+    client.set_json(path, "{\"v\": 2}", ZKU_ANY_VERSION, 10s);
+    CHECK(readable(next.fd(), 10000) && next.done());
+    CHECK(next.next().data == "{\"v\": 2}");
+    CHECK(readable(r.fd(), 10000) && r.fd_drain() == ZKU_READER_STATE_FRESH && r.watch(0ms).new_json == "{\"v\": 2}");
+
+    zkutil::lock holder(client, "evloop"), waiter(client, "evloop");
+    holder.acquire(10s);
+    auto acquire = waiter.acquire_start(10s);
+    CHECK(code_of([&] { acquire.token(); }) == ZKU_EINPROGRESS);
+    acquire.cancel();
+    CHECK(readable(acquire.fd(), 10000) && code_of([&] { acquire.token(); }) == ZKU_ECANCELLED);
+    acquire = waiter.acquire_start(10s); // the cancelled one is freed here
+    holder.release(10s);
+    CHECK(readable(acquire.fd(), 10000) && acquire.token() == waiter.token().value_or(-1));
+    waiter.release(10s);
+
+    auto gone = zkutil::wait_absent_start(client, path, 10s);
+    client.remove(path, ZKU_ANY_VERSION, 10s);
+    CHECK(readable(gone.fd(), 10000));
+    gone.result();
+    zkutil::op none;
+    CHECK(code_of([&] { none.result(); }) == ZKU_ENULL);
+}
+
 // One call of every other wrapper, each result checked.
 void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
     CHECK(cfg.get(ZKU_CONFIG_LOCK_DIR) == base + "/locks/");
@@ -346,6 +387,7 @@ int main() {
         state_callback_exceptions(cfg);
         move_semantics();
         wrappers(cfg, client);
+        event_loop(client);
         cancellation(client);
         for (const auto &child : client.children(base + "/locks", 10s)) client.remove(base + "/locks/" + child, -1, 10s);
         client.remove(base + "/locks", ZKU_ANY_VERSION, 10s);

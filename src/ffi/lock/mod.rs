@@ -12,6 +12,7 @@ pub use state::*;
 pub use value::*;
 
 use std::ffi::{CString, c_char, c_int, c_void};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::buf::{raw_string, zku_buf};
@@ -21,10 +22,12 @@ use super::client::zku_client;
 use super::config::zku_config;
 use super::error::zku_error;
 use super::node::zku_stat;
+use super::op::{self, Outcome, op_out, zku_op};
 use super::{
     SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
     set_out, str_arg, version_arg, write_out, zku_rc,
 };
+use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::config::Config;
 use crate::error::{Code, Error, Result};
@@ -38,9 +41,22 @@ use crate::runtime::Timeout;
 /// `zku_lock_get_state`, `zku_lock_token`, `zku_lock_cancel` and the
 /// notifications never wait for them. Does not survive fork().
 pub struct zku_lock {
-    lock: Lock,
+    /// Shared with the operations started on it (`zku_op`), which may
+    /// outlive the handle.
+    lock: Arc<Lock>,
+    /// Fired when the handle is freed: ends its operations.
+    ops: Cancel,
     identifier: CString,
     path: CString,
+}
+
+impl Drop for zku_lock {
+    /// Ends the operations running on the lock and closes it, even while
+    /// an operation still holds it.
+    fn drop(&mut self) {
+        self.ops.cancel();
+        self.lock.close();
+    }
 }
 
 impl SessionHandle for zku_lock {
@@ -129,7 +145,7 @@ fn options(identifier: Option<&str>, flags: u32, default_timeout_ms: i32) -> Res
 fn boxed(lock: Lock) -> Result<*mut zku_lock> {
     let identifier = super::buf::c_string(lock.identifier().to_string())?;
     let path = super::buf::c_string(lock.path().to_string())?;
-    Ok(Box::into_raw(Box::new(zku_lock { lock, identifier, path })))
+    Ok(Box::into_raw(Box::new(zku_lock { lock: Arc::new(lock), ops: Cancel::waking(), identifier, path })))
 }
 
 /// A lock call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
@@ -141,7 +157,7 @@ fn lock_timeout(lock: &Lock, ms: i32) -> Result<Timeout> {
 /// `lock` is NULL or live.
 unsafe fn lock_arg<'a>(lock: *const zku_lock) -> Result<&'a Lock> {
     // SAFETY: forwarded from the caller.
-    unsafe { session_arg(lock, "lock") }.map(|l| &l.lock)
+    unsafe { session_arg(lock, "lock") }.map(|l| &*l.lock)
 }
 
 /// Creates a lock handle on `name` (path: the client's lock_dir + name)
@@ -263,6 +279,8 @@ pub unsafe extern "C" fn zku_lock_new_with_config(
 /// `zku_lock_fd` is closed. NULL is fine; no other call on this lock may be
 /// in progress or follow (to stop an acquire blocked in another thread,
 /// call `zku_lock_cancel`, wait for that thread to return, then free).
+/// Operations started on it (`zku_lock_acquire_start`) may still run: they
+/// end with ZKU_ECANCELLED, and stay valid until `zku_op_free`.
 /// In a fork() child, for a lock made by the parent, it releases nothing,
 /// sends nothing, never blocks, runs no `user_data_free`, leaves the
 /// descriptor open and the memory allocated (the parent still holds it).
@@ -309,6 +327,36 @@ pub unsafe extern "C" fn zku_lock_acquire(
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, t) };
         Ok(())
+    })
+}
+
+/// Starts `zku_lock_acquire` without blocking: `*out` gets an operation
+/// (see `zku_op`) whose descriptor becomes readable when the acquire is
+/// done; `zku_op_result` then gives its token or its error, the same as
+/// the blocking call. `timeout_ms` as for `zku_lock_acquire`. Cancel it
+/// with `zku_op_cancel` (or `zku_lock_cancel`); freeing the lock while it
+/// runs ends it with ZKU_ECANCELLED. Never blocks.
+/// Errors (nothing started): ZKU_ENULL, ZKU_EINVAL (bad timeout),
+/// ZKU_ECLOSED, ZKU_EFORKED, ZKU_ERESOURCE (256 operations running
+/// already, or no thread could be started), ZKU_ESYSTEM (no descriptor).
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_lock_acquire_start(
+    lock: *const zku_lock,
+    timeout_ms: i32,
+    out: *mut *mut zku_op,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { op_out(out)? };
+        // SAFETY: NULL or live (caller).
+        let handle = unsafe { session_arg(lock, "lock")? };
+        let timeout = lock_timeout(&handle.lock, timeout_ms)?;
+        let lock = handle.lock.clone();
+        op::start(out, handle.lock.client(), Some(&handle.ops), move || lock.acquire(timeout).map(Outcome::Token))
     })
 }
 

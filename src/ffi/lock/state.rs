@@ -148,17 +148,8 @@ pub(crate) fn set_state_callback(
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { lock_arg(lock)? };
-        let raw = lock.pollable_fd()?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, raw) };
-        Ok(())
-    })
+    // SAFETY: `fd` NULL or writable, `lock` NULL or live (caller).
+    guard(err, || unsafe { super::super::fd_out(fd, || lock_arg(lock)?.pollable_fd()) })
 }
 
 /// Empties the descriptor of `zku_lock_fd` (so it is not readable until the
@@ -172,8 +163,5 @@ pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_fd_drain(lock: *const zku_lock) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    match unsafe { lock_arg(lock) } {
-        Err(e) => e.code().as_i32(),
-        Ok(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.drain_notifications())),
-    }
+    super::super::drain_result(unsafe { lock_arg(lock) }, |l| state_code(l.drain_notifications()))
 }

@@ -107,6 +107,7 @@ module Zkutil
   EFORKED = -1019
   EBADCONFIG = -1020
   ERESOURCE = -1021
+  EINPROGRESS = -1023
   ENOMEMBER = -1024
   LOCK_UNLOCKED = 0
   LOCK_HELD = 1
@@ -162,6 +163,7 @@ module Zkutil
     -1019 => [:Forked, "The handle was created by the parent of this fork() child: its session belongs to the parent. Nothing was sent; create a new client here."],
     -1020 => [:BadConfig, "A `ZKU_*` environment variable is malformed; the message names it and says what is wrong. Nothing was sent to a server."],
     -1021 => [:ResourceExhausted, "The system refused a resource the library needs (a callback delivery thread could not be started)."],
+    -1023 => [:InProgress, "The operation (`zku_op`) has not finished yet: wait for its descriptor to become readable, then ask again."],
     -1024 => [:NoMember, "No member at that JSON Pointer in a cached reader's value."],
   }.freeze
 
@@ -273,6 +275,8 @@ module Zkutil
     attach_function :zku_client_session_id, [:pointer], :int64, blocking: false
     attach_function :zku_client_session_timeout_ms, [:pointer], :int64, blocking: false
     attach_function :zku_client_state, [:pointer], :zku_state, blocking: false
+    attach_function :zku_client_fd, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_client_fd_drain, [:pointer], :zku_state, blocking: false
     attach_function :zku_client_set_state_callback, [:pointer, :zku_state_fn, :pointer, :zku_free_fn, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_add_auth, [:pointer, :string, :buffer_in, :size_t, :int32, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_config_new, [:pointer, :pointer], :zku_rc, blocking: false
@@ -296,6 +300,7 @@ module Zkutil
     attach_function :zku_fifo_new_write, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_free, [:pointer], :void, blocking: true
     attach_function :zku_fifo_acquire, [:pointer, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_acquire_start, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_try_acquire, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_fifo_release, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_fifo_contenders, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
@@ -315,6 +320,7 @@ module Zkutil
     attach_function :zku_lock_new_with_config, [:pointer, :string, :string, :uint32, :int32, :zku_lock_state_fn, :pointer, :zku_free_fn, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_lock_free, [:pointer], :void, blocking: true
     attach_function :zku_lock_acquire, [:pointer, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_lock_acquire_start, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_lock_acquire_loop, [:pointer, :int32, :pointer, :zku_lock_holder_fn, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_lock_try_acquire, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_lock_release, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: true
@@ -351,16 +357,24 @@ module Zkutil
     attach_function :zku_client_create_json, [:pointer, :string, :string, :uint32, :pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_get_json, [:pointer, :string, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_set_json, [:pointer, :string, :string, :int32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_op_fd, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_op_result, [:pointer, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_op_cancel, [:pointer], :void, blocking: false
+    attach_function :zku_op_free, [:pointer], :void, blocking: true
     attach_function :zku_reader_new, [:pointer, :string, :zku_reader_fn, :pointer, :zku_free_fn, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_reader_get, [:pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_reader_get_pointer, [:pointer, :string, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_reader_watch, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_reader_state, [:pointer], :int32, blocking: false
+    attach_function :zku_reader_fd, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_reader_fd_drain, [:pointer], :int32, blocking: false
     attach_function :zku_reader_close, [:pointer], :void, blocking: true
     attach_function :zku_reader_free, [:pointer], :void, blocking: true
     attach_function :zku_client_get_stats, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_version, [], :string, blocking: false
     attach_function :zku_get_next, [:pointer, :string, :int32, :uint32, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_get_next_start, [:pointer, :string, :int32, :uint32, :int32, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_wait_absent_start, [:pointer, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_wait_absent, [:pointer, :string, :int32, :pointer, :pointer], :zku_rc, blocking: true
   end
 end
