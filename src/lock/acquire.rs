@@ -256,7 +256,8 @@ impl Inner {
             _ = cancel.changed() => return Err(Stop::Failed(cancelled(what))),
             zk = self.client.ready(deadline) => zk.map_err(|e| Stop::Failed(e.context(what)))?,
         };
-        session.borrow_and_update();
+        // The session this attempt runs on (after a renewal, a new one).
+        *session = self.client.state_receiver();
         let data = self.node_data();
         let mut create = InFlight::start(zk.clone(), self.path.clone(), data.clone(), self.acl.clone(), self.ephemeral);
         let created = tokio::select! {
