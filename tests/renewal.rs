@@ -137,6 +137,64 @@ fn repeated_expiry_opens_a_new_session_each_time() {
 }
 
 #[test]
+fn calls_across_an_expiry_fail_with_it_or_wait_for_the_new_session() {
+    let hosts = shared_server().connect_string();
+    let c = renewing(&hosts);
+    let path = unique_path("renew-calls");
+    c.create(&path, b"0", &CreateOptions::persistent(), T).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let failures = thread::scope(|s| {
+        let writer = s.spawn(|| {
+            let mut failures = Vec::new();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                if let Err(e) = c.set(&path, n.to_string().as_bytes(), None, T) {
+                    failures.push(e.code());
+                }
+            }
+            failures
+        });
+        thread::sleep(Duration::from_millis(100));
+        let old = c.session_id();
+        expire(&c);
+        // Right after the expiry: waits for the new session.
+        c.exists(&path, T).unwrap();
+        assert_ne!(c.session_id(), old);
+        thread::sleep(Duration::from_millis(100));
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap()
+    });
+    for code in &failures {
+        assert!(matches!(code, Code::SessionExpired | Code::OutcomeUnknown | Code::ConnectionLoss), "{failures:?}");
+    }
+    c.delete(&path, None, T).unwrap();
+}
+
+#[test]
+fn a_mutex_acquire_waiting_behind_a_holder_goes_on_on_the_new_session() {
+    let hosts = shared_server().connect_string();
+    let dir = unique_path("renew-lock-wait");
+    let in_dir = |renewal| Config { lock_dir: Some(format!("{dir}/")), ..config(&hosts, renewal) };
+    let (other, c) = (Client::connect(in_dir(false)).unwrap(), Client::connect(in_dir(true)).unwrap());
+    let holder = Lock::new(&other, "res", LockOptions::default()).unwrap();
+    holder.acquire(T).unwrap();
+    let l = Lock::new(&c, "res", LockOptions::default()).unwrap();
+    thread::scope(|s| {
+        let waiting = s.spawn(|| l.acquire(Timeout::After(Duration::from_secs(60))));
+        thread::sleep(Duration::from_millis(300));
+        let old = c.session_id();
+        expire(&c);
+        wait_renewed(&c, old);
+        holder.release(T).unwrap();
+        let token = waiting.join().unwrap().unwrap();
+        let (_, stat) = c.get(l.path(), T).unwrap();
+        assert_eq!((stat.czxid, stat.ephemeral_owner), (token, c.session_id()));
+    });
+    l.release(T).unwrap();
+}
+
+#[test]
 fn renewal_off_keeps_the_expiry_final() {
     let c = plain(&shared_server().connect_string());
     assert!(!c.renews_session());
