@@ -54,6 +54,13 @@ fn plain(hosts: &str) -> Client {
     Client::connect(config(hosts, false)).expect("connect")
 }
 
+/// A client of the shared server whose lock directory is `lock_dir`.
+fn locking_in(lock_dir: &str, renewal: bool) -> Client {
+    let config =
+        Config { lock_dir: Some(format!("{lock_dir}/")), ..config(&shared_server().connect_string(), renewal) };
+    Client::connect(config).expect("connect")
+}
+
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !f() {
@@ -173,10 +180,8 @@ fn calls_across_an_expiry_fail_with_it_or_wait_for_the_new_session() {
 
 #[test]
 fn a_mutex_acquire_waiting_behind_a_holder_goes_on_on_the_new_session() {
-    let hosts = shared_server().connect_string();
     let dir = unique_path("renew-lock-wait");
-    let in_dir = |renewal| Config { lock_dir: Some(format!("{dir}/")), ..config(&hosts, renewal) };
-    let (other, c) = (Client::connect(in_dir(false)).unwrap(), Client::connect(in_dir(true)).unwrap());
+    let (other, c) = (locking_in(&dir, false), locking_in(&dir, true));
     let holder = Lock::new(&other, "res", LockOptions::default()).unwrap();
     holder.acquire(T).unwrap();
     let l = Lock::new(&c, "res", LockOptions::default()).unwrap();
@@ -209,9 +214,8 @@ fn renewal_off_keeps_the_expiry_final() {
 
 #[test]
 fn a_held_lock_is_lost_and_a_new_acquire_works_on_the_new_session() {
-    let hosts = shared_server().connect_string();
     let dir = unique_path("renew-lock");
-    let c = Client::connect(Config { lock_dir: Some(format!("{dir}/")), ..config(&hosts, true) }).unwrap();
+    let c = locking_in(&dir, true);
     let l = Lock::new(&c, "res", LockOptions::default()).unwrap();
     let seen = record_states(&l);
     l.acquire(T).unwrap();
@@ -232,15 +236,14 @@ fn a_held_lock_is_lost_and_a_new_acquire_works_on_the_new_session() {
     assert_eq!((stat.czxid, stat.ephemeral_owner), (token, c.session_id()));
     l.release(T).unwrap();
     let seen = seen.lock().unwrap();
-    assert!(seen.contains(&(LockState::Held, LockState::Lost)), "{seen:?}");
+    let lost = seen.iter().position(|(_, new)| *new == LockState::Lost).expect("lost");
+    assert_eq!(seen[lost + 1], (LockState::Lost, LockState::Held), "{seen:?}");
 }
 
 #[test]
 fn fifo_waiter_fails_and_holder_is_lost_when_the_session_expires() {
-    let hosts = shared_server().connect_string();
     let root = unique_path("renew-fifo");
-    let in_root = |renewal| Config { lock_dir: Some(format!("{root}/")), ..config(&hosts, renewal) };
-    let (other, c) = (Client::connect(in_root(false)).unwrap(), Client::connect(in_root(true)).unwrap());
+    let (other, c) = (locking_in(&root, false), locking_in(&root, true));
     let dir = format!("{root}/res");
     let holder = FifoLock::new(&other, "res", FifoOptions::default()).unwrap();
     holder.acquire(T).unwrap();
