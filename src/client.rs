@@ -341,7 +341,7 @@ impl Client {
     /// Closed. A recipe that re-creates what a session lost (after an
     /// Expired, subscribe again, read [`Client::session_id`]) knows the new
     /// session is connected when the new receiver shows Connected.
-    pub fn state_receiver(&self) -> watch::Receiver<SessionState> {
+    pub(crate) fn state_receiver(&self) -> watch::Receiver<SessionState> {
         self.inner.state.subscribe()
     }
 
