@@ -580,9 +580,10 @@ impl Inner {
             return Some(zk);
         }
         self.session_timeout_ms.store(zk.session_timeout().as_millis() as u64, Ordering::Relaxed);
-        self.state.renewed(zk.session_id().0, SessionState::from_zk(zk.state()));
+        let (id, state) = (zk.session_id().0, SessionState::from_zk(zk.state()));
         // The expired session's client: nothing left to close.
         let _expired = slot.replace(zk);
+        self.state.renewed(id, state);
         None
     }
 }
@@ -713,12 +714,13 @@ const RENEW_PAUSE: Duration = Duration::from_secs(1);
 async fn renew(client: &Weak<Inner>) -> Option<zk::StateWatcher> {
     let closed = client.upgrade()?.closed.clone();
     loop {
-        let (config, added) = {
+        let (config, added, expired_id) = {
             let inner = client.upgrade()?;
             if closed.is_cancelled() {
                 return None;
             }
-            (inner.config.clone(), inner.added_auth.lock().unwrap().clone())
+            let expired_id = inner.state.session_id.load(Ordering::Relaxed);
+            (inner.config.clone(), inner.added_auth.lock().unwrap().clone(), expired_id)
         };
         // Not cut short by a close (a session half opened would stay on the
         // server until it times out): one opened after the close is closed
@@ -734,7 +736,11 @@ async fn renew(client: &Weak<Inner>) -> Option<zk::StateWatcher> {
                 };
             }
             Err(e) => {
-                log_event!(Level::Warn, "session renewal: {e}; trying again in {} ms", RENEW_PAUSE.as_millis());
+                let pause_ms = RENEW_PAUSE.as_millis();
+                log_event!(
+                    Level::Warn,
+                    "session 0x{expired_id:x}: no new session yet ({e}); trying again in {pause_ms} ms"
+                );
                 let pause = Deadline::never().min_after(RENEW_PAUSE).run("renewal pause", std::future::pending::<()>());
                 let _ = cancel::until_closed(&closed, pause).await;
             }

@@ -88,8 +88,11 @@ fn wait_renewed(c: &Client, old: i64) {
 /// session timeout, and the proxy: `expire_by_partition` expires it.
 fn behind_proxy(renewal: bool) -> (Client, Proxy) {
     let proxy = Proxy::start(&format!("127.0.0.1:{}", shared_server().port()));
-    let config =
-        Config { session_timeout: Some(Duration::from_millis(1000)), ..config(&proxy.connect_string(), renewal) };
+    let config = Config {
+        session_timeout: Some(Duration::from_millis(1000)),
+        connect_timeout: Some(Duration::from_millis(1000)),
+        ..config(&proxy.connect_string(), renewal)
+    };
     (Client::connect(config).expect("connect"), proxy)
 }
 
@@ -272,6 +275,27 @@ fn fifo_waiter_fails_and_holder_is_lost_when_the_session_expires() {
     assert_eq!(l.state(), LockState::Lost);
     l.acquire(T).unwrap();
     l.release(T).unwrap();
+}
+
+#[test]
+fn renewal_retries_until_a_server_is_reachable_and_calls_wait_for_it() {
+    let (c, proxy) = behind_proxy(true);
+    let old = c.session_id();
+    // Unreachable past the session timeout: the client declares the
+    // session expired itself, and cannot open a new one yet.
+    proxy.set_refusing(true);
+    wait_until("expired", RENEWAL, || c.state() == SessionState::Expired);
+    thread::scope(|s| {
+        let call = s.spawn(|| c.exists("/", Timeout::After(Duration::from_secs(30))));
+        thread::sleep(Duration::from_millis(2500));
+        assert_eq!(c.state(), SessionState::Expired, "no session while unreachable");
+        assert!(!call.is_finished(), "the call waits for the new session");
+        assert_eq!(c.stats().session_renewals, 0);
+        proxy.set_refusing(false);
+        wait_renewed(&c, old);
+        assert!(call.join().unwrap().unwrap().is_some());
+    });
+    assert_eq!(c.stats().session_renewals, 1);
 }
 
 #[test]
