@@ -1742,10 +1742,12 @@ zku_rc zku_config_set_connect_timeout_ms(struct zku_config *config, int64_t ms, 
  * bound to the expired session reports its loss: a held lock goes
  * ZKU_LOCK_LOST ("session expired"), a FIFO acquire waiting with its node
  * fails with ZKU_ESESSIONEXPIRED, a request in flight fails with
- * ZKU_ESESSIONEXPIRED; calls made after the expiry wait for the new
- * session (within their timeout). Readers go stale and re-read on the new
- * session (changed, then fresh); waits set their watches again on it.
- * Ephemeral nodes are not re-created. Never blocks.
+ * ZKU_ESESSIONEXPIRED (or as for a lost connection) and is not sent
+ * again; calls made after the expiry wait for the new session (within
+ * their timeout), retried 1 s apart while no server is reachable. Readers
+ * go stale and re-read on the new session (changed, then fresh); waits set
+ * their watches again on it. Ephemeral nodes are not re-created. A client
+ * closed during a renewal ends ZKU_STATE_CLOSED. Never blocks.
  *
  * # Safety
  * `config` is NULL or live and not used by another thread.
