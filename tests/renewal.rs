@@ -299,6 +299,25 @@ fn renewal_retries_until_a_server_is_reachable_and_calls_wait_for_it() {
 }
 
 #[test]
+fn a_lock_lost_in_an_outage_stays_lost_on_the_new_session() {
+    let (c, proxy) = behind_proxy(true);
+    let name = unique_path("renew-outage");
+    let l = Lock::new(&c, &name[1..], LockOptions::default()).unwrap();
+    l.acquire(T).unwrap();
+    let old = c.session_id();
+    expire_by_partition(&proxy, || {});
+    wait_renewed(&c, old);
+    wait_for_state(&l, LockState::Lost, Duration::from_secs(10));
+    let reason = l.lost_reason().unwrap();
+    assert!(reason.contains("session timeout") || reason.contains("expired"), "{reason}");
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(l.state(), LockState::Lost);
+    l.acquire(T).unwrap();
+    assert_eq!(c.get(l.path(), T).unwrap().1.ephemeral_owner, c.session_id());
+    l.release(T).unwrap();
+}
+
+#[test]
 fn reader_goes_stale_then_reads_what_changed_while_expired() {
     let (c, proxy) = behind_proxy(true);
     let observer = plain(&shared_server().connect_string());
