@@ -213,7 +213,7 @@ impl Client {
             lock_claims: Default::default(),
             added_auth: Mutex::default(),
         });
-        spawn_state_monitor(watcher, Arc::downgrade(&inner));
+        spawn_state_monitor(watcher, &inner);
         Ok(Client { inner })
     }
 
@@ -677,11 +677,15 @@ fn close_session(zk: zk::Client, deadline: Deadline) -> bool {
 /// replaces an expired session by a new one, for as long as the client
 /// lives. Runs on the runtime, so never in a fork() child (whose runtime
 /// is its own): a parent's client is not renewed there.
-fn spawn_state_monitor(mut watcher: zk::StateWatcher, client: Weak<Inner>) {
+fn spawn_state_monitor(mut watcher: zk::StateWatcher, inner: &Arc<Inner>) {
+    // The states outlive the client's last handle a little (a dropped
+    // client still reports its Closed); the client itself is needed only
+    // to renew.
+    let (states, client) = (Arc::downgrade(&inner.state), Arc::downgrade(inner));
+    let renews = inner.state.renews;
     runtime::handle().spawn(async move {
         loop {
-            let last = follow_session(&mut watcher, &client).await;
-            let renews = client.upgrade().is_some_and(|inner| inner.state.renews);
+            let last = follow_session(&mut watcher, &states).await;
             if last != Some(SessionState::Expired) || !renews {
                 return;
             }
@@ -695,10 +699,10 @@ fn spawn_state_monitor(mut watcher: zk::StateWatcher, client: Weak<Inner>) {
 
 /// Reports one session's states until its last; `None` once the client
 /// is gone.
-async fn follow_session(watcher: &mut zk::StateWatcher, client: &Weak<Inner>) -> Option<SessionState> {
+async fn follow_session(watcher: &mut zk::StateWatcher, states: &Weak<States>) -> Option<SessionState> {
     loop {
         let new = SessionState::from_zk(watcher.changed().await);
-        client.upgrade()?.state.set(new);
+        states.upgrade()?.set(new);
         if new.is_terminal() {
             return Some(new);
         }
