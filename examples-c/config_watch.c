@@ -80,6 +80,9 @@ static zku_client *connect_client(const char *hosts) {
     zku_error *err = NULL;
     zku_rc rc = zku_config_new(&config, &err);
     if (rc == ZKU_OK) rc = zku_config_set_hosts(config, hosts, &err);
+    /* A follower lives for long: after a session expiry it goes on with a
+     * new session (stale, then changed/fresh) instead of ending. */
+    if (rc == ZKU_OK) rc = zku_config_set_session_renewal(config, true, &err);
     if (rc == ZKU_OK) rc = zku_client_new(config, NULL, &client, &err);
     zku_config_free(config);
     report("connect", rc, err);

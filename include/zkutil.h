@@ -518,7 +518,8 @@ typedef int32_t zku_state;
  * behind by more than 16 changes (slow or blocked), the oldest waiting
  * ones are skipped: each call's `old_state` is still the previous call's
  * `new_state`, and the latest state is always delivered. The last
- * call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
+ * call is for a final state (EXPIRED, AUTH_FAILED or CLOSED; with session
+ * renewal EXPIRED is not final, CONNECTED follows). It may call
  * back into the library (even free the client). It must return normally:
  * no longjmp, C++ exception, Ruby raise or Go panic may cross it.
  */
@@ -722,8 +723,8 @@ typedef struct zku_client_stats {
      */
     uint64_t reconnects;
     /**
-     * Reserved for session renewal (a new session opened after an
-     * expiry), a later feature: always 0 in this version.
+     * New sessions opened after an expiry (session renewal, see
+     * `zku_config_set_session_renewal`).
      */
     uint64_t session_renewals;
     /**
@@ -760,7 +761,10 @@ typedef struct zku_client_stats {
 #define ZKU_STATE_SUSPENDED 3
 
 /**
- * The session expired: its ephemeral nodes and watches are gone. Final.
+ * The session expired: its ephemeral nodes and watches are gone. Final,
+ * unless the configuration asks for session renewal
+ * (`zku_config_set_session_renewal`): then CONNECTED follows once a new
+ * session is open.
  */
 #define ZKU_STATE_EXPIRED 4
 
@@ -1635,8 +1639,9 @@ zku_rc zku_client_close(const struct zku_client *client, int32_t timeout_ms, con
 void zku_client_free(struct zku_client *client);
 
 /**
- * The session id (0 for NULL, and in a fork() child for the parent's
- * client).
+ * The current session's id (0 for NULL, and in a fork() child for the
+ * parent's client). With session renewal it changes when a new session
+ * replaces an expired one (read it again after ZKU_STATE_CONNECTED).
  * Never blocks.
  *
  * # Safety
@@ -1716,7 +1721,9 @@ zku_rc zku_client_set_state_callback(const struct zku_client *client, zku_state_
 
 /**
  * Adds credentials to the session, e.g. scheme "digest" with
- * "user:password" bytes. Kept across reconnects. Blocking (network), up to
+ * "user:password" bytes. Kept across reconnects, and with session renewal
+ * added to each new session before it is reported connected. Blocking
+ * (network), up to
  * `timeout_ms`. A refused credential ends the session:
  * ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED. Credentials too
  * large for the server's packet limit (scheme and credential together
@@ -1779,6 +1786,30 @@ zku_rc zku_config_set_session_timeout_ms(struct zku_config *config, int64_t ms, 
  * `config` is NULL or live and not used by another thread.
  */
 zku_rc zku_config_set_connect_timeout_ms(struct zku_config *config, int64_t ms, struct zku_error **err);
+
+/**
+ * Sets whether a client opens a new session when its session expires
+ * (session renewal, as kazoo and Curator do). Default false (or
+ * `ZKU_SESSION_RENEWAL=1`): an expiry is final, the client reports
+ * ZKU_STATE_EXPIRED and every later call fails with ZKU_ESESSIONEXPIRED.
+ * When true, the client reports ZKU_STATE_EXPIRED, then
+ * ZKU_STATE_CONNECTED once a new session is open, with a new
+ * `zku_client_session_id`; credentials from `zku_client_add_auth` are
+ * added to the new session before it is reported connected. What was
+ * bound to the expired session reports its loss: a held lock goes
+ * ZKU_LOCK_LOST ("session expired"), a FIFO acquire waiting with its node
+ * fails with ZKU_ESESSIONEXPIRED, a request in flight fails with
+ * ZKU_ESESSIONEXPIRED (or as for a lost connection) and is not sent
+ * again; calls made after the expiry wait for the new session (within
+ * their timeout), retried 1 s apart while no server is reachable. Readers
+ * go stale and re-read on the new session (changed, then fresh); waits set
+ * their watches again on it. Ephemeral nodes are not re-created. A client
+ * closed during a renewal ends ZKU_STATE_CLOSED. Never blocks.
+ *
+ * # Safety
+ * `config` is NULL or live and not used by another thread.
+ */
+zku_rc zku_config_set_session_renewal(struct zku_config *config, bool renew, struct zku_error **err);
 
 /**
  * Sets the credentials every session adds, e.g. ("digest", "xp", "123").

@@ -349,6 +349,10 @@ public:
     config &session_timeout(milliseconds timeout) {
         return apply([&](zku_error **err) { return zku_config_set_session_timeout_ms(h_.get(), timeout.count(), err); });
     }
+    // Open a new session after an expiry (zku_config_set_session_renewal).
+    config &session_renewal(bool renew) {
+        return apply([&](zku_error **err) { return zku_config_set_session_renewal(h_.get(), renew, err); });
+    }
     config &connect_timeout(milliseconds timeout) {
         return apply([&](zku_error **err) { return zku_config_set_connect_timeout_ms(h_.get(), timeout.count(), err); });
     }

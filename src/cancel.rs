@@ -144,6 +144,12 @@ pub(crate) fn carry<F: Future>(fut: F) -> impl Future<Output = F::Output> {
     TASK_STOPS.scope(stops, fut)
 }
 
+/// Wraps a background task's future so that its waits end with
+/// [`Code::Closed`] once `closed` (a client's close signal) fires.
+pub(crate) fn until_closed<F: Future>(closed: &Cancel, fut: F) -> impl Future<Output = F::Output> {
+    TASK_STOPS.scope(Arc::new(vec![Stop { flag: closed.clone(), code: Code::Closed }]), fut)
+}
+
 fn current() -> CallStops {
     TASK_STOPS.try_with(CallStops::clone).unwrap_or_else(|_| SCOPE.with(|scope| Arc::new(scope.borrow().clone())))
 }

@@ -5,9 +5,18 @@
 //! waits for the reply. Writes are never retried behind the caller's back:
 //! a write cut off by a connection loss may or may not have been applied,
 //! and only the caller can know what that means.
+//!
+//! With session renewal configured ([`Config::session_renewal`]) an
+//! expired session is replaced by a new one: the state goes Expired, then
+//! Connected with a new session id. Each session has its own state channel
+//! ([`Client::state_receiver`]), whose last state is its expiry: what is
+//! bound to a session (a held lock, a call in flight) sees it end, however
+//! soon the next one connects; what may move on (readers, waits, new calls)
+//! subscribes again.
 
 use std::future::Future;
-use std::sync::{Arc, RwLock, Weak};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -48,8 +57,8 @@ struct Inner {
     chroot_len: usize,
     /// The process that opened the session; see [`Client::check_process`].
     pid: u32,
-    session_id: i64,
-    session_timeout: Duration,
+    /// The current session's timeout (a renewal may be granted another).
+    session_timeout_ms: AtomicU64,
     state: Arc<States>,
     stats: Arc<Counters>,
     /// Fired by [`Client::close`]: ends the calls in a `cancel::scope` of
@@ -57,35 +66,63 @@ struct Inner {
     closed: Cancel,
     /// The lock nodes this client's lock handles hold.
     lock_claims: crate::lock::Claims,
+    /// Credentials added with [`Client::add_auth`] (scheme, credentials):
+    /// auth is per session, so a renewal adds them to the new one.
+    added_auth: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 /// The session state, for waiting on it inside the library, and its
 /// callback; its changes are logged and counted.
 struct States {
-    current: watch::Sender<SessionState>,
+    /// The current session's states. Its Expired is final; a renewal puts
+    /// a new channel here and drops the old one (whose receivers then see
+    /// `changed()` fail, after the expiry).
+    current: RwLock<watch::Sender<SessionState>>,
     callback: Delivery<StateQueue<SessionState>>,
     /// Readable after every change, for event loops.
     notifier: Notifier,
-    session_id: i64,
+    session_id: AtomicI64,
+    /// Whether an expiry is followed by a new session.
+    renews: bool,
     hosts: String,
     stats: Arc<Counters>,
 }
 
 impl States {
-    fn new(state: SessionState, session_id: i64, hosts: String, stats: Arc<Counters>) -> States {
-        let queue = StateQueue::until(state, |s| s.is_terminal());
+    fn new(state: SessionState, session_id: i64, renews: bool, hosts: String, stats: Arc<Counters>) -> States {
+        let queue = if renews {
+            StateQueue::until(state, |s| matches!(s, SessionState::AuthFailed | SessionState::Closed))
+        } else {
+            StateQueue::until(state, |s| s.is_terminal())
+        };
         States {
-            current: watch::Sender::new(state),
+            current: RwLock::new(watch::Sender::new(state)),
             callback: Delivery::counted(queue, Some(stats.callbacks_waiting().clone())),
             notifier: Notifier::default(),
-            session_id,
+            session_id: AtomicI64::new(session_id),
+            renews,
             hosts,
             stats,
         }
     }
 
+    fn get(&self) -> SessionState {
+        *self.current.read().unwrap().borrow()
+    }
+
+    fn subscribe(&self) -> watch::Receiver<SessionState> {
+        self.current.read().unwrap().subscribe()
+    }
+
+    /// A session's last state is final, but a client renewing an expired
+    /// session may still be closed before the next one opens.
+    fn can_move(&self, from: SessionState, to: SessionState) -> bool {
+        from != to
+            && (!from.is_terminal() || (self.renews && from == SessionState::Expired && to == SessionState::Closed))
+    }
+
     fn log_change(&self, old: SessionState, new: SessionState) {
-        let id = self.session_id;
+        let id = self.session_id.load(Ordering::Relaxed);
         match new {
             SessionState::Suspended if old.is_connected() => {
                 self.stats.disconnected();
@@ -95,6 +132,9 @@ impl States {
                 self.stats.reconnected();
                 let read_only = if new == SessionState::ConnectedReadOnly { " (read-only)" } else { "" };
                 log_event!(Level::Info, "session 0x{id:x}: reconnected to {}{read_only}", self.hosts);
+            }
+            SessionState::Expired if self.renews => {
+                log_event!(Level::Warn, "session 0x{id:x} expired, opening a new session with {}", self.hosts)
             }
             SessionState::Expired => log_event!(Level::Error, "session 0x{id:x} expired"),
             SessionState::AuthFailed => log_event!(Level::Error, "session 0x{id:x}: authentication failed"),
@@ -106,8 +146,8 @@ impl States {
     /// Moves to `new` unless the state is already final (a Closed set by
     /// `close` stays, whatever the crate reports after it).
     fn set(&self, new: SessionState) {
-        self.current.send_if_modified(|s| {
-            let changed = *s != new && !s.is_terminal();
+        self.current.read().unwrap().send_if_modified(|s| {
+            let changed = self.can_move(*s, new);
             if changed {
                 self.log_change(*s, new);
                 *s = new;
@@ -117,6 +157,18 @@ impl States {
             }
             changed
         });
+    }
+
+    /// Starts the states of the session `id` that replaces the expired one.
+    fn renewed(&self, id: i64, state: SessionState) {
+        let old_id = self.session_id.swap(id, Ordering::Relaxed);
+        self.stats.renewed();
+        log_event!(Level::Warn, "session 0x{old_id:x} renewed: new session 0x{id:x} with {}", self.hosts);
+        let mut current = self.current.write().unwrap();
+        // Posted under the lock, so it follows the old session's Expired.
+        self.callback.post(state);
+        self.notifier.signal();
+        *current = watch::Sender::new(state);
     }
 }
 
@@ -146,40 +198,56 @@ impl Client {
         let session_timeout = zk.session_timeout();
         let stats = Arc::new(Counters::default());
         let state = SessionState::from_zk(zk.state());
-        let state = Arc::new(States::new(state, session_id, hosts.clone(), stats.clone()));
+        let renews = config.session_renewal();
+        let state = Arc::new(States::new(state, session_id, renews, hosts.clone(), stats.clone()));
         log_event!(
             Level::Info,
             "session 0x{session_id:x} established with {hosts} (session timeout {} ms)",
             session_timeout.as_millis()
         );
-        spawn_state_monitor(zk.state_watcher(), Arc::downgrade(&state));
-        let inner = Inner {
+        let watcher = zk.state_watcher();
+        let inner = Arc::new(Inner {
             zk: RwLock::new(Some(zk)),
             config,
             default_acl,
             chroot_len: chroot.map_or(0, |c| c.len()),
             pid: std::process::id(),
-            session_id,
-            session_timeout,
+            session_timeout_ms: AtomicU64::new(session_timeout.as_millis() as u64),
             state,
             stats,
             closed: Cancel::waking(),
             lock_claims: Default::default(),
-        };
-        Ok(Client { inner: Arc::new(inner) })
+            added_auth: Mutex::default(),
+        });
+        spawn_state_monitor(watcher, &inner);
+        Ok(Client { inner })
     }
 
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
+    /// The current session's id (a renewal changes it).
     pub fn session_id(&self) -> i64 {
-        self.inner.session_id
+        self.inner.state.session_id.load(Ordering::Relaxed)
     }
 
     /// The session timeout the server granted.
     pub fn session_timeout(&self) -> Duration {
-        self.inner.session_timeout
+        Duration::from_millis(self.inner.session_timeout_ms.load(Ordering::Relaxed))
+    }
+
+    /// Whether an expired session is replaced by a new one
+    /// ([`Config::session_renewal`]).
+    pub fn renews_session(&self) -> bool {
+        self.inner.state.renews
+    }
+
+    /// Whether `state` ends what follows the client from session to
+    /// session (readers, waits): an expiry does not when the client
+    /// renews sessions.
+    pub(crate) fn ends_following(&self, state: SessionState) -> bool {
+        state.is_terminal() && !(state == SessionState::Expired && self.renews_session())
     }
 
     /// Fails with [`Code::Forked`] in a child process made by fork() after
@@ -203,7 +271,7 @@ impl Client {
     }
 
     pub fn state(&self) -> SessionState {
-        *self.inner.state.current.borrow()
+        self.inner.state.get()
     }
 
     /// A descriptor that becomes readable on every session state change
@@ -270,7 +338,7 @@ impl Client {
                 false
             }
         };
-        let id = self.inner.session_id;
+        let id = self.session_id();
         if answered && took > SLOW_REPLY {
             stats.slow_reply();
             log_event!(Level::Warn, "session 0x{id:x}: slow reply: {what} took {} ms", took.as_millis());
@@ -287,9 +355,15 @@ impl Client {
         &self.inner.lock_claims
     }
 
-    /// A receiver of state changes, for recipes running on the runtime.
+    /// A receiver of the current session's state changes, for recipes
+    /// running on the runtime. Its last state is the session's end:
+    /// Expired (then, with renewal, its `changed()` fails once the next
+    /// session is open: subscribe again to follow that one), AuthFailed or
+    /// Closed. A recipe that re-creates what a session lost (after an
+    /// Expired, subscribe again, read [`Client::session_id`]) knows the new
+    /// session is connected when the new receiver shows Connected.
     pub(crate) fn state_receiver(&self) -> watch::Receiver<SessionState> {
-        self.inner.state.current.subscribe()
+        self.inner.state.subscribe()
     }
 
     /// Replaces the state-change callback (`None` removes it). It gets the
@@ -297,7 +371,8 @@ impl Client {
     /// behind), on a
     /// callback delivery thread, one call at a time, and may call back into
     /// the library. It is dropped after the final state (expired, auth
-    /// failed, closed). When this returns the old callback is not called
+    /// failed, closed; with session renewal an expiry is not final: the
+    /// new session's Connected follows). When this returns the old callback is not called
     /// again and has been dropped (called from inside it: right after it
     /// returns). See [`Delivery::set_callback`]. Errors:
     /// `ResourceExhausted` (no delivery thread could be started).
@@ -310,7 +385,7 @@ impl Client {
 
     /// [`Client::close_within`] the session timeout, at most 5 s.
     pub fn close(&self) {
-        self.close_within(Timeout::After(self.inner.session_timeout.min(CLOSE_WAIT)));
+        self.close_within(Timeout::After(self.session_timeout().min(CLOSE_WAIT)));
     }
 
     /// Closes the session now, so its ephemeral nodes vanish at once, and
@@ -325,8 +400,14 @@ impl Client {
             return false;
         }
         self.inner.closed.cancel();
-        self.inner.state.set(SessionState::Closed);
-        let taken = self.inner.zk.write().unwrap().take();
+        // Under the session's lock, like a renewal's swap: a renewal either
+        // finishes before (and that session is closed here) or finds the
+        // client closed.
+        let taken = {
+            let mut zk = self.inner.zk.write().unwrap();
+            self.inner.state.set(SessionState::Closed);
+            zk.take()
+        };
         let confirmed = match taken {
             Some(zk) => close_session(zk, timeout.deadline()),
             None => true,
@@ -354,12 +435,17 @@ impl Client {
     /// is sent.
     pub(crate) async fn ready(&self, deadline: Deadline) -> Result<zk::Client> {
         cancel::check()?;
-        let zk = self.zk()?;
-        let mut changes = self.inner.state.current.subscribe();
+        self.check_process()?;
+        if self.inner.closed.is_cancelled() {
+            return Err(Error::closed("client is closed"));
+        }
+        let mut changes = self.state_receiver();
         loop {
             let state = *changes.borrow_and_update();
             match state {
-                s if s.is_connected() => return Ok(zk),
+                // Taken after the state: a renewal swaps the session first.
+                s if s.is_connected() => return self.zk(),
+                SessionState::Expired if self.renews_session() => {}
                 SessionState::Expired => return Err(Error::new(Code::SessionExpired, "session expired")),
                 SessionState::AuthFailed => return Err(Error::new(Code::AuthFailed, "authentication failed")),
                 SessionState::Closed => return Err(Error::closed("client is closed")),
@@ -371,7 +457,8 @@ impl Client {
             let changed = deadline.run("wait for connection", changes.changed()).await;
             match changed {
                 Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(Error::closed("client is closed")),
+                // The session was renewed: follow the new one.
+                Ok(Err(_)) => changes = self.state_receiver(),
                 Err(e) if e.code() == Code::OperationTimeout => {
                     return Err(Error::new(Code::ConnectionLoss, "not connected to ZooKeeper before the timeout"));
                 }
@@ -385,7 +472,7 @@ impl Client {
     /// trip, bounded by the session timeout.
     pub(crate) fn reply_deadline(&self, timeout: Timeout, deadline: Deadline) -> Deadline {
         match timeout {
-            Timeout::NoWait => Deadline::never().min_after(self.inner.session_timeout),
+            Timeout::NoWait => Deadline::never().min_after(self.session_timeout()),
             _ => deadline,
         }
     }
@@ -456,7 +543,7 @@ impl Client {
         let zk = self.zk()?;
         let session = zk.session().clone();
         let hosts = self.inner.config.hosts();
-        let session_timeout = self.inner.session_timeout;
+        let session_timeout = self.session_timeout();
         let deadline = Timeout::After(Duration::from_secs(30)).deadline();
         let mut changes = self.state_receiver();
         // The original client reconnects as soon as the second connection
@@ -498,8 +585,27 @@ impl Drop for Inner {
             return;
         }
         if let Some(zk) = self.zk.get_mut().unwrap().take() {
-            close_session(zk, Timeout::After(self.session_timeout.min(CLOSE_WAIT)).deadline());
+            let session_timeout = Duration::from_millis(*self.session_timeout_ms.get_mut());
+            close_session(zk, Timeout::After(session_timeout.min(CLOSE_WAIT)).deadline());
         }
+    }
+}
+
+impl Inner {
+    /// Makes `zk`, a new session opened after an expiry, the client's
+    /// session, unless the client was closed meanwhile: then `zk` is given
+    /// back to be closed.
+    fn install(&self, zk: zk::Client) -> Option<zk::Client> {
+        let mut slot = self.zk.write().unwrap();
+        if slot.is_none() {
+            return Some(zk);
+        }
+        self.session_timeout_ms.store(zk.session_timeout().as_millis() as u64, Ordering::Relaxed);
+        let (id, state) = (zk.session_id().0, SessionState::from_zk(zk.state()));
+        // The expired session's client: nothing left to close.
+        let _expired = slot.replace(zk);
+        self.state.renewed(id, state);
+        None
     }
 }
 
@@ -535,10 +641,20 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 /// Opens a session from `config` (hosts, session timeout, credentials),
 /// waiting at most its connect timeout. Runs on the runtime.
 pub(crate) async fn open_session(config: &Config) -> Result<zk::Client> {
+    open_session_with(config, &[]).await
+}
+
+/// [`open_session`] adding the credentials `added` (scheme, credentials)
+/// too: the crate sends them right after the handshake, ahead of any
+/// request of the session.
+async fn open_session_with(config: &Config, added: &[(String, Vec<u8>)]) -> Result<zk::Client> {
     let hosts = config.hosts();
     let mut connector = zk::Client::connector().with_session_timeout(config.session_timeout());
     if let Some(auth) = config.auth() {
         connector = connector.with_auth(&auth.scheme, &auth.credentials());
+    }
+    for (scheme, credentials) in added {
+        connector = connector.with_auth(scheme, credentials);
     }
     let connect_timeout = config.connect_timeout();
     let deadline = Timeout::from_duration(connect_timeout).deadline();
@@ -578,16 +694,81 @@ fn close_session(zk: zk::Client, deadline: Deadline) -> bool {
     runtime::block_on(deadline.run("close", closed)).is_ok()
 }
 
-fn spawn_state_monitor(mut watcher: zk::StateWatcher, state: Weak<States>) {
+/// Follows the session's states and, when the client renews sessions,
+/// replaces an expired session by a new one, for as long as the client
+/// lives. Runs on the runtime, so never in a fork() child (whose runtime
+/// is its own): a parent's client is not renewed there.
+fn spawn_state_monitor(mut watcher: zk::StateWatcher, inner: &Arc<Inner>) {
+    // The states outlive the client's last handle a little (a dropped
+    // client still reports its Closed); the client itself is needed only
+    // to renew.
+    let (states, client) = (Arc::downgrade(&inner.state), Arc::downgrade(inner));
+    let renews = inner.state.renews;
     runtime::handle().spawn(async move {
         loop {
-            let zk_state = watcher.changed().await;
-            let new = SessionState::from_zk(zk_state);
-            let Some(state) = state.upgrade() else { return };
-            state.set(new);
-            if new.is_terminal() {
+            let last = follow_session(&mut watcher, &states).await;
+            if last != Some(SessionState::Expired) || !renews {
                 return;
+            }
+            match renew(&client).await {
+                Some(next) => watcher = next,
+                None => return,
             }
         }
     });
+}
+
+/// Reports one session's states until its last; `None` once the client
+/// is gone.
+async fn follow_session(watcher: &mut zk::StateWatcher, states: &Weak<States>) -> Option<SessionState> {
+    loop {
+        let new = SessionState::from_zk(watcher.changed().await);
+        states.upgrade()?.set(new);
+        if new.is_terminal() {
+            return Some(new);
+        }
+    }
+}
+
+/// Pause between two failed attempts to open a session after an expiry.
+const RENEW_PAUSE: Duration = Duration::from_secs(1);
+
+/// Opens the session that replaces an expired one (with the configured
+/// credentials and those added since), retrying until it is open and
+/// installed, or the client is closed or gone; returns its state watcher.
+async fn renew(client: &Weak<Inner>) -> Option<zk::StateWatcher> {
+    let closed = client.upgrade()?.closed.clone();
+    loop {
+        let (config, added, expired_id) = {
+            let inner = client.upgrade()?;
+            if closed.is_cancelled() {
+                return None;
+            }
+            let expired_id = inner.state.session_id.load(Ordering::Relaxed);
+            (inner.config.clone(), inner.added_auth.lock().unwrap().clone(), expired_id)
+        };
+        // Not cut short by a close (a session half opened would stay on the
+        // server until it times out): one opened after the close is closed
+        // below, at once.
+        match open_session_with(&config, &added).await {
+            Ok(zk) => {
+                let watcher = zk.state_watcher();
+                // Gone or closed: the new session is dropped here, which
+                // closes it.
+                return match client.upgrade()?.install(zk) {
+                    None => Some(watcher),
+                    Some(_closed_meanwhile) => None,
+                };
+            }
+            Err(e) => {
+                let pause_ms = RENEW_PAUSE.as_millis();
+                log_event!(
+                    Level::Warn,
+                    "session 0x{expired_id:x}: no new session yet ({e}); trying again in {pause_ms} ms"
+                );
+                let pause = Deadline::never().min_after(RENEW_PAUSE).run("renewal pause", std::future::pending::<()>());
+                let _ = cancel::until_closed(&closed, pause).await;
+            }
+        }
+    }
 }

@@ -62,6 +62,9 @@ pub struct Config {
     pub hosts: Option<String>,
     pub session_timeout: Option<Duration>,
     pub connect_timeout: Option<Duration>,
+    /// Open a new session when the session expires (see
+    /// [`Config::session_renewal`]).
+    pub session_renewal: Option<bool>,
     pub auth: Option<Auth>,
     pub acl: Option<Vec<AclSpec>>,
     pub node_id: Option<String>,
@@ -76,10 +79,11 @@ pub const DEFAULT_SESSION_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Every variable [`Config::from_env`] reads.
-pub const ENV_VARS: [&str; 10] = [
+pub const ENV_VARS: [&str; 11] = [
     "ZKU_HOSTS",
     "ZKU_SESSION_TIMEOUT_MS",
     "ZKU_CONNECT_TIMEOUT_MS",
+    "ZKU_SESSION_RENEWAL",
     "ZKU_AUTH",
     "ZKU_ACL",
     "ZKU_NODE_ID",
@@ -107,6 +111,7 @@ impl Config {
             hosts: env_value(&get, "ZKU_HOSTS", |h| parse_hosts(h).map(|_| h.to_string()))?,
             session_timeout: env_value(&get, "ZKU_SESSION_TIMEOUT_MS", parse_env_ms)?,
             connect_timeout: env_value(&get, "ZKU_CONNECT_TIMEOUT_MS", parse_env_ms)?,
+            session_renewal: env_value(&get, "ZKU_SESSION_RENEWAL", parse_env_flag)?,
             auth: env_value(&get, "ZKU_AUTH", |a| parse_auth(a).and_then(|auth| auth.check_size().map(|_| auth)))?,
             acl: env_value(&get, "ZKU_ACL", parse_acl_list)?,
             node_id: env_text(&get, "ZKU_NODE_ID")?,
@@ -127,6 +132,7 @@ impl Config {
             hosts: self.hosts.or(env.hosts),
             session_timeout: self.session_timeout.or(env.session_timeout),
             connect_timeout: self.connect_timeout.or(env.connect_timeout),
+            session_renewal: self.session_renewal.or(env.session_renewal),
             auth: self.auth.or(env.auth),
             acl: self.acl.or(env.acl),
             node_id: self.node_id.or(env.node_id),
@@ -147,6 +153,14 @@ impl Config {
 
     pub fn connect_timeout(&self) -> Duration {
         self.connect_timeout.unwrap_or(DEFAULT_CONNECT_TIMEOUT)
+    }
+
+    /// Whether an expired session is replaced by a new one (kazoo and
+    /// Curator do) instead of ending the client. Off by default: an
+    /// expiry is then final, as it always was, so code that rebuilds its
+    /// handles after an expiry keeps working unchanged.
+    pub fn session_renewal(&self) -> bool {
+        self.session_renewal.unwrap_or(false)
     }
 
     pub fn auth(&self) -> Option<Auth> {
@@ -312,6 +326,16 @@ fn parse_env_ms(text: &str) -> Result<Duration> {
         })
 }
 
+/// `0` or `1`, nothing else (`yes`, `true` or ` 1` are typos to report,
+/// not guesses to make).
+fn parse_env_flag(text: &str) -> Result<bool> {
+    match text {
+        "0" => Ok(false),
+        "1" => Ok(true),
+        _ => Err(Error::invalid_argument(format!("{text:?} is not 0 or 1"))),
+    }
+}
+
 /// `scheme:user:password` (the password may contain ':'). Messages never
 /// repeat the text: it holds a password.
 pub fn parse_auth(s: &str) -> Result<Auth> {
@@ -418,6 +442,7 @@ mod tests {
             ("ZKU_AUTH", "digest:xp:1:2"),
             ("ZKU_ACL", "xp:123:cdrwa,foo:a:b:rw"),
             ("ZKU_SESSION_TIMEOUT_MS", "1500"),
+            ("ZKU_SESSION_RENEWAL", "1"),
             ("ZKU_LOCK_DIR", "locks/"),
         ];
         let c = Config::from_env(env(&vars)).unwrap();
@@ -427,6 +452,8 @@ mod tests {
         let acl = c.acl.unwrap();
         assert_eq!(acl[1], AclSpec { user: "foo".into(), password: "a:b".into(), perms: "rw".into() });
         assert_eq!(c.session_timeout, Some(Duration::from_millis(1500)));
+        assert_eq!(c.session_renewal, Some(true));
+        assert!(!Config::default().session_renewal());
         assert_eq!(Config::from_env(env(&[])).unwrap(), Config::default());
     }
 
@@ -440,6 +467,9 @@ mod tests {
             ("ZKU_CONNECT_TIMEOUT_MS", "-5"),
             ("ZKU_CONNECT_TIMEOUT_MS", "99999999999"),
             ("ZKU_CONNECT_TIMEOUT_MS", " 100"),
+            ("ZKU_SESSION_RENEWAL", "yes"),
+            ("ZKU_SESSION_RENEWAL", "2"),
+            ("ZKU_SESSION_RENEWAL", " 1"),
             ("ZKU_AUTH", "digest"),
             ("ZKU_AUTH", ":u:p"),
             ("ZKU_ACL", "xp:123:cdrwq"),

@@ -35,8 +35,7 @@ pub struct ClientStats {
     pub disconnects: u64,
     /// Connections re-established on the same session.
     pub reconnects: u64,
-    /// New sessions opened after an expiry: reserved for session renewal,
-    /// a later feature; always 0 today.
+    /// New sessions opened after an expiry (session renewal).
     pub session_renewals: u64,
     /// Watches readers and waits of this client wait on now.
     pub watches_now: u64,
@@ -86,6 +85,7 @@ pub(crate) struct Counters {
     errors: [AtomicU64; 5],
     disconnects: AtomicU64,
     reconnects: AtomicU64,
+    renewals: AtomicU64,
     watches: AtomicU64,
     /// Shared with the deliveries of the client's handles.
     callbacks_waiting: Arc<AtomicU64>,
@@ -106,7 +106,7 @@ impl Counters {
             errors_other: errors(ErrorClass::Other),
             disconnects: get(&self.disconnects),
             reconnects: get(&self.reconnects),
-            session_renewals: 0,
+            session_renewals: get(&self.renewals),
             watches_now: get(&self.watches),
             callbacks_waiting_now: get(&self.callbacks_waiting),
         }
@@ -133,6 +133,10 @@ impl Counters {
 
     pub(crate) fn reconnected(&self) {
         self.reconnects.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn renewed(&self) {
+        self.renewals.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A watch is set; waited on until the guard is dropped.

@@ -6,7 +6,9 @@
 //! A reconnection makes it check again (the server re-arms watches on
 //! reconnect, but a fresh read is what proves the condition). On return the
 //! watch is dropped, which makes the client remove it locally and, when no
-//! other watcher needs it, on the server: nothing is left behind.
+//! other watcher needs it, on the server: nothing is left behind. When the
+//! client renews sessions, an expiry is waited out like a disconnection:
+//! the wait checks again, with a new watch, on the new session.
 
 use std::future::Future;
 
@@ -29,7 +31,8 @@ use crate::runtime::{self, Deadline, Timeout};
 ///
 /// Errors: [`Code::OperationTimeout`] (condition not met in time, including
 /// while disconnected), [`Code::ConnectionLoss`] (timeout 0 and not
-/// connected), [`Code::SessionExpired`], [`Code::Closed`],
+/// connected), [`Code::SessionExpired`] (not when the client renews
+/// sessions: the wait goes on on the new session), [`Code::Closed`],
 /// [`Code::AuthFailed`], [`Code::NoNode`], [`Code::NoAuth`], path errors.
 pub fn get_next(
     client: &Client,
@@ -107,7 +110,7 @@ where
     let deadline = timeout.deadline();
     let request_deadline = client.reply_deadline(timeout, deadline);
     runtime::block_on(async {
-        let mut states = client.state_receiver();
+        let mut states;
         loop {
             let zk = match client.ready(deadline).await {
                 Ok(zk) => zk,
@@ -116,8 +119,9 @@ where
                 }
                 Err(e) => return Err(e.context(what)),
             };
-            // Changes from here on wake the wait below.
-            states.borrow_and_update();
+            // Changes from here on wake the wait below (the receiver of the
+            // current session: a renewal replaces it).
+            states = client.state_receiver();
             let watcher = match check(zk, request_deadline).await {
                 Ok(Check::Done(value)) => return Ok(value),
                 Ok(Check::Again) => continue,
@@ -129,10 +133,12 @@ where
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                     continue;
                 }
+                // The session expired under the check: wait for the next.
+                Err(e) if e.code() == Code::SessionExpired && client.renews_session() => continue,
                 Err(e) => return Err(e.context(what)),
             };
             let _watching = client.counters().watching();
-            wait_change(watcher, &mut states, deadline, what).await?;
+            wait_change(client, watcher, &mut states, deadline, what).await?;
         }
     })
 }
@@ -140,6 +146,7 @@ where
 /// Waits for the watch to fire, the session state to change, the deadline
 /// or a stop of the call's `cancel::scope`. `Ok` means "check again"; the watch is dropped either way.
 async fn wait_change(
+    client: &Client,
     watcher: zk::OneshotWatcher,
     states: &mut watch::Receiver<SessionState>,
     deadline: Deadline,
@@ -154,17 +161,16 @@ async fn wait_change(
     tokio::select! {
         stop = cancel::stopped() => Err(stop.context(what)),
         event = watcher.changed() => {
-            if event.event_type == zk::EventType::Session {
-                return Err(terminal_error(SessionState::from_zk(event.session_state), what));
+            let state = SessionState::from_zk(event.session_state);
+            if event.event_type == zk::EventType::Session && client.ends_following(state) {
+                return Err(terminal_error(state, what));
             }
             Ok(())
         }
-        changed = states.changed() => {
-            if changed.is_err() {
-                return Err(Error::closed(format!("{what}: client is closed")));
-            }
+        // Fails once the session was renewed: check again on the new one.
+        _ = states.changed() => {
             let state = *states.borrow_and_update();
-            if state.is_terminal() {
+            if client.ends_following(state) {
                 return Err(terminal_error(state, what));
             }
             Ok(())

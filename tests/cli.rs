@@ -121,6 +121,8 @@ fn bad_command_lines_exit_2_with_a_message() {
         (&["digest", "a:b", "--hosts", "h:1"], "connection options do not apply"),
         (&["--hosts", "h:1", "digest", "a:b"], "connection options do not apply"),
         (&["completions", "bash", "--lock-dir", "/x/"], "connection options do not apply"),
+        (&["digest", "a:b", "--session-renewal"], "connection options do not apply"),
+        (&["get", "/a", "--session-renewal=1"], "--session-renewal takes no value"),
         (&["completions", "tcsh"], "\"tcsh\" is not one of bash,"),
         (&["--bogus", "get", "/a"], "unknown option"),
     ];
@@ -155,6 +157,9 @@ fn get_and_set() {
     let o = zkutil(&["get", &path]);
     expect(&o, 0);
     assert_eq!(o.stdout, b"\x00\xffbin", "data as stored, no newline");
+    let o = zkutil(&["--session-renewal", "get", &path]);
+    expect(&o, 0);
+    assert_eq!(o.stdout, b"\x00\xffbin");
     let o = zkutil(&["get", &path, "--stat"]);
     expect(&o, 0);
     let stat: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();

@@ -149,6 +149,7 @@ fn malformed_variables_fail_every_entry_point_before_anything_is_sent() {
         ("ZKU_SESSION_TIMEOUT_MS", "-1", ZKU_EBADCONFIG),
         ("ZKU_CONNECT_TIMEOUT_MS", "0", ZKU_EBADCONFIG),
         ("ZKU_CONNECT_TIMEOUT_MS", " ", ZKU_EBADCONFIG),
+        ("ZKU_SESSION_RENEWAL", "yes", ZKU_EBADCONFIG),
         ("ZKU_AUTH", "digest", ZKU_EBADCONFIG),
         ("ZKU_AUTH", ":xp:s3cret", ZKU_EBADCONFIG),
         ("ZKU_AUTH", &too_large, ZKU_ETOOLARGE),
@@ -195,6 +196,14 @@ fn malformed_variables_fail_every_entry_point_before_anything_is_sent() {
     for name in ["ZKU_ACL", "ZKU_AUTH", "ZKU_LOCK_DIR"] {
         clear_env(name);
     }
+    // ZKU_SESSION_RENEWAL=1 turns renewal on; a configuration's own
+    // setting wins over it.
+    set_env("ZKU_SESSION_RENEWAL", "1");
+    assert!(core_client(&hosts, 10_000).renews_session());
+    let off = Config { hosts: Some(hosts.clone()), session_renewal: Some(false), ..Config::default() };
+    assert!(!Client::connect(off).unwrap().renews_session());
+    clear_env("ZKU_SESSION_RENEWAL");
+    assert!(!core_client(&hosts, 10_000).renews_session(), "off by default");
     let auth = Auth { scheme: "digest".into(), user: "xp".into(), password: "123".into() };
     let xp = Client::connect(Config { hosts: Some(hosts), auth: Some(auth), ..Config::default() }).unwrap();
     let (acl, _) = xp.get_acl(&root, T).unwrap();

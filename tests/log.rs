@@ -171,6 +171,23 @@ fn an_expiry_is_an_error() {
 }
 
 #[test]
+fn a_renewal_is_a_warning_naming_both_sessions() {
+    let _serial = serial();
+    let sink = Sink::new();
+    assert_eq!(set(ZKU_LOG_WARN, sink), ZKU_OK);
+    let client = Client::connect(Config { session_renewal: Some(true), ..config(&shared_server().connect_string()) })
+        .expect("connect");
+    let old = client.session_id();
+    client.expire_session_for_testing().unwrap();
+    let (level, _) = sink.wait_for(&format!("session 0x{old:x} expired, opening a new session"));
+    assert_eq!(level, ZKU_LOG_WARN);
+    let (level, message) = sink.wait_for(&format!("session 0x{old:x} renewed: new session 0x"));
+    assert_eq!(level, ZKU_LOG_WARN);
+    assert!(message.contains(&format!("0x{:x}", client.session_id())), "{message}");
+    remove();
+}
+
+#[test]
 fn only_messages_at_the_level_or_above_are_delivered() {
     let _serial = serial();
     for bad in [0, 5, -1] {

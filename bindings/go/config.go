@@ -16,10 +16,15 @@ type Config struct {
 	Hosts          string        // "host:port[,host:port...][/chroot]"
 	SessionTimeout time.Duration // requested from the server
 	ConnectTimeout time.Duration // how long connecting waits for a session
-	Auth           *Auth         // credentials every session adds
-	DefaultACL     []DigestUser  // default ACL of every node the library creates
-	NodeID         string        // node id in lock identifiers
-	LockDir        string        // e.g. "/lock/" (give the trailing '/')
+	// SessionRenewal opens a new session when the session expires (the
+	// state goes StateExpired, then StateConnected with a new SessionID);
+	// false leaves it to ZKU_SESSION_RENEWAL (default off: an expiry is
+	// final). See zku_config_set_session_renewal.
+	SessionRenewal bool
+	Auth           *Auth        // credentials every session adds
+	DefaultACL     []DigestUser // default ACL of every node the library creates
+	NodeID         string       // node id in lock identifiers
+	LockDir        string       // e.g. "/lock/" (give the trailing '/')
 	RecordDir      string
 	SeqDir         string
 	TxDir          string
@@ -72,6 +77,11 @@ func (cfg *Config) apply(conf *C.zku_config) error {
 	}
 	if cfg.ConnectTimeout != 0 {
 		if err := check(C.zku_config_set_connect_timeout_ms(conf, C.int64_t(cfg.ConnectTimeout.Milliseconds()), &cerr)); err != nil {
+			return err
+		}
+	}
+	if cfg.SessionRenewal {
+		if err := check(C.zku_config_set_session_renewal(conf, true, &cerr)); err != nil {
 			return err
 		}
 	}

@@ -96,7 +96,7 @@ const (
 	StateConnectedReadonly State = 2
 	// StateSuspended (ZKU_STATE_SUSPENDED): Connection lost; the session may still be alive. Calls wait for the connection (up to their timeout) or fail with ZKU_ECONNECTIONLOSS.
 	StateSuspended State = 3
-	// StateExpired (ZKU_STATE_EXPIRED): The session expired: its ephemeral nodes and watches are gone. Final.
+	// StateExpired (ZKU_STATE_EXPIRED): The session expired: its ephemeral nodes and watches are gone. Final, unless the configuration asks for session renewal (`zku_config_set_session_renewal`): then CONNECTED follows once a new session is open.
 	StateExpired State = 4
 	// StateAuthFailed (ZKU_STATE_AUTH_FAILED): The server refused the credentials. Final.
 	StateAuthFailed State = 5

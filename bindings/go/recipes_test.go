@@ -331,6 +331,19 @@ func TestNodeOperationsAndHierarchy(t *testing.T) {
 	}
 }
 
+func TestSessionRenewalOption(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := zkutil.Connect(ctx, zkutil.Config{Hosts: hosts, SessionRenewal: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.State() != zkutil.StateConnected || c.SessionID() == 0 {
+		t.Fatalf("state %v, session %x", c.State(), c.SessionID())
+	}
+}
+
 func TestClientStates(t *testing.T) {
 	c := connect(t)
 	if c.State() != zkutil.StateConnected {

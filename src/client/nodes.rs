@@ -196,14 +196,27 @@ impl Client {
         Ok(Stat::from(&stat))
     }
 
-    /// Adds credentials to the session (kept across reconnects). A refused
-    /// credential ends the session with [`Code::AuthFailed`].
+    /// Adds credentials to the session (kept across reconnects and, with
+    /// session renewal, added to each new session before it is reported
+    /// connected). A refused credential ends the session with
+    /// [`Code::AuthFailed`].
     pub fn add_auth(&self, scheme: &str, credentials: &[u8], timeout: Timeout) -> Result<()> {
         if scheme.is_empty() {
             return Err(Error::invalid_argument("auth scheme is empty"));
         }
         packet::check_auth(scheme, credentials)?;
-        self.call(timeout, &format!("add_auth {scheme}"), false, |zk| async move { zk.auth(scheme, credentials).await })
+        self.call(
+            timeout,
+            &format!("add_auth {scheme}"),
+            false,
+            |zk| async move { zk.auth(scheme, credentials).await },
+        )?;
+        // Auth is per session: a renewal adds it to the next session.
+        let mut added = self.inner.added_auth.lock().unwrap();
+        if !added.iter().any(|(s, c)| s == scheme && c == credentials) {
+            added.push((scheme.to_string(), credentials.to_vec()));
+        }
+        Ok(())
     }
 
     /// [`Client::get`] for JSON values: fails with [`Code::BadJson`] when the

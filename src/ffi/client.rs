@@ -40,7 +40,10 @@ pub const ZKU_STATE_CONNECTED_READONLY: zku_state = 2;
 /// Connection lost; the session may still be alive. Calls wait for the
 /// connection (up to their timeout) or fail with ZKU_ECONNECTIONLOSS.
 pub const ZKU_STATE_SUSPENDED: zku_state = 3;
-/// The session expired: its ephemeral nodes and watches are gone. Final.
+/// The session expired: its ephemeral nodes and watches are gone. Final,
+/// unless the configuration asks for session renewal
+/// (`zku_config_set_session_renewal`): then CONNECTED follows once a new
+/// session is open.
 pub const ZKU_STATE_EXPIRED: zku_state = 4;
 /// The server refused the credentials. Final.
 pub const ZKU_STATE_AUTH_FAILED: zku_state = 5;
@@ -63,7 +66,8 @@ pub(crate) fn state_code(state: SessionState) -> zku_state {
 /// behind by more than 16 changes (slow or blocked), the oldest waiting
 /// ones are skipped: each call's `old_state` is still the previous call's
 /// `new_state`, and the latest state is always delivered. The last
-/// call is for a final state (EXPIRED, AUTH_FAILED or CLOSED). It may call
+/// call is for a final state (EXPIRED, AUTH_FAILED or CLOSED; with session
+/// renewal EXPIRED is not final, CONNECTED follows). It may call
 /// back into the library (even free the client). It must return normally:
 /// no longjmp, C++ exception, Ruby raise or Go panic may cross it.
 pub type zku_state_fn =
@@ -170,8 +174,9 @@ pub unsafe extern "C" fn zku_client_free(client: *mut zku_client) {
     guard_value((), || client.client.close());
 }
 
-/// The session id (0 for NULL, and in a fork() child for the parent's
-/// client).
+/// The current session's id (0 for NULL, and in a fork() child for the
+/// parent's client). With session renewal it changes when a new session
+/// replaces an expired one (read it again after ZKU_STATE_CONNECTED).
 /// Never blocks.
 ///
 /// # Safety
@@ -282,7 +287,9 @@ pub unsafe extern "C" fn zku_client_set_state_callback(
 }
 
 /// Adds credentials to the session, e.g. scheme "digest" with
-/// "user:password" bytes. Kept across reconnects. Blocking (network), up to
+/// "user:password" bytes. Kept across reconnects, and with session renewal
+/// added to each new session before it is reported connected. Blocking
+/// (network), up to
 /// `timeout_ms`. A refused credential ends the session:
 /// ZKU_EAUTHFAILED here and state ZKU_STATE_AUTH_FAILED. Credentials too
 /// large for the server's packet limit (scheme and credential together

@@ -144,6 +144,40 @@ pub unsafe extern "C" fn zku_config_set_connect_timeout_ms(
     })
 }
 
+/// Sets whether a client opens a new session when its session expires
+/// (session renewal, as kazoo and Curator do). Default false (or
+/// `ZKU_SESSION_RENEWAL=1`): an expiry is final, the client reports
+/// ZKU_STATE_EXPIRED and every later call fails with ZKU_ESESSIONEXPIRED.
+/// When true, the client reports ZKU_STATE_EXPIRED, then
+/// ZKU_STATE_CONNECTED once a new session is open, with a new
+/// `zku_client_session_id`; credentials from `zku_client_add_auth` are
+/// added to the new session before it is reported connected. What was
+/// bound to the expired session reports its loss: a held lock goes
+/// ZKU_LOCK_LOST ("session expired"), a FIFO acquire waiting with its node
+/// fails with ZKU_ESESSIONEXPIRED, a request in flight fails with
+/// ZKU_ESESSIONEXPIRED (or as for a lost connection) and is not sent
+/// again; calls made after the expiry wait for the new session (within
+/// their timeout), retried 1 s apart while no server is reachable. Readers
+/// go stale and re-read on the new session (changed, then fresh); waits set
+/// their watches again on it. Ephemeral nodes are not re-created. A client
+/// closed during a renewal ends ZKU_STATE_CLOSED. Never blocks.
+///
+/// # Safety
+/// `config` is NULL or live and not used by another thread.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_config_set_session_renewal(
+    config: *mut zku_config,
+    renew: bool,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: as documented.
+        let config = unsafe { config_mut(config)? };
+        config.session_renewal = Some(renew);
+        Ok(())
+    })
+}
+
 /// Sets the credentials every session adds, e.g. ("digest", "xp", "123").
 /// Errors: ZKU_EINVAL (empty scheme), ZKU_ETOOLARGE (over the server's
 /// packet limit).

@@ -39,8 +39,8 @@ pub struct zku_client_stats {
     pub disconnects: u64,
     /// Connections re-established on the same session.
     pub reconnects: u64,
-    /// Reserved for session renewal (a new session opened after an
-    /// expiry), a later feature: always 0 in this version.
+    /// New sessions opened after an expiry (session renewal, see
+    /// `zku_config_set_session_renewal`).
     pub session_renewals: u64,
     /// Watches the client's readers and waits wait on now.
     pub watches_now: u64,

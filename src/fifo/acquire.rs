@@ -116,11 +116,17 @@ impl Inner {
         what: &str,
     ) -> Result<Option<Held>> {
         let (name, stat) = self.create_ours(attempt, deadline, reply_deadline, what).await?;
-        let mut session = self.client.state_receiver();
         let mut own_watch: Option<EventFuture> = None;
         loop {
-            session.borrow_and_update();
+            let mut session = self.client.state_receiver();
             let zk = self.client.ready(deadline).await.map_err(|e| e.context(what))?;
+            if stat.ephemeral_owner != 0 && stat.ephemeral_owner != self.client.session_id() {
+                // Renewed: our waiting node went with the expired session.
+                return Err(Error::new(
+                    Code::SessionExpired,
+                    format!("{what}: session expired while waiting (our node {name} is gone)"),
+                ));
+            }
             let children = match reply_deadline.run(what, zk.list_children(&self.dir)).await? {
                 Ok(children) => children,
                 Err(e) if is_connection(&e) => continue,

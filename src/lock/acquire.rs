@@ -256,7 +256,8 @@ impl Inner {
             _ = cancel.changed() => return Err(Stop::Failed(cancelled(what))),
             zk = self.client.ready(deadline) => zk.map_err(|e| Stop::Failed(e.context(what)))?,
         };
-        session.borrow_and_update();
+        // The session this attempt runs on (after a renewal, a new one).
+        *session = self.client.state_receiver();
         let data = self.node_data();
         let mut create = InFlight::start(zk.clone(), self.path.clone(), data.clone(), self.acl.clone(), self.ephemeral);
         let created = tokio::select! {
@@ -284,9 +285,17 @@ impl Inner {
                 self.classify(read.map_err(Stop::Failed)?).map_err(Stop::Failed)
             }
             Err(zk::Error::NoNode) => Ok(Attempt::NoParent),
-            Err(e) if is_connection(&e) => Ok(Attempt::Disconnected { err: Error::from(e), create_unknown: true }),
+            Err(e) if self.retries_on(&e) => Ok(Attempt::Disconnected { err: Error::from(e), create_unknown: true }),
             Err(e) => Err(Stop::Failed(Error::from(e).context(format!("create {}", self.path)))),
         }
+    }
+
+    /// Whether an attempt's request failed in a way the next attempt may
+    /// get past: a lost connection, or the session expiring when the
+    /// client opens a new one (an acquire owns nothing until it holds, so
+    /// it goes on on the new session).
+    fn retries_on(&self, e: &zk::Error) -> bool {
+        is_connection(e) || (matches!(e, zk::Error::SessionExpired) && self.client.renews_session())
     }
 
     /// The acquisition of a node we made (`own_create`: our create's reply
@@ -320,7 +329,7 @@ impl Inner {
                 }
             }
             Err(zk::Error::NoNode) => Ok(Attempt::Vanished),
-            Err(e) if is_connection(&e) => Ok(Attempt::Disconnected { err: Error::from(e), create_unknown: false }),
+            Err(e) if self.retries_on(&e) => Ok(Attempt::Disconnected { err: Error::from(e), create_unknown: false }),
             Err(e) => Err(Error::from(e).context(format!("get {}", self.path))),
         }
     }

@@ -1,5 +1,7 @@
 //! The reader's task on the runtime: read with a watch, wait for the watch
-//! or a session change, read again.
+//! or a session change, read again. When the client renews sessions, an
+//! expiry is an outage like a lost connection (stale), followed by a read
+//! on the new session (changed if the node changed meanwhile, fresh).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,29 +25,28 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
     let mut states = client.state_receiver();
     // The watch, counted in the client's statistics while waited on.
     let mut watcher = Some((first, client.counters().watching()));
-    loop {
+    'session: loop {
         // Wait for the watch or a session change (unless already off line).
+        // A receiver's `changed()` fails once its session was renewed (its
+        // last state, Expired, stays readable).
         if let Some((w, _watching)) = watcher.take() {
             if states.borrow_and_update().is_connected() {
                 tokio::select! {
                     event = w.changed() => {
                         if event.event_type == zk::EventType::Session {
                             let state = SessionState::from_zk(event.session_state);
-                            finish(&shared, state);
-                            return;
+                            if client.ends_following(state) {
+                                finish(&shared, state);
+                                return;
+                            }
                         }
                     }
-                    changed = states.changed() => {
-                        if changed.is_err() {
-                            finish(&shared, SessionState::Closed);
-                            return;
-                        }
-                    }
+                    _ = states.changed() => {}
                 }
             }
         }
         let state = *states.borrow_and_update();
-        if state.is_terminal() {
+        if client.ends_following(state) {
             finish(&shared, state);
             return;
         }
@@ -59,6 +60,8 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
                 return;
             }
         };
+        // Follow the session the read is made on (a renewed one, too).
+        states = client.state_receiver();
         // A read made as the connection drops waits for the next
         // connection: follow the session meanwhile, so the outage is
         // reported as it happens.
@@ -68,13 +71,17 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
             tokio::select! {
                 reply = &mut reply => break reply,
                 changed = states.changed() => {
-                    let state = if changed.is_err() { SessionState::Closed } else { *states.borrow_and_update() };
-                    if state.is_terminal() {
+                    let state = *states.borrow_and_update();
+                    if client.ends_following(state) {
                         finish(&shared, state);
                         return;
                     }
                     if !state.is_connected() {
                         shared.update(|snap, events| snap.disconnected(events));
+                    }
+                    if changed.is_err() || state == SessionState::Expired {
+                        // Renewing: the read on the old session is lost.
+                        continue 'session;
                     }
                 }
             }
@@ -99,6 +106,9 @@ pub(super) async fn follow(shared: Arc<Shared>, client: Client, first: zk::Onesh
                 Code::ConnectionLoss => {
                     shared.update(|snap, events| snap.disconnected(events));
                     tokio::time::sleep(RECONNECT_PAUSE).await;
+                }
+                Code::SessionExpired if client.renews_session() => {
+                    shared.update(|snap, events| snap.disconnected(events));
                 }
                 Code::SessionExpired | Code::Closed | Code::AuthFailed => {
                     finish(&shared, terminal_of(&e));

@@ -314,6 +314,8 @@ void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
     client.set_acl(path, only_alice, ZKU_ANY_VERSION, 10s);
     auto other = zkutil::client::connect(cfg);
     CHECK(other.session_id() != client.session_id() && other.session_timeout() > 0ms);
+    auto renewing = zkutil::client::connect(zkutil::config::make().session_renewal(true));
+    CHECK(renewing.state() == ZKU_STATE_CONNECTED);
     CHECK(code_of([&] { other.get(path, 10s); }) == ZKU_ENOAUTH);
     other.add_auth("digest", "alice:secret", 10s);
     CHECK(other.get(path, 10s).value().data == "v");

@@ -28,6 +28,15 @@ class RecipesTest < ZkCase
     assert_nil client.exists(path)
   end
 
+  def test_session_renewal_option
+    Zkutil::Client.open(hosts: ZkTest.hosts, session_renewal: true) do |renewing|
+      assert_equal Zkutil::STATE_CONNECTED, renewing.state
+      path = unique_path
+      renewing.create(path, "value")
+      assert_equal "value", renewing.get(path).first
+    end
+  end
+
   def test_digest_acl_and_auth
     path = unique_path
     client.create(path, "secret", acl: [Zkutil::Acl.digest("xp", "123", "cdrwa")])

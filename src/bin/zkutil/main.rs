@@ -144,6 +144,8 @@ struct Connection {
     session_timeout: Option<Duration>,
     #[arg(long, global = true, value_parser = Text(args::positive_seconds))]
     connect_timeout: Option<Duration>,
+    #[arg(long, global = true)]
+    session_renewal: bool,
     #[arg(long, global = true, value_parser = TEXT)]
     lock_dir: Option<String>,
     #[arg(long, global = true, value_parser = TEXT)]
@@ -158,6 +160,7 @@ come from the ZKU_* environment variables, as in the library):
   --acl USER:PW:PERMS[,..] ACL of the nodes zkutil creates     (ZKU_ACL)
   --session-timeout S      session timeout, seconds  (ZKU_SESSION_TIMEOUT_MS)
   --connect-timeout S      wait for a session, seconds (ZKU_CONNECT_TIMEOUT_MS)
+  --session-renewal        open a new session after an expiry (ZKU_SESSION_RENEWAL)
   --lock-dir DIR           lock directory, default /lock/       (ZKU_LOCK_DIR)
   --node-id ID             node id in lock identifiers          (ZKU_NODE_ID)";
 
@@ -183,6 +186,8 @@ impl Global {
         }
         config.session_timeout = connection.session_timeout;
         config.connect_timeout = connection.connect_timeout;
+        // Absent: the environment decides (ZKU_SESSION_RENEWAL).
+        config.session_renewal = connection.session_renewal.then_some(true);
         config.lock_dir = connection.lock_dir;
         config.node_id = connection.node_id;
         Ok(Global { config })

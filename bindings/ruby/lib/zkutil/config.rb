@@ -12,15 +12,21 @@ module Zkutil
               txid_maker: PATH_TXID_MAKER }.freeze
 
     # hosts: "host:port,...[/chroot]"; auth: [scheme, user, password];
+    # session_renewal: true or false (nil: ZKU_SESSION_RENEWAL decides,
+    # default off), see zku_config_set_session_renewal;
     # acl: [[user, password, "cdrwa"], ...] (the default ACL of new nodes);
     # node_id, lock_dir, record_dir, seq_dir, tx_dir: text fields.
-    def initialize(hosts: nil, session_timeout_ms: nil, connect_timeout_ms: nil, auth: nil, acl: [], **fields)
+    def initialize(hosts: nil, session_timeout_ms: nil, connect_timeout_ms: nil, session_renewal: nil, auth: nil,
+                   acl: [], **fields)
       out = Memory.out_pointer
       Zkutil.check { |err| Native.zku_config_new(out, err) }
       super(out.read_pointer, :zku_config_free)
       Zkutil.check { |err| Native.zku_config_set_hosts(ptr, hosts, err) } if hosts
       Zkutil.check { |err| Native.zku_config_set_session_timeout_ms(ptr, session_timeout_ms, err) } if session_timeout_ms
       Zkutil.check { |err| Native.zku_config_set_connect_timeout_ms(ptr, connect_timeout_ms, err) } if connect_timeout_ms
+      unless session_renewal.nil?
+        Zkutil.check { |err| Native.zku_config_set_session_renewal(ptr, session_renewal, err) }
+      end
       Zkutil.check { |err| Native.zku_config_set_auth(ptr, *auth, err) } if auth
       acl.each { |user, password, perms| Zkutil.check { |err| Native.zku_config_add_acl(ptr, user, password, perms, err) } }
       fields.each { |name, value| self[name] = value }

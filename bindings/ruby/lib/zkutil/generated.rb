@@ -284,6 +284,7 @@ module Zkutil
     attach_function :zku_config_set_hosts, [:pointer, :string, :pointer], :zku_rc, blocking: false
     attach_function :zku_config_set_session_timeout_ms, [:pointer, :int64, :pointer], :zku_rc, blocking: false
     attach_function :zku_config_set_connect_timeout_ms, [:pointer, :int64, :pointer], :zku_rc, blocking: false
+    attach_function :zku_config_set_session_renewal, [:pointer, :bool, :pointer], :zku_rc, blocking: false
     attach_function :zku_config_set_auth, [:pointer, :string, :string, :string, :pointer], :zku_rc, blocking: false
     attach_function :zku_config_add_acl, [:pointer, :string, :string, :string, :pointer], :zku_rc, blocking: false
     attach_function :zku_config_set, [:pointer, :zku_config_field, :string, :pointer], :zku_rc, blocking: false
