@@ -61,6 +61,12 @@ fn locking_in(lock_dir: &str, renewal: bool) -> Client {
     Client::connect(config).expect("connect")
 }
 
+fn readable(fd: std::os::fd::RawFd, within: Duration) -> bool {
+    let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: one live pollfd.
+    unsafe { libc::poll(&mut p, 1, within.as_millis() as i32) == 1 }
+}
+
 fn wait_until(what: &str, within: Duration, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !f() {
@@ -114,6 +120,9 @@ fn repeated_expiry_opens_a_new_session_each_time() {
     let (tx, rx) = mpsc::channel();
     c.set_state_callback(Some(Box::new(move |old, new| tx.send((old, new)).unwrap()))).unwrap();
     let mut ids = vec![c.session_id()];
+    // The client's descriptor (for event loops) wakes on the renewal too.
+    let fd = c.pollable_fd().unwrap();
+    c.drain_notifications();
     for round in 0..5 {
         let path = unique_path(&format!("renew-ephemeral-{round}"));
         let (_, stat) = c.create(&path, b"", &CreateOptions::ephemeral(), T).unwrap();
@@ -121,6 +130,8 @@ fn repeated_expiry_opens_a_new_session_each_time() {
         let old = c.session_id();
         expire(&c);
         wait_renewed(&c, old);
+        assert!(readable(fd, Duration::from_secs(1)), "round {round}: the descriptor did not wake");
+        assert_eq!(c.drain_notifications(), SessionState::Connected, "round {round}");
         ids.push(c.session_id());
         assert!(observer.exists(&path, T).unwrap().is_none(), "round {round}: the ephemeral is not re-created");
         // New calls use the new session.
