@@ -543,3 +543,75 @@ fn a_writer_and_readers_under_contention_never_overlap() {
     }
     eprintln!("at most {} readers at once", max_readers.load(Ordering::SeqCst));
 }
+
+#[test]
+fn a_writer_takes_its_read_side_and_downgrades() {
+    let env = Env::new("fifo-rw-downgrade");
+    let (c, other) = (env.client(), env.client());
+    let w = rw(&c, true);
+    let r = FifoLock::read_lock_of(&w, FifoOptions::default()).unwrap();
+    let (other_w, other_r) = (rw(&other, true), rw(&other, false));
+
+    // Nobody waiting: after the downgrade other readers come in, writers stay out.
+    let token = w.acquire(T).unwrap();
+    assert_eq!(r.acquire(T).unwrap(), token, "granted at once, with the write side's token");
+    assert_eq!(r.identifier(), w.identifier(), "the write side's identifier by default");
+    thread::sleep(Duration::from_millis(100));
+    assert!(r.is_locked() && w.is_locked(), "the monitor's check keeps both");
+    w.release(T).unwrap();
+    assert_eq!(other_w.try_acquire(T).unwrap(), None, "a writer waits for the downgraded read");
+    assert!(other_r.try_acquire(T).unwrap().is_some(), "other readers come in");
+    other_r.release(T).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    assert!(r.is_locked());
+    r.release(T).unwrap();
+    assert!(other_w.try_acquire(T).unwrap().is_some(), "free once the read is released");
+    other_w.release(T).unwrap();
+
+    // A writer already waiting (CURATOR-276): our read node goes ahead of it.
+    let token = w.acquire(T).unwrap();
+    let waiting = thread::spawn(move || {
+        let t = other_w.acquire(T).unwrap();
+        (other_w, t)
+    });
+    wait_until("the waiting writer", Duration::from_secs(10), || contender_count(&w) == 2);
+    r.acquire(T).unwrap();
+    let names: Vec<String> = r.contenders(T).unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names.len(), 3);
+    assert_eq!(names[0], w.node_name().unwrap());
+    assert_eq!(names[1], r.node_name().unwrap(), "our read node right behind our write node: {names:?}");
+    w.release(T).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    assert!(!waiting.is_finished(), "the waiting writer stays out while the read is held");
+    assert!(r.is_locked());
+    r.release(T).unwrap();
+    let (other_w, t) = waiting.join().unwrap();
+    assert!(t > token, "tokens grow in hold order");
+    other_w.release(T).unwrap();
+
+    // The write side not held: an ordinary reader.
+    assert!(r.acquire(T).unwrap() != token);
+    r.release(T).unwrap();
+    assert_eq!(contender_count(&r), 0, "no node left");
+}
+
+#[test]
+fn read_side_of_bad_handles_gets_specific_codes() {
+    let env = Env::new("fifo-rw-of-bad");
+    let c = env.client();
+    let o = FifoOptions::default;
+    let mutex = fifo(&c, "m");
+    let of_mutex = FifoLock::read_lock_of(&mutex, o()).err().unwrap();
+    assert_eq!(of_mutex.code(), Code::InvalidArgument, "{of_mutex}");
+    assert!(of_mutex.message().contains("not the write side"), "{of_mutex}");
+    let latch = FifoLock::leader_latch(&c, "m", o()).unwrap();
+    assert_eq!(FifoLock::read_lock_of(&latch, o()).err().unwrap().code(), Code::InvalidArgument);
+    let read = rw(&c, false);
+    assert_eq!(FifoLock::read_lock_of(&read, o()).err().unwrap().code(), Code::InvalidArgument);
+    let write = rw(&c, true);
+    let no_id = FifoOptions { identifier: Some(String::new()), ..o() };
+    assert_eq!(FifoLock::read_lock_of(&write, no_id).err().unwrap().code(), Code::InvalidArgument);
+    write.close();
+    assert_eq!(FifoLock::read_lock_of(&write, o()).err().unwrap().code(), Code::Closed);
+    assert_eq!(read.contenders(T).unwrap().len(), 0, "nothing sent");
+}

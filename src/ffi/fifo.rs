@@ -152,6 +152,62 @@ pub unsafe extern "C" fn zku_fifo_new_write(
     unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::write_lock) }
 }
 
+/// Creates the read side of the read-write lock whose write side is
+/// `write` (a `zku_fifo_new_write` handle; same client and path), with
+/// Curator's rule that the owner of the write lock may take the read
+/// lock: a `zku_fifo_acquire` begun while `write` is ZKU_LOCK_HELD is
+/// granted at once, its node sorting right behind the write node, ahead
+/// of the writers waiting behind it. Releasing or losing the write side
+/// then leaves an ordinary reader ahead of those writers (a downgrade):
+/// other writers stay out until it is released, other readers come in.
+/// Begun while `write` is not held, it is an ordinary reader (waiting
+/// behind `write`'s own node if that is waiting in line); taking the write
+/// side while this one holds waits for it (no upgrade), as in Curator.
+/// Its fencing token is the write side's. `identifier`: NULL for the write
+/// side's. `write` may be freed first. Every `zku_fifo_*` call applies.
+/// Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EINVAL (`write` is not a write side,
+/// empty identifier, bad timeout), ZKU_ECLOSED (`write` is closing),
+/// ZKU_EFORKED. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_read_of(
+    write: *const zku_fifo,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { clear_out(out) };
+        required_out(out, "out")?;
+        // SAFETY: NULL or valid (caller).
+        let (write, identifier) = unsafe { (fifo_arg(write)?, opt_str_arg(identifier, "identifier")?) };
+        let options = options_arg(identifier, default_timeout_ms)?;
+        let lock = FifoLock::read_lock_of(write, options)?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, boxed(lock)?) };
+        Ok(())
+    })
+}
+
+/// The handle's options from the constructors' arguments.
+fn options_arg(identifier: Option<&str>, default_timeout_ms: i32) -> Result<FifoOptions> {
+    let timeout = match default_timeout_ms {
+        ZKU_LOCK_DEFAULT_TIMEOUT => FifoOptions::default().timeout,
+        ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
+    };
+    Ok(FifoOptions { identifier: identifier.map(str::to_string), timeout })
+}
+
+/// A new C handle on `lock`.
+fn boxed(lock: FifoLock) -> Result<*mut zku_fifo> {
+    let path = super::buf::c_string(lock.path().to_string())?;
+    Ok(Box::into_raw(Box::new(zku_fifo { lock, path })))
+}
+
 /// The body of the `zku_fifo_new*` constructors.
 ///
 /// # Safety
@@ -173,15 +229,9 @@ unsafe fn new_handle(
         let (client, name, identifier) = unsafe {
             (&session_arg(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
         };
-        let timeout = match default_timeout_ms {
-            ZKU_LOCK_DEFAULT_TIMEOUT => FifoOptions::default().timeout,
-            ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
-        };
-        let options = FifoOptions { identifier: identifier.map(str::to_string), timeout };
-        let lock = make(client, name, options)?;
-        let path = super::buf::c_string(lock.path().to_string())?;
+        let lock = make(client, name, options_arg(identifier, default_timeout_ms)?)?;
         // SAFETY: checked non-NULL.
-        unsafe { set_out(out, Box::into_raw(Box::new(zku_fifo { lock, path }))) };
+        unsafe { set_out(out, boxed(lock)?) };
         Ok(())
     })
 }

@@ -24,7 +24,7 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
 
 use tokio::sync::watch;
 use zookeeper_client as zk;
@@ -68,7 +68,10 @@ pub struct FifoLock {
 pub(crate) struct Held {
     /// The node's name in the lock directory.
     name: String,
-    /// Its czxid: the fencing token.
+    /// Its czxid.
+    czxid: i64,
+    /// The fencing token: `czxid`, or for a read side taken under its
+    /// write side the write side's token.
     token: i64,
     /// Its ephemeral owner (our session).
     owner: i64,
@@ -91,6 +94,8 @@ struct Inner {
     dir: Arc<str>,
     identifier: String,
     layout: Layout,
+    /// A read side's own write side (`read_lock_of`).
+    write_side: Option<Weak<Inner>>,
     default_timeout: Timeout,
     acl: Arc<Vec<zk::Acl>>,
     shared: Mutex<Shared>,
@@ -143,6 +148,32 @@ impl FifoLock {
         FifoLock::with_layout(client, name, options, sequential::WRITE)
     }
 
+    /// The read side of the read-write lock whose write side is `write`
+    /// (same client and path), with Curator's rule that the owner of the
+    /// write lock may take the read lock: an acquire that begins while
+    /// `write` is HELD is granted at once, its node sorting right behind
+    /// the write node and so ahead of the writers waiting behind it.
+    /// Releasing (or losing) the write side then leaves an ordinary
+    /// reader ahead of those writers: a downgrade. Begun while `write` is
+    /// not held, it is an ordinary reader (which waits for `write`'s node
+    /// if that is waiting in line). Its token is the write side's token.
+    /// `options.identifier` `None`: the write side's identifier.
+    ///
+    /// Errors: `InvalidArgument` (`write` is not a write side), `Closed`
+    /// (`write` is closed), as `read_lock` otherwise.
+    pub fn read_lock_of(write: &FifoLock, options: FifoOptions) -> Result<FifoLock> {
+        let w = &write.inner;
+        if w.layout != sequential::WRITE {
+            return Err(Error::invalid_argument(format!("{} is not the write side of a read-write lock", w.dir)));
+        }
+        w.check_open()?;
+        let identifier = options.identifier.or_else(|| Some(w.identifier.clone()));
+        let mut lock =
+            FifoLock::with_path(&w.client, w.dir.clone(), FifoOptions { identifier, ..options }, sequential::READ)?;
+        Arc::get_mut(&mut lock.inner).expect("not shared yet").write_side = Some(Arc::downgrade(w));
+        Ok(lock)
+    }
+
     /// A handle whose nodes are named as `layout` says.
     fn with_layout(client: &Client, name: &str, options: FifoOptions, layout: Layout) -> Result<FifoLock> {
         let config = client.config();
@@ -151,6 +182,12 @@ impl FifoLock {
         }
         let dir = config.lock(Key::Text(name));
         crate::path::validate(&dir).map_err(|e| e.context(format!("lock {name:?}")))?;
+        FifoLock::with_path(client, dir.into(), options, layout)
+    }
+
+    /// A handle on the lock directory `dir` (validated).
+    fn with_path(client: &Client, dir: Arc<str>, options: FifoOptions, layout: Layout) -> Result<FifoLock> {
+        let config = client.config();
         if options.identifier.as_deref() == Some("") {
             return Err(Error::invalid_argument("lock identifier is empty"));
         }
@@ -169,9 +206,10 @@ impl FifoLock {
         };
         let inner = Inner {
             client: client.clone(),
-            dir: dir.into(),
+            dir,
             identifier,
             layout,
+            write_side: None,
             default_timeout: options.timeout,
             acl: Arc::new(acl.iter().map(|a| a.to_zk()).collect()),
             shared: Mutex::new(shared),
@@ -399,6 +437,20 @@ impl Inner {
 
     fn node_path(&self, name: &str) -> String {
         format!("{}/{name}", self.dir)
+    }
+
+    /// The write side's acquisition while it is HELD (read_lock_of).
+    fn write_side_held(&self) -> Option<Held> {
+        let write = self.write_side.as_ref()?.upgrade()?;
+        let s = write.lock_shared();
+        if s.state == LockState::Held { s.held.clone() } else { None }
+    }
+
+    /// The node of our write side, which this read side never waits for.
+    fn own_writer(&self) -> Option<String> {
+        let write = self.write_side.as_ref()?.upgrade()?;
+        let s = write.lock_shared();
+        if s.state == LockState::Unlocked { None } else { s.held.as_ref().map(|h| h.name.clone()) }
     }
 
     /// Takes the handle's operation mutex within `deadline`.
