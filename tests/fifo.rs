@@ -615,3 +615,146 @@ fn read_side_of_bad_handles_gets_specific_codes() {
     assert_eq!(FifoLock::read_lock_of(&write, o()).err().unwrap().code(), Code::Closed);
     assert_eq!(read.contenders(T).unwrap().len(), 0, "nothing sent");
 }
+
+/// Acquires `l` within two minutes, queueing again when cut off.
+fn acquire_patiently(l: &FifoLock) -> i64 {
+    loop {
+        match l.acquire(Timeout::After(Duration::from_secs(120))) {
+            Ok(token) => return token,
+            Err(e) if e.code() == Code::ConnectionLoss => continue,
+            Err(e) => panic!("{}: {e}", l.identifier()),
+        }
+    }
+}
+
+#[test]
+fn ensemble_leader_restart_keeps_the_latch_leader_and_hands_leadership_on_in_order() {
+    let mut cluster = ZkCluster::start(3);
+    let dir = unique_path("fifo-ensemble-latch");
+    let session = Duration::from_secs(20);
+    // The leader talks to the ensemble's leader only, so the restart cuts
+    // it off; the standbys talk to the followers, so they keep their place.
+    let zk_leader = cluster.leader().expect("a leader");
+    let followers: Vec<usize> = (0..cluster.size()).filter(|&i| i != zk_leader).collect();
+    let options = |id: &str| FifoOptions { identifier: Some(id.to_string()), ..FifoOptions::default() };
+    let c = Client::connect(config(&cluster.member_connect_string(zk_leader), &dir, session)).unwrap();
+    let leader = FifoLock::leader_latch(&c, "election", options("first")).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    leader.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push(new)))).unwrap();
+    let token = leader.acquire(T).unwrap();
+    let leading = Arc::new(AtomicUsize::new(1));
+    let max_leading = Arc::new(AtomicUsize::new(1));
+    let order = Arc::new(Mutex::new(vec![("first".to_string(), token)]));
+    let mut standbys = Vec::new();
+    for (n, id) in ["second", "third"].into_iter().enumerate() {
+        let hosts = cluster.member_connect_string(followers[n]);
+        let (dir, leading, max_leading, order) = (dir.clone(), leading.clone(), max_leading.clone(), order.clone());
+        standbys.push(thread::spawn(move || {
+            let c = Client::connect(config(&hosts, &dir, session)).unwrap();
+            let l = FifoLock::leader_latch(&c, "election", options(id)).unwrap();
+            let token = acquire_patiently(&l);
+            let now = leading.fetch_add(1, Ordering::SeqCst) + 1;
+            max_leading.fetch_max(now, Ordering::SeqCst);
+            order.lock().unwrap().push((id.to_string(), token));
+            thread::sleep(Duration::from_millis(50));
+            leading.fetch_sub(1, Ordering::SeqCst);
+            l.release(T).unwrap();
+        }));
+        wait_until("the standby in line", Duration::from_secs(30), || contender_count(&leader) == n + 2);
+    }
+
+    cluster.stop_member(zk_leader);
+    wait_for_state(&leader, LockState::Suspended);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)), "the remaining members elect a leader");
+    cluster.start_member(zk_leader);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)));
+    wait_for_state(&leader, LockState::Held);
+    assert_eq!(leader.token(), Some(token), "the same leadership");
+    assert!(!seen.lock().unwrap().contains(&LockState::Lost), "{:?}", seen.lock().unwrap());
+    assert_eq!(leading.load(Ordering::SeqCst), 1, "no standby took over while it led");
+    assert_eq!(leader.holder(T).unwrap().unwrap().data, b"first");
+
+    leading.fetch_sub(1, Ordering::SeqCst);
+    leader.release(T).unwrap();
+    for s in standbys {
+        s.join().unwrap();
+    }
+    assert_eq!(max_leading.load(Ordering::SeqCst), 1, "one leader at a time");
+    let order = order.lock().unwrap();
+    let ids: Vec<&str> = order.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["first", "second", "third"], "leadership handed on in line");
+    assert!(order.windows(2).all(|w| w[0].1 < w[1].1), "tokens increase: {order:?}");
+    assert!(leader.contenders(T).unwrap().is_empty(), "no node left");
+}
+
+#[test]
+fn ensemble_leader_restart_keeps_read_and_write_holds_and_the_queue() {
+    let mut cluster = ZkCluster::start(3);
+    let dir = unique_path("fifo-ensemble-rw");
+    let session = Duration::from_secs(20);
+    let zk_leader = cluster.leader().expect("a leader");
+    let followers: Vec<usize> = (0..cluster.size()).filter(|&i| i != zk_leader).collect();
+    let c = Client::connect(config(&cluster.member_connect_string(zk_leader), &dir, session)).unwrap();
+    let w = rw(&c, true);
+    let r = FifoLock::read_lock_of(&w, FifoOptions::default()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for l in [&w, &r] {
+        let sink = seen.clone();
+        l.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push(new)))).unwrap();
+    }
+    let write_token = w.acquire(T).unwrap();
+    let read_token = r.acquire(T).unwrap();
+    let writer_inside = Arc::new(AtomicBool::new(true));
+    let readers_inside = Arc::new(AtomicUsize::new(1));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    // Behind them in line: a writer, then a reader (which waits for that writer).
+    let mut waiters = Vec::new();
+    for (n, write) in [true, false].into_iter().enumerate() {
+        let hosts = cluster.member_connect_string(followers[n]);
+        let (dir, writer_inside, readers_inside, order) =
+            (dir.clone(), writer_inside.clone(), readers_inside.clone(), order.clone());
+        waiters.push(thread::spawn(move || {
+            let c = Client::connect(config(&hosts, &dir, session)).unwrap();
+            let l = rw(&c, write);
+            acquire_patiently(&l);
+            if write {
+                assert!(!writer_inside.swap(true, Ordering::SeqCst), "two writers");
+                assert_eq!(readers_inside.load(Ordering::SeqCst), 0, "a writer beside a reader");
+                order.lock().unwrap().push("writer");
+                thread::sleep(Duration::from_millis(50));
+                writer_inside.store(false, Ordering::SeqCst);
+            } else {
+                assert!(!writer_inside.load(Ordering::SeqCst), "a reader beside a writer");
+                order.lock().unwrap().push("reader");
+            }
+            l.release(T).unwrap();
+        }));
+        wait_until("the waiter in line", Duration::from_secs(30), || contender_count(&w) == n + 3);
+    }
+
+    cluster.stop_member(zk_leader);
+    wait_for_state(&w, LockState::Suspended);
+    wait_for_state(&r, LockState::Suspended);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)), "the remaining members elect a leader");
+    cluster.start_member(zk_leader);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)));
+    wait_for_state(&w, LockState::Held);
+    wait_for_state(&r, LockState::Held);
+    assert_eq!((w.token(), r.token()), (Some(write_token), Some(read_token)), "the same holds");
+    assert!(!seen.lock().unwrap().contains(&LockState::Lost), "{:?}", seen.lock().unwrap());
+    assert!(order.lock().unwrap().is_empty(), "nobody got in while they held");
+
+    // Downgrade: the waiting writer stays out until the read side goes.
+    writer_inside.store(false, Ordering::SeqCst);
+    w.release(T).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    assert!(order.lock().unwrap().is_empty(), "the writer got in beside the read side");
+    readers_inside.fetch_sub(1, Ordering::SeqCst);
+    r.release(T).unwrap();
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), ["writer", "reader"], "in line");
+    assert!(w.contenders(T).unwrap().is_empty(), "no node left");
+}
