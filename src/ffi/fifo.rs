@@ -6,20 +6,25 @@
 
 use std::ffi::{CString, c_char, c_int, c_void};
 
-use super::buf::{raw_string, zku_strings};
+use super::buf::zku_strings;
 use super::callback::zku_free_fn;
 use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
-use super::lock::{ZKU_LOCK_DEFAULT_TIMEOUT, ZKU_LOCK_UNLOCKED, state_code, zku_lock_state, zku_lock_state_fn};
+use super::lock::{
+    StateHandle, ZKU_LOCK_DEFAULT_TIMEOUT, fd_drain_of, fd_of, get_state, lost_reason_of, set_state_callback_of,
+    token_of, zku_lock_state, zku_lock_state_fn,
+};
 use super::node::zku_stat;
 use super::{
     SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
     set_out, str_arg, version_arg, write_out, zku_rc,
 };
 use crate::client::Client;
-use crate::error::{Code, Error, Result};
+use crate::error::Result;
 use crate::fifo::{FifoLock, FifoOptions};
+use crate::lock::LockState;
+use crate::lock::notify::StateFeed;
 use crate::runtime::Timeout;
 
 /// A FIFO mutex on `lock_dir + name`: each contender an ephemeral
@@ -41,6 +46,26 @@ pub struct zku_fifo {
 impl SessionHandle for zku_fifo {
     fn client(&self) -> &Client {
         self.lock.client()
+    }
+}
+
+impl StateHandle for zku_fifo {
+    const ARG: &'static str = "fifo";
+
+    fn state(&self) -> LockState {
+        self.lock.state()
+    }
+
+    fn token(&self) -> Option<i64> {
+        self.lock.token()
+    }
+
+    fn lost_reason(&self) -> Option<String> {
+        self.lock.lost_reason()
+    }
+
+    fn feed(&self) -> &StateFeed {
+        self.lock.feed()
     }
 }
 
@@ -468,8 +493,7 @@ pub unsafe extern "C" fn zku_fifo_guarded_delete(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_get_state(fifo: *const zku_fifo) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    unsafe { live_session(fifo) }
-        .map_or(ZKU_LOCK_UNLOCKED, |f| guard_value(ZKU_LOCK_UNLOCKED, || state_code(f.lock.state())))
+    unsafe { get_state(fifo) }
 }
 
 /// The fencing token (our node's czxid) of the current acquisition, also
@@ -481,17 +505,8 @@ pub unsafe extern "C" fn zku_fifo_get_state(fifo: *const zku_fifo) -> zku_lock_s
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_token(fifo: *const zku_fifo, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(token, 0) };
-        required_out(token, "token")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        let t = lock.token().ok_or_else(|| Error::new(Code::NotLocked, "the lock is not held by this handle"))?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(token, t) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { token_of(fifo, token, err) }
 }
 
 /// Why the lock was lost, while ZKU_LOCK_LOST (free with
@@ -502,10 +517,7 @@ pub unsafe extern "C" fn zku_fifo_token(fifo: *const zku_fifo, token: *mut i64, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_lost_reason(fifo: *const zku_fifo) -> *mut c_char {
     // SAFETY: NULL or live (caller).
-    let Some(f) = (unsafe { live_session(fifo) }) else { return std::ptr::null_mut() };
-    guard_value(std::ptr::null_mut(), || {
-        f.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
-    })
+    unsafe { lost_reason_of(fifo) }
 }
 
 /// The lock path (the directory of the contenders' nodes), valid until
@@ -535,11 +547,8 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
     user_data_free: zku_free_fn,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        super::lock::set_state_callback(callback, user_data, user_data_free, |c| lock.set_state_callback(c))
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { set_state_callback_of(fifo, callback, user_data, user_data_free, err) }
 }
 
 /// A descriptor that becomes readable on every state change, as
@@ -551,17 +560,8 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(fd, -1) };
-        required_out(fd, "fd")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        let raw = lock.pollable_fd()?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(fd, raw) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { fd_of(fifo, fd, err) }
 }
 
 /// Empties the descriptor of `zku_fifo_fd` and returns the current state
@@ -573,8 +573,5 @@ pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd_drain(fifo: *const zku_fifo) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    match unsafe { fifo_arg(fifo) } {
-        Err(e) => e.code().as_i32(),
-        Ok(l) => guard_value(crate::ffi::error::ZKU_EPANIC, || state_code(l.drain_notifications())),
-    }
+    unsafe { fd_drain_of(fifo) }
 }

@@ -81,7 +81,7 @@ impl Inner {
     /// The token when this handle holds the lock already; waits while
     /// `Suspended` for the re-verification to settle it.
     fn already_held(&self, deadline: Deadline, what: &str) -> Result<Option<i64>> {
-        let mut states = self.states.subscribe();
+        let mut states = self.feed.subscribe();
         loop {
             let (state, token) = {
                 let s = self.lock_shared();

@@ -13,7 +13,7 @@
 //! node: nodes are created, and so held, in sequence order.
 //!
 //! States, callback and descriptor are the k3zkutil lock's
-//! ([`crate::lock::LockState`]). Files: `acquire` (protected create,
+//! ([`crate::lock::LockState`], published through the same `StateFeed`). Files: `acquire` (protected create,
 //! waiting behind the predecessor, cleanup of a node left by a timeout or
 //! cancel), `monitor` (follows a held node and the session), `release`
 //! (release, guarded writes, the node cleanup task).
@@ -24,16 +24,14 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::sync::watch;
 use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::Key;
-use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
-use crate::lock::notify::Pollable;
+use crate::lock::notify::StateFeed;
 use crate::lock::{LockState, LockStateCallback};
 use crate::node::Stat;
 use crate::runtime::{self, Timeout};
@@ -102,9 +100,7 @@ struct Inner {
     /// Serialises the operations that talk to the server, and a cleanup
     /// after an interrupted acquire with the next one.
     ops: Arc<tokio::sync::Mutex<()>>,
-    states: watch::Sender<LockState>,
-    callback: Delivery<StateQueue<LockState>>,
-    pollable: OnceLock<Pollable>,
+    feed: StateFeed,
     closed: AtomicBool,
 }
 
@@ -214,9 +210,7 @@ impl FifoLock {
             acl: Arc::new(acl.iter().map(|a| a.to_zk()).collect()),
             shared: Mutex::new(shared),
             ops: Arc::new(tokio::sync::Mutex::new(())),
-            states: watch::Sender::new(LockState::Unlocked),
-            callback: Delivery::new(StateQueue::new(LockState::Unlocked)),
-            pollable: OnceLock::new(),
+            feed: StateFeed::new(client),
             closed: AtomicBool::new(false),
         };
         Ok(FifoLock { inner: Arc::new(inner) })
@@ -334,29 +328,24 @@ impl FifoLock {
 
     /// Replaces the state-change callback, as [`crate::Lock::set_state_callback`].
     pub fn set_state_callback(&self, callback: Option<LockStateCallback>) -> Result<()> {
-        let callback = callback
-            .map(|mut callback| -> Callback<(LockState, LockState)> { Box::new(move |(old, new)| callback(old, new)) });
-        self.inner.callback.set_callback(callback)
+        self.inner.feed.set_callback(callback)
     }
 
     /// A descriptor that becomes readable on every state change (and once
     /// right after it is first created), as [`crate::Lock::pollable_fd`].
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        if let Some(p) = self.inner.pollable.get() {
-            return Ok(p.fd());
-        }
-        let p = Pollable::new()?;
-        p.signal();
-        let _ = self.inner.pollable.set(p);
-        Ok(self.inner.pollable.get().expect("set above").fd())
+        self.inner.feed.fd()
+    }
+
+    /// Where the state changes go (callback, descriptor).
+    pub(crate) fn feed(&self) -> &StateFeed {
+        &self.inner.feed
     }
 
     /// Empties the descriptor of [`FifoLock::pollable_fd`] and returns the
     /// current state.
     pub fn drain_notifications(&self) -> LockState {
-        if let Some(p) = self.inner.pollable.get() {
-            p.drain();
-        }
+        self.inner.feed.drain();
         self.state()
     }
 
@@ -378,7 +367,7 @@ impl FifoLock {
         if let Some(monitor) = self.inner.lock_shared().monitor.take() {
             monitor.abort();
         }
-        self.inner.callback.close();
+        self.inner.feed.close();
     }
 }
 
@@ -410,11 +399,7 @@ impl Inner {
             return;
         }
         s.state = new;
-        self.states.send_replace(new);
-        self.callback.post(new);
-        if let Some(p) = self.pollable.get() {
-            p.signal();
-        }
+        self.feed.publish(new);
     }
 
     /// The state, `Lost` at once when the client's session has ended.

@@ -13,7 +13,8 @@
 //! cancellation and cleanup), `monitor` (the task that follows a held
 //! lock's node and session, arming its watch after `watch_delay`),
 //! `release` (release, try_release, the value, guarded writes), `data`
-//! (the node's JSON), `notify` (the pollable descriptor).
+//! (the node's JSON), `notify` (the state feed: waiters, callback and
+//! pollable descriptor, shared with the sequential locks).
 
 mod acquire;
 mod claims;
@@ -24,7 +25,7 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::watch;
@@ -32,7 +33,6 @@ use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::{Config, Key};
-use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
 use crate::runtime::Timeout;
@@ -202,10 +202,7 @@ pub(crate) struct Inner {
     pub(crate) ops: Arc<tokio::sync::Mutex<()>>,
     /// Bumped by `cancel`; blocked acquires watch it.
     pub(crate) cancel: watch::Sender<u64>,
-    /// The state, for waiting on it inside the library.
-    pub(crate) states: watch::Sender<LockState>,
-    callback: Delivery<StateQueue<LockState>>,
-    pollable: OnceLock<notify::Pollable>,
+    pub(crate) feed: notify::StateFeed,
     closed: AtomicBool,
 }
 
@@ -266,9 +263,7 @@ impl Lock {
             shared: Mutex::new(shared),
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
-            states: watch::Sender::new(LockState::Unlocked),
-            callback: client.delivery(StateQueue::new(LockState::Unlocked)),
-            pollable: OnceLock::new(),
+            feed: notify::StateFeed::new(&client),
             closed: AtomicBool::new(false),
             client,
         };
@@ -423,9 +418,7 @@ impl Lock {
     /// See [`Delivery::set_callback`]. Errors: `ResourceExhausted` (no
     /// delivery thread could be started).
     pub fn set_state_callback(&self, callback: Option<LockStateCallback>) -> Result<()> {
-        let callback = callback
-            .map(|mut callback| -> Callback<(LockState, LockState)> { Box::new(move |(old, new)| callback(old, new)) });
-        self.inner.callback.set_callback(callback)
+        self.inner.feed.set_callback(callback)
     }
 
     /// A descriptor that becomes readable on every state change (and once
@@ -433,23 +426,18 @@ impl Lock {
     /// to the lock: do not close it. Read the state with
     /// [`Lock::drain_notifications`].
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        if let Some(p) = self.inner.pollable.get() {
-            return Ok(p.fd());
-        }
-        let p = notify::Pollable::new()?;
-        // A state change between creating it and publishing it is covered
-        // by this first signal.
-        p.signal();
-        let _ = self.inner.pollable.set(p);
-        Ok(self.inner.pollable.get().expect("set above").fd())
+        self.inner.feed.fd()
+    }
+
+    /// Where the state changes go (callback, descriptor).
+    pub(crate) fn feed(&self) -> &notify::StateFeed {
+        &self.inner.feed
     }
 
     /// Empties the descriptor of [`Lock::pollable_fd`] and returns the
     /// current state.
     pub fn drain_notifications(&self) -> LockState {
-        if let Some(p) = self.inner.pollable.get() {
-            p.drain();
-        }
+        self.inner.feed.drain();
         self.state()
     }
 
@@ -482,7 +470,7 @@ impl Lock {
         if self.inner.owns_client && !background_release {
             self.inner.client.close();
         }
-        self.inner.callback.close();
+        self.inner.feed.close();
     }
 }
 
@@ -537,11 +525,7 @@ impl Inner {
                 self.client.lock_claims().unclaim(&self.path, h.token, self);
             }
         }
-        self.states.send_replace(new);
-        self.callback.post(new);
-        if let Some(p) = self.pollable.get() {
-            p.signal();
-        }
+        self.feed.publish(new);
     }
 
     /// The state, LOST at once when the client's session has ended (the
