@@ -758,3 +758,29 @@ fn ensemble_leader_restart_keeps_read_and_write_holds_and_the_queue() {
     assert_eq!(*order.lock().unwrap(), ["writer", "reader"], "in line");
     assert!(w.contenders(T).unwrap().is_empty(), "no node left");
 }
+
+#[test]
+fn a_write_side_released_during_an_outage_leaves_its_read_side_held() {
+    let mut server = ZkServer::start();
+    let dir = unique_path("fifo-rw-downgrade-outage");
+    let c = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    let w = rw(&c, true);
+    let r = FifoLock::read_lock_of(&w, FifoOptions::default()).unwrap();
+    let token = w.acquire(T).unwrap();
+    r.acquire(T).unwrap();
+    server.stop();
+    wait_for_state(&r, LockState::Suspended);
+    // The write node's delete goes on in the background once reconnected.
+    let err = w.release(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert!(matches!(err.code(), Code::ConnectionLoss | Code::OperationTimeout), "{err}");
+    server.restart();
+    wait_for_state(&r, LockState::Held);
+    assert_eq!(r.token(), Some(token));
+    let other = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    let rival = rw(&other, true);
+    wait_until("the write node's delete", Duration::from_secs(10), || contender_count(&r) == 1);
+    assert!(r.is_locked(), "the read side outlived its write side: {:?}", r.lost_reason());
+    assert_eq!(rival.try_acquire(T).unwrap(), None, "writers stay out");
+    r.release(T).unwrap();
+    assert!(rival.try_acquire(T).unwrap().is_some());
+}

@@ -130,11 +130,12 @@ impl Inner {
                 Err(e) => return Err(Error::from(e).context(format!("{what}: list the contenders"))),
             };
             let contenders = sequential::contenders(children, self.layout.markers);
-            let own_writer = self.own_writer();
+            let behind = attempt.under.as_ref().map(|write| write.name.clone());
+            let own_writer = behind.clone().or_else(|| self.own_writer(None));
             let predecessor = match sequential::blocker(&contenders, &name, self.layout.rule, own_writer.as_deref()) {
                 Ok(None) => {
                     let token = attempt.under.as_ref().map_or(stat.czxid, |write| write.token);
-                    return Ok(Some(Held { name, czxid: stat.czxid, token, owner: stat.ephemeral_owner }));
+                    return Ok(Some(Held { name, czxid: stat.czxid, token, owner: stat.ephemeral_owner, behind }));
                 }
                 Ok(Some(predecessor)) => predecessor,
                 Err(()) => {

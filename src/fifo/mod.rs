@@ -73,6 +73,10 @@ pub(crate) struct Held {
     token: i64,
     /// Its ephemeral owner (our session).
     owner: i64,
+    /// For a read side taken under its write side: that write node, which
+    /// it sorts right behind and never waits for (even while a release of
+    /// the write side is still deleting it).
+    behind: Option<String>,
 }
 
 struct Shared {
@@ -431,8 +435,13 @@ impl Inner {
         if s.state == LockState::Held { s.held.clone() } else { None }
     }
 
-    /// The node of our write side, which this read side never waits for.
-    fn own_writer(&self) -> Option<String> {
+    /// The node of our own write side that `held` (or a new node, for
+    /// `None`) may have ahead of it and never waits for.
+    fn own_writer(&self, held: Option<&Held>) -> Option<String> {
+        if let Some(behind) = held.and_then(|h| h.behind.clone()) {
+            // Later write nodes of ours all sort behind this read node.
+            return Some(behind);
+        }
         let write = self.write_side.as_ref()?.upgrade()?;
         let s = write.lock_shared();
         if s.state == LockState::Unlocked { None } else { s.held.as_ref().map(|h| h.name.clone()) }

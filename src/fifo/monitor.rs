@@ -91,7 +91,7 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, held: Held, mut sess
             }
             Wake::Read(reply) => {
                 reading = None;
-                match judge(&held, inner_rule(&weak), reply) {
+                match judge(&held, inner_rule(&weak, &held), reply) {
                     Verified::Held(watcher) => {
                         watch = Some(Box::pin(watcher.changed()));
                         suspended_at = None;
@@ -198,8 +198,8 @@ fn judge(held: &Held, rule: Option<(Layout, Option<String>)>, reply: ReadReply) 
 
 /// The handle's layout and the write side's node it never waits for
 /// (none once the handle is dropped).
-fn inner_rule(weak: &Weak<Inner>) -> Option<(Layout, Option<String>)> {
-    weak.upgrade().map(|inner| (inner.layout, inner.own_writer()))
+fn inner_rule(weak: &Weak<Inner>, held: &Held) -> Option<(Layout, Option<String>)> {
+    weak.upgrade().map(|inner| (inner.layout, inner.own_writer(Some(held))))
 }
 
 /// HELD <-> SUSPENDED for this acquisition only.
