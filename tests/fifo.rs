@@ -560,6 +560,7 @@ fn a_writer_takes_its_read_side_and_downgrades() {
     assert!(r.is_locked() && w.is_locked(), "the monitor's check keeps both");
     w.release(T).unwrap();
     assert_eq!(other_w.try_acquire(T).unwrap(), None, "a writer waits for the downgraded read");
+    assert_eq!(w.try_acquire(T).unwrap(), None, "no upgrade: our own write side waits for it too");
     assert!(other_r.try_acquire(T).unwrap().is_some(), "other readers come in");
     other_r.release(T).unwrap();
     thread::sleep(Duration::from_millis(100));
@@ -589,9 +590,21 @@ fn a_writer_takes_its_read_side_and_downgrades() {
     assert!(t > token, "tokens grow in hold order");
     other_w.release(T).unwrap();
 
-    // The write side not held: an ordinary reader.
+    // The write side not held: an ordinary reader, which waits for the
+    // write side's node when that waits in line (here behind a reader).
     assert!(r.acquire(T).unwrap() != token);
     r.release(T).unwrap();
+    other_r.acquire(T).unwrap();
+    let writer = thread::spawn(move || {
+        let t = w.acquire(T).unwrap();
+        (w, t)
+    });
+    wait_until("our waiting write node", Duration::from_secs(10), || contender_count(&r) == 2);
+    let err = r.acquire(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::OperationTimeout, "{err}");
+    other_r.release(T).unwrap();
+    let (w, _) = writer.join().unwrap();
+    w.release(T).unwrap();
     assert_eq!(contender_count(&r), 0, "no node left");
 }
 
