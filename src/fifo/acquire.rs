@@ -131,7 +131,7 @@ impl Inner {
             };
             let contenders = sequential::contenders(children, self.layout.markers);
             let behind = attempt.under.as_ref().map(|write| write.name.clone());
-            let own_writer = behind.clone().or_else(|| self.own_writer(None));
+            let own_writer = self.own_writer(behind.as_ref());
             let predecessor = match sequential::blocker(&contenders, &name, self.layout.rule, own_writer.as_deref()) {
                 Ok(None) => {
                     let token = attempt.under.as_ref().map_or(stat.czxid, |write| write.token);

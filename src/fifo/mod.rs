@@ -13,10 +13,11 @@
 //! node: nodes are created, and so held, in sequence order.
 //!
 //! States, callback and descriptor are the k3zkutil lock's
-//! ([`crate::lock::LockState`], published through the same `StateFeed`). Files: `acquire` (protected create,
-//! waiting behind the predecessor, cleanup of a node left by a timeout or
-//! cancel), `monitor` (follows a held node and the session), `release`
-//! (release, guarded writes, the node cleanup task).
+//! ([`crate::lock::LockState`], published through the same `StateFeed`).
+//! Files: `acquire` (protected create, waiting behind the predecessor,
+//! cleanup of a node left by a timeout or cancel), `monitor` (follows a
+//! held node and the session), `release` (release, guarded writes, the
+//! node cleanup task).
 
 mod acquire;
 mod monitor;
@@ -435,12 +436,13 @@ impl Inner {
         if s.state == LockState::Held { s.held.clone() } else { None }
     }
 
-    /// The node of our own write side that `held` (or a new node, for
-    /// `None`) may have ahead of it and never waits for.
-    fn own_writer(&self, held: Option<&Held>) -> Option<String> {
-        if let Some(behind) = held.and_then(|h| h.behind.clone()) {
-            // Later write nodes of ours all sort behind this read node.
-            return Some(behind);
+    /// The node of our own write side that a read node may have ahead of
+    /// it and never waits for: the write node it was created `behind`
+    /// (later write nodes of ours all sort behind it), else the write
+    /// side's current one.
+    fn own_writer(&self, behind: Option<&String>) -> Option<String> {
+        if let Some(behind) = behind {
+            return Some(behind.clone());
         }
         let write = self.write_side.as_ref()?.upgrade()?;
         let s = write.lock_shared();

@@ -199,7 +199,7 @@ fn judge(held: &Held, rule: Option<(Layout, Option<String>)>, reply: ReadReply) 
 /// The handle's layout and the write side's node it never waits for
 /// (none once the handle is dropped).
 fn inner_rule(weak: &Weak<Inner>, held: &Held) -> Option<(Layout, Option<String>)> {
-    weak.upgrade().map(|inner| (inner.layout, inner.own_writer(Some(held))))
+    weak.upgrade().map(|inner| (inner.layout, inner.own_writer(held.behind.as_ref())))
 }
 
 /// HELD <-> SUSPENDED for this acquisition only.
