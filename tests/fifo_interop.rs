@@ -162,6 +162,8 @@ fn contend(kind: &str, java_class: &str, with_kazoo: bool) {
     let log_s = log.to_str().unwrap().to_string();
     let classpath = curator_classpath(&work);
     let rounds = ROUNDS.to_string();
+    // Before any child starts: a missing Python must not leave them running.
+    let python = with_kazoo.then(python);
 
     let mut children: Vec<(String, Child)> = Vec::new();
     for id in ["zkutil-1", "zkutil-2"] {
@@ -178,9 +180,9 @@ fn contend(kind: &str, java_class: &str, with_kazoo: bool) {
         .expect("java");
     children.push(("curator".to_string(), java));
     let mut participants = vec!["zkutil-1", "zkutil-2", "curator"];
-    if with_kazoo {
+    if let Some(python) = python {
         let kazoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/kazoo_mutex.py");
-        let py = Command::new(python()).arg(kazoo).args([&hosts, &path, &log_s, "kazoo", &rounds]).spawn().unwrap();
+        let py = Command::new(python).arg(kazoo).args([&hosts, &path, &log_s, "kazoo", &rounds]).spawn().unwrap();
         children.push(("kazoo".to_string(), py));
         participants.push("kazoo");
     }
