@@ -1976,6 +1976,29 @@ zku_rc zku_fifo_new_read(const struct zku_client *client, const char *name, cons
 zku_rc zku_fifo_new_write(const struct zku_client *client, const char *name, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
 
 /**
+ * Creates the read side of the read-write lock whose write side is
+ * `write` (a `zku_fifo_new_write` handle; same client and path), with
+ * Curator's rule that the owner of the write lock may take the read
+ * lock: a `zku_fifo_acquire` begun while `write` is ZKU_LOCK_HELD is
+ * granted at once, its node sorting right behind the write node, ahead
+ * of the writers waiting behind it. Releasing or losing the write side
+ * then leaves an ordinary reader ahead of those writers (a downgrade):
+ * other writers stay out until it is released, other readers come in.
+ * Begun while `write` is not held, it is an ordinary reader (waiting
+ * behind `write`'s own node if that is waiting in line); taking the write
+ * side while this one holds waits for it (no upgrade), as in Curator.
+ * Its fencing token is the write side's. `identifier`: NULL for the write
+ * side's. `write` may be freed first. Every `zku_fifo_*` call applies.
+ * Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EINVAL (`write` is not a write side,
+ * empty identifier, bad timeout), ZKU_ECLOSED (`write` is closing),
+ * ZKU_EFORKED. Never blocks.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_fifo_new_read_of(const struct zku_fifo *write, const char *identifier, int32_t default_timeout_ms, struct zku_fifo **out, struct zku_error **err);
+
+/**
  * Frees the handle. If held (or suspended) the lock is released first —
  * Blocking (network), up to the default timeout capped at the session
  * timeout; a delete not confirmed by then goes on in the background.

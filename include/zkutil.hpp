@@ -698,6 +698,76 @@ inline op wait_absent_start(const client &cl, std::string_view path, millisecond
 
 // ---- lock --------------------------------------------------------------------
 
+namespace detail {
+
+// The bodies zkutil::lock and zkutil::fifo share, each over its own C
+// functions (`get`, `set`, `write`: zku_lock_* or zku_fifo_*).
+using lock_state_callback = std::function<void(zku_lock_state, zku_lock_state)>;
+
+template <typename Get, typename T>
+std::optional<int64_t> token_of(Get get, const T *h) {
+    int64_t token = 0;
+    zku_error *err = nullptr;
+    zku_rc rc = get(h, &token, &err);
+    if (rc == ZKU_ENOTLOCKED) {
+        zku_error_free(err);
+        return std::nullopt;
+    }
+    check(rc, err);
+    return token;
+}
+
+inline std::optional<std::string> reason_of(char *reason) {
+    if (!reason) return std::nullopt;
+    return take_string(reason);
+}
+
+template <typename Set, typename T>
+void on_lock_state(Set set, const T *h, lock_state_callback fn) {
+    register_callback(std::move(fn), [&](void *box, zku_error **err) {
+        return set(h, run_callback<lock_state_callback, zku_lock_state, zku_lock_state>, box, delete_callback<lock_state_callback>,
+                   err);
+    });
+}
+
+template <typename Set, typename T>
+void clear_lock_state(Set set, const T *h) {
+    zku_error *err = nullptr;
+    check(set(h, nullptr, nullptr, nullptr, &err), err);
+}
+
+template <typename Get, typename T>
+int fd_of(Get get, const T *h) {
+    int fd = -1;
+    zku_error *err = nullptr;
+    check(get(h, &fd, &err), err);
+    return fd;
+}
+
+inline zku_lock_state drained(zku_lock_state state) {
+    if (state < 0) throw error(state, zku_strerror(state));
+    return state;
+}
+
+template <typename Write, typename T>
+zkutil::stat guarded_set(Write write, const T *h, std::string_view path, std::string_view data, int32_t expected_version,
+                         milliseconds timeout, const cancel *c) {
+    auto p = c_str(path, "path");
+    zkutil::stat result{};
+    zku_error *err = nullptr;
+    check(write(h, p.c_str(), bytes(data), data.size(), expected_version, timeout_ms(timeout), native(c), &result, &err), err);
+    return result;
+}
+
+template <typename Write, typename T>
+void guarded_remove(Write write, const T *h, std::string_view path, int32_t expected_version, milliseconds timeout, const cancel *c) {
+    auto p = c_str(path, "path");
+    zku_error *err = nullptr;
+    check(write(h, p.c_str(), expected_version, timeout_ms(timeout), native(c), &err), err);
+}
+
+} // namespace detail
+
 struct try_acquire_result {
     bool locked;
     std::string holder; // the holder's node data (ours when locked)
@@ -740,7 +810,7 @@ public:
                       err);
         h_ = detail::handle<zku_lock, zku_lock_free>(raw);
     }
-    using state_callback = std::function<void(zku_lock_state, zku_lock_state)>;
+    using state_callback = detail::lock_state_callback;
 
     // A lock with its own client, connected from `cfg` and closed with the
     // lock. on_state (required, as nobody else watches that session) gets
@@ -836,49 +906,18 @@ public:
     zku_lock_state state() const noexcept { return zku_lock_get_state(h_.get()); }
     bool is_locked() const noexcept { return zku_lock_is_locked(h_.get()); }
     // The fencing token of the current acquisition; nullopt when unlocked.
-    std::optional<int64_t> token() const {
-        int64_t token = 0;
-        zku_error *err = nullptr;
-        zku_rc rc = zku_lock_token(h_.get(), &token, &err);
-        if (rc == ZKU_ENOTLOCKED) {
-            zku_error_free(err);
-            return std::nullopt;
-        }
-        detail::check(rc, err);
-        return token;
-    }
+    std::optional<int64_t> token() const { return detail::token_of(zku_lock_token, h_.get()); }
     // Why the lock was lost; nullopt when it was not.
-    std::optional<std::string> lost_reason() const {
-        char *reason = zku_lock_lost_reason(h_.get());
-        if (!reason) return std::nullopt;
-        return detail::take_string(reason);
-    }
+    std::optional<std::string> lost_reason() const { return detail::reason_of(zku_lock_lost_reason(h_.get())); }
     std::string identifier() const { return h_ ? zku_lock_identifier(h_.get()) : ""; }
     std::string path() const { return h_ ? zku_lock_path(h_.get()) : ""; }
 
     // fn(old_state, new_state) on a library thread (see zku_lock_state_fn).
-    void on_state(state_callback fn) const {
-        detail::register_callback(std::move(fn), [&](void *box, zku_error **err) {
-            return zku_lock_set_state_callback(h_.get(), detail::run_callback<state_callback, zku_lock_state, zku_lock_state>, box,
-                                               detail::delete_callback<state_callback>, err);
-        });
-    }
-    void clear_on_state() const {
-        zku_error *err = nullptr;
-        detail::check(zku_lock_set_state_callback(h_.get(), nullptr, nullptr, nullptr, &err), err);
-    }
+    void on_state(state_callback fn) const { detail::on_lock_state(zku_lock_set_state_callback, h_.get(), std::move(fn)); }
+    void clear_on_state() const { detail::clear_lock_state(zku_lock_set_state_callback, h_.get()); }
     // A descriptor readable on state changes (owned by the lock).
-    int fd() const {
-        int fd = -1;
-        zku_error *err = nullptr;
-        detail::check(zku_lock_fd(h_.get(), &fd, &err), err);
-        return fd;
-    }
-    zku_lock_state fd_drain() const {
-        zku_lock_state state = zku_lock_fd_drain(h_.get());
-        if (state < 0) throw error(state, zku_strerror(state));
-        return state;
-    }
+    int fd() const { return detail::fd_of(zku_lock_fd, h_.get()); }
+    zku_lock_state fd_drain() const { return detail::drained(zku_lock_fd_drain(h_.get())); }
     void set_watch_delay(milliseconds delay) const {
         zku_error *err = nullptr;
         detail::check(zku_lock_set_watch_delay(h_.get(), detail::timeout_ms(delay), &err), err);
@@ -921,26 +960,140 @@ public:
     // Writes `path` only while this handle holds the lock (fenced).
     zkutil::stat guarded_set(std::string_view path, std::string_view data, int32_t expected_version = ZKU_ANY_VERSION,
                              milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
-        auto p = detail::c_str(path, "path");
-        zkutil::stat result{};
-        zku_error *err = nullptr;
-        detail::check(zku_lock_guarded_set(h_.get(), p.c_str(), detail::bytes(data), data.size(), expected_version,
-                                           detail::timeout_ms(timeout), detail::native(c), &result, &err),
-                      err);
-        return result;
+        return detail::guarded_set(zku_lock_guarded_set, h_.get(), path, data, expected_version, timeout, c);
     }
     void guarded_remove(std::string_view path, int32_t expected_version = ZKU_ANY_VERSION, milliseconds timeout = default_timeout,
                         const cancel *c = nullptr) const {
-        auto p = detail::c_str(path, "path");
-        zku_error *err = nullptr;
-        detail::check(
-            zku_lock_guarded_delete(h_.get(), p.c_str(), expected_version, detail::timeout_ms(timeout), detail::native(c), &err), err);
+        detail::guarded_remove(zku_lock_guarded_delete, h_.get(), path, expected_version, timeout, c);
     }
 
     const zku_lock *native() const noexcept { return h_.get(); }
 
 private:
     detail::handle<zku_lock, zku_lock_free> h_;
+};
+
+// ---- fifo (sequential locks, Curator layouts) -------------------------------
+
+// One contender of a fifo: its node name and its data (identifier).
+struct contender {
+    std::string name;
+    std::string id;
+};
+
+// A sequential lock (zku_fifo) on lock_dir + name: the FIFO mutex, a
+// leader-election participant or one side of a read-write lock, made by
+// the factory that names it. Thread-safe.
+class fifo {
+public:
+    static constexpr milliseconds default_timeout{ZKU_LOCK_DEFAULT_TIMEOUT};
+    using state_callback = detail::lock_state_callback;
+
+    // identifier nullopt: a new unique one.
+    static fifo mutex(const client &cl, std::string_view name, std::optional<std::string_view> identifier = std::nullopt,
+                      milliseconds default_call_timeout = default_timeout) {
+        return make(zku_fifo_new, cl, name, identifier, default_call_timeout);
+    }
+    static fifo leader(const client &cl, std::string_view name, std::optional<std::string_view> identifier = std::nullopt,
+                       milliseconds default_call_timeout = default_timeout) {
+        return make(zku_fifo_new_leader, cl, name, identifier, default_call_timeout);
+    }
+    static fifo read(const client &cl, std::string_view name, std::optional<std::string_view> identifier = std::nullopt,
+                     milliseconds default_call_timeout = default_timeout) {
+        return make(zku_fifo_new_read, cl, name, identifier, default_call_timeout);
+    }
+    static fifo write(const client &cl, std::string_view name, std::optional<std::string_view> identifier = std::nullopt,
+                      milliseconds default_call_timeout = default_timeout) {
+        return make(zku_fifo_new_write, cl, name, identifier, default_call_timeout);
+    }
+    // The read side of the write side `w` (Curator's rule: granted at once
+    // while `w` holds; releasing `w` then downgrades). identifier nullopt:
+    // w's.
+    static fifo read_of(const fifo &w, std::optional<std::string_view> identifier = std::nullopt,
+                        milliseconds default_call_timeout = default_timeout) {
+        auto id = detail::opt_arg(identifier, "identifier");
+        zku_fifo *raw = nullptr;
+        zku_error *err = nullptr;
+        detail::check(zku_fifo_new_read_of(w.h_.get(), detail::opt_c_str(id), detail::timeout_ms(default_call_timeout), &raw, &err),
+                      err);
+        fifo made;
+        made.h_ = detail::handle<zku_fifo, zku_fifo_free>(raw);
+        return made;
+    }
+    fifo() = default;
+
+    // Waits for our turn; returns the fencing token.
+    int64_t acquire(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
+        int64_t token = 0;
+        zku_error *err = nullptr;
+        detail::check(zku_fifo_acquire(h_.get(), detail::timeout_ms(timeout), detail::native(c), &token, &err), err);
+        return token;
+    }
+    // The token if held now, nullopt when another contender is ahead.
+    std::optional<int64_t> try_acquire(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
+        bool locked = false;
+        int64_t token = 0;
+        zku_error *err = nullptr;
+        detail::check(zku_fifo_try_acquire(h_.get(), detail::timeout_ms(timeout), detail::native(c), &locked, &token, &err), err);
+        if (!locked) return std::nullopt;
+        return token;
+    }
+    void release(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
+        zku_error *err = nullptr;
+        detail::check(zku_fifo_release(h_.get(), detail::timeout_ms(timeout), detail::native(c), &err), err);
+    }
+    // The contenders in line, the holder first.
+    std::vector<contender> contenders(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
+        zku_strings *names = nullptr;
+        zku_strings *ids = nullptr;
+        zku_error *err = nullptr;
+        detail::check(zku_fifo_contenders(h_.get(), detail::timeout_ms(timeout), detail::native(c), &names, &ids, &err), err);
+        auto n = detail::take_strings(names);
+        auto i = detail::take_strings(ids);
+        std::vector<contender> result;
+        for (size_t k = 0; k < n.size(); k++) result.push_back({n[k], i[k]});
+        return result;
+    }
+    zku_lock_state state() const noexcept { return zku_fifo_get_state(h_.get()); }
+    // The fencing token of the current acquisition; nullopt when unlocked.
+    std::optional<int64_t> token() const { return detail::token_of(zku_fifo_token, h_.get()); }
+    // Why the lock was lost; nullopt when it was not.
+    std::optional<std::string> lost_reason() const { return detail::reason_of(zku_fifo_lost_reason(h_.get())); }
+    std::string path() const { return h_ ? zku_fifo_path(h_.get()) : ""; }
+    // fn(old_state, new_state) on a library thread (see zku_lock_state_fn).
+    void on_state(state_callback fn) const { detail::on_lock_state(zku_fifo_set_state_callback, h_.get(), std::move(fn)); }
+    void clear_on_state() const { detail::clear_lock_state(zku_fifo_set_state_callback, h_.get()); }
+    // A descriptor readable on state changes (owned by the handle).
+    int fd() const { return detail::fd_of(zku_fifo_fd, h_.get()); }
+    zku_lock_state fd_drain() const { return detail::drained(zku_fifo_fd_drain(h_.get())); }
+    // Writes `path` only while this handle holds the lock (fenced).
+    zkutil::stat guarded_set(std::string_view path, std::string_view data, int32_t expected_version = ZKU_ANY_VERSION,
+                             milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
+        return detail::guarded_set(zku_fifo_guarded_set, h_.get(), path, data, expected_version, timeout, c);
+    }
+    void guarded_remove(std::string_view path, int32_t expected_version = ZKU_ANY_VERSION, milliseconds timeout = default_timeout,
+                        const cancel *c = nullptr) const {
+        detail::guarded_remove(zku_fifo_guarded_delete, h_.get(), path, expected_version, timeout, c);
+    }
+
+    const zku_fifo *native() const noexcept { return h_.get(); }
+
+private:
+    using constructor = zku_rc (*)(const zku_client *, const char *, const char *, int32_t, zku_fifo **, zku_error **);
+    static fifo make(constructor construct, const client &cl, std::string_view name, std::optional<std::string_view> identifier,
+                     milliseconds default_call_timeout) {
+        auto n = detail::c_str(name, "name");
+        auto id = detail::opt_arg(identifier, "identifier");
+        zku_fifo *raw = nullptr;
+        zku_error *err = nullptr;
+        detail::check(construct(cl.native(), n.c_str(), detail::opt_c_str(id), detail::timeout_ms(default_call_timeout), &raw, &err),
+                      err);
+        fifo made;
+        made.h_ = detail::handle<zku_fifo, zku_fifo_free>(raw);
+        return made;
+    }
+
+    detail::handle<zku_fifo, zku_fifo_free> h_;
 };
 
 // A new lock identifier for this process (node_id nullopt: the default).

@@ -543,3 +543,257 @@ fn a_writer_and_readers_under_contention_never_overlap() {
     }
     eprintln!("at most {} readers at once", max_readers.load(Ordering::SeqCst));
 }
+
+#[test]
+fn a_writer_takes_its_read_side_and_downgrades() {
+    let env = Env::new("fifo-rw-downgrade");
+    let (c, other) = (env.client(), env.client());
+    let w = rw(&c, true);
+    let r = FifoLock::read_lock_of(&w, FifoOptions::default()).unwrap();
+    let (other_w, other_r) = (rw(&other, true), rw(&other, false));
+
+    // Nobody waiting: after the downgrade other readers come in, writers stay out.
+    let token = w.acquire(T).unwrap();
+    assert_eq!(r.acquire(T).unwrap(), token, "granted at once, with the write side's token");
+    assert_eq!(r.identifier(), w.identifier(), "the write side's identifier by default");
+    thread::sleep(Duration::from_millis(100));
+    assert!(r.is_locked() && w.is_locked(), "the monitor's check keeps both");
+    w.release(T).unwrap();
+    assert_eq!(other_w.try_acquire(T).unwrap(), None, "a writer waits for the downgraded read");
+    assert_eq!(w.try_acquire(T).unwrap(), None, "no upgrade: our own write side waits for it too");
+    assert!(other_r.try_acquire(T).unwrap().is_some(), "other readers come in");
+    other_r.release(T).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    assert!(r.is_locked());
+    r.release(T).unwrap();
+    assert!(other_w.try_acquire(T).unwrap().is_some(), "free once the read is released");
+    other_w.release(T).unwrap();
+
+    // A writer already waiting (CURATOR-276): our read node goes ahead of it.
+    let token = w.acquire(T).unwrap();
+    let waiting = thread::spawn(move || {
+        let t = other_w.acquire(T).unwrap();
+        (other_w, t)
+    });
+    wait_until("the waiting writer", Duration::from_secs(10), || contender_count(&w) == 2);
+    r.acquire(T).unwrap();
+    let names: Vec<String> = r.contenders(T).unwrap().into_iter().map(|c| c.name).collect();
+    assert_eq!(names.len(), 3);
+    assert_eq!(names[0], w.node_name().unwrap());
+    assert_eq!(names[1], r.node_name().unwrap(), "our read node right behind our write node: {names:?}");
+    w.release(T).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    assert!(!waiting.is_finished(), "the waiting writer stays out while the read is held");
+    assert!(r.is_locked());
+    r.release(T).unwrap();
+    let (other_w, t) = waiting.join().unwrap();
+    assert!(t > token, "tokens grow in hold order");
+    other_w.release(T).unwrap();
+
+    // The write side not held: an ordinary reader, which waits for the
+    // write side's node when that waits in line (here behind a reader).
+    assert!(r.acquire(T).unwrap() != token);
+    r.release(T).unwrap();
+    other_r.acquire(T).unwrap();
+    let writer = thread::spawn(move || {
+        let t = w.acquire(T).unwrap();
+        (w, t)
+    });
+    wait_until("our waiting write node", Duration::from_secs(10), || contender_count(&r) == 2);
+    let err = r.acquire(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::OperationTimeout, "{err}");
+    other_r.release(T).unwrap();
+    let (w, _) = writer.join().unwrap();
+    w.release(T).unwrap();
+    assert_eq!(contender_count(&r), 0, "no node left");
+}
+
+#[test]
+fn read_side_of_bad_handles_gets_specific_codes() {
+    let env = Env::new("fifo-rw-of-bad");
+    let c = env.client();
+    let o = FifoOptions::default;
+    let mutex = fifo(&c, "m");
+    let of_mutex = FifoLock::read_lock_of(&mutex, o()).err().unwrap();
+    assert_eq!(of_mutex.code(), Code::InvalidArgument, "{of_mutex}");
+    assert!(of_mutex.message().contains("not the write side"), "{of_mutex}");
+    let latch = FifoLock::leader_latch(&c, "m", o()).unwrap();
+    assert_eq!(FifoLock::read_lock_of(&latch, o()).err().unwrap().code(), Code::InvalidArgument);
+    let read = rw(&c, false);
+    assert_eq!(FifoLock::read_lock_of(&read, o()).err().unwrap().code(), Code::InvalidArgument);
+    let write = rw(&c, true);
+    let no_id = FifoOptions { identifier: Some(String::new()), ..o() };
+    assert_eq!(FifoLock::read_lock_of(&write, no_id).err().unwrap().code(), Code::InvalidArgument);
+    write.close();
+    assert_eq!(FifoLock::read_lock_of(&write, o()).err().unwrap().code(), Code::Closed);
+    assert_eq!(read.contenders(T).unwrap().len(), 0, "nothing sent");
+}
+
+/// Acquires `l` within two minutes, queueing again when cut off.
+fn acquire_patiently(l: &FifoLock) -> i64 {
+    loop {
+        match l.acquire(Timeout::After(Duration::from_secs(120))) {
+            Ok(token) => return token,
+            Err(e) if e.code() == Code::ConnectionLoss => continue,
+            Err(e) => panic!("{}: {e}", l.identifier()),
+        }
+    }
+}
+
+#[test]
+fn ensemble_leader_restart_keeps_the_latch_leader_and_hands_leadership_on_in_order() {
+    let mut cluster = ZkCluster::start(3);
+    let dir = unique_path("fifo-ensemble-latch");
+    let session = Duration::from_secs(20);
+    // The leader talks to the ensemble's leader only, so the restart cuts
+    // it off; the standbys talk to the followers, so they keep their place.
+    let zk_leader = cluster.leader().expect("a leader");
+    let followers: Vec<usize> = (0..cluster.size()).filter(|&i| i != zk_leader).collect();
+    let options = |id: &str| FifoOptions { identifier: Some(id.to_string()), ..FifoOptions::default() };
+    let c = Client::connect(config(&cluster.member_connect_string(zk_leader), &dir, session)).unwrap();
+    let leader = FifoLock::leader_latch(&c, "election", options("first")).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    leader.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push(new)))).unwrap();
+    let token = leader.acquire(T).unwrap();
+    let leading = Arc::new(AtomicUsize::new(1));
+    let max_leading = Arc::new(AtomicUsize::new(1));
+    let order = Arc::new(Mutex::new(vec![("first".to_string(), token)]));
+    let mut standbys = Vec::new();
+    for (n, id) in ["second", "third"].into_iter().enumerate() {
+        let hosts = cluster.member_connect_string(followers[n]);
+        let (dir, leading, max_leading, order) = (dir.clone(), leading.clone(), max_leading.clone(), order.clone());
+        standbys.push(thread::spawn(move || {
+            let c = Client::connect(config(&hosts, &dir, session)).unwrap();
+            let l = FifoLock::leader_latch(&c, "election", options(id)).unwrap();
+            let token = acquire_patiently(&l);
+            let now = leading.fetch_add(1, Ordering::SeqCst) + 1;
+            max_leading.fetch_max(now, Ordering::SeqCst);
+            order.lock().unwrap().push((id.to_string(), token));
+            thread::sleep(Duration::from_millis(50));
+            leading.fetch_sub(1, Ordering::SeqCst);
+            l.release(T).unwrap();
+        }));
+        wait_until("the standby in line", Duration::from_secs(30), || contender_count(&leader) == n + 2);
+    }
+
+    cluster.stop_member(zk_leader);
+    wait_for_state(&leader, LockState::Suspended);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)), "the remaining members elect a leader");
+    cluster.start_member(zk_leader);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)));
+    wait_for_state(&leader, LockState::Held);
+    assert_eq!(leader.token(), Some(token), "the same leadership");
+    assert!(!seen.lock().unwrap().contains(&LockState::Lost), "{:?}", seen.lock().unwrap());
+    assert_eq!(leading.load(Ordering::SeqCst), 1, "no standby took over while it led");
+    assert_eq!(leader.holder(T).unwrap().unwrap().data, b"first");
+
+    leading.fetch_sub(1, Ordering::SeqCst);
+    leader.release(T).unwrap();
+    for s in standbys {
+        s.join().unwrap();
+    }
+    assert_eq!(max_leading.load(Ordering::SeqCst), 1, "one leader at a time");
+    let order = order.lock().unwrap();
+    let ids: Vec<&str> = order.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["first", "second", "third"], "leadership handed on in line");
+    assert!(order.windows(2).all(|w| w[0].1 < w[1].1), "tokens increase: {order:?}");
+    assert!(leader.contenders(T).unwrap().is_empty(), "no node left");
+}
+
+#[test]
+fn ensemble_leader_restart_keeps_read_and_write_holds_and_the_queue() {
+    let mut cluster = ZkCluster::start(3);
+    let dir = unique_path("fifo-ensemble-rw");
+    let session = Duration::from_secs(20);
+    let zk_leader = cluster.leader().expect("a leader");
+    let followers: Vec<usize> = (0..cluster.size()).filter(|&i| i != zk_leader).collect();
+    let c = Client::connect(config(&cluster.member_connect_string(zk_leader), &dir, session)).unwrap();
+    let w = rw(&c, true);
+    let r = FifoLock::read_lock_of(&w, FifoOptions::default()).unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    for l in [&w, &r] {
+        let sink = seen.clone();
+        l.set_state_callback(Some(Box::new(move |_, new| sink.lock().unwrap().push(new)))).unwrap();
+    }
+    let write_token = w.acquire(T).unwrap();
+    let read_token = r.acquire(T).unwrap();
+    let writer_inside = Arc::new(AtomicBool::new(true));
+    let readers_inside = Arc::new(AtomicUsize::new(1));
+    let order = Arc::new(Mutex::new(Vec::new()));
+    // Behind them in line: a writer, then a reader (which waits for that writer).
+    let mut waiters = Vec::new();
+    for (n, write) in [true, false].into_iter().enumerate() {
+        let hosts = cluster.member_connect_string(followers[n]);
+        let (dir, writer_inside, readers_inside, order) =
+            (dir.clone(), writer_inside.clone(), readers_inside.clone(), order.clone());
+        waiters.push(thread::spawn(move || {
+            let c = Client::connect(config(&hosts, &dir, session)).unwrap();
+            let l = rw(&c, write);
+            acquire_patiently(&l);
+            if write {
+                assert!(!writer_inside.swap(true, Ordering::SeqCst), "two writers");
+                assert_eq!(readers_inside.load(Ordering::SeqCst), 0, "a writer beside a reader");
+                order.lock().unwrap().push("writer");
+                thread::sleep(Duration::from_millis(50));
+                writer_inside.store(false, Ordering::SeqCst);
+            } else {
+                assert!(!writer_inside.load(Ordering::SeqCst), "a reader beside a writer");
+                order.lock().unwrap().push("reader");
+            }
+            l.release(T).unwrap();
+        }));
+        wait_until("the waiter in line", Duration::from_secs(30), || contender_count(&w) == n + 3);
+    }
+
+    cluster.stop_member(zk_leader);
+    wait_for_state(&w, LockState::Suspended);
+    wait_for_state(&r, LockState::Suspended);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)), "the remaining members elect a leader");
+    cluster.start_member(zk_leader);
+    assert!(cluster.wait_for_quorum(Duration::from_secs(60)));
+    wait_for_state(&w, LockState::Held);
+    wait_for_state(&r, LockState::Held);
+    assert_eq!((w.token(), r.token()), (Some(write_token), Some(read_token)), "the same holds");
+    assert!(!seen.lock().unwrap().contains(&LockState::Lost), "{:?}", seen.lock().unwrap());
+    assert!(order.lock().unwrap().is_empty(), "nobody got in while they held");
+
+    // Downgrade: the waiting writer stays out until the read side goes.
+    writer_inside.store(false, Ordering::SeqCst);
+    w.release(T).unwrap();
+    thread::sleep(Duration::from_millis(300));
+    assert!(order.lock().unwrap().is_empty(), "the writer got in beside the read side");
+    readers_inside.fetch_sub(1, Ordering::SeqCst);
+    r.release(T).unwrap();
+    for waiter in waiters {
+        waiter.join().unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), ["writer", "reader"], "in line");
+    assert!(w.contenders(T).unwrap().is_empty(), "no node left");
+}
+
+#[test]
+fn a_write_side_released_during_an_outage_leaves_its_read_side_held() {
+    let mut server = ZkServer::start();
+    let dir = unique_path("fifo-rw-downgrade-outage");
+    let c = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    let w = rw(&c, true);
+    let r = FifoLock::read_lock_of(&w, FifoOptions::default()).unwrap();
+    let token = w.acquire(T).unwrap();
+    r.acquire(T).unwrap();
+    server.stop();
+    wait_for_state(&r, LockState::Suspended);
+    // The write node's delete goes on in the background once reconnected.
+    let err = w.release(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert!(matches!(err.code(), Code::ConnectionLoss | Code::OperationTimeout), "{err}");
+    server.restart();
+    wait_for_state(&r, LockState::Held);
+    assert_eq!(r.token(), Some(token));
+    let other = Client::connect(config(&server.connect_string(), &dir, Duration::from_secs(30))).unwrap();
+    let rival = rw(&other, true);
+    wait_until("the write node's delete", Duration::from_secs(10), || contender_count(&r) == 1);
+    assert!(r.is_locked(), "the read side outlived its write side: {:?}", r.lost_reason());
+    assert_eq!(rival.try_acquire(T).unwrap(), None, "writers stay out");
+    r.release(T).unwrap();
+    assert!(rival.try_acquire(T).unwrap().is_some());
+}

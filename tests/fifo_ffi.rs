@@ -258,3 +258,53 @@ fn read_and_write_sides_through_the_c_api() {
         zku_fifo_free(r2);
     }
 }
+
+#[test]
+fn a_read_side_of_a_write_side_through_the_c_api() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    let name = cs(unique_path("fifo-ffi-read-of").trim_start_matches('/'));
+    let (mut w, mut r, mut other, mut none) = (null_mut(), null_mut(), null_mut(), null_mut());
+    // SAFETY: live handles and valid out-pointers.
+    unsafe {
+        ok("w", call(|e| zku_fifo_new_write(client.ptr(), name.as_ptr(), null(), -2, &mut w, e)));
+        ok("other", call(|e| zku_fifo_new_write(client.ptr(), name.as_ptr(), null(), -2, &mut other, e)));
+        expect("NULL write", call(|e| zku_fifo_new_read_of(null(), null(), -2, &mut none, e)), ZKU_ENULL, "fifo");
+        expect("NULL out", call(|e| zku_fifo_new_read_of(w, null(), -2, null_mut(), e)), ZKU_ENULL, "out");
+        expect("bad timeout", call(|e| zku_fifo_new_read_of(w, null(), -9, &mut none, e)), ZKU_EINVAL, "timeout");
+        let mut reader = null_mut();
+        ok("reader", call(|e| zku_fifo_new_read(client.ptr(), name.as_ptr(), null(), -2, &mut reader, e)));
+        expect(
+            "of a read side",
+            call(|e| zku_fifo_new_read_of(reader, null(), -2, &mut none, e)),
+            ZKU_EINVAL,
+            "not the write side",
+        );
+        zku_fifo_free(reader);
+        let mutex = new_fifo(&client, "res", "me");
+        expect(
+            "of a mutex",
+            call(|e| zku_fifo_new_read_of(mutex, null(), -2, &mut none, e)),
+            ZKU_EINVAL,
+            "not the write side",
+        );
+        zku_fifo_free(mutex);
+        assert!(none.is_null());
+
+        ok("read of", call(|e| zku_fifo_new_read_of(w, null(), -2, &mut r, e)));
+        assert_eq!(CStr::from_ptr(zku_fifo_path(r)), CStr::from_ptr(zku_fifo_path(w)));
+        let (mut wt, mut rt) = (0, 0);
+        ok("w", call(|e| zku_fifo_acquire(w, T, None, &mut wt, e)));
+        ok("r under w", call(|e| zku_fifo_acquire(r, 0, None, &mut rt, e)));
+        assert_eq!(rt, wt, "the write side's token");
+        zku_fifo_free(w);
+        assert_eq!(zku_fifo_get_state(r), ZKU_LOCK_HELD, "the read side outlives the freed write side");
+        let mut locked = true;
+        ok("other try", call(|e| zku_fifo_try_acquire(other, T, None, &mut locked, null_mut(), e)));
+        assert!(!locked, "writers stay out while the read side holds");
+        ok("r release", call(|e| zku_fifo_release(r, T, None, e)));
+        ok("other try", call(|e| zku_fifo_try_acquire(other, T, None, &mut locked, null_mut(), e)));
+        assert!(locked);
+        zku_fifo_free(r);
+        zku_fifo_free(other);
+    }
+}

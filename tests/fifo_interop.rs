@@ -9,20 +9,22 @@
 //! The same for leader election: zkutil leader latches and Curator's
 //! LeaderLatch on one path; and for the read-write lock: zkutil readers
 //! and writers with Curator's InterProcessReadWriteLock (no writer ever
-//! overlaps another holder).
+//! overlaps another holder, the zkutil writers downgrading to their read
+//! side now and then), and Curator's downgrade against zkutil writers and
+//! readers, and ours against a Curator writer, step by step.
 //! Installed by `scripts/install-deps.sh java venv`; fails, not skips,
 //! without them.
 
 mod common;
 
 use std::fs::OpenOptions;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::zk::{shared_server, unique_path};
-use zkutil::{Client, Config, FifoLock, FifoOptions, Timeout};
+use zkutil::{Client, Code, Config, FifoLock, FifoOptions, Timeout};
 
 const CHILD_ENV: &str = "ZKU_FIFO_CHILD";
 const ROUNDS: usize = 15;
@@ -86,11 +88,26 @@ fn child_process_body() {
 }
 
 /// Alternates the write lock (even rounds) and the read lock, logging
-/// "enter-SIDE ID" and "exit-SIDE ID" while holding it.
+/// "enter-SIDE ID" and "exit-SIDE ID" while holding it; every fourth
+/// round the writer downgrades (takes its read side, releases the write
+/// side: "downgrade ID"), then reads.
 fn rw_child(client: &Client, log: &str, id: &str, options: FifoOptions) {
     let write = FifoLock::write_lock(client, "shared", options.clone()).unwrap();
     let read = FifoLock::read_lock(client, "shared", options).unwrap();
+    let read_of = FifoLock::read_lock_of(&write, FifoOptions::default()).unwrap();
     for round in 0..ROUNDS {
+        if round % 4 == 0 {
+            write.acquire(T).unwrap();
+            append(log, &format!("enter-write {id}"));
+            read_of.acquire(T).unwrap();
+            std::thread::sleep(Duration::from_millis(3));
+            append(log, &format!("downgrade {id}"));
+            write.release(T).unwrap();
+            std::thread::sleep(Duration::from_millis(3));
+            append(log, &format!("exit-read {id}"));
+            read_of.release(T).unwrap();
+            continue;
+        }
         let (lock, side) = if round % 2 == 0 { (&write, "write") } else { (&read, "read") };
         lock.acquire(T).unwrap();
         append(log, &format!("enter-{side} {id}"));
@@ -124,6 +141,7 @@ fn curator_classpath(out: &Path) -> String {
         .arg(dir.join("CuratorMutex.java"))
         .arg(dir.join("CuratorLatch.java"))
         .arg(dir.join("CuratorRw.java"))
+        .arg(dir.join("CuratorDowngrade.java"))
         .status()
         .expect("javac");
     assert!(status.success(), "javac failed");
@@ -144,6 +162,8 @@ fn contend(kind: &str, java_class: &str, with_kazoo: bool) {
     let log_s = log.to_str().unwrap().to_string();
     let classpath = curator_classpath(&work);
     let rounds = ROUNDS.to_string();
+    // Before any child starts: a missing Python must not leave them running.
+    let python = with_kazoo.then(python);
 
     let mut children: Vec<(String, Child)> = Vec::new();
     for id in ["zkutil-1", "zkutil-2"] {
@@ -160,9 +180,9 @@ fn contend(kind: &str, java_class: &str, with_kazoo: bool) {
         .expect("java");
     children.push(("curator".to_string(), java));
     let mut participants = vec!["zkutil-1", "zkutil-2", "curator"];
-    if with_kazoo {
+    if let Some(python) = python {
         let kazoo = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/kazoo_mutex.py");
-        let py = Command::new(python()).arg(kazoo).args([&hosts, &path, &log_s, "kazoo", &rounds]).spawn().unwrap();
+        let py = Command::new(python).arg(kazoo).args([&hosts, &path, &log_s, "kazoo", &rounds]).spawn().unwrap();
         children.push(("kazoo".to_string(), py));
         participants.push("kazoo");
     }
@@ -249,6 +269,11 @@ fn curator_read_write_lock_and_zkutil_readers_and_writers_share_one_lock() {
                 writes += 1;
             }
             "exit-write" => writer = None,
+            "downgrade" => {
+                assert_eq!(writer.as_deref(), Some(id), "{id} downgraded a write it did not hold:\n{text}");
+                writer = None;
+                readers.insert(id.to_string());
+            }
             "enter-read" => {
                 assert!(writer.is_none(), "{id} read while {writer:?} wrote:\n{text}");
                 readers.insert(id.to_string());
@@ -259,9 +284,92 @@ fn curator_read_write_lock_and_zkutil_readers_and_writers_share_one_lock() {
             other => panic!("unexpected {other}"),
         }
     }
-    assert_eq!(text.lines().count(), 3 * ROUNDS * 2, "{text}");
+    let downgrades = 2 * ROUNDS.div_ceil(4);
+    assert_eq!(text.lines().count(), 3 * ROUNDS * 2 + downgrades, "{text}");
+    assert_eq!(text.lines().filter(|l| l.starts_with("downgrade")).count(), downgrades);
     assert_eq!(writes, 3 * ROUNDS.div_ceil(2));
     let client = Client::connect(Config { hosts: Some(hosts), ..Config::default() }).unwrap();
     assert!(client.children(&path, Timeout::After(Duration::from_secs(10))).unwrap().0.is_empty(), "nodes left");
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+/// A Curator step (tests/interop/CuratorDowngrade.java) driven over
+/// stdin/stdout.
+struct CuratorStep {
+    child: Child,
+    said: std::sync::mpsc::Receiver<String>,
+}
+
+impl CuratorStep {
+    fn start(classpath: &str, hosts: &str, path: &str, mode: &str) -> CuratorStep {
+        let mut child = Command::new("java")
+            .args(["-cp", classpath, "CuratorDowngrade", hosts, path, mode])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("java");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        let (tx, said) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in stdout.lines().map_while(std::result::Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        CuratorStep { child, said }
+    }
+
+    fn said_within(&self, within: Duration) -> Option<String> {
+        self.said.recv_timeout(within).ok()
+    }
+
+    /// Tells it to release and waits for it to exit.
+    fn finish(mut self) {
+        self.child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+        assert!(self.child.wait().unwrap().success(), "Curator failed");
+    }
+}
+
+#[test]
+fn curator_downgrade_keeps_zkutil_writers_out_and_lets_readers_in() {
+    if std::env::var(CHILD_ENV).is_ok() {
+        return;
+    }
+    let hosts = shared_server().connect_string();
+    let lock_dir = format!("{}/", unique_path("fifo-interop-downgrade"));
+    let path = format!("{lock_dir}shared");
+    let work = std::env::temp_dir().join(format!("zku-fifo-interop-downgrade-{}", std::process::id()));
+    std::fs::create_dir_all(&work).unwrap();
+    let classpath = curator_classpath(&work);
+    let config = Config { hosts: Some(hosts.clone()), lock_dir: Some(lock_dir), ..Config::default() };
+    let client = Client::connect(config).unwrap();
+    let write = FifoLock::write_lock(&client, "shared", FifoOptions::default()).unwrap();
+    let read = FifoLock::read_lock(&client, "shared", FifoOptions::default()).unwrap();
+
+    let curator = CuratorStep::start(&classpath, &hosts, &path, "downgrade");
+    assert_eq!(curator.said_within(Duration::from_secs(60)).as_deref(), Some("downgraded"));
+    let short = Timeout::After(Duration::from_millis(500));
+    assert_eq!(write.acquire(short).unwrap_err().code(), Code::OperationTimeout, "Curator's read keeps writers out");
+    assert!(read.try_acquire(T).unwrap().is_some(), "readers come in");
+    read.release(T).unwrap();
+    curator.finish();
+    write.acquire(T).unwrap();
+    write.release(T).unwrap();
+
+    // Ours, with a Curator writer already waiting behind our write side.
+    let read_of = FifoLock::read_lock_of(&write, FifoOptions::default()).unwrap();
+    write.acquire(T).unwrap();
+    let curator = CuratorStep::start(&classpath, &hosts, &path, "write");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while write.contenders(T).unwrap().len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the Curator writer never queued");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    read_of.acquire(T).unwrap();
+    write.release(T).unwrap();
+    assert_eq!(curator.said_within(Duration::from_millis(1000)), None, "Curator's writer got in beside our read");
+    read_of.release(T).unwrap();
+    assert_eq!(curator.said_within(Duration::from_secs(30)).as_deref(), Some("held"));
+    curator.finish();
+    assert!(client.children(&path, T).unwrap().0.is_empty(), "nodes left");
     let _ = std::fs::remove_dir_all(&work);
 }

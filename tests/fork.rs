@@ -23,6 +23,7 @@ use common::zk::{four_letter, shared_server, unique_path};
 use zkutil::ffi::cas::*;
 use zkutil::ffi::client::*;
 use zkutil::ffi::error::*;
+use zkutil::ffi::fifo::*;
 use zkutil::ffi::lock::*;
 use zkutil::ffi::node::*;
 use zkutil::ffi::op::*;
@@ -406,6 +407,147 @@ unsafe fn expect_in_progress(op: *const zku_op) {
     // SAFETY: forwarded from the caller.
     let got = call(|e| unsafe { zku_op_result(op, null_mut(), null_mut(), null_mut(), e) });
     assert_eq!(got.0, ZKU_EINPROGRESS, "{}", got.1);
+}
+
+static FIFO_USER_DATA_FREED: AtomicUsize = AtomicUsize::new(0);
+
+unsafe extern "C" fn count_fifo_free(_: *mut c_void) {
+    FIFO_USER_DATA_FREED.fetch_add(1, Ordering::SeqCst);
+}
+
+fn new_fifo(client: *const zku_client, name: &str) -> Result<*mut zku_fifo, (zku_rc, String)> {
+    let name = cs(name);
+    let mut fifo = null_mut();
+    // SAFETY: live client, valid pointers.
+    let got = raw_call(|e| unsafe { zku_fifo_new(client, name.as_ptr(), null(), -2, &mut fifo, e) });
+    if got.0 == ZKU_OK { Ok(fifo) } else { Err(got) }
+}
+
+/// The parent's `zku_fifo` handles, inherited by the child.
+struct InheritedFifos {
+    client: *mut zku_client,
+    /// Held, with a state callback.
+    held: *mut zku_fifo,
+    /// The write side of a read-write lock (not held).
+    write: *mut zku_fifo,
+    config: *mut zkutil::ffi::config::zku_config,
+}
+
+/// The child of `fork_with_fifo_handles`: every call on an inherited fifo
+/// refuses with ZKU_EFORKED (the getters answer as for NULL), free sends
+/// nothing, a new client works and sees the parent's hold.
+fn child_with_fifos(inherited: &InheritedFifos, name: &str) -> Result<(), i32> {
+    let freed_before = FIFO_USER_DATA_FREED.load(Ordering::SeqCst);
+    let held = inherited.held;
+    // SAFETY: the handles are live copies of the parent's; pointers to live locals.
+    unsafe {
+        check(forked(raw_call(|e| zku_fifo_acquire(held, 1000, None, null_mut(), e))), 10)?;
+        let mut locked = true;
+        check(forked(raw_call(|e| zku_fifo_try_acquire(held, 1000, None, &mut locked, null_mut(), e))), 11)?;
+        check(!locked, 12)?;
+        check(forked(raw_call(|e| zku_fifo_release(held, 1000, None, e))), 13)?;
+        let mut op = null_mut();
+        check(forked(raw_call(|e| zku_fifo_acquire_start(held, 1000, &mut op, e))) && op.is_null(), 28)?;
+        let mut names = null_mut();
+        check(forked(raw_call(|e| zku_fifo_contenders(held, 1000, None, &mut names, null_mut(), e))), 14)?;
+        check(names.is_null(), 15)?;
+        let (path, data) = (cs("/x"), b"1");
+        let guarded = |e| zku_fifo_guarded_set(held, path.as_ptr(), data.as_ptr(), 1, -1, 1000, None, null_mut(), e);
+        check(forked(raw_call(guarded)), 16)?;
+        check(forked(raw_call(|e| zku_fifo_guarded_delete(held, path.as_ptr(), -1, 1000, None, e))), 17)?;
+        let mut token = 7;
+        check(forked(raw_call(|e| zku_fifo_token(held, &mut token, e))) && token == 0, 18)?;
+        let mut fd = 7;
+        check(forked(raw_call(|e| zku_fifo_fd(held, &mut fd, e))) && fd == -1, 19)?;
+        check(zku_fifo_fd_drain(held) == ZKU_EFORKED, 20)?;
+        check(zku_fifo_get_state(held) == ZKU_LOCK_UNLOCKED, 21)?;
+        check(zku_fifo_lost_reason(held).is_null() && zku_fifo_path(held).is_null(), 22)?;
+        let callback = |e| zku_fifo_set_state_callback(held, None, null_mut(), None, e);
+        check(forked(raw_call(callback)), 23)?;
+        let mut read_of = null_mut();
+        check(forked(raw_call(|e| zku_fifo_new_read_of(inherited.write, null(), -2, &mut read_of, e))), 24)?;
+        check(read_of.is_null(), 25)?;
+        check(new_fifo(inherited.client, "other").is_err_and(forked), 26)?;
+        // Freeing releases nothing, sends nothing, runs no user_data_free.
+        zku_fifo_free(held);
+        zku_fifo_free(inherited.write);
+        zku_client_free(inherited.client);
+        check(FIFO_USER_DATA_FREED.load(Ordering::SeqCst) == freed_before, 27)?;
+
+        let mut client = null_mut();
+        check(raw_call(|e| zku_client_new(inherited.config, None, &mut client, e)).0 == ZKU_OK, 30)?;
+        let theirs = new_fifo(client, name).map_err(|_| 31)?;
+        let got = raw_call(|e| zku_fifo_try_acquire(theirs, 5000, None, &mut locked, null_mut(), e));
+        check(got.0 == ZKU_OK && !locked, 32)?;
+        check(raw_call(|e| zku_fifo_contenders(theirs, 5000, None, &mut names, null_mut(), e)).0 == ZKU_OK, 33)?;
+        let count = zkutil::ffi::buf::zku_strings_len(names);
+        zkutil::ffi::buf::zku_strings_free(names);
+        check(count == 1, 34)?;
+        let mine = new_fifo(client, &format!("{name}-child")).map_err(|_| 35)?;
+        check(raw_call(|e| zku_fifo_acquire(mine, 5000, None, null_mut(), e)).0 == ZKU_OK, 36)?;
+        check(raw_call(|e| zku_fifo_release(mine, 5000, None, e)).0 == ZKU_OK, 37)?;
+        zku_fifo_free(mine);
+        zku_fifo_free(theirs);
+        zku_client_free(client);
+    }
+    Ok(())
+}
+
+#[test]
+fn fork_with_fifo_handles_child_refuses_them_and_the_parent_keeps_its_hold() {
+    let _one = FORKING.lock().unwrap_or_else(|e| e.into_inner());
+    let server = shared_server();
+    let hosts = server.connect_string();
+    let name = unique_path("fork-fifo")[1..].to_string();
+    let client = CClient::connect(&hosts, 10_000);
+    let held = new_fifo(client.ptr(), &name).unwrap();
+    let (rw_name, mut write, mut token) = (cs(&format!("{name}-rw")), null_mut(), 0);
+    // SAFETY: live handles, valid pointers to live locals.
+    unsafe {
+        ok("write", call(|e| zku_fifo_new_write(client.ptr(), rw_name.as_ptr(), null(), -2, &mut write, e)));
+        ok("acquire", call(|e| zku_fifo_acquire(held, 5000, None, &mut token, e)));
+        let callback =
+            |e| zku_fifo_set_state_callback(held, Some(ignore_lock_state), null_mut(), Some(count_fifo_free), e);
+        ok("callback", call(callback));
+    }
+    // SAFETY: live client.
+    let sid = unsafe { zku_client_session_id(client.ptr()) };
+    let mut config = null_mut();
+    let hosts_c = cs(&hosts);
+    // SAFETY: valid pointers to live locals.
+    unsafe {
+        ok("config_new", call(|e| zkutil::ffi::config::zku_config_new(&mut config, e)));
+        ok("set_hosts", call(|e| zkutil::ffi::config::zku_config_set_hosts(config, hosts_c.as_ptr(), e)));
+    }
+    let inherited = InheritedFifos { client: client.0, held, write, config };
+    let pid = fork_child(|| child_with_fifos(&inherited, &name).err().unwrap_or(0));
+    assert_eq!(wait_child(pid), 0, "child check failed (exit code = check number in child_with_fifos)");
+
+    // SAFETY: live handles, valid pointers, freed once.
+    unsafe {
+        assert_eq!(zku_client_session_id(client.ptr()), sid);
+        assert_eq!(zku_client_state(client.ptr()), ZKU_STATE_CONNECTED);
+        assert_eq!(zku_fifo_get_state(held), ZKU_LOCK_HELD);
+        let mut now = 0;
+        ok("token", call(|e| zku_fifo_token(held, &mut now, e)));
+        assert_eq!(now, token, "the same hold");
+        let mut names = null_mut();
+        ok("contenders", call(|e| zku_fifo_contenders(held, 5000, None, &mut names, null_mut(), e)));
+        let node = CStr::from_ptr(zkutil::ffi::buf::zku_strings_get(names, 0)).to_str().unwrap().to_string();
+        assert_eq!(zkutil::ffi::buf::zku_strings_len(names), 1, "only the parent's node: the child's are gone");
+        zkutil::ffi::buf::zku_strings_free(names);
+        let path = cs(&format!("{}/{node}", CStr::from_ptr(zku_fifo_path(held)).to_str().unwrap()));
+        let (mut exists, mut stat) = (false, zku_stat::default());
+        ok("exists", call(|e| zku_client_exists(client.ptr(), path.as_ptr(), 5000, None, &mut exists, &mut stat, e)));
+        assert!(exists && stat.ephemeral_owner == sid && stat.czxid == token, "the parent's node, intact");
+        ok("release", call(|e| zku_fifo_release(held, 5000, None, e)));
+        zku_fifo_free(held);
+        zku_fifo_free(write);
+        zkutil::ffi::config::zku_config_free(config);
+    }
+    let line = connection_of(server.port(), sid).expect("the parent's connection is still listed by cons");
+    assert!(!line.contains("lop=CLOS"), "no CloseSession on the parent's connection: {line}");
+    assert_eq!(FIFO_USER_DATA_FREED.load(Ordering::SeqCst), 1, "user_data_free ran once, in the parent");
 }
 
 fn now_ns() -> u128 {

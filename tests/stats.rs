@@ -18,7 +18,7 @@ use zkutil::ffi::error::ZKU_ENULL;
 use zkutil::ffi::stats::*;
 use zkutil::reader::Reader;
 use zkutil::stats::ClientStats;
-use zkutil::{Client, Config, CreateOptions, Lock, LockOptions, LockState, Timeout};
+use zkutil::{Client, Config, CreateOptions, FifoLock, FifoOptions, Lock, LockOptions, LockState, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(20));
 
@@ -97,6 +97,24 @@ fn watches_and_waiting_callbacks_are_gauged() {
     assert_eq!(client.stats().callbacks_waiting_now, 1);
     release_tx.send(()).unwrap();
     wait_until("the waiting change delivered", &client, |s| s.callbacks_waiting_now == 0);
+
+    // The same for a sequential lock's callback.
+    let fifo = FifoLock::new(&client, "fifo-job", FifoOptions::default()).unwrap();
+    let (entered_tx, entered) = mpsc::channel();
+    let (release_tx, release) = mpsc::channel::<()>();
+    fifo.set_state_callback(Some(Box::new(move |_, new| {
+        if new == LockState::Held {
+            entered_tx.send(()).unwrap();
+            release.recv().unwrap();
+        }
+    })))
+    .unwrap();
+    fifo.acquire(T).unwrap();
+    entered.recv_timeout(Duration::from_secs(20)).unwrap();
+    fifo.release(T).unwrap();
+    assert_eq!(client.stats().callbacks_waiting_now, 1);
+    release_tx.send(()).unwrap();
+    wait_until("the fifo's waiting change delivered", &client, |s| s.callbacks_waiting_now == 0);
 }
 
 #[test]

@@ -7,12 +7,15 @@
 use std::ffi::{CString, c_char, c_int, c_void};
 use std::sync::Arc;
 
-use super::buf::{raw_string, zku_strings};
+use super::buf::zku_strings;
 use super::callback::zku_free_fn;
 use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
-use super::lock::{ZKU_LOCK_DEFAULT_TIMEOUT, ZKU_LOCK_UNLOCKED, state_code, zku_lock_state, zku_lock_state_fn};
+use super::lock::{
+    StateHandle, ZKU_LOCK_DEFAULT_TIMEOUT, fd_drain_of, fd_of, get_state, lost_reason_of, set_state_callback_of,
+    token_of, zku_lock_state, zku_lock_state_fn,
+};
 use super::node::zku_stat;
 use super::op::{self, Outcome, op_out, zku_op};
 use super::{
@@ -21,8 +24,10 @@ use super::{
 };
 use crate::cancel::Cancel;
 use crate::client::Client;
-use crate::error::{Code, Error, Result};
+use crate::error::Result;
 use crate::fifo::{FifoLock, FifoOptions};
+use crate::lock::LockState;
+use crate::lock::feed::StateFeed;
 use crate::runtime::Timeout;
 
 /// A FIFO mutex on `lock_dir + name`: each contender an ephemeral
@@ -57,6 +62,26 @@ impl Drop for zku_fifo {
 impl SessionHandle for zku_fifo {
     fn client(&self) -> &Client {
         self.lock.client()
+    }
+}
+
+impl StateHandle for zku_fifo {
+    const ARG: &'static str = "fifo";
+
+    fn state(&self) -> LockState {
+        self.lock.state()
+    }
+
+    fn token(&self) -> Option<i64> {
+        self.lock.token()
+    }
+
+    fn lost_reason(&self) -> Option<String> {
+        self.lock.lost_reason()
+    }
+
+    fn feed(&self) -> &StateFeed {
+        self.lock.feed()
     }
 }
 
@@ -168,6 +193,62 @@ pub unsafe extern "C" fn zku_fifo_new_write(
     unsafe { new_handle(client, name, identifier, default_timeout_ms, out, err, FifoLock::write_lock) }
 }
 
+/// Creates the read side of the read-write lock whose write side is
+/// `write` (a `zku_fifo_new_write` handle; same client and path), with
+/// Curator's rule that the owner of the write lock may take the read
+/// lock: a `zku_fifo_acquire` begun while `write` is ZKU_LOCK_HELD is
+/// granted at once, its node sorting right behind the write node, ahead
+/// of the writers waiting behind it. Releasing or losing the write side
+/// then leaves an ordinary reader ahead of those writers (a downgrade):
+/// other writers stay out until it is released, other readers come in.
+/// Begun while `write` is not held, it is an ordinary reader (waiting
+/// behind `write`'s own node if that is waiting in line); taking the write
+/// side while this one holds waits for it (no upgrade), as in Curator.
+/// Its fencing token is the write side's. `identifier`: NULL for the write
+/// side's. `write` may be freed first. Every `zku_fifo_*` call applies.
+/// Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EINVAL (`write` is not a write side,
+/// empty identifier, bad timeout), ZKU_ECLOSED (`write` is closing),
+/// ZKU_EFORKED. Never blocks.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_new_read_of(
+    write: *const zku_fifo,
+    identifier: *const c_char,
+    default_timeout_ms: i32,
+    out: *mut *mut zku_fifo,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { clear_out(out) };
+        required_out(out, "out")?;
+        // SAFETY: NULL or valid (caller).
+        let (write, identifier) = unsafe { (fifo_arg(write)?, opt_str_arg(identifier, "identifier")?) };
+        let options = options_arg(identifier, default_timeout_ms)?;
+        let lock = FifoLock::read_lock_of(write, options)?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(out, boxed(lock)?) };
+        Ok(())
+    })
+}
+
+/// The handle's options from the constructors' arguments.
+fn options_arg(identifier: Option<&str>, default_timeout_ms: i32) -> Result<FifoOptions> {
+    let timeout = match default_timeout_ms {
+        ZKU_LOCK_DEFAULT_TIMEOUT => FifoOptions::default().timeout,
+        ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
+    };
+    Ok(FifoOptions { identifier: identifier.map(str::to_string), timeout })
+}
+
+/// A new C handle on `lock`.
+fn boxed(lock: FifoLock) -> Result<*mut zku_fifo> {
+    let path = super::buf::c_string(lock.path().to_string())?;
+    Ok(Box::into_raw(Box::new(zku_fifo { lock: Arc::new(lock), ops: Cancel::waking(), path })))
+}
+
 /// The body of the `zku_fifo_new*` constructors.
 ///
 /// # Safety
@@ -189,17 +270,9 @@ unsafe fn new_handle(
         let (client, name, identifier) = unsafe {
             (&session_arg(client, "client")?.client, str_arg(name, "name")?, opt_str_arg(identifier, "identifier")?)
         };
-        let timeout = match default_timeout_ms {
-            ZKU_LOCK_DEFAULT_TIMEOUT => FifoOptions::default().timeout,
-            ms => super::timeout_arg(ms).map_err(|e| e.context("default_timeout_ms"))?,
-        };
-        let options = FifoOptions { identifier: identifier.map(str::to_string), timeout };
-        let lock = make(client, name, options)?;
-        let path = super::buf::c_string(lock.path().to_string())?;
+        let lock = make(client, name, options_arg(identifier, default_timeout_ms)?)?;
         // SAFETY: checked non-NULL.
-        unsafe {
-            set_out(out, Box::into_raw(Box::new(zku_fifo { lock: Arc::new(lock), ops: Cancel::waking(), path })))
-        };
+        unsafe { set_out(out, boxed(lock)?) };
         Ok(())
     })
 }
@@ -468,8 +541,7 @@ pub unsafe extern "C" fn zku_fifo_guarded_delete(
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_get_state(fifo: *const zku_fifo) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    unsafe { live_session(fifo) }
-        .map_or(ZKU_LOCK_UNLOCKED, |f| guard_value(ZKU_LOCK_UNLOCKED, || state_code(f.lock.state())))
+    unsafe { get_state(fifo) }
 }
 
 /// The fencing token (our node's czxid) of the current acquisition, also
@@ -481,17 +553,8 @@ pub unsafe extern "C" fn zku_fifo_get_state(fifo: *const zku_fifo) -> zku_lock_s
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_token(fifo: *const zku_fifo, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(token, 0) };
-        required_out(token, "token")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        let t = lock.token().ok_or_else(|| Error::new(Code::NotLocked, "the lock is not held by this handle"))?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(token, t) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { token_of(fifo, token, err) }
 }
 
 /// Why the lock was lost, while ZKU_LOCK_LOST (free with
@@ -502,10 +565,7 @@ pub unsafe extern "C" fn zku_fifo_token(fifo: *const zku_fifo, token: *mut i64, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_lost_reason(fifo: *const zku_fifo) -> *mut c_char {
     // SAFETY: NULL or live (caller).
-    let Some(f) = (unsafe { live_session(fifo) }) else { return std::ptr::null_mut() };
-    guard_value(std::ptr::null_mut(), || {
-        f.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
-    })
+    unsafe { lost_reason_of(fifo) }
 }
 
 /// The lock path (the directory of the contenders' nodes), valid until
@@ -535,11 +595,8 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
     user_data_free: zku_free_fn,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { fifo_arg(fifo)? };
-        super::lock::set_state_callback(callback, user_data, user_data_free, |c| lock.set_state_callback(c))
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { set_state_callback_of(fifo, callback, user_data, user_data_free, err) }
 }
 
 /// A descriptor that becomes readable on every state change, as
@@ -551,8 +608,8 @@ pub unsafe extern "C" fn zku_fifo_set_state_callback(
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    // SAFETY: `fd` NULL or writable, `fifo` NULL or live (caller).
-    guard(err, || unsafe { super::fd_out(fd, || fifo_arg(fifo)?.pollable_fd()) })
+    // SAFETY: forwarded from the caller.
+    unsafe { fd_of(fifo, fd, err) }
 }
 
 /// Empties the descriptor of `zku_fifo_fd` and returns the current state
@@ -564,5 +621,5 @@ pub unsafe extern "C" fn zku_fifo_fd(fifo: *const zku_fifo, fd: *mut c_int, err:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_fifo_fd_drain(fifo: *const zku_fifo) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    super::drain_result(unsafe { fifo_arg(fifo) }, |l| state_code(l.drain_notifications()))
+    unsafe { fd_drain_of(fifo) }
 }

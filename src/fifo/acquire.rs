@@ -24,6 +24,9 @@ type EventFuture = Pin<Box<dyn Future<Output = zk::WatchedEvent> + Send>>;
 /// One acquisition's node, as far as we know it.
 struct Attempt {
     protected: Protected,
+    /// The write side's acquisition this read side's node is created
+    /// behind (only while that node exists: one multi checks it).
+    under: Option<Held>,
     /// Our node's name, once the create's reply (or a listing) showed it.
     name: Option<String>,
     /// A create sent whose reply we gave up on (timeout, cancel).
@@ -50,12 +53,12 @@ impl Inner {
         if let Some(token) = self.already_held(deadline, &what)? {
             return Ok(Some(token));
         }
-        let mut attempt = Attempt {
-            protected: Protected::new(self.layout.marker),
-            name: None,
-            in_flight: None,
-            maybe_created: false,
+        let under = self.write_side_held();
+        let protected = match &under {
+            Some(write) => Protected::behind(self.layout.marker, &write.name, self.layout.markers),
+            None => Protected::new(self.layout.marker),
         };
+        let mut attempt = Attempt { protected, under, name: None, in_flight: None, maybe_created: false };
         let result = runtime::block_on(self.contend(&mut attempt, deadline, reply_deadline, wait, &what));
         match result {
             Ok(Some(held)) => Ok(Some(self.install(held))),
@@ -78,7 +81,7 @@ impl Inner {
     /// The token when this handle holds the lock already; waits while
     /// `Suspended` for the re-verification to settle it.
     fn already_held(&self, deadline: Deadline, what: &str) -> Result<Option<i64>> {
-        let mut states = self.states.subscribe();
+        let mut states = self.feed.subscribe();
         loop {
             let (state, token) = {
                 let s = self.lock_shared();
@@ -133,8 +136,13 @@ impl Inner {
                 Err(e) => return Err(Error::from(e).context(format!("{what}: list the contenders"))),
             };
             let contenders = sequential::contenders(children, self.layout.markers);
-            let predecessor = match sequential::blocker(&contenders, &name, self.layout.rule) {
-                Ok(None) => return Ok(Some(Held { name, token: stat.czxid, owner: stat.ephemeral_owner })),
+            let behind = attempt.under.as_ref().map(|write| write.name.clone());
+            let own_writer = self.own_writer(behind.as_ref());
+            let predecessor = match sequential::blocker(&contenders, &name, self.layout.rule, own_writer.as_deref()) {
+                Ok(None) => {
+                    let token = attempt.under.as_ref().map_or(stat.czxid, |write| write.token);
+                    return Ok(Some(Held { name, czxid: stat.czxid, token, owner: stat.ephemeral_owner, behind }));
+                }
                 Ok(Some(predecessor)) => predecessor,
                 Err(()) => {
                     attempt.name = None;
@@ -209,11 +217,13 @@ impl Inner {
                 }
             }
             attempt.maybe_created = true;
+            let only_if = attempt.under.as_ref().map(|write| self.node_path(&write.name));
             let create = attempt.in_flight.insert(attempt.protected.create(
                 zk.clone(),
                 self.dir.clone(),
                 self.identifier.as_bytes().to_vec(),
                 self.acl.clone(),
+                only_if,
             ));
             // A timeout or cancel leaves the create in `in_flight` for the cleanup.
             let reply = reply_deadline.run(what, create).await?;
@@ -228,6 +238,13 @@ impl Inner {
                     if deadline.is_expired() {
                         return Err(Error::from(e).context(what));
                     }
+                }
+                Err(zk::Error::RuntimeInconsistent) if attempt.under.is_some() => {
+                    // The write side's node went first (nothing created):
+                    // an ordinary reader then.
+                    attempt.maybe_created = false;
+                    attempt.under = None;
+                    attempt.protected = Protected::new(self.layout.marker);
                 }
                 Err(zk::Error::NoNode) if !made_dir => {
                     attempt.maybe_created = false;

@@ -13,10 +13,11 @@
 //! node: nodes are created, and so held, in sequence order.
 //!
 //! States, callback and descriptor are the k3zkutil lock's
-//! ([`crate::lock::LockState`]). Files: `acquire` (protected create,
-//! waiting behind the predecessor, cleanup of a node left by a timeout or
-//! cancel), `monitor` (follows a held node and the session), `release`
-//! (release, guarded writes, the node cleanup task).
+//! ([`crate::lock::LockState`], published through the same `StateFeed`).
+//! Files: `acquire` (protected create, waiting behind the predecessor,
+//! cleanup of a node left by a timeout or cancel), `monitor` (follows a
+//! held node and the session), `release` (release, guarded writes, the
+//! node cleanup task).
 
 mod acquire;
 mod monitor;
@@ -24,18 +25,16 @@ mod release;
 
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-use tokio::sync::watch;
 use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::Key;
-use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
+use crate::lock::feed::StateFeed;
 use crate::lock::{LockState, LockStateCallback};
 use crate::node::Stat;
-use crate::notify::Notifier;
 use crate::runtime::{self, Timeout};
 use crate::sequential::{self, Contender, Layout};
 
@@ -68,10 +67,17 @@ pub struct FifoLock {
 pub(crate) struct Held {
     /// The node's name in the lock directory.
     name: String,
-    /// Its czxid: the fencing token.
+    /// Its czxid.
+    czxid: i64,
+    /// The fencing token: `czxid`, or for a read side taken under its
+    /// write side the write side's token.
     token: i64,
     /// Its ephemeral owner (our session).
     owner: i64,
+    /// For a read side taken under its write side: that write node, which
+    /// it sorts right behind and never waits for (even while a release of
+    /// the write side is still deleting it).
+    behind: Option<String>,
 }
 
 struct Shared {
@@ -91,15 +97,15 @@ struct Inner {
     dir: Arc<str>,
     identifier: String,
     layout: Layout,
+    /// A read side's own write side (`read_lock_of`).
+    write_side: Option<Weak<Inner>>,
     default_timeout: Timeout,
     acl: Arc<Vec<zk::Acl>>,
     shared: Mutex<Shared>,
     /// Serialises the operations that talk to the server, and a cleanup
     /// after an interrupted acquire with the next one.
     ops: Arc<tokio::sync::Mutex<()>>,
-    states: watch::Sender<LockState>,
-    callback: Delivery<StateQueue<LockState>>,
-    notifier: Notifier,
+    feed: StateFeed,
     closed: AtomicBool,
 }
 
@@ -143,6 +149,32 @@ impl FifoLock {
         FifoLock::with_layout(client, name, options, sequential::WRITE)
     }
 
+    /// The read side of the read-write lock whose write side is `write`
+    /// (same client and path), with Curator's rule that the owner of the
+    /// write lock may take the read lock: an acquire that begins while
+    /// `write` is HELD is granted at once, its node sorting right behind
+    /// the write node and so ahead of the writers waiting behind it.
+    /// Releasing (or losing) the write side then leaves an ordinary
+    /// reader ahead of those writers: a downgrade. Begun while `write` is
+    /// not held, it is an ordinary reader (which waits for `write`'s node
+    /// if that is waiting in line). Its token is the write side's token.
+    /// `options.identifier` `None`: the write side's identifier.
+    ///
+    /// Errors: `InvalidArgument` (`write` is not a write side), `Closed`
+    /// (`write` is closed), as `read_lock` otherwise.
+    pub fn read_lock_of(write: &FifoLock, options: FifoOptions) -> Result<FifoLock> {
+        let w = &write.inner;
+        if w.layout != sequential::WRITE {
+            return Err(Error::invalid_argument(format!("{} is not the write side of a read-write lock", w.dir)));
+        }
+        w.check_open()?;
+        let identifier = options.identifier.or_else(|| Some(w.identifier.clone()));
+        let mut lock =
+            FifoLock::with_path(&w.client, w.dir.clone(), FifoOptions { identifier, ..options }, sequential::READ)?;
+        Arc::get_mut(&mut lock.inner).expect("not shared yet").write_side = Some(Arc::downgrade(w));
+        Ok(lock)
+    }
+
     /// A handle whose nodes are named as `layout` says.
     fn with_layout(client: &Client, name: &str, options: FifoOptions, layout: Layout) -> Result<FifoLock> {
         let config = client.config();
@@ -151,6 +183,12 @@ impl FifoLock {
         }
         let dir = config.lock(Key::Text(name));
         crate::path::validate(&dir).map_err(|e| e.context(format!("lock {name:?}")))?;
+        FifoLock::with_path(client, dir.into(), options, layout)
+    }
+
+    /// A handle on the lock directory `dir` (validated).
+    fn with_path(client: &Client, dir: Arc<str>, options: FifoOptions, layout: Layout) -> Result<FifoLock> {
+        let config = client.config();
         if options.identifier.as_deref() == Some("") {
             return Err(Error::invalid_argument("lock identifier is empty"));
         }
@@ -169,16 +207,15 @@ impl FifoLock {
         };
         let inner = Inner {
             client: client.clone(),
-            dir: dir.into(),
+            dir,
             identifier,
             layout,
+            write_side: None,
             default_timeout: options.timeout,
             acl: Arc::new(acl.iter().map(|a| a.to_zk()).collect()),
             shared: Mutex::new(shared),
             ops: Arc::new(tokio::sync::Mutex::new(())),
-            states: watch::Sender::new(LockState::Unlocked),
-            callback: Delivery::new(StateQueue::new(LockState::Unlocked)),
-            notifier: Notifier::default(),
+            feed: StateFeed::new(client),
             closed: AtomicBool::new(false),
         };
         Ok(FifoLock { inner: Arc::new(inner) })
@@ -296,21 +333,24 @@ impl FifoLock {
 
     /// Replaces the state-change callback, as [`crate::Lock::set_state_callback`].
     pub fn set_state_callback(&self, callback: Option<LockStateCallback>) -> Result<()> {
-        let callback = callback
-            .map(|mut callback| -> Callback<(LockState, LockState)> { Box::new(move |(old, new)| callback(old, new)) });
-        self.inner.callback.set_callback(callback)
+        self.inner.feed.set_callback(callback)
     }
 
     /// A descriptor that becomes readable on every state change (and once
     /// right after it is first created), as [`crate::Lock::pollable_fd`].
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        self.inner.notifier.fd()
+        self.inner.feed.fd()
+    }
+
+    /// Where the state changes go (callback, descriptor).
+    pub(crate) fn feed(&self) -> &StateFeed {
+        &self.inner.feed
     }
 
     /// Empties the descriptor of [`FifoLock::pollable_fd`] and returns the
     /// current state.
     pub fn drain_notifications(&self) -> LockState {
-        self.inner.notifier.drain();
+        self.inner.feed.drain();
         self.state()
     }
 
@@ -332,7 +372,7 @@ impl FifoLock {
         if let Some(monitor) = self.inner.lock_shared().monitor.take() {
             monitor.abort();
         }
-        self.inner.callback.close();
+        self.inner.feed.close();
     }
 }
 
@@ -364,9 +404,7 @@ impl Inner {
             return;
         }
         s.state = new;
-        self.states.send_replace(new);
-        self.callback.post(new);
-        self.notifier.signal();
+        self.feed.publish(new);
     }
 
     /// The state, `Lost` at once when the client's session has ended.
@@ -389,6 +427,26 @@ impl Inner {
 
     fn node_path(&self, name: &str) -> String {
         format!("{}/{name}", self.dir)
+    }
+
+    /// The write side's acquisition while it is HELD (read_lock_of).
+    fn write_side_held(&self) -> Option<Held> {
+        let write = self.write_side.as_ref()?.upgrade()?;
+        let s = write.lock_shared();
+        if s.state == LockState::Held { s.held.clone() } else { None }
+    }
+
+    /// The node of our own write side that a read node may have ahead of
+    /// it and never waits for: the write node it was created `behind`
+    /// (later write nodes of ours all sort behind it), else the write
+    /// side's current one.
+    fn own_writer(&self, behind: Option<&String>) -> Option<String> {
+        if let Some(behind) = behind {
+            return Some(behind.clone());
+        }
+        let write = self.write_side.as_ref()?.upgrade()?;
+        let s = write.lock_shared();
+        if s.state == LockState::Unlocked { None } else { s.held.as_ref().map(|h| h.name.clone()) }
     }
 
     /// Takes the handle's operation mutex within `deadline`.

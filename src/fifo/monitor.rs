@@ -91,7 +91,7 @@ pub(super) async fn run(weak: Weak<Inner>, generation: u64, held: Held, mut sess
             }
             Wake::Read(reply) => {
                 reading = None;
-                match judge(&held, inner_layout(&weak), reply) {
+                match judge(&held, inner_rule(&weak, &held), reply) {
                     Verified::Held(watcher) => {
                         watch = Some(Box::pin(watcher.changed()));
                         suspended_at = None;
@@ -172,19 +172,19 @@ fn start_read(inner: &Arc<Inner>, held: &Held, sync: bool) -> ReadFuture {
     })
 }
 
-fn judge(held: &Held, layout: Option<Layout>, reply: ReadReply) -> Verified {
+fn judge(held: &Held, rule: Option<(Layout, Option<String>)>, reply: ReadReply) -> Verified {
     match reply {
         Ok((None, _, _)) => Verified::Lost("our lock node was deleted".to_string()),
         Ok((Some(stat), watcher, children)) => {
-            if stat.czxid != held.token || stat.ephemeral_owner != held.owner {
+            if stat.czxid != held.czxid || stat.ephemeral_owner != held.owner {
                 return Verified::Lost(format!(
                     "our lock node was replaced (czxid {}, owner {:#x})",
                     stat.czxid, stat.ephemeral_owner
                 ));
             }
-            let Some(layout) = layout else { return Verified::Unsure };
+            let Some((layout, own_writer)) = rule else { return Verified::Unsure };
             let contenders = sequential::contenders(children, layout.markers);
-            match sequential::blocker(&contenders, &held.name, layout.rule) {
+            match sequential::blocker(&contenders, &held.name, layout.rule, own_writer.as_deref()) {
                 Ok(None) => Verified::Held(watcher),
                 _ => Verified::Lost(format!("our lock node no longer holds (first: {:?})", contenders.first())),
             }
@@ -196,9 +196,10 @@ fn judge(held: &Held, layout: Option<Layout>, reply: ReadReply) -> Verified {
     }
 }
 
-/// The handle's layout (none once it is dropped).
-fn inner_layout(weak: &Weak<Inner>) -> Option<Layout> {
-    weak.upgrade().map(|inner| inner.layout)
+/// The handle's layout and the write side's node it never waits for
+/// (none once the handle is dropped).
+fn inner_rule(weak: &Weak<Inner>, held: &Held) -> Option<(Layout, Option<String>)> {
+    weak.upgrade().map(|inner| (inner.layout, inner.own_writer(held.behind.as_ref())))
 }
 
 /// HELD <-> SUSPENDED for this acquisition only.

@@ -133,7 +133,7 @@ impl Inner {
                     return Ok(Outcome::Held { token: h.token, data: self.node_data(), version: h.version });
                 }
                 (LockState::Suspended, _) => {
-                    let mut states = self.states.subscribe();
+                    let mut states = self.feed.subscribe();
                     let settled = async {
                         let _ = states.wait_for(|s| *s != LockState::Suspended).await;
                     };

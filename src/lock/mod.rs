@@ -13,11 +13,13 @@
 //! cancellation and cleanup), `monitor` (the task that follows a held
 //! lock's node and session, arming its watch after `watch_delay`),
 //! `release` (release, try_release, the value, guarded writes), `data`
-//! (the node's JSON).
+//! (the node's JSON), `feed` (the state feed: waiters, callback and
+//! pollable descriptor, shared with the sequential locks).
 
 mod acquire;
 mod claims;
 mod data;
+pub(crate) mod feed;
 pub(crate) mod monitor;
 mod release;
 
@@ -31,10 +33,8 @@ use zookeeper_client as zk;
 
 use crate::client::Client;
 use crate::config::{Config, Key};
-use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
 use crate::node::Stat;
-use crate::notify::Notifier;
 use crate::runtime::Timeout;
 
 pub(crate) use claims::Claims;
@@ -202,10 +202,7 @@ pub(crate) struct Inner {
     pub(crate) ops: Arc<tokio::sync::Mutex<()>>,
     /// Bumped by `cancel`; blocked acquires watch it.
     pub(crate) cancel: watch::Sender<u64>,
-    /// The state, for waiting on it inside the library.
-    pub(crate) states: watch::Sender<LockState>,
-    callback: Delivery<StateQueue<LockState>>,
-    notifier: Notifier,
+    pub(crate) feed: feed::StateFeed,
     closed: AtomicBool,
 }
 
@@ -266,9 +263,7 @@ impl Lock {
             shared: Mutex::new(shared),
             ops: Arc::new(tokio::sync::Mutex::new(())),
             cancel: watch::Sender::new(0),
-            states: watch::Sender::new(LockState::Unlocked),
-            callback: client.delivery(StateQueue::new(LockState::Unlocked)),
-            notifier: Notifier::default(),
+            feed: feed::StateFeed::new(&client),
             closed: AtomicBool::new(false),
             client,
         };
@@ -423,9 +418,7 @@ impl Lock {
     /// See [`Delivery::set_callback`]. Errors: `ResourceExhausted` (no
     /// delivery thread could be started).
     pub fn set_state_callback(&self, callback: Option<LockStateCallback>) -> Result<()> {
-        let callback = callback
-            .map(|mut callback| -> Callback<(LockState, LockState)> { Box::new(move |(old, new)| callback(old, new)) });
-        self.inner.callback.set_callback(callback)
+        self.inner.feed.set_callback(callback)
     }
 
     /// A descriptor that becomes readable on every state change (and once
@@ -433,13 +426,18 @@ impl Lock {
     /// to the lock: do not close it. Read the state with
     /// [`Lock::drain_notifications`].
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        self.inner.notifier.fd()
+        self.inner.feed.fd()
+    }
+
+    /// Where the state changes go (callback, descriptor).
+    pub(crate) fn feed(&self) -> &feed::StateFeed {
+        &self.inner.feed
     }
 
     /// Empties the descriptor of [`Lock::pollable_fd`] and returns the
     /// current state.
     pub fn drain_notifications(&self) -> LockState {
-        self.inner.notifier.drain();
+        self.inner.feed.drain();
         self.state()
     }
 
@@ -472,7 +470,7 @@ impl Lock {
         if self.inner.owns_client && !background_release {
             self.inner.client.close();
         }
-        self.inner.callback.close();
+        self.inner.feed.close();
     }
 }
 
@@ -527,9 +525,7 @@ impl Inner {
                 self.client.lock_claims().unclaim(&self.path, h.token, self);
             }
         }
-        self.states.send_replace(new);
-        self.callback.post(new);
-        self.notifier.signal();
+        self.feed.publish(new);
     }
 
     /// The state, LOST at once when the client's session has ended (the

@@ -396,7 +396,7 @@ impl Inner {
     /// The current acquisition, waiting while SUSPENDED. `NotLocked` when
     /// unlocked, `LockLost` after a loss.
     fn held_now(&self, deadline: Deadline, what: &str) -> Result<Held> {
-        let mut states = self.states.subscribe();
+        let mut states = self.feed.subscribe();
         let settled = runtime::block_on(deadline.run(what, async {
             let _ = states.wait_for(|s| *s != LockState::Suspended).await;
         }));

@@ -32,11 +32,23 @@ pub(crate) struct Protected {
     /// `_c_<uuid>-`: what makes a child ours.
     id: String,
     marker: &'static str,
+    /// Text between the marker and the sequence: another node's sort key
+    /// to sort right behind it (empty: none).
+    behind: String,
 }
 
 impl Protected {
     pub(crate) fn new(marker: &'static str) -> Protected {
-        Protected { id: format!("_c_{}-", uuid::Uuid::new_v4()), marker }
+        Protected { id: format!("_c_{}-", uuid::Uuid::new_v4()), marker, behind: String::new() }
+    }
+
+    /// A name that sorts right behind the contender `node` (named with
+    /// one of `markers`) and ahead of every later one: its sort key
+    /// followed by our sequence (Curator's read lock taken by the write
+    /// lock's owner, CURATOR-621).
+    pub(crate) fn behind(marker: &'static str, node: &str, markers: &[&str]) -> Protected {
+        let behind = sort_key(node, markers).unwrap_or_default().to_string();
+        Protected { behind, ..Protected::new(marker) }
     }
 
     pub(crate) fn is_ours(&self, child: &str) -> bool {
@@ -44,13 +56,27 @@ impl Protected {
     }
 
     /// Sends the ephemeral sequential create of our node in `dir`; the
-    /// reply carries the node's name (without the directory).
-    pub(crate) fn create(&self, zk: zk::Client, dir: Arc<str>, data: Vec<u8>, acl: Arc<Vec<zk::Acl>>) -> CreateFuture {
-        let prefix = format!("{dir}/{}{}", self.id, self.marker);
+    /// reply carries the node's name (without the directory). With
+    /// `only_if` (a path), one multi that creates nothing unless that node
+    /// exists; `RuntimeInconsistent` when it does not.
+    pub(crate) fn create(
+        &self,
+        zk: zk::Client,
+        dir: Arc<str>,
+        data: Vec<u8>,
+        acl: Arc<Vec<zk::Acl>>,
+        only_if: Option<String>,
+    ) -> CreateFuture {
+        let prefix = format!("{dir}/{}{}{}", self.id, self.marker, self.behind);
         Box::pin(async move {
             let options = zk::CreateMode::EphemeralSequential.with_acls(zk::Acls::new(&acl));
-            let (stat, sequence) = zk.create(&prefix, &data, &options).await?;
-            let path = format!("{prefix}{sequence}");
+            let (stat, path) = match only_if {
+                None => {
+                    let (stat, sequence) = zk.create(&prefix, &data, &options).await?;
+                    (stat, format!("{prefix}{sequence}"))
+                }
+                Some(check) => create_if_exists(&zk, &check, &prefix, &data, &options).await?,
+            };
             let name = path.rsplit('/').next().unwrap_or_default().to_string();
             Ok((stat, name))
         })
@@ -59,6 +85,30 @@ impl Protected {
     /// Our node among `children`, if a create of ours was applied.
     pub(crate) fn find<'a>(&self, children: &'a [String]) -> Option<&'a String> {
         children.iter().find(|c| self.is_ours(c))
+    }
+}
+
+/// A sequential create in one multi with a check that `check` exists:
+/// the created node's stat and path.
+async fn create_if_exists(
+    zk: &zk::Client,
+    check: &str,
+    prefix: &str,
+    data: &[u8],
+    options: &zk::CreateOptions<'_>,
+) -> std::result::Result<(zk::Stat, String), zk::Error> {
+    let mut writer = zk.new_check_writer(check, None)?;
+    writer.add_create(prefix, data, options)?;
+    let Some(zk::MultiWriteResult::Create { path, stat }) = writer.commit().await?.pop() else {
+        return Err(zk::Error::UnexpectedError("no create result in the multi's reply".into()));
+    };
+    if !stat.is_invalid() {
+        return Ok((stat, path));
+    }
+    // Servers before ZOOKEEPER-4026's fix answer a create in a multi without its stat.
+    match zk.check_stat(&path).await? {
+        Some(stat) => Ok((stat, path)),
+        None => Err(zk::Error::NoNode),
     }
 }
 
@@ -107,40 +157,42 @@ pub(crate) const WRITE: Layout =
 
 /// The contenders among `children` (a marker followed by the sequence
 /// number at the end of the name), in sequence order: the first holds
-/// the lock. The sequence, not the uuid in front, decides (Curator's
-/// `fixForSorting`, kazoo's `_contenders_re`).
+/// the lock. The text after the marker, not the uuid in front, decides,
+/// compared as text as Curator's `fixForSorting` does: ZooKeeper's
+/// zero-padded sequences sort as numbers, and a name carrying another's
+/// sequence before its own sorts right behind that one.
 pub(crate) fn contenders(children: Vec<String>, markers: &[&str]) -> Vec<String> {
-    let mut keyed: Vec<(i64, String)> =
-        children.into_iter().filter_map(|c| sequence(&c, markers).map(|seq| (seq, c))).collect();
+    let mut keyed: Vec<(String, String)> =
+        children.into_iter().filter_map(|c| Some((sort_key(&c, markers)?.to_string(), c))).collect();
     keyed.sort();
     keyed.into_iter().map(|(_, c)| c).collect()
 }
 
-/// The sequence number after the last marker in `name`.
-fn sequence(name: &str, markers: &[&str]) -> Option<i64> {
+/// The sequence text after the last marker in `name` (digits, and `-`
+/// from a counter past 2^31).
+fn sort_key<'a>(name: &'a str, markers: &[&str]) -> Option<&'a str> {
     markers.iter().find_map(|m| {
-        let digits = &name[name.rfind(m)? + m.len()..];
-        let unsigned = digits.strip_prefix('-').unwrap_or(digits);
-        if unsigned.is_empty() || !unsigned.bytes().all(|b| b.is_ascii_digit()) {
-            return None;
-        }
-        digits.parse().ok()
+        let key = &name[name.rfind(m)? + m.len()..];
+        let has_digits = key.bytes().any(|b| b.is_ascii_digit());
+        (has_digits && key.bytes().all(|b| b.is_ascii_digit() || b == b'-')).then_some(key)
     })
 }
 
 /// Where `ours` stands among the sorted `contenders` under `rule`:
 /// `Ok(None)` holds, `Ok(Some(node))` waits for `node` to go, `Err` not
-/// there (deleted).
+/// there (deleted). `own_writer`: a node of the same owner that a shared
+/// contender never waits for (a read side's own write side).
 pub(crate) fn blocker<'a>(
     contenders: &'a [String],
     ours: &str,
     rule: Rule,
+    own_writer: Option<&str>,
 ) -> std::result::Result<Option<&'a str>, ()> {
     let at = contenders.iter().position(|c| c == ours).ok_or(())?;
     let ahead = &contenders[..at];
     Ok(match rule {
         Rule::Exclusive => ahead.last(),
-        Rule::Shared { exclusive } => ahead.iter().find(|c| c.contains(exclusive)),
+        Rule::Shared { exclusive } => ahead.iter().find(|c| c.contains(exclusive) && Some(c.as_str()) != own_writer),
     }
     .map(String::as_str))
 }
@@ -202,7 +254,7 @@ mod tests {
             sorted,
             ["9f9f__lock__0000000002", "_c_ffff-lock-0000000003", "a1b2-lock-0000000004", "_c_0000-lock-0000000005"]
         );
-        let predecessor = |ours| blocker(&sorted, ours, Rule::Exclusive);
+        let predecessor = |ours| blocker(&sorted, ours, Rule::Exclusive, None);
         assert_eq!(predecessor("_c_0000-lock-0000000005"), Ok(Some("a1b2-lock-0000000004")));
         assert_eq!(predecessor("_c_ffff-lock-0000000003"), Ok(Some("9f9f__lock__0000000002")));
         assert_eq!(predecessor("9f9f__lock__0000000002"), Ok(None));
@@ -222,10 +274,27 @@ mod tests {
             .to_vec(),
             READ.markers,
         );
-        let read = |ours| blocker(&sorted, ours, READ.rule);
+        let read = |ours| blocker(&sorted, ours, READ.rule, None);
         assert_eq!(read("_c_a-__READ__0000000001"), Ok(None));
         assert_eq!(read("_c_c-__READ__0000000003"), Ok(Some("_c_b-__WRIT__0000000002")));
-        assert_eq!(blocker(&sorted, "_c_b-__WRIT__0000000002", WRITE.rule), Ok(Some("_c_a-__READ__0000000001")));
+        assert_eq!(blocker(&sorted, "_c_b-__WRIT__0000000002", WRITE.rule, None), Ok(Some("_c_a-__READ__0000000001")));
+    }
+
+    #[test]
+    fn a_read_behind_its_own_writer_sorts_ahead_of_later_writers_and_ignores_its_writer() {
+        let writer = "_c_w-__WRIT__0000000004";
+        let behind = Protected::behind(READ_MARKER, writer, READ.markers);
+        let ours = format!("{}{}{}0000000007", behind.id, READ_MARKER, behind.behind);
+        let sorted = contenders(
+            [writer, "_c_x-__WRIT__0000000005", "_c_y-__READ__0000000006", &ours].map(String::from).to_vec(),
+            READ.markers,
+        );
+        assert_eq!(sorted, [writer, &ours, "_c_x-__WRIT__0000000005", "_c_y-__READ__0000000006"]);
+        assert_eq!(blocker(&sorted, &ours, READ.rule, Some(writer)), Ok(None));
+        assert_eq!(blocker(&sorted, &ours, READ.rule, None), Ok(Some(writer)));
+        // The later writer waits for our read node, also once our writer is gone.
+        assert_eq!(blocker(&sorted[1..], "_c_x-__WRIT__0000000005", WRITE.rule, None), Ok(Some(ours.as_str())));
+        assert_eq!(blocker(&sorted[1..], &ours, READ.rule, None), Ok(None));
     }
 
     #[test]

@@ -306,9 +306,11 @@ struct zku_lock *make_lock(void) {
     return lock;
 }
 
+/* A read-write lock's write side: every zku_fifo call takes it, and
+ * zku_fifo_new_read_of accepts it (it refuses the other kinds). */
 struct zku_fifo *make_fifo(void) {
     struct zku_fifo *fifo;
-    must("zku_fifo_new", zku_fifo_new(H_client, "fuzzfifo", NULL, ZKU_LOCK_DEFAULT_TIMEOUT, &fifo, NULL));
+    must("zku_fifo_new_write", zku_fifo_new_write(H_client, "fuzzfifo", NULL, ZKU_LOCK_DEFAULT_TIMEOUT, &fifo, NULL));
     return fifo;
 }
 

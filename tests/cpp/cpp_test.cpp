@@ -57,6 +57,7 @@ static_assert(move_only<zkutil::client>());
 static_assert(move_only<zkutil::acl_list>());
 static_assert(move_only<zkutil::cancel>());
 static_assert(move_only<zkutil::lock>());
+static_assert(move_only<zkutil::fifo>());
 static_assert(move_only<zkutil::reader>());
 static_assert(move_only<zkutil::cas>());
 static_assert(move_only<zkutil::op>());
@@ -372,6 +373,50 @@ void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
 
 } // namespace
 
+// The sequential locks: the FIFO mutex, a write side's read side and its
+// downgrade, a leader participant, bad handles.
+void fifo_locks(const zkutil::client &client) {
+    auto mutex = zkutil::fifo::mutex(client, "fifo", "me");
+    auto other = zkutil::fifo::mutex(client, "fifo", "other");
+    int64_t token = mutex.acquire(10s);
+    CHECK(mutex.state() == ZKU_LOCK_HELD && mutex.token() == token);
+    CHECK(!other.try_acquire(10s));
+    auto line = mutex.contenders(10s);
+    CHECK(line.size() == 1 && line[0].id == "me" && line[0].name.find("-lock-") != std::string::npos);
+    CHECK(mutex.path() == base + "/locks/fifo");
+    mutex.release(10s);
+    CHECK(!mutex.token() && !mutex.lost_reason());
+    CHECK(other.try_acquire(10s).has_value());
+    other.release(10s);
+
+    auto write = zkutil::fifo::write(client, "rw");
+    auto read = zkutil::fifo::read_of(write);
+    auto rival = zkutil::fifo::write(client, "rw");
+    int64_t write_token = write.acquire(10s);
+    CHECK(read.acquire(0ms) == write_token); // granted at once under the write side
+    write.release(10s);
+    CHECK(read.state() == ZKU_LOCK_HELD);
+    CHECK(!rival.try_acquire(10s)); // the downgraded read keeps writers out
+    read.release(10s);
+    CHECK(rival.try_acquire(10s).has_value());
+    rival.release(10s);
+    CHECK(code_of([&] { zkutil::fifo::read_of(mutex); }) == ZKU_EINVAL);
+    CHECK(code_of([&] { zkutil::fifo::read_of(zkutil::fifo()); }) == ZKU_ENULL);
+
+    auto leader = zkutil::fifo::leader(client, "election", "first");
+    std::atomic<int> changes{0};
+    leader.on_state([&](zku_lock_state, zku_lock_state) { changes++; });
+    CHECK(leader.fd() >= 0);
+    leader.acquire(10s);
+    CHECK(leader.fd_drain() == ZKU_LOCK_HELD);
+    leader.release(10s);
+    leader.clear_on_state(); // gives it the changes still queued first
+    CHECK(changes == 2);
+    auto reader = zkutil::fifo::read(client, "rw");
+    CHECK(reader.try_acquire(10s).has_value());
+    reader.release(10s);
+}
+
 int main() {
     if (!std::getenv("ZKU_HOSTS")) {
         std::fprintf(stderr, "set ZKU_HOSTS, e.g. 127.0.0.1:2181\n");
@@ -391,6 +436,7 @@ int main() {
         wrappers(cfg, client);
         event_loop(client);
         cancellation(client);
+        fifo_locks(client);
         for (const auto &child : client.children(base + "/locks", 10s)) client.remove(base + "/locks/" + child, -1, 10s);
         client.remove(base + "/locks", ZKU_ANY_VERSION, 10s);
         client.remove(base, ZKU_ANY_VERSION, 10s);

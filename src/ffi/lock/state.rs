@@ -1,7 +1,120 @@
 //! `zku_lock` state: getters (state, token, loss reason, identity) and the
-//! notifications (callback, pollable descriptor).
+//! notifications (callback, pollable descriptor); their bodies, shared with
+//! `zku_fifo` through [`StateHandle`].
 
 use super::*;
+use crate::lock::feed::StateFeed;
+
+/// A C handle that reports `zku_lock_state`s (`zku_lock`, `zku_fifo`):
+/// what the state getters and notifications of each need.
+pub(crate) trait StateHandle: SessionHandle {
+    /// The handle argument's name, for error messages.
+    const ARG: &'static str;
+    fn state(&self) -> LockState;
+    fn token(&self) -> Option<i64>;
+    fn lost_reason(&self) -> Option<String>;
+    fn feed(&self) -> &StateFeed;
+}
+
+impl StateHandle for zku_lock {
+    const ARG: &'static str = "lock";
+
+    fn state(&self) -> LockState {
+        self.lock.state()
+    }
+
+    fn token(&self) -> Option<i64> {
+        self.lock.token()
+    }
+
+    fn lost_reason(&self) -> Option<String> {
+        self.lock.lost_reason()
+    }
+
+    fn feed(&self) -> &StateFeed {
+        self.lock.feed()
+    }
+}
+
+/// The body of `zku_*_get_state`: ZKU_LOCK_UNLOCKED for NULL or a handle
+/// inherited across fork().
+///
+/// # Safety
+/// `handle` is NULL or live.
+pub(crate) unsafe fn get_state<H: StateHandle>(handle: *const H) -> zku_lock_state {
+    // SAFETY: NULL or live (caller).
+    unsafe { live_session(handle) }
+        .map_or(ZKU_LOCK_UNLOCKED, |h| guard_value(ZKU_LOCK_UNLOCKED, || state_code(h.state())))
+}
+
+/// The body of `zku_*_token`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+pub(crate) unsafe fn token_of<H: StateHandle>(handle: *const H, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(token, 0) };
+        required_out(token, "token")?;
+        // SAFETY: NULL or live (caller).
+        let h = unsafe { session_arg(handle, H::ARG)? };
+        let t = h.token().ok_or_else(|| Error::new(Code::NotLocked, "the lock is not held by this handle"))?;
+        // SAFETY: checked non-NULL.
+        unsafe { set_out(token, t) };
+        Ok(())
+    })
+}
+
+/// The body of `zku_*_lost_reason`.
+///
+/// # Safety
+/// `handle` is NULL or live.
+pub(crate) unsafe fn lost_reason_of<H: StateHandle>(handle: *const H) -> *mut c_char {
+    // SAFETY: NULL or live (caller).
+    let Some(h) = (unsafe { live_session(handle) }) else { return std::ptr::null_mut() };
+    guard_value(std::ptr::null_mut(), || {
+        h.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
+    })
+}
+
+/// The body of `zku_*_set_state_callback`.
+///
+/// # Safety
+/// As `zku_lock_set_state_callback`.
+pub(crate) unsafe fn set_state_callback_of<H: StateHandle>(
+    handle: *const H,
+    callback: zku_lock_state_fn,
+    user_data: *mut c_void,
+    user_data_free: zku_free_fn,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or live (caller).
+        let h = unsafe { session_arg(handle, H::ARG)? };
+        set_state_callback(callback, user_data, user_data_free, |c| h.feed().set_callback(c))
+    })
+}
+
+/// The body of `zku_*_fd`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+pub(crate) unsafe fn fd_of<H: StateHandle>(handle: *const H, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+    // SAFETY: `fd` NULL or writable, `handle` NULL or live (caller).
+    guard(err, || unsafe { crate::ffi::fd_out(fd, || session_arg(handle, H::ARG)?.feed().fd()) })
+}
+
+/// The body of `zku_*_fd_drain`: the state, or ZKU_ENULL / ZKU_EFORKED.
+///
+/// # Safety
+/// `handle` is NULL or live.
+pub(crate) unsafe fn fd_drain_of<H: StateHandle>(handle: *const H) -> zku_lock_state {
+    // SAFETY: NULL or live (caller).
+    crate::ffi::drain_result(unsafe { session_arg(handle, H::ARG) }, |h| {
+        h.feed().drain();
+        state_code(h.state())
+    })
+}
 
 /// The lock state (ZKU_LOCK_UNLOCKED for NULL). Never blocks.
 ///
@@ -10,8 +123,7 @@ use super::*;
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_get_state(lock: *const zku_lock) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    unsafe { live_session(lock) }
-        .map_or(ZKU_LOCK_UNLOCKED, |l| guard_value(ZKU_LOCK_UNLOCKED, || state_code(l.lock.state())))
+    unsafe { get_state(lock) }
 }
 
 /// True only while ZKU_LOCK_HELD (false while suspended, and for NULL).
@@ -34,17 +146,8 @@ pub unsafe extern "C" fn zku_lock_is_locked(lock: *const zku_lock) -> bool {
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_token(lock: *const zku_lock, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(token, 0) };
-        required_out(token, "token")?;
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { lock_arg(lock)? };
-        let t = lock.token().ok_or_else(|| Error::new(Code::NotLocked, "the lock is not held by this handle"))?;
-        // SAFETY: checked non-NULL.
-        unsafe { set_out(token, t) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { token_of(lock, token, err) }
 }
 
 /// Why the lock was lost, while ZKU_LOCK_LOST (free with
@@ -55,10 +158,7 @@ pub unsafe extern "C" fn zku_lock_token(lock: *const zku_lock, token: *mut i64, 
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_lost_reason(lock: *const zku_lock) -> *mut c_char {
     // SAFETY: NULL or live (caller).
-    let Some(l) = (unsafe { live_session(lock) }) else { return std::ptr::null_mut() };
-    guard_value(std::ptr::null_mut(), || {
-        l.lock.lost_reason().and_then(|r| raw_string(r).ok()).unwrap_or(std::ptr::null_mut())
-    })
+    unsafe { lost_reason_of(lock) }
 }
 
 /// This handle's identifier, valid until `zku_lock_free` (NULL for NULL).
@@ -109,11 +209,8 @@ pub unsafe extern "C" fn zku_lock_set_state_callback(
     user_data_free: zku_free_fn,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or live (caller).
-        let lock = unsafe { lock_arg(lock)? };
-        set_state_callback(callback, user_data, user_data_free, |c| lock.set_state_callback(c))
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { set_state_callback_of(lock, callback, user_data, user_data_free, err) }
 }
 
 /// Installs (or removes) a C state callback through `set`, for the lock
@@ -148,8 +245,8 @@ pub(crate) fn set_state_callback(
 /// Pointers are NULL or valid.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
-    // SAFETY: `fd` NULL or writable, `lock` NULL or live (caller).
-    guard(err, || unsafe { super::super::fd_out(fd, || lock_arg(lock)?.pollable_fd()) })
+    // SAFETY: forwarded from the caller.
+    unsafe { fd_of(lock, fd, err) }
 }
 
 /// Empties the descriptor of `zku_lock_fd` (so it is not readable until the
@@ -163,5 +260,5 @@ pub unsafe extern "C" fn zku_lock_fd(lock: *const zku_lock, fd: *mut c_int, err:
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn zku_lock_fd_drain(lock: *const zku_lock) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
-    super::super::drain_result(unsafe { lock_arg(lock) }, |l| state_code(l.drain_notifications()))
+    unsafe { fd_drain_of(lock) }
 }

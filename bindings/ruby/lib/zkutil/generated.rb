@@ -299,6 +299,7 @@ module Zkutil
     attach_function :zku_fifo_new_leader, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_new_read, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_new_write, [:pointer, :string, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_fifo_new_read_of, [:pointer, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_free, [:pointer], :void, blocking: true
     attach_function :zku_fifo_acquire, [:pointer, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_fifo_acquire_start, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: false
