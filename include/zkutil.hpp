@@ -1029,6 +1029,14 @@ public:
         detail::check(zku_fifo_acquire(h_.get(), detail::timeout_ms(timeout), detail::native(c), &token, &err), err);
         return token;
     }
+    // acquire without blocking (zku_fifo_acquire_start; for a leader, a
+    // start that does not wait to lead): op::token() then.
+    op acquire_start(milliseconds timeout = default_timeout) const {
+        zku_op *raw = nullptr;
+        zku_error *err = nullptr;
+        detail::check(zku_fifo_acquire_start(h_.get(), detail::timeout_ms(timeout), &raw, &err), err);
+        return op(raw);
+    }
     // The token if held now, nullopt when another contender is ahead.
     std::optional<int64_t> try_acquire(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
         bool locked = false;

@@ -403,7 +403,14 @@ void fifo_locks(const zkutil::client &client) {
     CHECK(code_of([&] { zkutil::fifo::read_of(mutex); }) == ZKU_EINVAL);
     CHECK(code_of([&] { zkutil::fifo::read_of(zkutil::fifo()); }) == ZKU_ENULL);
 
+    auto standby = zkutil::fifo::leader(client, "election", "standby");
     auto leader = zkutil::fifo::leader(client, "election", "first");
+    standby.acquire(10s);
+    auto starting = leader.acquire_start(10s); // a participant that does not wait to lead
+    CHECK(code_of([&] { starting.token(); }) == ZKU_EINPROGRESS);
+    standby.release(10s);
+    CHECK(readable(starting.fd(), 10000) && starting.token() == leader.token().value_or(-1));
+    leader.release(10s);
     std::atomic<int> changes{0};
     leader.on_state([&](zku_lock_state, zku_lock_state) { changes++; });
     CHECK(leader.fd() >= 0);
