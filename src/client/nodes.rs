@@ -225,7 +225,7 @@ impl Client {
     }
 }
 
-async fn create_once(
+pub(crate) async fn create_once(
     zk: &zk::Client,
     path: &str,
     data: &[u8],

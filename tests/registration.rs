@@ -1,0 +1,253 @@
+//! The registration node against a real ZooKeeper: present after new,
+//! re-created after an operator deletes it (ABSENT then PRESENT), another
+//! session's node left alone and replaced once it is gone, session expiry
+//! without renewal (ABSENT for good), close deleting only our node,
+//! sequential re-creation under a new name, data updates re-applied on
+//! re-creation, TTL nodes, the members listing and bad input.
+
+mod common;
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::zk::{shared_server, unique_path};
+use zkutil::registration::{self, RegistrationStateCallback};
+use zkutil::{Client, Code, Config, CreateOptions, Registration, RegistrationOptions, RegistrationState as S, Timeout};
+
+const T: Timeout = Timeout::After(Duration::from_secs(10));
+const WAIT: Duration = Duration::from_secs(20);
+
+fn client() -> Client {
+    let config = Config {
+        hosts: Some(shared_server().connect_string()),
+        session_timeout: Some(Duration::from_secs(4)),
+        ..Config::default()
+    };
+    Client::connect(config).expect("connect")
+}
+
+fn ephemeral() -> RegistrationOptions {
+    RegistrationOptions::default()
+}
+
+/// A callback that sends every new state down a channel.
+fn recorder() -> (RegistrationStateCallback, mpsc::Receiver<S>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        Box::new(move |_, new| {
+            let _ = tx.send(new);
+        }),
+        rx,
+    )
+}
+
+fn next_state(rx: &mpsc::Receiver<S>) -> S {
+    rx.recv_timeout(WAIT).expect("a state change")
+}
+
+fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn present_after_new_with_parents_and_data() {
+    let c = client();
+    let path = format!("{}/services/a", unique_path("reg-new"));
+    let reg = Registration::new(&c, &path, b"host:1", ephemeral(), T).unwrap();
+    assert_eq!(reg.state(), S::Present);
+    assert_eq!(reg.path().as_deref(), Some(path.as_str()));
+    assert_eq!(reg.reason(), None);
+    let (data, stat) = c.get(&path, T).unwrap();
+    assert_eq!(data, b"host:1");
+    assert_eq!(stat.ephemeral_owner, c.session_id());
+}
+
+#[test]
+fn recreated_after_an_operator_deletes_it() {
+    let c = client();
+    let operator = client();
+    let path = unique_path("reg-deleted");
+    let reg = Registration::new(&c, &path, b"v1", ephemeral(), T).unwrap();
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    let czxid = c.exists(&path, T).unwrap().unwrap().czxid;
+    // The watch may be armed just after new returned.
+    std::thread::sleep(Duration::from_millis(100));
+    operator.delete(&path, None, T).unwrap();
+    assert_eq!(next_state(&states), S::Absent);
+    assert_eq!(next_state(&states), S::Present);
+    let (data, stat) = operator.get(&path, T).unwrap();
+    assert_eq!(data, b"v1");
+    assert_ne!(stat.czxid, czxid, "a new node");
+    assert_eq!(stat.ephemeral_owner, c.session_id());
+}
+
+#[test]
+fn set_data_is_written_and_reapplied_on_recreation() {
+    let c = client();
+    let operator = client();
+    let path = unique_path("reg-data");
+    let reg = Registration::new(&c, &path, b"old", ephemeral(), T).unwrap();
+    reg.set_data(b"new", T).unwrap();
+    assert_eq!(operator.get(&path, T).unwrap().0, b"new");
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    operator.delete(&path, None, T).unwrap();
+    assert_eq!(next_state(&states), S::Absent);
+    assert_eq!(next_state(&states), S::Present);
+    assert_eq!(operator.get(&path, T).unwrap().0, b"new");
+}
+
+#[test]
+fn another_sessions_node_is_left_alone_then_replaced() {
+    let c = client();
+    let other = client();
+    let path = unique_path("reg-other");
+    other.create(&path, b"theirs", &CreateOptions::ephemeral(), T).unwrap();
+    let reg = Registration::new(&c, &path, b"ours", ephemeral(), T).unwrap();
+    assert_eq!(reg.state(), S::Absent);
+    let reason = reg.reason().unwrap();
+    assert!(reason.contains(&format!("session 0x{:x}", other.session_id())), "{reason}");
+    // set_data while absent is kept for the creation and never written
+    // onto their node.
+    reg.set_data(b"ours2", T).unwrap();
+    let (data, stat) = c.get(&path, T).unwrap();
+    assert_eq!((data.as_slice(), stat.ephemeral_owner), (&b"theirs"[..], other.session_id()));
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    // Closing the handle now would not delete their node either.
+    other.close();
+    assert_eq!(next_state(&states), S::Present);
+    let (data, stat) = c.get(&path, T).unwrap();
+    assert_eq!((data.as_slice(), stat.ephemeral_owner), (&b"ours2"[..], c.session_id()));
+}
+
+#[test]
+fn close_deletes_only_our_node() {
+    let c = client();
+    let path = unique_path("reg-close");
+    let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
+    assert!(reg.close_within(T));
+    assert_eq!(reg.state(), S::Closed);
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+    assert_eq!(reg.set_data(b"x", T).unwrap_err().code(), Code::Closed);
+
+    // Replaced by someone else's node behind our back: close leaves it.
+    let other = client();
+    let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    // Delete and re-create in one multi-free race: the other session wins
+    // if it creates first; retry until it does.
+    wait_until("the other session to take the path", || {
+        let _ = other.delete(&path, None, T);
+        other.create(&path, b"theirs", &CreateOptions::ephemeral(), T).is_ok()
+    });
+    wait_until("the handle to see the other node", || reg.reason().is_some_and(|r| r.contains("session")));
+    assert!(states.try_iter().any(|s| s == S::Absent));
+    drop(reg);
+    let stat = c.exists(&path, T).unwrap().expect("their node is still there");
+    assert_eq!(stat.ephemeral_owner, other.session_id());
+}
+
+#[test]
+fn session_expiry_without_renewal_is_absent_for_good() {
+    let c = client();
+    let path = unique_path("reg-expiry");
+    let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    c.expire_session_for_testing().unwrap();
+    assert_eq!(next_state(&states), S::Absent);
+    assert_eq!(reg.reason().as_deref(), Some("session expired"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(reg.state(), S::Absent);
+    assert!(states.try_recv().is_err(), "nothing after ABSENT");
+    assert_eq!(client().exists(&path, T).unwrap(), None);
+    // Close returns at once: there is nothing to delete.
+    let start = Instant::now();
+    assert!(reg.close_within(T));
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn sequential_recreation_gets_a_new_path() {
+    let c = client();
+    let operator = client();
+    let prefix = format!("{}/member-", unique_path("reg-seq"));
+    let reg = Registration::new(&c, &prefix, b"m", RegistrationOptions { sequential: true, ..ephemeral() }, T).unwrap();
+    let first = reg.path().unwrap();
+    assert!(first.starts_with(&prefix) && first.len() == prefix.len() + 10, "{first}");
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    operator.delete(&first, None, T).unwrap();
+    assert_eq!(next_state(&states), S::Absent);
+    assert_eq!(next_state(&states), S::Present);
+    let second = reg.path().unwrap();
+    assert_ne!(first, second);
+    assert_eq!(operator.get(&second, T).unwrap().0, b"m");
+    drop(reg);
+    assert_eq!(operator.exists(&second, T).unwrap(), None, "dropping deletes it");
+}
+
+#[test]
+fn persistent_and_ttl_nodes() {
+    let c = client();
+    let path = unique_path("reg-persistent");
+    let persistent = RegistrationOptions { persistent: true, ..Default::default() };
+    let reg = Registration::new(&c, &path, b"p", persistent.clone(), T).unwrap();
+    assert_eq!(c.exists(&path, T).unwrap().unwrap().ephemeral_owner, 0);
+    assert!(reg.close_within(T));
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+
+    // The test server enables extended types: TTL nodes work.
+    let ttl = RegistrationOptions { ttl: Some(Duration::from_secs(60)), ..persistent };
+    let reg = Registration::new(&c, &path, b"t", ttl, T).unwrap();
+    assert_eq!(reg.state(), S::Present);
+    assert_eq!(c.get(&path, T).unwrap().0, b"t");
+    drop(reg);
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+}
+
+#[test]
+fn members_lists_names_and_data() {
+    let c = client();
+    let parent = unique_path("reg-members");
+    let _a = Registration::new(&c, &format!("{parent}/b"), b"2", ephemeral(), T).unwrap();
+    let _b = Registration::new(&c, &format!("{parent}/a"), b"1", ephemeral(), T).unwrap();
+    let members = registration::members(&c, &parent, T).unwrap();
+    let got: Vec<(&str, &[u8])> = members.iter().map(|m| (m.name.as_str(), m.data.as_slice())).collect();
+    assert_eq!(got, vec![("a", &b"1"[..]), ("b", &b"2"[..])]);
+    assert_eq!(registration::members(&c, &format!("{parent}/none"), T).unwrap_err().code(), Code::NoNode);
+    assert_eq!(registration::members(&c, "bad", T).unwrap_err().code(), Code::InvalidPath);
+}
+
+#[test]
+fn bad_input_is_refused_before_anything_is_sent() {
+    let c = client();
+    let path = unique_path("reg-bad");
+    let refused =
+        |p: &str, data: &[u8], o: RegistrationOptions| Registration::new(&c, p, data, o, T).err().unwrap().code();
+    assert_eq!(refused("no-slash", b"", ephemeral()), Code::InvalidPath);
+    assert_eq!(refused("/", b"", ephemeral()), Code::InvalidPath);
+    assert_eq!(refused(&format!("{path}/"), b"", ephemeral()), Code::InvalidPath);
+    let ttl = Some(Duration::from_secs(1));
+    assert_eq!(refused(&path, b"", RegistrationOptions { ttl, ..ephemeral() }), Code::InvalidArgument);
+    let zero = RegistrationOptions { persistent: true, ttl: Some(Duration::ZERO), ..ephemeral() };
+    assert_eq!(refused(&path, b"", zero), Code::InvalidArgument);
+    assert_eq!(refused(&path, &vec![0u8; 2 << 20], ephemeral()), Code::DataTooLarge);
+    // An ephemeral parent cannot have children: the server's refusal is
+    // the error, and nothing is left behind.
+    c.create(&path, b"", &CreateOptions::ephemeral(), T).unwrap();
+    assert_eq!(refused(&format!("{path}/child"), b"", ephemeral()), Code::NoChildrenForEphemerals);
+    assert_eq!(c.children(&path, T).unwrap().0, Vec::<String>::new());
+    let reg = Registration::new(&c, &format!("{path}x"), b"", ephemeral(), T).unwrap();
+    assert_eq!(reg.set_data(&vec![0u8; 2 << 20], T).unwrap_err().code(), Code::DataTooLarge);
+}
