@@ -132,7 +132,7 @@ fn close_deletes_only_our_node() {
     let c = client();
     let path = unique_path("reg-close");
     let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
-    assert!(reg.close_within(T));
+    reg.close(T).unwrap();
     assert_eq!(reg.state(), S::Closed);
     assert_eq!(c.exists(&path, T).unwrap(), None);
     assert_eq!(reg.set_data(b"x", T).unwrap_err().code(), Code::Closed);
@@ -172,7 +172,7 @@ fn session_expiry_without_renewal_is_absent_for_good() {
     assert_eq!(client().exists(&path, T).unwrap(), None);
     // Close returns at once: there is nothing to delete.
     let start = Instant::now();
-    assert!(reg.close_within(T));
+    reg.close(T).unwrap();
     assert!(start.elapsed() < Duration::from_secs(2));
 }
 
@@ -204,7 +204,7 @@ fn persistent_and_ttl_nodes() {
     let persistent = RegistrationOptions { persistent: true, ..Default::default() };
     let reg = Registration::new(&c, &path, b"p", persistent.clone(), T).unwrap();
     assert_eq!(c.exists(&path, T).unwrap().unwrap().ephemeral_owner, 0);
-    assert!(reg.close_within(T));
+    reg.close(T).unwrap();
     assert_eq!(c.exists(&path, T).unwrap(), None);
 
     // The test server enables extended types: TTL nodes work.

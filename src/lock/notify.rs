@@ -5,6 +5,7 @@
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
+use std::sync::OnceLock;
 
 use crate::error::{Code, Error, Result};
 
@@ -50,6 +51,40 @@ impl Pollable {
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 _ => return,
             }
+        }
+    }
+}
+
+/// A handle's [`Pollable`], made on first use (most handles never need
+/// one).
+#[derive(Default)]
+pub(crate) struct LazyPollable(OnceLock<Pollable>);
+
+impl LazyPollable {
+    /// The descriptor, made (and signalled once) on the first call.
+    pub(crate) fn fd(&self) -> Result<RawFd> {
+        if let Some(p) = self.0.get() {
+            return Ok(p.fd());
+        }
+        let p = Pollable::new()?;
+        // A change between creating it and publishing it is covered by
+        // this first signal.
+        p.signal();
+        let _ = self.0.set(p);
+        Ok(self.0.get().expect("set above").fd())
+    }
+
+    /// Signals the descriptor, if it was made.
+    pub(crate) fn signal(&self) {
+        if let Some(p) = self.0.get() {
+            p.signal();
+        }
+    }
+
+    /// Drains the descriptor, if it was made.
+    pub(crate) fn drain(&self) {
+        if let Some(p) = self.0.get() {
+            p.drain();
         }
     }
 }

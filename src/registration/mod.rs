@@ -18,7 +18,7 @@ mod keeper;
 mod members;
 
 use std::os::fd::RawFd;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
@@ -27,7 +27,7 @@ use zookeeper_client as zk;
 use crate::client::Client;
 use crate::dispatch::{Callback, Delivery, StateQueue};
 use crate::error::{Code, Error, Result};
-use crate::lock::notify::Pollable;
+use crate::lock::notify::LazyPollable;
 use crate::log::{Level, log_event};
 use crate::node::{CreateOptions, NodeKind};
 use crate::runtime::{self, Deadline, Timeout};
@@ -122,7 +122,7 @@ pub(crate) struct Inner {
     /// Wakes the keeper (new data, close).
     pub(crate) wake: Notify,
     callback: Delivery<StateQueue<RegistrationState>>,
-    pollable: OnceLock<Pollable>,
+    pollable: LazyPollable,
 }
 
 impl Registration {
@@ -179,7 +179,7 @@ impl Registration {
             wake: Notify::new(),
             callback: client
                 .delivery(StateQueue::until(RegistrationState::Absent, |s| *s == RegistrationState::Closed)),
-            pollable: OnceLock::new(),
+            pollable: LazyPollable::default(),
         });
         runtime::handle().spawn(keeper::run(inner.clone(), client.state_receiver()));
         let registration = Registration { inner };
@@ -191,7 +191,7 @@ impl Registration {
         });
         match first {
             Ok(Some(Err(e))) | Err(e) => {
-                registration.close_within(Timeout::After(DROP_WAIT));
+                let _ = registration.close(Timeout::After(DROP_WAIT));
                 Err(e.context(format!("register {path}")))
             }
             _ => Ok(registration),
@@ -269,42 +269,28 @@ impl Registration {
     /// right after it is first created); read the state with
     /// [`Registration::drain_notifications`]. It belongs to the handle.
     pub fn pollable_fd(&self) -> Result<RawFd> {
-        if let Some(p) = self.inner.pollable.get() {
-            return Ok(p.fd());
-        }
-        let p = Pollable::new()?;
-        // A change between creating it and publishing it is covered by
-        // this first signal.
-        p.signal();
-        let _ = self.inner.pollable.set(p);
-        Ok(self.inner.pollable.get().expect("set above").fd())
+        self.inner.pollable.fd()
     }
 
     /// Empties the descriptor of [`Registration::pollable_fd`] and returns
     /// the current state.
     pub fn drain_notifications(&self) -> RegistrationState {
-        if let Some(p) = self.inner.pollable.get() {
-            p.drain();
-        }
+        self.inner.pollable.drain();
         self.state()
     }
 
     /// Stops keeping the node and deletes it if it is still ours (same
     /// creation zxid; a versioned delete), waiting up to `timeout` for the
-    /// delete (it goes on in the background afterwards, bounded by the
-    /// session timeout; without a connection the delete is given up then).
-    /// The state becomes `Closed`. Returns whether the handle was done
-    /// within `timeout`. Later calls return at once.
-    pub fn close_within(&self, timeout: Timeout) -> bool {
-        if self.inner.client.check_process().is_err() {
-            return false;
-        }
-        {
-            let mut s = self.inner.lock_shared();
-            s.closing = true;
-        }
+    /// delete; it goes on in the background afterwards, bounded by the
+    /// session timeout (without a connection by then it is given up). The
+    /// state becomes `Closed`. Later calls return Ok at once. Errors:
+    /// `OperationTimeout` (the delete was not confirmed in time),
+    /// `Cancelled` (from the call's cancel scope).
+    pub fn close(&self, timeout: Timeout) -> Result<()> {
+        self.inner.client.check_process()?;
+        self.inner.lock_shared().closing = true;
         self.inner.wake.notify_one();
-        let done = self.wait(timeout, "close", |s| s.done.then_some(())).is_ok_and(|d| d.is_some());
+        let done = self.wait(timeout, "close", |s| s.done.then_some(()));
         {
             let mut s = self.inner.lock_shared();
             self.inner.transition(&mut s, RegistrationState::Closed, None);
@@ -312,14 +298,20 @@ impl Registration {
         // Delivers the final state (here, unless delivered already), then
         // drops the callback.
         self.inner.callback.close();
-        done
+        match done? {
+            Some(()) => Ok(()),
+            None => Err(Error::timeout(format!(
+                "close {}: the delete of the registration node was not confirmed in time; it goes on in the background",
+                self.inner.requested
+            ))),
+        }
     }
 }
 
 impl Drop for Registration {
     fn drop(&mut self) {
         let bound = self.inner.client.session_timeout().min(DROP_WAIT);
-        self.close_within(Timeout::After(bound));
+        let _ = self.close(Timeout::After(bound));
     }
 }
 
@@ -405,8 +397,6 @@ impl Inner {
             _ => log_event!(Level::Info, "registration {path}: {old:?} -> {new:?}"),
         }
         self.callback.post(new);
-        if let Some(p) = self.pollable.get() {
-            p.signal();
-        }
+        self.pollable.signal();
     }
 }
