@@ -274,8 +274,14 @@ impl Keeper {
                 self.blocked = false;
             }
             zk::EventType::NodeDeleted => {
-                self.inner.lock_shared().node = None;
-                self.set_state(RegistrationState::Absent, Some("the node was deleted".to_string()));
+                let mut s = self.inner.lock_shared();
+                s.node = None;
+                // Our close's own delete is no news: the state goes from
+                // PRESENT to CLOSED.
+                if !s.closing {
+                    self.inner.transition(&mut s, RegistrationState::Absent, Some("the node was deleted".to_string()));
+                    self.inner.changed();
+                }
             }
             // Session events come through the session state; anything
             // else (data changed): read it again, re-arming the watch.
