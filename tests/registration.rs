@@ -251,3 +251,44 @@ fn bad_input_is_refused_before_anything_is_sent() {
     let reg = Registration::new(&c, &format!("{path}x"), b"", ephemeral(), T).unwrap();
     assert_eq!(reg.set_data(&vec![0u8; 2 << 20], T).unwrap_err().code(), Code::DataTooLarge);
 }
+
+#[test]
+fn a_closed_client_leaves_the_handle_absent_for_good() {
+    let c = client();
+    let path = unique_path("reg-client-closed");
+    let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    c.close();
+    assert_eq!(next_state(&states), S::Absent);
+    assert_eq!(reg.reason().as_deref(), Some("the client was closed"));
+    assert_eq!(client().exists(&path, T).unwrap(), None);
+    reg.close(T).unwrap();
+    let err = Registration::new(&c, &path, b"", ephemeral(), T).err().unwrap();
+    assert_eq!(err.code(), Code::Closed);
+}
+
+#[test]
+fn a_server_restart_keeps_the_node_and_its_watch() {
+    let mut server = common::zk::ZkServer::start();
+    let config = Config {
+        hosts: Some(server.connect_string()),
+        session_timeout: Some(Duration::from_secs(20)),
+        ..Config::default()
+    };
+    let c = Client::connect(config.clone()).unwrap();
+    let path = unique_path("reg-restart");
+    let reg = Registration::new(&c, &path, b"r", ephemeral(), T).unwrap();
+    let czxid = c.exists(&path, T).unwrap().unwrap().czxid;
+    server.restart();
+    // Reconnected in the same session: the node is verified, still ours.
+    let side = Client::connect(config).unwrap();
+    wait_until("the reconnection", || c.state() == zkutil::SessionState::Connected);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(reg.state(), S::Present);
+    assert_eq!(side.exists(&path, T).unwrap().unwrap().czxid, czxid);
+    // The watch was armed again: a delete is seen and repaired.
+    side.delete(&path, None, T).unwrap();
+    wait_until("the new node", || side.exists(&path, T).unwrap().is_some_and(|s| s.czxid != czxid));
+    assert_eq!(reg.state(), S::Present);
+}

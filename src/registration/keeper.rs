@@ -116,9 +116,14 @@ pub(super) async fn run(inner: Arc<Inner>, mut session: watch::Receiver<SessionS
         session: state,
     };
     let mut op: Option<OpFuture> = None;
-    if matches!(state, SessionState::Closed | SessionState::AuthFailed) {
-        k.end(terminal_reason(state));
-        return;
+    match state {
+        SessionState::Closed | SessionState::AuthFailed => {
+            k.end(terminal_reason(state));
+            return;
+        }
+        // Nothing can be created before a new session (if one comes).
+        SessionState::Expired => k.set_state(RegistrationState::Absent, Some("session expired".to_string())),
+        _ => {}
     }
     loop {
         if op.is_none() {
@@ -475,7 +480,7 @@ impl Keeper {
     /// The task ends: the handle keeps nothing any more.
     fn end(&self, why: String) {
         let mut s = self.inner.lock_shared();
-        if s.state == RegistrationState::Present && !s.closing {
+        if !s.closing {
             self.inner.transition(&mut s, RegistrationState::Absent, Some(why));
         }
         s.done = true;

@@ -145,7 +145,7 @@ impl Registration {
         options: RegistrationOptions,
         timeout: Timeout,
     ) -> Result<Registration> {
-        client.check_process()?;
+        client.zk()?;
         let options = create_options(path, &options)?;
         crate::path::check_data_len(data)?;
         if !options.sequential && path == "/" {
@@ -186,6 +186,9 @@ impl Registration {
         let first = registration.wait(timeout, "register", |s| {
             if let Some(e) = &s.first_error {
                 return Some(Err(e.clone()));
+            }
+            if s.done && !s.started {
+                return Some(Err(Error::closed(s.reason.clone().unwrap_or_default())));
             }
             (s.started || s.state == RegistrationState::Present).then_some(Ok(()))
         });
