@@ -972,3 +972,43 @@ fn members_text_json_and_missing_parent() {
     expect(&zkutil(&["members", &format!("{parent}/none")]), 3);
     expect(&zkutil(&["members", "bad"]), 8);
 }
+
+#[test]
+fn register_keeps_the_command_running_through_an_outage() {
+    let mut server = common::zk::ZkServer::start();
+    let path = unique_path("cli-register-outage");
+    let flag = temp_file("outage");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .args([
+            "--hosts",
+            &server.connect_string(),
+            "--session-timeout",
+            "20",
+            "register",
+            &path,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let c = Client::connect(Config { hosts: Some(server.connect_string()), ..Config::default() }).unwrap();
+    wait_for("the node", || c.exists(&path, T).unwrap().is_some());
+    c.close();
+    server.restart();
+    let c = Client::connect(Config { hosts: Some(server.connect_string()), ..Config::default() }).unwrap();
+    assert!(c.exists(&path, T).unwrap().is_some(), "kept through the restart");
+    std::fs::write(&flag, b"").unwrap();
+    let o = finish(child);
+    expect(&o, 0);
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+    let _ = std::fs::remove_file(flag);
+}

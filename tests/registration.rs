@@ -207,11 +207,18 @@ fn persistent_and_ttl_nodes() {
     reg.close(T).unwrap();
     assert_eq!(c.exists(&path, T).unwrap(), None);
 
-    // The test server enables extended types: TTL nodes work.
-    let ttl = RegistrationOptions { ttl: Some(Duration::from_secs(60)), ..persistent };
+    // The test server enables extended types and removes expired TTL
+    // nodes within about a second: the handle creates it again.
+    let ttl = RegistrationOptions { ttl: Some(Duration::from_millis(300)), ..persistent };
     let reg = Registration::new(&c, &path, b"t", ttl, T).unwrap();
     assert_eq!(reg.state(), S::Present);
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    let czxid = c.exists(&path, T).unwrap().unwrap().czxid;
     assert_eq!(c.get(&path, T).unwrap().0, b"t");
+    assert_eq!(next_state(&states), S::Absent);
+    assert_eq!(next_state(&states), S::Present);
+    assert_ne!(c.exists(&path, T).unwrap().map(|s| s.czxid), Some(czxid));
     drop(reg);
     assert_eq!(c.exists(&path, T).unwrap(), None);
 }
@@ -291,4 +298,31 @@ fn a_server_restart_keeps_the_node_and_its_watch() {
     side.delete(&path, None, T).unwrap();
     wait_until("the new node", || side.exists(&path, T).unwrap().is_some_and(|s| s.czxid != czxid));
     assert_eq!(reg.state(), S::Present);
+}
+
+#[test]
+fn an_outage_longer_than_the_session_timeout_reads_absent() {
+    let mut server = common::zk::ZkServer::start();
+    let config = Config {
+        hosts: Some(server.connect_string()),
+        session_timeout: Some(Duration::from_secs(4)),
+        ..Config::default()
+    };
+    let c = Client::connect(config).unwrap();
+    let path = unique_path("reg-outage");
+    let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    let stopped = Instant::now();
+    server.stop();
+    assert_eq!(next_state(&states), S::Absent);
+    assert!(stopped.elapsed() >= Duration::from_secs(3), "not before the session timeout");
+    let reason = reg.reason().unwrap();
+    assert!(reason.contains("disconnected for longer than the session timeout"), "{reason}");
+    server.restart();
+    // Back: the session survived the restart (the node is ours again) or
+    // it expired (absent for good without renewal).
+    wait_until("the outcome of the reconnection", || {
+        reg.state() == S::Present || reg.reason().as_deref() == Some("session expired")
+    });
 }

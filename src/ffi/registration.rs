@@ -109,10 +109,10 @@ unsafe fn registration_arg<'a>(registration: *const zku_registration) -> Result<
 /// Errors, with nothing left on the server: ZKU_ENULL, ZKU_EUTF8,
 /// ZKU_EPATH, ZKU_ETOOLARGE, ZKU_EINVAL (unknown flags, negative ttl_ms,
 /// a TTL without ZKU_REGISTRATION_PERSISTENT, bad timeout), ZKU_EPERM (bad
-/// configured ACL), the server's refusal of the first creation (ZKU_ENOAUTH,
-/// ZKU_EINVALIDACL, ZKU_ENOCHILDRENFOREPHEMERALS, ZKU_EUNIMPLEMENTED for a
-/// TTL on a server without extended types), ZKU_ECANCELLED, ZKU_ECLOSED,
-/// ZKU_EFORKED.
+/// configured ACL), the server's refusal of the first creation when
+/// retrying cannot help (e.g. ZKU_ENOAUTH, ZKU_EINVALIDACL,
+/// ZKU_ENOCHILDRENFOREPHEMERALS, a TTL on a server without extended
+/// types), ZKU_ECANCELLED, ZKU_ECLOSED (closed client), ZKU_EFORKED.
 ///
 /// # Safety
 /// Pointers are NULL or valid; `data` has `data_len` readable bytes.

@@ -135,9 +135,9 @@ impl Registration {
     /// Errors, with nothing left on the server: `InvalidPath`,
     /// `DataTooLarge`, `InvalidArgument` (a TTL on an ephemeral node or a
     /// zero TTL), and the first creation's error when retrying cannot help
-    /// (`NoAuth`, `InvalidAcl`, `NoChildrenForEphemerals`, `Unimplemented`
-    /// for a TTL on a server without extended types, `SessionExpired`,
-    /// `Closed`, ...); `Cancelled` from the call's cancel scope.
+    /// (`NoAuth`, `InvalidAcl`, `NoChildrenForEphemerals`, a TTL on a
+    /// server without extended types, ...), `Closed` (closed client);
+    /// `Cancelled` from the call's cancel scope.
     pub fn new(
         client: &Client,
         path: &str,
