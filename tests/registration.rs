@@ -287,6 +287,13 @@ fn a_server_restart_keeps_the_node_and_its_watch() {
     let path = unique_path("reg-restart");
     let reg = Registration::new(&c, &path, b"r", ephemeral(), T).unwrap();
     let czxid = c.exists(&path, T).unwrap().unwrap().czxid;
+    server.stop();
+    // Still present (the session outlives the outage): a data update waits
+    // for the write, gives up in time, and the write goes on after.
+    let start = Instant::now();
+    let err = reg.set_data(b"during", Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::OperationTimeout);
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
     server.restart();
     // Reconnected in the same session: the node is verified, still ours.
     let side = Client::connect(config).unwrap();
@@ -294,6 +301,7 @@ fn a_server_restart_keeps_the_node_and_its_watch() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(reg.state(), S::Present);
     assert_eq!(side.exists(&path, T).unwrap().unwrap().czxid, czxid);
+    wait_until("the data written after the outage", || side.get(&path, T).unwrap().0 == b"during");
     // The watch was armed again: a delete is seen and repaired.
     side.delete(&path, None, T).unwrap();
     wait_until("the new node", || side.exists(&path, T).unwrap().is_some_and(|s| s.czxid != czxid));
@@ -325,4 +333,31 @@ fn an_outage_longer_than_the_session_timeout_reads_absent() {
     wait_until("the outcome of the reconnection", || {
         reg.state() == S::Present || reg.reason().as_deref() == Some("session expired")
     });
+}
+
+#[test]
+fn new_without_a_connection_returns_absent_in_time_and_creates_later() {
+    let mut server = common::zk::ZkServer::start();
+    let config = Config {
+        hosts: Some(server.connect_string()),
+        session_timeout: Some(Duration::from_secs(20)),
+        ..Config::default()
+    };
+    let c = Client::connect(config.clone()).unwrap();
+    server.stop();
+    let path = unique_path("reg-no-connection");
+    let start = Instant::now();
+    let reg = Registration::new(&c, &path, b"late", ephemeral(), Timeout::After(Duration::from_millis(500))).unwrap();
+    let took = start.elapsed();
+    assert!(took >= Duration::from_millis(500) && took < Duration::from_millis(2500), "{took:?}");
+    assert_eq!(reg.state(), S::Absent);
+    assert_eq!(reg.reason().as_deref(), Some("not created yet"));
+    // set_data while absent returns at once.
+    let start = Instant::now();
+    reg.set_data(b"later", T).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(1));
+    server.restart();
+    wait_until("the node", || reg.state() == S::Present);
+    let side = Client::connect(config).unwrap();
+    assert_eq!(side.get(&path, T).unwrap().0, b"later");
 }

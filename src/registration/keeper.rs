@@ -354,7 +354,10 @@ impl Keeper {
                 other => {
                     // Deleted, gone, or not ours: `next` finishes.
                     let path = inner.lock_shared().node.take().map(|n| n.path).unwrap_or_default();
-                    crate::log::cleanup(&path, "registration close", &other);
+                    match other {
+                        Ok(()) => log_event!(Level::Info, "registration {path}: closed, node deleted if ours"),
+                        Err(e) => log_event!(Level::Warn, "registration {path}: close: cannot delete the node: {e}"),
+                    }
                 }
             },
         }
