@@ -361,3 +361,26 @@ fn new_without_a_connection_returns_absent_in_time_and_creates_later() {
     let side = Client::connect(config).unwrap();
     assert_eq!(side.get(&path, T).unwrap().0, b"later");
 }
+
+#[test]
+fn a_close_without_a_connection_gives_up_in_time_and_deletes_later() {
+    let mut server = common::zk::ZkServer::start();
+    let config = Config {
+        hosts: Some(server.connect_string()),
+        session_timeout: Some(Duration::from_secs(20)),
+        ..Config::default()
+    };
+    let c = Client::connect(config.clone()).unwrap();
+    let path = unique_path("reg-close-outage");
+    let persistent = RegistrationOptions { persistent: true, ..ephemeral() };
+    let reg = Registration::new(&c, &path, b"", persistent, T).unwrap();
+    server.stop();
+    let start = Instant::now();
+    let err = reg.close(Timeout::After(Duration::from_millis(300))).unwrap_err();
+    assert_eq!(err.code(), Code::OperationTimeout);
+    assert!(start.elapsed() < Duration::from_secs(2), "{:?}", start.elapsed());
+    assert_eq!(reg.state(), S::Closed);
+    server.restart();
+    let side = Client::connect(config).unwrap();
+    wait_until("the delete in the background", || side.exists(&path, T).unwrap().is_none());
+}

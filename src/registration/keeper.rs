@@ -163,12 +163,17 @@ pub(super) async fn run(inner: Arc<Inner>, mut session: watch::Receiver<SessionS
             }
             Wake::Timer => {
                 k.on_timer();
-                true
+                // A close that could not delete in time gives up, even
+                // with a request in flight.
+                !k.close_by.is_some_and(|t| t <= Instant::now())
             }
             Wake::Poked => true,
         };
         if !went_on {
             let why = terminal_reason(k.session);
+            if k.close_by.is_some() {
+                log_event!(Level::Warn, "registration {}: close gave up on the delete", k.inner.requested);
+            }
             k.end(why);
             return;
         }
