@@ -165,7 +165,7 @@ pub(super) async fn run(inner: Arc<Inner>, mut session: watch::Receiver<SessionS
                 k.on_timer();
                 // A close that could not delete in time gives up, even
                 // with a request in flight.
-                !k.close_by.is_some_and(|t| t <= Instant::now())
+                k.close_by.is_none_or(|t| t > Instant::now())
             }
             Wake::Poked => true,
         };
