@@ -1,8 +1,9 @@
 //! Resource soak: 1,000 clients opened and closed (half with a state
 //! callback), 10,000 lock cycles (acquire + release, a fresh handle every
 //! 10 cycles, half with a state callback), 1,000 readers (half with a
-//! callback) and 1,000 waits (get_next / wait_absent, half completing,
-//! half timing out) created and freed, each in a loop. Before and after,
+//! callback), 1,000 waits (get_next / wait_absent, half completing,
+//! half timing out) and 1,000 registration nodes (half with a callback,
+//! half with a pollable descriptor) created and freed, each in a loop. Before and after,
 //! measured and printed: this process's threads, open descriptors and
 //! RSS; the server's watches (`wchc`) and connections (`cons`); the nodes
 //! under the test's root.
@@ -32,12 +33,14 @@ use std::time::{Duration, Instant};
 
 use common::zk::{four_letter, shared_server, unique_path};
 use zkutil::reader::Reader;
+use zkutil::registration::{Registration, RegistrationOptions, RegistrationState};
 use zkutil::{Client, Code, Config, CreateOptions, Lock, LockOptions, Timeout, wait};
 
 const CLIENTS: usize = 1_000;
 const LOCK_CYCLES: usize = 10_000;
 const READERS: usize = 1_000;
 const WAITS: usize = 1_000;
+const REGISTRATIONS: usize = 1_000;
 /// Each loop runs this many rounds before the baseline.
 const WARM_UP: usize = 20;
 
@@ -173,6 +176,19 @@ fn wait_round(f: &Fixture, client: &Client, i: usize) {
     }
 }
 
+/// A registration node created and dropped (which deletes it); every
+/// other one with a callback, the others with a pollable descriptor.
+fn registration_round(f: &Fixture, client: &Client, i: usize) {
+    let path = format!("{}/members/m{i}", f.root);
+    let registration = Registration::new(client, &path, b"host", RegistrationOptions::default(), TIMEOUT).unwrap();
+    assert_eq!(registration.state(), RegistrationState::Present);
+    if i % 2 == 0 {
+        registration.set_state_callback(Some(Box::new(|_, _| {}))).unwrap();
+    } else {
+        registration.pollable_fd().unwrap();
+    }
+}
+
 /// Polls until threads and descriptors are back to `base` (or below), at
 /// most [`SETTLE`]; returns what it saw last.
 fn settle(base: Process) -> Process {
@@ -229,6 +245,7 @@ fn resources_stay_flat() {
         lock_cycles(&main, 10);
         reader_round(&f, &main, i);
         wait_round(&f, &main, i);
+        registration_round(&f, &main, i);
     }
     let base = settle(process());
     let base_server = settle_server(f.port, server(f.port));
@@ -282,9 +299,12 @@ fn resources_stay_flat() {
     phase("10000 lock cycles", &|| lock_cycles(&main, LOCK_CYCLES));
     phase("1000 readers", &|| (0..READERS).for_each(|i| reader_round(&f, &main, i)));
     phase("1000 waits", &|| (0..WAITS).for_each(|i| wait_round(&f, &main, i)));
+    phase("1000 registrations", &|| (0..REGISTRATIONS).for_each(|i| registration_round(&f, &main, i)));
 
     let lock_dir = format!("{}/lock", f.root);
-    let left: Vec<String> = tree(&main, &f.root).into_iter().filter(|p| *p != f.value && *p != lock_dir).collect();
+    let members = format!("{}/members", f.root);
+    let left: Vec<String> =
+        tree(&main, &f.root).into_iter().filter(|p| *p != f.value && *p != lock_dir && *p != members).collect();
     assert!(left.is_empty(), "nodes left behind: {left:?}");
     for path in tree(&main, &f.root) {
         main.delete(&path, None, TIMEOUT).unwrap();
