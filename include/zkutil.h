@@ -2924,8 +2924,8 @@ void zku_reader_free(struct zku_reader *reader);
  * the handle ABSENT for good). Free with `zku_registration_free`.
  * Errors, with nothing left on the server: ZKU_ENULL, ZKU_EUTF8,
  * ZKU_EPATH, ZKU_ETOOLARGE, ZKU_EINVAL (unknown flags, negative ttl_ms,
- * a TTL without ZKU_REGISTRATION_PERSISTENT, bad timeout), ZKU_EPERM (bad
- * configured ACL), the server's refusal of the first creation when
+ * a TTL without ZKU_REGISTRATION_PERSISTENT, bad timeout), the server's
+ * refusal of the first creation when
  * retrying cannot help (e.g. ZKU_ENOAUTH, ZKU_EINVALIDACL,
  * ZKU_ENOCHILDRENFOREPHEMERALS, a TTL on a server without extended
  * types), ZKU_ECANCELLED, ZKU_ECLOSED (closed client), ZKU_EFORKED.

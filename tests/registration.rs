@@ -373,8 +373,13 @@ fn a_close_without_a_connection_gives_up_in_time_and_deletes_later() {
     let c = Client::connect(config.clone()).unwrap();
     let path = unique_path("reg-close-outage");
     let persistent = RegistrationOptions { persistent: true, ..ephemeral() };
-    let reg = Registration::new(&c, &path, b"", persistent, T).unwrap();
+    let reg = Registration::new(&c, &path, b"", persistent.clone(), T).unwrap();
+    let dropped = Registration::new(&c, &format!("{path}-dropped"), b"", persistent, T).unwrap();
     server.stop();
+    // Dropping (freeing) waits at most 2 s for the delete.
+    let start = Instant::now();
+    drop(dropped);
+    assert!(start.elapsed() < Duration::from_secs(3), "{:?}", start.elapsed());
     let start = Instant::now();
     let err = reg.close(Timeout::After(Duration::from_millis(300))).unwrap_err();
     assert_eq!(err.code(), Code::OperationTimeout);
@@ -383,4 +388,5 @@ fn a_close_without_a_connection_gives_up_in_time_and_deletes_later() {
     server.restart();
     let side = Client::connect(config).unwrap();
     wait_until("the delete in the background", || side.exists(&path, T).unwrap().is_none());
+    wait_until("the dropped handle's delete", || side.exists(&format!("{path}-dropped"), T).unwrap().is_none());
 }

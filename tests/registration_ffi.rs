@@ -139,6 +139,8 @@ fn close_leaves_another_sessions_node_and_sequential_paths() {
     assert!(reason.contains(&format!("0x{:x}", side.session_id())), "{reason}");
     // SAFETY: live handle.
     ok("close", call(|e| unsafe { zku_registration_close(reg, 5000, None, e) }));
+    // SAFETY: live handle (closed, not freed): closing again is a no-op.
+    ok("close again", call(|e| unsafe { zku_registration_close(reg, 0, None, e) }));
     // SAFETY: live handle (closed, not freed).
     assert_eq!(unsafe { zku_registration_get_state(reg) }, ZKU_REGISTRATION_CLOSED);
     // SAFETY: as above.
