@@ -195,6 +195,11 @@ fn sequential_recreation_gets_a_new_path() {
     assert_eq!(operator.get(&second, T).unwrap().0, b"m");
     drop(reg);
     assert_eq!(operator.exists(&second, T).unwrap(), None, "dropping deletes it");
+    // A prefix ending with '/': the name is the number alone, parents made.
+    let bare = format!("{}/a/b/", unique_path("reg-seq-bare"));
+    let reg = Registration::new(&c, &bare, b"", RegistrationOptions { sequential: true, ..ephemeral() }, T).unwrap();
+    let path = reg.path().unwrap();
+    assert!(path.starts_with(&bare) && path.len() == bare.len() + 10, "{path}");
 }
 
 #[test]

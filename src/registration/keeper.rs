@@ -401,9 +401,9 @@ impl Keeper {
         let replaced = s.node.take().is_some();
         self.blocked = true;
         self.unsure_create = None;
+        // The server shows TTL and container nodes with owner 0 too.
         let owner = match stat.ephemeral_owner {
             0 => "a persistent node".to_string(),
-            id if id as u64 >> 56 == 0xff => "a TTL node".to_string(),
             id => format!("an ephemeral node of session 0x{id:x}"),
         };
         let why = if replaced {
@@ -501,7 +501,7 @@ async fn create(inner: &Inner, zk: &zk::Client, data: &[u8]) -> Reply<(String, c
     let path = inner.requested.as_str();
     match crate::client::create_once(zk, path, data, &inner.options, &inner.acl).await {
         Err(zk::Error::NoNode) => {
-            let parent = crate::path::parent(path.trim_end_matches('/')).unwrap_or("/");
+            let parent = crate::path::parent(path).unwrap_or("/");
             if parent != "/" {
                 let options = zk::CreateMode::Persistent.with_acls(zk::Acls::new(&inner.acl));
                 match zk.mkdir(parent, &options).await {
