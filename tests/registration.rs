@@ -10,20 +10,27 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::zk::{shared_server, unique_path};
+use common::zk::{ZkServer, shared_server, unique_path};
 use zkutil::registration::{self, RegistrationStateCallback};
 use zkutil::{Client, Code, Config, CreateOptions, Registration, RegistrationOptions, RegistrationState as S, Timeout};
 
 const T: Timeout = Timeout::After(Duration::from_secs(10));
 const WAIT: Duration = Duration::from_secs(20);
 
+fn config(hosts: String, session_timeout: Duration) -> Config {
+    Config { hosts: Some(hosts), session_timeout: Some(session_timeout), ..Config::default() }
+}
+
 fn client() -> Client {
-    let config = Config {
-        hosts: Some(shared_server().connect_string()),
-        session_timeout: Some(Duration::from_secs(4)),
-        ..Config::default()
-    };
-    Client::connect(config).expect("connect")
+    Client::connect(config(shared_server().connect_string(), Duration::from_secs(4))).expect("connect")
+}
+
+/// A server of the test's own (to stop and restart) and a configuration
+/// for it.
+fn private_server(session_timeout: Duration) -> (ZkServer, Config) {
+    let server = ZkServer::start();
+    let config = config(server.connect_string(), session_timeout);
+    (server, config)
 }
 
 fn ephemeral() -> RegistrationOptions {
@@ -282,12 +289,7 @@ fn a_closed_client_leaves_the_handle_absent_for_good() {
 
 #[test]
 fn a_server_restart_keeps_the_node_and_its_watch() {
-    let mut server = common::zk::ZkServer::start();
-    let config = Config {
-        hosts: Some(server.connect_string()),
-        session_timeout: Some(Duration::from_secs(20)),
-        ..Config::default()
-    };
+    let (mut server, config) = private_server(Duration::from_secs(20));
     let c = Client::connect(config.clone()).unwrap();
     let path = unique_path("reg-restart");
     let reg = Registration::new(&c, &path, b"r", ephemeral(), T).unwrap();
@@ -315,12 +317,7 @@ fn a_server_restart_keeps_the_node_and_its_watch() {
 
 #[test]
 fn an_outage_longer_than_the_session_timeout_reads_absent() {
-    let mut server = common::zk::ZkServer::start();
-    let config = Config {
-        hosts: Some(server.connect_string()),
-        session_timeout: Some(Duration::from_secs(4)),
-        ..Config::default()
-    };
+    let (mut server, config) = private_server(Duration::from_secs(4));
     let c = Client::connect(config).unwrap();
     let path = unique_path("reg-outage");
     let reg = Registration::new(&c, &path, b"", ephemeral(), T).unwrap();
@@ -342,12 +339,7 @@ fn an_outage_longer_than_the_session_timeout_reads_absent() {
 
 #[test]
 fn new_without_a_connection_returns_absent_in_time_and_creates_later() {
-    let mut server = common::zk::ZkServer::start();
-    let config = Config {
-        hosts: Some(server.connect_string()),
-        session_timeout: Some(Duration::from_secs(20)),
-        ..Config::default()
-    };
+    let (mut server, config) = private_server(Duration::from_secs(20));
     let c = Client::connect(config.clone()).unwrap();
     server.stop();
     let path = unique_path("reg-no-connection");
@@ -369,12 +361,7 @@ fn new_without_a_connection_returns_absent_in_time_and_creates_later() {
 
 #[test]
 fn a_close_without_a_connection_gives_up_in_time_and_deletes_later() {
-    let mut server = common::zk::ZkServer::start();
-    let config = Config {
-        hosts: Some(server.connect_string()),
-        session_timeout: Some(Duration::from_secs(20)),
-        ..Config::default()
-    };
+    let (mut server, config) = private_server(Duration::from_secs(20));
     let c = Client::connect(config.clone()).unwrap();
     let path = unique_path("reg-close-outage");
     let persistent = RegistrationOptions { persistent: true, ..ephemeral() };
