@@ -245,6 +245,17 @@ fn members_lists_names_and_data() {
     let got: Vec<(&str, &[u8])> = members.iter().map(|m| (m.name.as_str(), m.data.as_slice())).collect();
     assert_eq!(got, vec![("a", &b"1"[..]), ("b", &b"2"[..])]);
     assert_eq!(registration::members(&c, &format!("{parent}/none"), T).unwrap_err().code(), Code::NoNode);
+    // More members than the requests kept in flight at once (256).
+    let many = unique_path("reg-members-many");
+    let persistent = CreateOptions::persistent().with_parents();
+    for i in 0..300 {
+        c.create(&format!("{many}/m{i:03}"), format!("d{i}").as_bytes(), &persistent, T).unwrap();
+    }
+    let members = registration::members(&c, &many, T).unwrap();
+    assert_eq!(members.len(), 300);
+    assert!(
+        members.iter().enumerate().all(|(i, m)| m.name == format!("m{i:03}") && m.data == format!("d{i}").as_bytes())
+    );
     assert_eq!(registration::members(&c, "bad", T).unwrap_err().code(), Code::InvalidPath);
 }
 
