@@ -911,6 +911,11 @@ fn register_recreates_a_deleted_node_and_waits_for_another_sessions_node() {
     let other = client();
     other.create(&path, b"theirs", &CreateOptions::ephemeral(), T).unwrap();
     expect(&zkutil(&["register", &path, "--timeout", "0.5", "--", "true"]), 5);
+    // A signal stops the wait: 128 + N, the command never ran.
+    let waiting = spawn_zkutil(&["register", &path, "--", "touch", "/nonexistent/ran"]);
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(&waiting, "TERM");
+    expect(&finish(waiting), 128 + 15);
     let flag = temp_file("heal");
     let script = format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display());
     let child = spawn_zkutil(&["register", &path, "ours", "--", "sh", "-c", &script]);
