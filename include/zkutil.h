@@ -290,6 +290,18 @@
 #define ZKU_READER_STATE_CLOSED 6
 
 /**
+ * Registration flag: a persistent node (survives the session; still
+ * deleted by close and free) instead of an ephemeral one.
+ */
+#define ZKU_REGISTRATION_PERSISTENT 1
+
+/**
+ * Registration flag: a sequential node (`path` is the name prefix): every
+ * creation gets a new name, see `zku_registration_path`.
+ */
+#define ZKU_REGISTRATION_SEQUENTIAL 2
+
+/**
  * Major version (matches Cargo.toml; checked by a test).
  */
 #define ZKU_VERSION_MAJOR 0
@@ -413,6 +425,12 @@ typedef struct zku_fifo zku_fifo;
 typedef struct zku_lock zku_lock;
 
 /**
+ * The members under a parent: each child's name and data, sorted by name.
+ * Free with `zku_members_free`.
+ */
+typedef struct zku_members zku_members;
+
+/**
  * An operation started by a `zku_*_start` function: the blocking call it
  * names runs on a library thread (at most 256 at once per process) while
  * the caller's loop goes on. `zku_op_fd` becomes readable when it is
@@ -431,6 +449,14 @@ typedef struct zku_op zku_op;
  * `zku_reader_watch` about several watchers). Does not survive fork().
  */
 typedef struct zku_reader zku_reader;
+
+/**
+ * A registration node handle: keeps one node present (ephemeral unless
+ * ZKU_REGISTRATION_PERSISTENT) for as long as it lives. Create with
+ * `zku_registration_new`, free with `zku_registration_free`. Thread-safe.
+ * Does not survive fork().
+ */
+typedef struct zku_registration zku_registration;
 
 /**
  * A list of strings owned by the library (children names, permission
@@ -667,6 +693,22 @@ typedef void (*zku_log_fn)(void *user_data, zku_log_level level, const char *mes
  * it.
  */
 typedef void (*zku_reader_fn)(void *user_data, int32_t event, const char *path, const char *old_json, const char *new_json, const struct zku_stat *stat);
+
+/**
+ * A registration handle's state, from `zku_registration_get_state`, the
+ * state callback and `zku_registration_fd_drain`.
+ */
+typedef int32_t zku_registration_state;
+
+/**
+ * Called with the old and new state on every state change, on a library
+ * callback thread, one call at a time, in order (the oldest skipped when
+ * more than 16 wait; `old_state` is always the previous call's
+ * `new_state`). It may call back into the library (even free the handle).
+ * It must return normally: no longjmp, C++ exception, Ruby raise or Go
+ * panic may cross it.
+ */
+typedef void (*zku_registration_state_fn)(void *user_data, zku_registration_state old_state, zku_registration_state new_state);
 
 /**
  * A snapshot of a client's counters, filled by `zku_client_get_stats`,
@@ -1137,6 +1179,25 @@ typedef struct zku_client_stats {
  * readers and waits, with its reply time.
  */
 #define ZKU_LOG_DEBUG 4
+
+/**
+ * The node is not there: not created yet, deleted (the handle creates it
+ * again), its session expired (created again when the client gets a new
+ * session; never without session renewal), or a node this handle did not
+ * create is at the path (left alone; ours is created once it is gone).
+ * `zku_registration_absent_reason` says which.
+ */
+#define ZKU_REGISTRATION_ABSENT 0
+
+/**
+ * Our node exists, as last confirmed by the server.
+ */
+#define ZKU_REGISTRATION_PRESENT 1
+
+/**
+ * Closed by `zku_registration_close` (final).
+ */
+#define ZKU_REGISTRATION_CLOSED 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -2710,6 +2771,56 @@ zku_rc zku_is_backward_locking(const char *const *locked_keys, size_t n, const c
 zku_rc zku_set_log_callback(zku_log_level level, zku_log_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
 
 /**
+ * Lists the children of `parent` with their data into a new `*out`
+ * (sorted by name; a child deleted while being read is left out), all
+ * within `timeout_ms`. Blocking (network).
+ * Errors: ZKU_ENULL, ZKU_EUTF8, ZKU_EPATH, ZKU_ENONODE (no parent),
+ * ZKU_ENOAUTH, ZKU_EINVAL (bad timeout), ZKU_ETIMEOUT, connection codes,
+ * ZKU_ECANCELLED, ZKU_ECLOSED, ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_members_list(const struct zku_client *client, const char *parent, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_members **out, struct zku_error **err);
+
+/**
+ * Number of members (0 for NULL). Never blocks.
+ *
+ * # Safety
+ * `members` is NULL or a live list.
+ */
+size_t zku_members_len(const struct zku_members *members);
+
+/**
+ * The name (not the path) of the member at `index`, valid until
+ * `zku_members_free`; NULL when out of range or `members` is NULL.
+ * Never blocks.
+ *
+ * # Safety
+ * `members` is NULL or a live list.
+ */
+const char *zku_members_name(const struct zku_members *members, size_t index);
+
+/**
+ * The data of the member at `index` (may be binary), its length into
+ * `*len` (may be NULL), valid until `zku_members_free`; NULL (and 0) when
+ * out of range or `members` is NULL. Empty data gives a non-NULL pointer.
+ * Never blocks.
+ *
+ * # Safety
+ * `members` is NULL or a live list; `len` is NULL or writable.
+ */
+const uint8_t *zku_members_data(const struct zku_members *members, size_t index, size_t *len);
+
+/**
+ * Frees a members list. NULL is fine; free each list once. Never blocks.
+ *
+ * # Safety
+ * `members` is NULL or a live list.
+ */
+void zku_members_free(struct zku_members *members);
+
+/**
  * Creates a node at absolute `path` with `data_len` bytes of `data` (NULL
  * with 0 for empty). `flags`: ZKU_CREATE_* bits (0: persistent).
  * `ttl_ms` > 0 makes a persistent node expire after that long without
@@ -3027,6 +3138,157 @@ void zku_reader_close(const struct zku_reader *reader);
  * `reader` is NULL or a live reader.
  */
 void zku_reader_free(struct zku_reader *reader);
+
+/**
+ * Keeps a node at `path` holding `data_len` bytes of `data` (NULL with 0
+ * for empty) for as long as the handle lives, creating missing parents
+ * (persistent). The node gets the client's configured default ACL.
+ * `flags`: 0 (ephemeral), ZKU_REGISTRATION_PERSISTENT,
+ * ZKU_REGISTRATION_SEQUENTIAL (`path` is then the name prefix, e.g.
+ * "/services/api/member-"). `ttl_ms`: 0, or with
+ * ZKU_REGISTRATION_PERSISTENT the server deletes the node after that long
+ * without changes or children (the handle creates it again; needs the
+ * server's `zookeeper.extendedTypesEnabled`).
+ * Blocking (network): waits up to `timeout_ms` for the node's first
+ * creation and returns the handle once it is ZKU_REGISTRATION_PRESENT, or
+ * ZKU_REGISTRATION_ABSENT when the time ran out (no connection yet) or a
+ * node this handle did not create is at the path (another session's
+ * ephemeral node, a persistent node): that node is never deleted or
+ * overwritten; the handle watches it and creates ours once it is gone.
+ * The client must stay alive while the handle is used (freeing it makes
+ * the handle ABSENT for good). Free with `zku_registration_free`.
+ * Errors, with nothing left on the server: ZKU_ENULL, ZKU_EUTF8,
+ * ZKU_EPATH, ZKU_ETOOLARGE, ZKU_EINVAL (unknown flags, negative ttl_ms,
+ * a TTL without ZKU_REGISTRATION_PERSISTENT, bad timeout), the server's
+ * refusal of the first creation when
+ * retrying cannot help (e.g. ZKU_ENOAUTH, ZKU_EINVALIDACL,
+ * ZKU_ENOCHILDRENFOREPHEMERALS, a TTL on a server without extended
+ * types), ZKU_ECANCELLED, ZKU_ECLOSED (closed client), ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `data` has `data_len` readable bytes.
+ */
+zku_rc zku_registration_new(const struct zku_client *client, const char *path, const uint8_t *data, size_t data_len, uint32_t flags, int64_t ttl_ms, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_registration **out, struct zku_error **err);
+
+/**
+ * Stops keeping the node and deletes it if it is still ours (a node read
+ * with our creation zxid, deleted at the version read: never a node
+ * someone else made in its place). Blocking (network): waits up to
+ * `timeout_ms` for the delete; without a connection it goes on in the
+ * background until the session timeout. The state becomes
+ * ZKU_REGISTRATION_CLOSED and the state callback gets it, then stops (its
+ * `user_data_free` runs). Later calls return ZKU_OK at once; other calls
+ * on the handle fail with ZKU_ECLOSED, except the getters.
+ * Errors: ZKU_ETIMEOUT (the delete was not confirmed in time),
+ * ZKU_ECANCELLED (it goes on in the background too), ZKU_ENULL,
+ * ZKU_EINVAL (bad timeout), ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_registration_close(const struct zku_registration *registration, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
+ * Frees a registration handle: closes it first (as
+ * `zku_registration_close`) if it was not closed, waiting at most the
+ * session timeout capped at 2 s for the delete (Blocking (network)); the
+ * delete goes on in the background after that. The descriptor of
+ * `zku_registration_fd` is closed. NULL is fine; no other call on this
+ * handle may be in progress or follow. In a fork() child, for a handle
+ * made by the parent, it deletes nothing, sends nothing, never blocks,
+ * runs no `user_data_free` and leaves the memory allocated.
+ *
+ * # Safety
+ * `registration` is NULL or a live handle.
+ */
+void zku_registration_free(struct zku_registration *registration);
+
+/**
+ * The state (ZKU_REGISTRATION_ABSENT for NULL). Never blocks.
+ *
+ * # Safety
+ * `registration` is NULL or live.
+ */
+zku_registration_state zku_registration_get_state(const struct zku_registration *registration);
+
+/**
+ * The path of the node the handle keeps (or kept last) into a new
+ * `*path` (free with `zku_string_free`): the path given, or for a
+ * sequential node the name the server gave, new after every re-creation.
+ * Never blocks.
+ * Errors: ZKU_ENONODE (a sequential node not created yet), ZKU_ENULL,
+ * ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_registration_path(const struct zku_registration *registration, char **path, struct zku_error **err);
+
+/**
+ * Why the node is absent, while ZKU_REGISTRATION_ABSENT (free with
+ * `zku_string_free`); NULL otherwise. Never blocks.
+ *
+ * # Safety
+ * `registration` is NULL or live.
+ */
+char *zku_registration_absent_reason(const struct zku_registration *registration);
+
+/**
+ * Replaces the node's data with `data_len` bytes of `data` (NULL with 0
+ * for empty); every later re-creation writes it too. While the node is
+ * present, Blocking (network): waits up to `timeout_ms` for the write
+ * (ZKU_ETIMEOUT: it goes on in the background); while absent, returns at
+ * once. Never writes a node this handle did not create.
+ * Errors: ZKU_ENULL, ZKU_ETOOLARGE, ZKU_EINVAL (bad timeout), ZKU_ETIMEOUT,
+ * ZKU_ECANCELLED, ZKU_ECLOSED (closed handle or client), ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `data` has `data_len` readable bytes.
+ */
+zku_rc zku_registration_set_data(const struct zku_registration *registration, const uint8_t *data, size_t data_len, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_error **err);
+
+/**
+ * Sets (or with `callback` NULL, removes) the state-change callback; it
+ * gets the changes after this call (see `zku_registration_state_fn`),
+ * as `zku_lock_set_state_callback`: a previous callback is removed first
+ * (after this returns it is not called again and its `user_data_free` has
+ * run); from inside the old callback it returns at once. `user_data_free`
+ * (may be NULL) runs exactly once.
+ * Errors: ZKU_ENULL (`registration`), ZKU_ERESOURCE (no callback thread
+ * could be started), ZKU_EFORKED; on failure the caller keeps `user_data`.
+ * Blocking (waits for callbacks to finish): replacing or removing the
+ * callback waits for a running call of the old one to return.
+ *
+ * # Safety
+ * Pointers are NULL or valid; `callback` and `user_data` stay usable from
+ * library threads until `user_data_free` runs.
+ */
+zku_rc zku_registration_set_state_callback(const struct zku_registration *registration, zku_registration_state_fn callback, void *user_data, zku_free_fn user_data_free, struct zku_error **err);
+
+/**
+ * A descriptor that becomes readable on every state change, for poll(),
+ * epoll, libevent or Ruby's IO.select, as an alternative to the callback.
+ * It is readable once right after its creation (the first call), so read
+ * the state then. When it polls readable, call
+ * `zku_registration_fd_drain`. It belongs to the handle: do not read,
+ * write or close it; `zku_registration_free` closes it. Never blocks.
+ * Errors: ZKU_ENULL, ZKU_ESYSTEM (no descriptors left), ZKU_EFORKED.
+ *
+ * # Safety
+ * Pointers are NULL or valid.
+ */
+zku_rc zku_registration_fd(const struct zku_registration *registration, int *fd, struct zku_error **err);
+
+/**
+ * Empties the descriptor of `zku_registration_fd` (so it is not readable
+ * until the next change) and returns the current state (>= 0), or
+ * ZKU_ENULL for NULL (ZKU_EFORKED for a handle inherited across fork()).
+ * Changes between two drains are coalesced. Never blocks.
+ *
+ * # Safety
+ * `registration` is NULL or live.
+ */
+zku_registration_state zku_registration_fd_drain(const struct zku_registration *registration);
 
 /**
  * Fills `*stats` with a snapshot of the client's counters (zeroed first,

@@ -1335,6 +1335,124 @@ private:
     detail::handle<zku_cas, zku_cas_free> h_;
 };
 
+// ---- registration nodes --------------------------------------------------------
+
+// How a registration node is made (zku_registration_new).
+struct registration_options {
+    // ZKU_REGISTRATION_PERSISTENT, ZKU_REGISTRATION_SEQUENTIAL (0: ephemeral).
+    uint32_t flags = 0;
+    // With ZKU_REGISTRATION_PERSISTENT: the server deletes the node after
+    // this long without changes (needs extended types); 0: none.
+    milliseconds ttl{0};
+};
+
+// A node kept present for as long as this handle lives (zku_registration):
+// created again after a delete or in a new session, never overwriting a
+// node it did not create; freeing it deletes the node if still ours.
+// Thread-safe. Does not survive fork().
+class registration {
+public:
+    using state_callback = std::function<void(zku_registration_state, zku_registration_state)>;
+
+    // Waits up to `timeout` for the node's first creation (see
+    // zku_registration_new): PRESENT, or ABSENT when the time ran out or
+    // another session's node is at the path.
+    registration(const client &cl, std::string_view path, std::string_view data, const registration_options &options,
+                 milliseconds timeout, const cancel *c = nullptr) {
+        auto p = detail::c_str(path, "path");
+        zku_registration *raw = nullptr;
+        zku_error *err = nullptr;
+        detail::check(zku_registration_new(cl.native(), p.c_str(), detail::bytes(data), data.size(), options.flags,
+                                           options.ttl.count(), detail::timeout_ms(timeout), detail::native(c), &raw, &err),
+                      err);
+        h_ = detail::handle<zku_registration, zku_registration_free>(raw);
+    }
+    registration() = default;
+
+    zku_registration_state state() const noexcept { return zku_registration_get_state(h_.get()); }
+    // The node's path (a sequential node's current name); nullopt for a
+    // sequential node not created yet.
+    std::optional<std::string> path() const {
+        char *out = nullptr;
+        zku_error *err = nullptr;
+        zku_rc rc = zku_registration_path(h_.get(), &out, &err);
+        if (rc == ZKU_ENONODE) {
+            zku_error_free(err);
+            return std::nullopt;
+        }
+        detail::check(rc, err);
+        return detail::take_string(out);
+    }
+    // Why the node is absent (nullopt unless ABSENT).
+    std::optional<std::string> absent_reason() const {
+        char *why = zku_registration_absent_reason(h_.get());
+        if (!why) return std::nullopt;
+        return detail::take_string(why);
+    }
+    void set_data(std::string_view data, milliseconds timeout, const cancel *c = nullptr) const {
+        zku_error *err = nullptr;
+        detail::check(zku_registration_set_data(h_.get(), detail::bytes(data), data.size(), detail::timeout_ms(timeout),
+                                                detail::native(c), &err),
+                      err);
+    }
+    // fn(old_state, new_state) on a library thread (see zku_registration_state_fn).
+    void on_state(state_callback fn) const {
+        detail::register_callback(std::move(fn), [&](void *box, zku_error **err) {
+            return zku_registration_set_state_callback(
+                h_.get(), detail::run_callback<state_callback, zku_registration_state, zku_registration_state>, box,
+                detail::delete_callback<state_callback>, err);
+        });
+    }
+    void clear_on_state() const {
+        zku_error *err = nullptr;
+        detail::check(zku_registration_set_state_callback(h_.get(), nullptr, nullptr, nullptr, &err), err);
+    }
+    // A descriptor readable on state changes (owned by the handle).
+    int fd() const {
+        int fd = -1;
+        zku_error *err = nullptr;
+        detail::check(zku_registration_fd(h_.get(), &fd, &err), err);
+        return fd;
+    }
+    zku_registration_state fd_drain() const {
+        zku_registration_state state = zku_registration_fd_drain(h_.get());
+        if (state < 0) throw error(state, zku_strerror(state));
+        return state;
+    }
+    // Deletes the node if still ours and stops keeping it (CLOSED).
+    void close(milliseconds timeout, const cancel *c = nullptr) const {
+        zku_error *err = nullptr;
+        detail::check(zku_registration_close(h_.get(), detail::timeout_ms(timeout), detail::native(c), &err), err);
+    }
+
+    const zku_registration *native() const noexcept { return h_.get(); }
+
+private:
+    detail::handle<zku_registration, zku_registration_free> h_;
+};
+
+// One child of a parent node: its name and data.
+struct member {
+    std::string name;
+    std::string data;
+};
+
+// The children of `parent` with their data, sorted by name (zku_members_list).
+inline std::vector<member> members(const client &cl, std::string_view parent, milliseconds timeout, const cancel *c = nullptr) {
+    auto p = detail::c_str(parent, "parent");
+    zku_members *list = nullptr;
+    zku_error *err = nullptr;
+    detail::check(zku_members_list(cl.native(), p.c_str(), detail::timeout_ms(timeout), detail::native(c), &list, &err), err);
+    std::vector<member> out;
+    for (size_t i = 0; i < zku_members_len(list); i++) {
+        size_t len = 0;
+        const uint8_t *data = zku_members_data(list, i, &len);
+        out.push_back({zku_members_name(list, i), std::string(reinterpret_cast<const char *>(data), len)});
+    }
+    zku_members_free(list);
+    return out;
+}
+
 // ---- trees and digests -------------------------------------------------------
 
 // The subtree at `path` as a JSON document (zku_export_hierarchy; flags

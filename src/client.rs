@@ -35,6 +35,8 @@ use crate::stats::{ClientStats, Counters, ErrorClass};
 
 mod nodes;
 
+pub(crate) use nodes::create_once;
+
 /// Called with (old, new) on session state changes, on a callback delivery
 /// thread ([`crate::dispatch`]). Changes it could not keep up with are
 /// skipped (see [`crate::dispatch::StateQueue`]): `old` is always the

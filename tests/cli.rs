@@ -80,6 +80,8 @@ fn help_for_every_subcommand() {
         "cas",
         "next",
         "wait-absent",
+        "register",
+        "members",
         "export",
         "import",
         "digest",
@@ -865,4 +867,158 @@ fn completions_for_each_shell() {
     let o = Command::new("bash").args(["--norc", "-c", &check]).output().unwrap();
     assert_eq!(stdout(&o), "wait-absent\n--timeout-exit\n", "stderr: {}", stderr(&o));
     let _ = std::fs::remove_file(file);
+}
+
+#[test]
+fn register_keeps_the_node_while_the_command_runs() {
+    let c = client();
+    let parent = unique_path("cli-register");
+    let path = format!("{parent}/api-1");
+    let seen = temp_file("members");
+    // The command lists the members (the node exists while it runs) and
+    // exits 7.
+    let script = format!(
+        "echo \"$ZKU_REGISTRATION_PATH\" > {seen}; {zkutil} members {parent} >> {seen}; exit 7",
+        seen = seen.display(),
+        zkutil = env!("CARGO_BIN_EXE_zkutil"),
+    );
+    let o = zkutil(&["register", &path, "host:8080", "--", "sh", "-c", &script]);
+    expect(&o, 7);
+    assert_eq!(std::fs::read_to_string(&seen).unwrap(), format!("{path}\napi-1\thost:8080\n"));
+    assert_eq!(c.exists(&path, T).unwrap(), None, "deleted when the command exited");
+    // A sequential node: the name the server gave.
+    let prefix = format!("{parent}/m-");
+    let script = format!("echo \"$ZKU_REGISTRATION_PATH\" > {}", seen.display());
+    expect(&zkutil(&["register", &prefix, "--sequential", "--", "sh", "-c", &script]), 0);
+    let got = std::fs::read_to_string(&seen).unwrap();
+    assert!(got.trim().starts_with(&prefix) && got.trim().len() == prefix.len() + 10, "{got}");
+    let _ = std::fs::remove_file(seen);
+    // Usage errors and a command that cannot be run.
+    for (args, mentions) in [
+        (vec!["register", &path], "missing -- CMD"),
+        (vec!["register", &path, "--ttl", "5", "--", "true"], "--ttl needs --persistent"),
+        (vec!["register", "--", "true"], "missing PATH"),
+    ] {
+        let o = zkutil(&args);
+        expect(&o, 2);
+        assert!(stderr(&o).contains(mentions), "{args:?}: {}", stderr(&o));
+    }
+    expect(&zkutil(&["register", "relative", "--", "true"]), 8);
+    expect(&zkutil(&["register", &path, "--", "/nonexistent/cmd"]), 127);
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+}
+
+#[test]
+fn register_recreates_a_deleted_node_and_waits_for_another_sessions_node() {
+    let c = client();
+    let path = unique_path("cli-register-heal");
+    // Another session's node is there first: zkutil waits for it to go.
+    let other = client();
+    other.create(&path, b"theirs", &CreateOptions::ephemeral(), T).unwrap();
+    expect(&zkutil(&["register", &path, "--timeout", "0.5", "--", "true"]), 5);
+    // A signal stops the wait: 128 + N, the command never ran.
+    let waiting = spawn_zkutil(&["register", &path, "--", "touch", "/nonexistent/ran"]);
+    std::thread::sleep(Duration::from_millis(500));
+    send_signal(&waiting, "TERM");
+    expect(&finish(waiting), 128 + 15);
+    let flag = temp_file("heal");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display());
+    let child = spawn_zkutil(&["register", &path, "ours", "--", "sh", "-c", &script]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.get(&path, T).unwrap().0, b"theirs", "left alone");
+    other.close();
+    wait_for("our node", || c.get(&path, T).is_ok_and(|(data, _)| data == b"ours"));
+    // Deleted by an operator: created again, the command keeps running.
+    std::thread::sleep(Duration::from_millis(300));
+    let czxid = c.exists(&path, T).unwrap().unwrap().czxid;
+    c.delete(&path, None, T).unwrap();
+    wait_for("the new node", || c.exists(&path, T).unwrap().is_some_and(|s| s.czxid != czxid));
+    std::fs::write(&flag, b"").unwrap();
+    let o = finish(child);
+    expect(&o, 0);
+    let err = stderr(&o);
+    assert!(err.contains("missing") && err.contains("is back"), "{err}");
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+    let _ = std::fs::remove_file(flag);
+}
+
+#[test]
+fn register_stops_the_command_when_the_session_expired() {
+    let c = client();
+    let path = unique_path("cli-register-expiry");
+    let got = temp_file("expiry");
+    let script = format!("trap 'echo term > {}; exit 0' TERM; while :; do sleep 0.05; done", got.display());
+    let child = spawn_zkutil(&["--session-timeout", "2", "register", &path, "--", "sh", "-c", &script]);
+    wait_for("the node", || c.exists(&path, T).unwrap().is_some());
+    {
+        // zkutil (not the command) stalls past the session timeout: the
+        // server expires its session, and zkutil hears it once it runs.
+        let _stopped = Stopped::new(child.id());
+        wait_for("the expiry", || c.exists(&path, T).unwrap().is_none());
+    }
+    let o = finish(child);
+    expect(&o, 75);
+    assert_eq!(std::fs::read_to_string(&got).unwrap().trim(), "term", "the command got SIGTERM");
+    assert!(stderr(&o).contains("session expired"), "{}", stderr(&o));
+    let _ = std::fs::remove_file(got);
+}
+
+#[test]
+fn members_text_json_and_missing_parent() {
+    let c = client();
+    let parent = unique_path("cli-members");
+    c.create(&format!("{parent}/b"), b"line1\nline2\ttab", &CreateOptions::persistent().with_parents(), T).unwrap();
+    c.create(&format!("{parent}/a"), b"\xff\x00", &CreateOptions::persistent(), T).unwrap();
+    let o = zkutil(&["members", &parent]);
+    expect(&o, 0);
+    assert_eq!(stdout(&o), "a\t\u{fffd}\0\nb\tline1\\nline2\\ttab\n");
+    let o = zkutil(&["members", &parent, "--json"]);
+    expect(&o, 0);
+    let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(json[0]["name"], "a");
+    assert_eq!(json[0]["data_base64"], "/wA=");
+    assert_eq!(json[1]["data"], "line1\nline2\ttab");
+    assert_eq!(json[1]["ephemeral_owner"], 0);
+    expect(&zkutil(&["members", &format!("{parent}/none")]), 3);
+    expect(&zkutil(&["members", "bad"]), 8);
+}
+
+#[test]
+fn register_keeps_the_command_running_through_an_outage() {
+    let mut server = common::zk::ZkServer::start();
+    let path = unique_path("cli-register-outage");
+    let flag = temp_file("outage");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display());
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_zkutil"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("ZKU_")) {
+        cmd.env_remove(k);
+    }
+    let child = cmd
+        .args([
+            "--hosts",
+            &server.connect_string(),
+            "--session-timeout",
+            "20",
+            "register",
+            &path,
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let c = Client::connect(Config { hosts: Some(server.connect_string()), ..Config::default() }).unwrap();
+    wait_for("the node", || c.exists(&path, T).unwrap().is_some());
+    c.close();
+    server.restart();
+    let c = Client::connect(Config { hosts: Some(server.connect_string()), ..Config::default() }).unwrap();
+    assert!(c.exists(&path, T).unwrap().is_some(), "kept through the restart");
+    std::fs::write(&flag, b"").unwrap();
+    let o = finish(child);
+    expect(&o, 0);
+    assert_eq!(c.exists(&path, T).unwrap(), None);
+    let _ = std::fs::remove_file(flag);
 }

@@ -81,6 +81,11 @@ fn create_modes_and_parents() {
     let seq = |p: &str| p.rsplit('-').next().unwrap().parse::<u64>().unwrap();
     assert!(first.starts_with(&format!("{root}/q-")) && first.len() == root.len() + 3 + 10);
     assert!(seq(&second) > seq(&first));
+    // A sequential prefix ending with '/' (the name is the number alone)
+    // gets its missing parents.
+    let bare = c.create(&format!("{root}/s/t/"), b"", &CreateOptions::persistent().sequential().with_parents(), T);
+    let bare = bare.unwrap().0;
+    assert!(bare.starts_with(&format!("{root}/s/t/")) && bare.len() == root.len() + 5 + 10, "{bare}");
 
     // The server hides the container and TTL markers from clients
     // (ephemeralOwner reads 0), so check what they do: a container goes

@@ -28,6 +28,7 @@ use zkutil::ffi::lock::*;
 use zkutil::ffi::node::*;
 use zkutil::ffi::op::*;
 use zkutil::ffi::reader::*;
+use zkutil::ffi::registration::*;
 use zkutil::ffi::wait::*;
 use zkutil::ffi::zku_rc;
 
@@ -143,6 +144,7 @@ struct Inherited {
     lock: *mut zku_lock,
     cas: *mut zku_cas,
     reader: *mut zku_reader,
+    registration: *mut zku_registration,
     /// Plain data, not tied to a session: usable in the child.
     config: *mut zkutil::ffi::config::zku_config,
 }
@@ -171,10 +173,15 @@ fn child_after_use(inherited: &Inherited, lock_name: &str, node: &str) -> Result
         check(forked(raw_call(|e| zku_cas_commit(inherited.cas, b"{}".as_ptr(), 2, 1000, None, null_mut(), e))), 17)?;
         let mut json = null_mut();
         check(forked(raw_call(|e| zku_reader_get(inherited.reader, &mut json, null_mut(), e))), 18)?;
+        check(forked(raw_call(|e| zku_registration_set_data(inherited.registration, null(), 0, 1000, None, e))), 21)?;
+        check(forked(raw_call(|e| zku_registration_close(inherited.registration, 1000, None, e))), 22)?;
+        check(zku_registration_fd_drain(inherited.registration) == ZKU_EFORKED, 23)?;
+        check(zku_registration_get_state(inherited.registration) == ZKU_REGISTRATION_ABSENT, 24)?;
         // A new client cannot be built on the parent's session either.
         check(new_lock(inherited.client, "other").is_err_and(forked), 19)?;
         // Freeing releases nothing, sends nothing, returns at once.
         zku_reader_free(inherited.reader);
+        zku_registration_free(inherited.registration);
         zku_cas_free(inherited.cas);
         zku_lock_free(inherited.lock);
         zku_client_free(inherited.client);
@@ -223,6 +230,8 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
     let mut parent_lock = null_mut();
     let mut cas = null_mut();
     let mut reader = null_mut();
+    let mut registration = null_mut();
+    let registered = format!("{base}/member");
     let mut token = 0;
     // SAFETY: live client, valid pointers to live locals.
     unsafe {
@@ -261,6 +270,11 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         let reader_new =
             |e| zku_reader_new(client.ptr(), node_c.as_ptr(), None, null_mut(), None, 5000, None, &mut reader, e);
         ok("reader_new", call(reader_new));
+        let registered_c = cs(&registered);
+        let registration_new = |e| {
+            zku_registration_new(client.ptr(), registered_c.as_ptr(), null(), 0, 0, 0, 5000, None, &mut registration, e)
+        };
+        ok("registration_new", call(registration_new));
     }
     // SAFETY: live client.
     let sid = unsafe { zku_client_session_id(client.ptr()) };
@@ -284,7 +298,7 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         ok("config_new", call(|e| zkutil::ffi::config::zku_config_new(&mut config, e)));
         ok("set_hosts", call(|e| zkutil::ffi::config::zku_config_set_hosts(config, hosts_c.as_ptr(), e)));
     }
-    let inherited = Inherited { client: client.0, lock: parent_lock, cas, reader, config };
+    let inherited = Inherited { client: client.0, lock: parent_lock, cas, reader, registration, config };
     let pid = fork_child(|| match child_after_use(&inherited, lock_name, &node) {
         Ok(()) => 0,
         Err(code) => code,
@@ -309,6 +323,13 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         let mut json = null_mut();
         ok("reader_get", call(|e| zku_reader_get(reader, &mut json, null_mut(), e)));
         zkutil::ffi::buf::zku_string_free(json);
+        assert_eq!(zku_registration_get_state(registration), ZKU_REGISTRATION_PRESENT);
+        let registered_c = cs(&registered);
+        ok(
+            "exists",
+            call(|e| zku_client_exists(client.ptr(), registered_c.as_ptr(), 5000, None, &mut exists, &mut stat, e)),
+        );
+        assert!(exists && stat.ephemeral_owner == sid, "the parent's registration node is still there");
     }
     let line = connection_of(server.port(), sid).expect("the parent's connection is still listed by cons");
     assert!(!line.contains("lop=CLOS"), "no CloseSession on the parent's connection: {line}");
@@ -318,6 +339,7 @@ fn fork_after_use_child_works_and_inherited_handles_refuse() {
         ok("release", call(|e| zku_lock_release(parent_lock, 5000, None, e)));
         zku_lock_free(parent_lock);
         zku_reader_free(reader);
+        zku_registration_free(registration);
         zku_cas_free(cas);
         zkutil::ffi::config::zku_config_free(config);
     }

@@ -1,11 +1,12 @@
 //! Resource soak: 1,000 clients opened and closed (half with a state
 //! callback), 10,000 lock cycles (acquire + release, a fresh handle every
 //! 10 cycles, half with a state callback), 1,000 readers (half with a
-//! callback) and 1,000 waits (get_next / wait_absent, half completing,
-//! half timing out) created and freed, and 1,000 operations (`op::Op`:
-//! half collected when done, half dropped while running; each one's
-//! descriptor, and every other one's client's and reader's descriptor),
-//! each in a loop. Before and after,
+//! callback), 1,000 waits (get_next / wait_absent, half completing,
+//! half timing out) and 1,000 registration nodes (half with a callback,
+//! half with a pollable descriptor) created and freed, and 1,000
+//! operations (`op::Op`: half collected when done, half dropped while
+//! running; each one's descriptor, and every other one's client's and
+//! reader's descriptor), each in a loop. Before and after,
 //! measured and printed: this process's threads, open descriptors and
 //! RSS; the server's watches (`wchc`) and connections (`cons`); the nodes
 //! under the test's root.
@@ -36,12 +37,14 @@ use std::time::{Duration, Instant};
 use common::zk::{four_letter, shared_server, unique_path};
 use zkutil::op::Op;
 use zkutil::reader::Reader;
+use zkutil::registration::{Registration, RegistrationOptions, RegistrationState};
 use zkutil::{Client, Code, Config, CreateOptions, Lock, LockOptions, Timeout, wait};
 
 const CLIENTS: usize = 1_000;
 const LOCK_CYCLES: usize = 10_000;
 const READERS: usize = 1_000;
 const WAITS: usize = 1_000;
+const REGISTRATIONS: usize = 1_000;
 const OPERATIONS: usize = 1_000;
 /// Each loop runs this many rounds before the baseline.
 const WARM_UP: usize = 20;
@@ -202,6 +205,19 @@ fn operation_round(f: &Fixture, client: &Client, i: usize) {
     }
 }
 
+/// A registration node created and dropped (which deletes it); every
+/// other one with a callback, the others with a pollable descriptor.
+fn registration_round(f: &Fixture, client: &Client, i: usize) {
+    let path = format!("{}/members/m{i}", f.root);
+    let registration = Registration::new(client, &path, b"host", RegistrationOptions::default(), TIMEOUT).unwrap();
+    assert_eq!(registration.state(), RegistrationState::Present);
+    if i % 2 == 0 {
+        registration.set_state_callback(Some(Box::new(|_, _| {}))).unwrap();
+    } else {
+        registration.pollable_fd().unwrap();
+    }
+}
+
 /// Polls until threads and descriptors are back to `base` (or below), at
 /// most [`SETTLE`]; returns what it saw last.
 fn settle(base: Process) -> Process {
@@ -258,6 +274,7 @@ fn resources_stay_flat() {
         lock_cycles(&main, 10);
         reader_round(&f, &main, i);
         wait_round(&f, &main, i);
+        registration_round(&f, &main, i);
         operation_round(&f, &main, i);
     }
     let base = settle(process());
@@ -313,9 +330,12 @@ fn resources_stay_flat() {
     phase("1000 readers", &|| (0..READERS).for_each(|i| reader_round(&f, &main, i)));
     phase("1000 waits", &|| (0..WAITS).for_each(|i| wait_round(&f, &main, i)));
     phase("1000 operations", &|| (0..OPERATIONS).for_each(|i| operation_round(&f, &main, i)));
+    phase("1000 registrations", &|| (0..REGISTRATIONS).for_each(|i| registration_round(&f, &main, i)));
 
     let lock_dir = format!("{}/lock", f.root);
-    let left: Vec<String> = tree(&main, &f.root).into_iter().filter(|p| *p != f.value && *p != lock_dir).collect();
+    let members = format!("{}/members", f.root);
+    let left: Vec<String> =
+        tree(&main, &f.root).into_iter().filter(|p| *p != f.value && *p != lock_dir && *p != members).collect();
     assert!(left.is_empty(), "nodes left behind: {left:?}");
     for path in tree(&main, &f.root) {
         main.delete(&path, None, TIMEOUT).unwrap();

@@ -78,7 +78,9 @@ impl Client {
         };
         match self.call(timeout, &what, false, attempt) {
             Err(e) if e.code() == Code::NoNode && options.make_parents => {
-                let parent = path::parent(path.trim_end_matches('/')).unwrap_or("/");
+                // A sequential prefix may end with '/': its parent is
+                // what comes before.
+                let parent = path::parent(path).unwrap_or("/");
                 if parent != "/" {
                     let rest = remaining(timeout, deadline, &what)?;
                     self.make_dirs(parent, &acl, rest).map_err(|e| e.context(format!("create parents of {path}")))?;
@@ -246,7 +248,7 @@ impl Client {
     }
 }
 
-async fn create_once(
+pub(crate) async fn create_once(
     zk: &zk::Client,
     path: &str,
     data: &[u8],

@@ -80,6 +80,15 @@ const CREATE_FLAGS: u32 = ZKU_CREATE_EPHEMERAL | ZKU_CREATE_SEQUENTIAL | ZKU_CRE
 /// "Any version" for `expected_version` arguments.
 pub const ZKU_ANY_VERSION: i32 = -1;
 
+/// A `ttl_ms` argument: 0 is none.
+pub(super) fn ttl_arg(ttl_ms: i64) -> Result<Option<Duration>> {
+    match ttl_ms {
+        0 => Ok(None),
+        ms if ms > 0 => Ok(Some(Duration::from_millis(ms as u64))),
+        ms => Err(Error::invalid_argument(format!("ttl_ms must be 0 (none) or positive, got {ms}"))),
+    }
+}
+
 fn create_options(flags: u32, ttl_ms: i64, acl: Option<&zku_acl_list>) -> Result<CreateOptions> {
     if flags & !CREATE_FLAGS != 0 {
         return Err(Error::invalid_argument(format!("unknown create flags {:#x}", flags & !CREATE_FLAGS)));
@@ -93,11 +102,7 @@ fn create_options(flags: u32, ttl_ms: i64, acl: Option<&zku_acl_list>) -> Result
     if kind == NodeKind::Container && flags & ZKU_CREATE_SEQUENTIAL != 0 {
         return Err(Error::invalid_argument("a container node cannot be sequential"));
     }
-    let ttl = match ttl_ms {
-        0 => None,
-        ms if ms > 0 => Some(Duration::from_millis(ms as u64)),
-        ms => return Err(Error::invalid_argument(format!("ttl_ms must be 0 (none) or positive, got {ms}"))),
-    };
+    let ttl = ttl_arg(ttl_ms)?;
     Ok(CreateOptions {
         kind,
         sequential: flags & ZKU_CREATE_SEQUENTIAL != 0,

@@ -17,7 +17,7 @@ mod document;
 mod export;
 mod import;
 pub mod json;
-mod pipeline;
+pub(crate) mod pipeline;
 
 pub use document::{Document, Users};
 

@@ -26,6 +26,7 @@ FRESH_HANDLE = {
     "zku_op_cancel",
     "zku_acl_list_add",
     "zku_acl_list_add_digest",
+    "zku_registration_close",
 }
 FRESH_HANDLE_PREFIXES = ("zku_config_set", "zku_config_add")
 
@@ -47,6 +48,7 @@ HUGE_STR = ("huge_str()", "2 MiB string", False)
 STRING_VALUES = {
     "path": ['"/fuzz/"', '"/fuzz/n1"', '"/fuzz/reader"', '"/fuzz/cas"', '"/fuzz"', '"/"', '"/fuzz/new/child"'],
     "root": ['"/fuzz/tree"', '"/"'],
+    "parent": ['"/fuzz"', '"/fuzz/none"', '"/"'],
     "bad_path": ['"fuzz"', '"/a//b"', '"/fuzz/."'],
     "json": ['"{\\"a\\":1}"', '"[1,"', '"null"', '"\\"s\\""'],
     "hierarchy_json": ['"{\\"a\\": {\\"b\\": 1}}"', '"{\\"a\\":"', '"[]"'],
@@ -73,7 +75,7 @@ def string_classes(name):
     if name not in STRING_VALUES:
         return None
     classes = [NULL_OK, BAD_UTF8, EMPTY, HUGE_STR] + [(v, v.replace('"', "'"), False) for v in STRING_VALUES[name]]
-    if name in ("path", "root"):
+    if name in ("path", "root", "parent"):
         classes += [(v, v.replace('"', "'"), True) for v in STRING_VALUES["bad_path"]]
     return classes
 

@@ -47,6 +47,8 @@ struct zku_fifo *H_fifo;
 struct zku_lock_id_parts *H_lock_id_parts;
 struct zku_op *H_op;
 struct zku_reader *H_reader;
+struct zku_registration *H_registration;
+struct zku_members *H_members;
 struct zku_strings *H_strings;
 struct zku_cas_next *H_cas_next;
 
@@ -348,6 +350,23 @@ struct zku_op *make_op(void) {
     return op;
 }
 
+/* Outside /fuzz: no fuzzed call deletes it, so its keeper does not write
+   behind a call's back. */
+struct zku_registration *make_registration(void) {
+    struct zku_registration *registration;
+    zxid_known = 0;
+    must("zku_registration_new", zku_registration_new(H_client, "/fuzz-registration", SMALL, 4, 0, 0, 5000, NULL,
+                                                      &registration, NULL));
+    return registration;
+}
+
+struct zku_members *make_members(void) {
+    restore_nodes();
+    struct zku_members *members;
+    must("zku_members_list", zku_members_list(H_client, "/fuzz", 5000, NULL, &members, NULL));
+    return members;
+}
+
 static void setup(void) {
     uint8_t *big = calloc(1, BIG_LEN);
     BIG = big;
@@ -364,6 +383,10 @@ static void setup(void) {
     H_lock_id_parts = make_lock_id_parts();
     H_reader = make_reader();
     must("zku_wait_absent_start", zku_wait_absent_start(H_client, "/fuzz/reader", -1, &H_op, NULL));
+}
+
+    H_registration = make_registration();
+    H_members = make_members();
     /* The zxid check sees a write (so that "no write" means something). */
     int64_t before = read_zxid();
     restore_nodes();
@@ -374,6 +397,8 @@ static void setup(void) {
 static void teardown(void) {
     zku_op_free(H_op);
     zku_reader_free(H_reader);
+    zku_registration_free(H_registration);
+    zku_members_free(H_members);
     zku_lock_free(H_lock);
     zku_fifo_free(H_fifo);
     zku_cas_free(H_cas);

@@ -67,6 +67,8 @@ extern struct zku_fifo *H_fifo;
 extern struct zku_lock_id_parts *H_lock_id_parts;
 extern struct zku_op *H_op; /* still running (waits for /fuzz/reader to go) */
 extern struct zku_reader *H_reader;
+extern struct zku_registration *H_registration;
+extern struct zku_members *H_members;
 extern struct zku_strings *H_strings;
 extern struct zku_cas_next *H_cas_next; /* set while inside run_in_cas_callback's callback */
 struct zku_acl_list *make_acl_list(void);
@@ -81,6 +83,8 @@ struct zku_fifo *make_fifo(void);
 struct zku_lock_id_parts *make_lock_id_parts(void);
 struct zku_op *make_op(void); /* already finished */
 struct zku_reader *make_reader(void);
+struct zku_registration *make_registration(void);
+struct zku_members *make_members(void);
 struct zku_strings *make_strings(void);
 
 struct fuzz_target {

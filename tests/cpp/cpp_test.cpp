@@ -10,7 +10,9 @@
 #include <mutex>
 #include <poll.h>
 #include <string>
+#include <thread>
 #include <type_traits>
+#include <vector>
 #include <unistd.h>
 
 #include "zkutil.hpp"
@@ -61,6 +63,7 @@ static_assert(move_only<zkutil::fifo>());
 static_assert(move_only<zkutil::reader>());
 static_assert(move_only<zkutil::cas>());
 static_assert(move_only<zkutil::op>());
+static_assert(move_only<zkutil::registration>());
 
 void error_mapping(const zkutil::client &client) {
     std::string path = base + "/errors";
@@ -371,6 +374,51 @@ void wrappers(const zkutil::config &cfg, const zkutil::client &client) {
     CHECK(changes == 2);
 }
 
+// A registration node: present, re-created after a delete (the callback
+// sees ABSENT then PRESENT), data updated, listed as a member, deleted
+// when the handle goes; another session's node is left alone.
+void registrations(const zkutil::client &client) {
+    std::string parent = base + "/services";
+    std::mutex mutex;
+    std::condition_variable changed;
+    std::vector<zku_registration_state> seen;
+    {
+        zkutil::registration reg(client, parent + "/a", "addr-1", {}, 10s);
+        CHECK(reg.state() == ZKU_REGISTRATION_PRESENT);
+        CHECK(reg.path() == parent + "/a");
+        CHECK(!reg.absent_reason().has_value());
+        reg.on_state([&](zku_registration_state, zku_registration_state now) {
+            std::lock_guard<std::mutex> guard(mutex);
+            seen.push_back(now);
+            changed.notify_all();
+        });
+        reg.set_data("addr-2", 10s);
+        auto other = zkutil::client::connect();
+        std::this_thread::sleep_for(100ms);
+        other.remove(parent + "/a", ZKU_ANY_VERSION, 10s);
+        {
+            std::unique_lock<std::mutex> guard(mutex);
+            changed.wait_for(guard, 20s, [&] { return seen.size() >= 2; });
+        }
+        CHECK(seen.size() >= 2 && seen[0] == ZKU_REGISTRATION_ABSENT && seen[1] == ZKU_REGISTRATION_PRESENT);
+        auto list = zkutil::members(client, parent, 10s);
+        CHECK(list.size() == 1 && list[0].name == "a" && list[0].data == "addr-2");
+        CHECK(reg.fd() >= 0 && reg.fd_drain() == ZKU_REGISTRATION_PRESENT);
+        CHECK(code_of([&] { zkutil::registration(client, "relative", "", {}, 10s); }) == ZKU_EPATH);
+        CHECK(code_of([&] { zkutil::registration(client, parent + "/t", "", {0, 1000ms}, 10s); }) == ZKU_EINVAL);
+
+        // Another session's node is left alone.
+        other.create(parent + "/b", "theirs", {ZKU_CREATE_EPHEMERAL}, 10s);
+        zkutil::registration blocked(client, parent + "/b", "ours", {}, 10s);
+        CHECK(blocked.state() == ZKU_REGISTRATION_ABSENT && blocked.absent_reason().has_value());
+        blocked.close(10s);
+        CHECK(client.get(parent + "/b", 10s)->data == "theirs");
+    }
+    CHECK(zkutil::members(client, parent, 10s).empty());
+    CHECK(code_of([&] { zkutil::members(client, parent + "/none", 10s); }) == ZKU_ENONODE);
+    client.remove(parent, ZKU_ANY_VERSION, 10s);
+}
+
 } // namespace
 
 // The sequential locks: the FIFO mutex, a write side's read side and its
@@ -444,6 +492,7 @@ int main() {
         event_loop(client);
         cancellation(client);
         fifo_locks(client);
+        registrations(client);
         for (const auto &child : client.children(base + "/locks", 10s)) client.remove(base + "/locks/" + child, -1, 10s);
         client.remove(base + "/locks", ZKU_ANY_VERSION, 10s);
         client.remove(base, ZKU_ANY_VERSION, 10s);

@@ -21,6 +21,7 @@ mod history;
 mod import;
 mod lock_fencing;
 mod reader_waits;
+mod registration;
 mod world;
 
 use std::time::Instant;
@@ -37,12 +38,13 @@ fn main() {
     let started = Instant::now();
     let mut world = world::World::start(seed);
     type Workload = fn(&mut world::World) -> Report;
-    let workloads: [(&str, Workload); 5] = [
+    let workloads: [(&str, Workload); 6] = [
         ("lock with fencing", lock_fencing::run),
         ("cas counter", cas_counter::run),
         ("detection delays", detection::run),
         ("reader and waits", reader_waits::run),
         ("import", import::run),
+        ("registration", registration::run),
     ];
     // ZKU_FAULT_ONLY=lock,cas runs the workloads whose names contain one
     // of those words.

@@ -38,6 +38,7 @@ Exit status:
   9  outcome unknown: a write was cut off and may have been applied
   zkutil lock: the command's own status; 75 (--lost-exit) when the lock was
   lost while it ran; 126/127 when it cannot be run; 128+N after signal N.
+  zkutil register: the same, 75 when the session expired while it ran.
 ";
 
 /// The status for a library error.

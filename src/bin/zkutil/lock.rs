@@ -1,23 +1,17 @@
 //! `zkutil lock` (flock(1) over a ZooKeeper lock, k3zkutil's or with
 //! `--fifo` the Curator-layout FIFO mutex) and `zkutil holder`.
 
-use std::ffi::OsString;
-use std::os::unix::process::ExitStatusExt;
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
 use zkutil::lock::LockStateCallback;
 use zkutil::{Cancel, Code, FifoLock, FifoOptions, Lock, LockOptions, LockState, Timeout};
 
-use crate::args::{SECONDS, STATUS, TEXT, Text};
+use crate::args::{SECONDS, TEXT, Text};
+use crate::supervise::{self, RunArgs, Supervised};
 use crate::{CliError, Global, deadline, exit, left, signals};
-
-/// Status when the lock was lost while the command ran (EX_TEMPFAIL:
-/// "temporary failure; the user is invited to retry").
-pub const LOST_EXIT: u8 = 75;
 
 pub const LOCK_HELP: &str = "\
 Usage: zkutil lock NAME [OPTIONS] -- CMD [ARGS...]
@@ -74,27 +68,12 @@ signal N while waiting), otherwise as for every subcommand.
 pub struct LockArgs {
     #[arg(value_parser = TEXT)]
     name: String,
-    #[arg(long, value_parser = SECONDS)]
-    timeout: Option<Duration>,
-    #[arg(long, value_parser = STATUS, default_value_t = exit::TIMEOUT)]
-    timeout_exit: u8,
-    #[arg(long, value_parser = Text(signal), default_value = "TERM")]
-    signal: libc::c_int,
-    #[arg(long, value_parser = SECONDS)]
-    kill_after: Option<Duration>,
-    #[arg(long, value_parser = STATUS, default_value_t = LOST_EXIT)]
-    lost_exit: u8,
     #[arg(long, value_parser = Text(json))]
     val: Option<String>,
     #[arg(long)]
     fifo: bool,
-    /// Everything after `--`, as given (any bytes, leading dashes too).
-    #[arg(last = true, value_name = "CMD")]
-    command: Vec<OsString>,
-}
-
-fn signal(name: &str) -> Result<libc::c_int, String> {
-    signals::parse(name).ok_or_else(|| format!("unknown signal {name:?}"))
+    #[command(flatten)]
+    run: RunArgs,
 }
 
 fn json(text: &str) -> Result<String, String> {
@@ -206,7 +185,8 @@ pub fn lock(args: LockArgs, global: &Global) -> Result<u8, CliError> {
 
 /// Runs CMD while holding the lock (a latch: while leader).
 fn run_locked(args: LockArgs, global: &Global, kind: Kind) -> Result<u8, CliError> {
-    let LockArgs { name, timeout, timeout_exit, signal, kill_after, lost_exit, val, fifo, command } = args;
+    let LockArgs { name, val, fifo, run } = args;
+    let RunArgs { timeout, timeout_exit, signal, kill_after, lost_exit, command } = run;
     let sub = match kind {
         Kind::Latch => "elect",
         Kind::Read | Kind::Write => "rwlock",
@@ -285,80 +265,53 @@ fn run_locked(args: LockArgs, global: &Global, kind: Kind) -> Result<u8, CliErro
     // The lock may have changed state before the callback was set.
     let initial = lock.state();
 
-    let mut child = match Command::new(&command[0])
-        .args(&command[1..])
-        .env("ZKU_LOCK_PATH", lock.path())
-        .env("ZKU_LOCK_ID", lock.identifier())
-        .env("ZKU_LOCK_TOKEN", token.to_string())
-        .spawn()
-    {
+    let env = [
+        ("ZKU_LOCK_PATH", lock.path().to_string()),
+        ("ZKU_LOCK_ID", lock.identifier().to_string()),
+        ("ZKU_LOCK_TOKEN", token.to_string()),
+    ];
+    let mut child = match Supervised::spawn("lock", &command, &env, signal, kill_after) {
         Ok(child) => child,
         Err(e) => {
             close(&lock, &client);
-            let status = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
-            return Err(CliError::Other(format!("lock: cannot run {:?}: {e}", command[0]), status));
+            return Err(e);
         }
     };
 
-    let pid = child.id();
-    let mut lost: Option<Instant> = None;
-    let mut killed = false;
-    let mut forwarded = signals::count();
-    let on_state = |state: LockState, lost: &mut Option<Instant>| match state {
-        LockState::Lost if lost.is_none() => {
+    let on_state = |state: LockState, child: &mut Supervised| match state {
+        LockState::Lost if !child.was_stopped() => {
             let reason = lock.lost_reason().unwrap_or_default();
             eprintln!("zkutil: lock {} lost ({reason}): sending signal {signal} to the command", lock.path());
-            signals::kill(pid, signal);
-            *lost = Some(Instant::now());
+            child.stop();
         }
         LockState::Suspended => eprintln!("zkutil: lock {}: connection lost, the lock may still be ours", lock.path()),
         LockState::Held => eprintln!("zkutil: lock {}: connection back, the lock is still ours", lock.path()),
         _ => {}
     };
     if initial != LockState::Held {
-        on_state(initial, &mut lost);
+        on_state(initial, &mut child);
     }
     let status = loop {
-        match child.try_wait() {
+        match child.poll() {
             Ok(Some(status)) => break status,
             Ok(None) => {}
             Err(e) => {
                 close(&lock, &client);
-                return Err(CliError::io("wait for the command", e));
+                return Err(e);
             }
         }
         while let Ok(state) = states.try_recv() {
-            on_state(state, &mut lost);
+            on_state(state, &mut child);
         }
-        if signals::count() != forwarded {
-            forwarded = signals::count();
-            if let Some((sig, true)) = signals::last() {
-                signals::kill(pid, sig);
-            }
-        }
-        if let (Some(at), Some(after), false) = (lost, kill_after, killed) {
-            if at.elapsed() >= after {
-                signals::kill(pid, libc::SIGKILL);
-                killed = true;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(supervise::TICK);
     };
-    while let Ok(state) = states.try_recv() {
-        if state == LockState::Lost && lost.is_none() {
-            lost = Some(Instant::now());
-        }
-    }
-    let lost = lost.is_some() || lock.state() == LockState::Lost;
+    let lost =
+        child.was_stopped() || states.try_iter().any(|s| s == LockState::Lost) || lock.state() == LockState::Lost;
     close(&lock, &client);
     if lost {
         return Ok(lost_exit);
     }
-    Ok(match (status.code(), status.signal()) {
-        (Some(code), _) => code as u8,
-        (None, Some(sig)) => 128 + sig as u8,
-        _ => exit::FAILURE,
-    })
+    Ok(supervise::status_code(status))
 }
 
 /// The lock `zkutil lock` holds: k3zkutil's, or the FIFO mutex (whose

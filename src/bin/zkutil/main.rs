@@ -10,10 +10,13 @@ mod cas;
 mod completions;
 mod exit;
 mod lock;
+mod members;
 mod node;
 mod progress;
+mod register;
 mod signals;
 mod stat;
+mod supervise;
 mod tree;
 mod wait;
 
@@ -78,6 +81,10 @@ enum Sub {
     Elect(lock::LockArgs),
     /// run a command while holding a read or write lock
     Rwlock(lock::RwlockArgs),
+    /// keep a registration node while a command runs
+    Register(register::RegisterArgs),
+    /// list the nodes under a parent with their data (service discovery)
+    Members(members::MembersArgs),
     /// print a node's data
     Get(node::GetArgs),
     /// replace a node's data (optionally only at a given version)
@@ -115,6 +122,8 @@ const HELPS: &[Help] = &[
     Help { name: "holder", text: lock::HOLDER_HELP, connects: true },
     Help { name: "elect", text: lock::ELECT_HELP, connects: true },
     Help { name: "rwlock", text: lock::RWLOCK_HELP, connects: true },
+    Help { name: "register", text: register::REGISTER_HELP, connects: true },
+    Help { name: "members", text: members::MEMBERS_HELP, connects: true },
     Help { name: "get", text: node::GET_HELP, connects: true },
     Help { name: "set", text: node::SET_HELP, connects: true },
     Help { name: "cas", text: cas::CAS_HELP, connects: true },
@@ -290,6 +299,8 @@ fn run(argv: Vec<OsString>) -> Result<u8, CliError> {
         Sub::Holder(a) => lock::holder(a, &global),
         Sub::Elect(a) => lock::elect(a, &global),
         Sub::Rwlock(a) => lock::rwlock(a, &global),
+        Sub::Register(a) => register::register(a, &global),
+        Sub::Members(a) => members::members(a, &global),
         Sub::Get(a) => node::get(a, &global),
         Sub::Set(a) => node::set(a, &global),
         Sub::Cas(a) => cas::cas(a, &global),

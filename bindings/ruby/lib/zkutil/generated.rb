@@ -40,6 +40,8 @@ module Zkutil
   READER_STATE_INVALID = 4
   READER_STATE_EXPIRED = 5
   READER_STATE_CLOSED = 6
+  REGISTRATION_PERSISTENT = 1
+  REGISTRATION_SEQUENTIAL = 2
   VERSION_MAJOR = 0
   VERSION_MINOR = 1
   VERSION_PATCH = 0
@@ -117,6 +119,9 @@ module Zkutil
   LOG_WARN = 2
   LOG_INFO = 3
   LOG_DEBUG = 4
+  REGISTRATION_ABSENT = 0
+  REGISTRATION_PRESENT = 1
+  REGISTRATION_CLOSED = 2
 
   # code => [exception class name, description from the header]
   ERROR_CODES = {
@@ -174,6 +179,7 @@ module Zkutil
     typedef :int32, :zku_path_kind
     typedef :int32, :zku_lock_state
     typedef :int32, :zku_log_level
+    typedef :int32, :zku_registration_state
 
     class Stat < FFI::Struct
       layout :czxid, :int64,
@@ -229,6 +235,7 @@ module Zkutil
     callback :zku_lock_holder_fn, [:pointer, :pointer, :size_t, :int32], :int
     callback :zku_log_fn, [:pointer, :zku_log_level, :pointer], :void
     callback :zku_reader_fn, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer], :void
+    callback :zku_registration_state_fn, [:pointer, :zku_registration_state, :zku_registration_state], :void
 
     attach_function :zku_acl_list_new, [:pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_acl_list_free, [:pointer], :void, blocking: false
@@ -348,6 +355,11 @@ module Zkutil
     attach_function :zku_lock_id_parts_free, [:pointer], :void, blocking: false
     attach_function :zku_is_backward_locking, [:pointer, :size_t, :string, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_set_log_callback, [:zku_log_level, :zku_log_fn, :pointer, :zku_free_fn, :pointer], :zku_rc, blocking: true
+    attach_function :zku_members_list, [:pointer, :string, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_members_len, [:pointer], :size_t, blocking: false
+    attach_function :zku_members_name, [:pointer, :size_t], :string, blocking: false
+    attach_function :zku_members_data, [:pointer, :size_t, :pointer], :pointer, blocking: false
+    attach_function :zku_members_free, [:pointer], :void, blocking: false
     attach_function :zku_client_create, [:pointer, :string, :buffer_in, :size_t, :uint32, :int64, :pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_get, [:pointer, :string, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_set, [:pointer, :string, :buffer_in, :size_t, :int32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
@@ -372,6 +384,16 @@ module Zkutil
     attach_function :zku_reader_fd_drain, [:pointer], :int32, blocking: false
     attach_function :zku_reader_close, [:pointer], :void, blocking: true
     attach_function :zku_reader_free, [:pointer], :void, blocking: true
+    attach_function :zku_registration_new, [:pointer, :string, :buffer_in, :size_t, :uint32, :int64, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_registration_close, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_registration_free, [:pointer], :void, blocking: true
+    attach_function :zku_registration_get_state, [:pointer], :zku_registration_state, blocking: false
+    attach_function :zku_registration_path, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_registration_absent_reason, [:pointer], :pointer, blocking: false
+    attach_function :zku_registration_set_data, [:pointer, :buffer_in, :size_t, :int32, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_registration_set_state_callback, [:pointer, :zku_registration_state_fn, :pointer, :zku_free_fn, :pointer], :zku_rc, blocking: true
+    attach_function :zku_registration_fd, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
+    attach_function :zku_registration_fd_drain, [:pointer], :zku_registration_state, blocking: false
     attach_function :zku_client_get_stats, [:pointer, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_version, [], :string, blocking: false
     attach_function :zku_get_next, [:pointer, :string, :int32, :uint32, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
