@@ -964,6 +964,32 @@ fn register_stops_the_command_when_the_session_expired() {
 }
 
 #[test]
+fn register_with_session_renewal_recreates_the_node_and_keeps_the_command() {
+    let c = client();
+    let path = unique_path("cli-register-renewal");
+    let flag = temp_file("renewal");
+    let script = format!("while [ ! -e {} ]; do sleep 0.05; done", flag.display());
+    let child =
+        spawn_zkutil(&["--session-timeout", "2", "--session-renewal", "register", &path, "--", "sh", "-c", &script]);
+    wait_for("the node", || c.exists(&path, T).unwrap().is_some());
+    let first_owner = c.exists(&path, T).unwrap().unwrap().ephemeral_owner;
+    {
+        // zkutil stalls past the session timeout: the server expires the
+        // session; once running again zkutil opens a new one.
+        let _stopped = Stopped::new(child.id());
+        wait_for("the expiry", || c.exists(&path, T).unwrap().is_none());
+    }
+    wait_for("the node in a new session", || {
+        c.exists(&path, T).unwrap().is_some_and(|s| s.ephemeral_owner != first_owner)
+    });
+    std::fs::write(&flag, b"").unwrap();
+    let o = finish(child);
+    expect(&o, 0);
+    assert_eq!(c.exists(&path, T).unwrap(), None, "deleted when the command ended");
+    let _ = std::fs::remove_file(flag);
+}
+
+#[test]
 fn members_text_json_and_missing_parent() {
     let c = client();
     let parent = unique_path("cli-members");

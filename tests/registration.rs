@@ -1,7 +1,8 @@
 //! The registration node against a real ZooKeeper: present after new,
 //! re-created after an operator deletes it (ABSENT then PRESENT), another
 //! session's node left alone and replaced once it is gone, session expiry
-//! without renewal (ABSENT for good), close deleting only our node,
+//! without renewal (ABSENT for good) and with it (re-created on each new
+//! session), close deleting only our node,
 //! sequential re-creation under a new name, data updates re-applied on
 //! re-creation, TTL nodes, the members listing and bad input.
 
@@ -181,6 +182,39 @@ fn session_expiry_without_renewal_is_absent_for_good() {
     let start = Instant::now();
     reg.close(T).unwrap();
     assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+#[test]
+fn recreated_on_each_renewed_session_with_its_latest_data() {
+    // With session renewal, an expiry takes the ephemeral node away
+    // (ABSENT) and the new session brings it back (PRESENT), owned by the
+    // new session, with the data last set; three times in a row.
+    let renewing =
+        Config { session_renewal: Some(true), ..config(shared_server().connect_string(), Duration::from_secs(4)) };
+    let c = Client::connect(renewing).expect("connect");
+    let observer = client();
+    let path = unique_path("reg-renewal");
+    let reg = Registration::new(&c, &path, b"v0", ephemeral(), T).unwrap();
+    let (callback, states) = recorder();
+    reg.set_state_callback(Some(callback)).unwrap();
+    for round in 1..=3 {
+        let old = c.session_id();
+        let data = format!("v{round}");
+        reg.set_data(data.as_bytes(), T).unwrap();
+        let mut tries = 0;
+        while let Err(e) = c.expire_session_for_testing() {
+            tries += 1;
+            assert!(tries < 5, "cannot expire the session: {e}");
+        }
+        assert_eq!(next_state(&states), S::Absent, "round {round}");
+        assert_eq!(next_state(&states), S::Present, "round {round}");
+        assert_ne!(c.session_id(), old, "round {round}: a new session");
+        let (got, stat) = observer.get(&path, T).unwrap();
+        assert_eq!(got, data.as_bytes(), "round {round}");
+        assert_eq!(stat.ephemeral_owner, c.session_id(), "round {round}: owned by the new session");
+    }
+    drop(reg);
+    assert_eq!(observer.exists(&path, T).unwrap(), None, "dropping deletes it");
 }
 
 #[test]

@@ -153,6 +153,13 @@ pub(super) async fn run(inner: Arc<Inner>, mut session: watch::Receiver<SessionS
                 op = None;
                 k.on_done(done)
             }
+            // A renewal replaced the expired session's channel: follow
+            // the new session's.
+            Wake::Session(None) if k.inner.client.renews_session() => {
+                session = k.inner.client.state_receiver();
+                let state = *session.borrow_and_update();
+                k.on_session(state)
+            }
             Wake::Session(None) => false,
             Wake::Session(Some(state)) => {
                 if state == SessionState::Expired {

@@ -32,7 +32,8 @@ reported missing after the session timeout). When the session expires, the
 node cannot come back in this session: zkutil sends CMD the --signal
 (default TERM), SIGKILL --kill-after seconds later if given, and exits with
 --lost-exit (default 75), for a supervisor to restart it with a new
-session.
+session. With --session-renewal (or ZKU_SESSION_RENEWAL=1) zkutil opens a
+new session instead, creates the node again in it and CMD keeps running.
 
 SIGTERM, SIGINT or SIGHUP sent to zkutil are forwarded to CMD; while still
 waiting for the node they stop the wait (exit status 128+N).
@@ -51,7 +52,7 @@ Options:
   --signal SIG       signal for CMD when the session expired (default TERM)
   --kill-after S     then SIGKILL after S seconds if CMD still runs
   --lost-exit N      status when the session expired while CMD ran
-                     (default 75)
+                     (default 75; never with --session-renewal)
 
 Exit status: CMD's; --timeout-exit; --lost-exit; 126 (CMD cannot be run),
 127 (CMD not found), 128+N, otherwise as for every subcommand.
@@ -155,7 +156,8 @@ pub fn register(args: RegisterArgs, global: &Global) -> Result<u8, CliError> {
         for state in states.try_iter() {
             note(&registration, state);
         }
-        if client.state() == SessionState::Expired && !child.was_stopped() {
+        // With session renewal the node comes back in the new session.
+        if client.state() == SessionState::Expired && !client.renews_session() && !child.was_stopped() {
             eprintln!(
                 "zkutil: register {path}: the session expired, the node cannot come back in it: \
                  sending signal {signal} to the command"
