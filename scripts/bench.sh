@@ -59,8 +59,15 @@ if [ "$anchors" = yes ] && { [ -z "$only" ] || [[ ",$only," == *,fifo,* || ",$on
 fi
 target/release/zkutil-bench "${args[@]}"
 
+# The bindings' per-call figures go with the raw floors: skipped when
+# --only names other benchmarks alone.
+bindings=yes
+[ -z "$only" ] || [[ ",$only," == *,raw,* ]] || bindings=no
+
 echo
-if command -v go >/dev/null 2>&1; then
+if [ "$bindings" = no ]; then
+    echo "Go binding and Ruby gem: skipped (--only without raw)"
+elif command -v go >/dev/null 2>&1; then
     echo "Go binding against the same loops in C, per call (median of interleaved batches of 50):"
     go_pc=$(bindings/go/install-lib.sh 2>/dev/null)
     (cd bindings/go && PKG_CONFIG_PATH=$go_pc GOFLAGS=-mod=mod GOPROXY=off go run ./bench -hosts "$hosts" -n "$n")
@@ -68,13 +75,13 @@ else
     echo "Go binding: skipped (no go; scripts/install-deps.sh go)"
 fi
 
-if command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
+if [ "$bindings" = yes ] && command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
     cargo build --locked --release --lib
     gcc -O2 -Iinclude bindings/ruby/bench/baseline.c -Ltarget/release -lzkutil \
         -Wl,-rpath,"$repo/target/release" -o "$zkdir/ruby-baseline"
     ZKUTIL_LIB="$repo/target/release/libzkutil.so" \
         ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/ruby-baseline" "$n"
-else
+elif [ "$bindings" = yes ]; then
     echo "Ruby gem: skipped (no ruby with ffi; scripts/install-deps.sh ruby)"
 fi
 

@@ -70,7 +70,9 @@ impl Event {
     }
 }
 
-/// A mutex's hand-offs, from events sorted by time.
+/// A mutex's hand-offs, from events sorted by time, leaving out the first
+/// `skip` holds (the first round, while the contenders line up: they all
+/// arrive at once, a burst no later round sees).
 pub struct Handoffs {
     pub per_s: f64,
     /// From the holder's release stamp to the next holder's hold stamp.
@@ -79,8 +81,8 @@ pub struct Handoffs {
     pub to_longest: f64,
 }
 
-pub fn handoffs(events: &[Event]) -> Handoffs {
-    let holds: Vec<&Event> = events.iter().filter(|e| e.kind == Kind::Held).collect();
+pub fn handoffs(events: &[Event], skip: usize) -> Handoffs {
+    let mut holds = Vec::new();
     let mut latencies_us = Vec::new();
     let mut to_longest = 0;
     let mut last_release = None;
@@ -92,7 +94,11 @@ pub fn handoffs(events: &[Event]) -> Handoffs {
             Kind::Held => {
                 let longest = waiting.iter().min_by_key(|(_, since)| *since).map(|(who, _)| *who);
                 waiting.retain(|(who, _)| *who != e.who);
-                if let Some(released) = last_release.take() {
+                let released = last_release.take();
+                holds.push(e);
+                if holds.len() > skip
+                    && let Some(released) = released
+                {
                     latencies_us.push((e.at_ns - released) as f64 / 1e3);
                     to_longest += usize::from(longest == Some(e.who));
                 }
@@ -100,12 +106,17 @@ pub fn handoffs(events: &[Event]) -> Handoffs {
         }
     }
     let handoffs = latencies_us.len();
-    Handoffs { per_s: rate(&holds), to_longest: to_longest as f64 / handoffs.max(1) as f64, latencies_us }
+    Handoffs {
+        per_s: rate(holds.get(skip..).unwrap_or_default()),
+        to_longest: to_longest as f64 / handoffs.max(1) as f64,
+        latencies_us,
+    }
 }
 
-/// The acquisitions of the contenders in `role`: per second (first to
-/// last hold) and each acquire's time (want stamp to hold stamp).
-pub fn acquisitions(events: &[Event], role: &str) -> (f64, Vec<f64>) {
+/// The acquisitions of the contenders in `role`, leaving out the first
+/// `skip` holds (as `Handoffs`): per second (first to last hold) and each
+/// acquire's time (want stamp to hold stamp).
+pub fn acquisitions(events: &[Event], role: &str, skip: usize) -> (f64, Vec<f64>) {
     let mut wanted = std::collections::HashMap::new();
     let mut holds = Vec::new();
     let mut latencies_us = Vec::new();
@@ -116,12 +127,14 @@ pub fn acquisitions(events: &[Event], role: &str) -> (f64, Vec<f64>) {
             }
             Kind::Held => {
                 holds.push(e);
-                latencies_us.push((e.at_ns - wanted[&e.who]) as f64 / 1e3);
+                if holds.len() > skip {
+                    latencies_us.push((e.at_ns - wanted[&e.who]) as f64 / 1e3);
+                }
             }
             Kind::Release => {}
         }
     }
-    (rate(&holds), latencies_us)
+    (rate(holds.get(skip..).unwrap_or_default()), latencies_us)
 }
 
 /// Holds per second between the first and the last hold.
@@ -187,9 +200,13 @@ mod tests {
             e(3030, 1, "fifo", Held),
             e(3040, 1, "fifo", Release),
         ];
-        let h = handoffs(&events);
+        let h = handoffs(&events, 0);
         assert_eq!(h.latencies_us, vec![1.0, 2.0]);
         assert_eq!(h.to_longest, 0.5);
+        assert_eq!(h.per_s, 2.0 * 1e9 / 3020.0);
+        let h = handoffs(&events, 2);
+        assert_eq!(h.latencies_us, vec![2.0]);
+        assert_eq!(h.to_longest, 1.0);
         assert_eq!(overlaps(&events), 0);
     }
 

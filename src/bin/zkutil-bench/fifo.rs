@@ -46,20 +46,62 @@ pub fn run(ctx: &Ctx) {
             if matches!(program, Program::Curator(_)) && *spread == Spread::Processes && waiters > CURATOR_PROCESSES {
                 continue;
             }
-            let name = format!("{label}-{}-{waiters}", spread.name());
-            let roles = vec![*role; waiters];
-            let events = ctx.contend(program, *spread, &name, HANDOFFS.div_ceil(waiters), &roles);
-            let mut h = events::handoffs(&events);
+            let (mut h, overlaps) = handoffs(ctx, label, program, *spread, role, waiters);
             let at = format!("{}={waiters}", spread.name());
             println!(
-                "bench {label} contended {at} handoffs_per_s {:.1} to_longest_waiter {:.3} overlaps {}",
-                h.per_s,
-                h.to_longest,
-                events::overlaps(&events)
+                "bench {label} contended {at} handoffs_per_s {:.1} to_longest_waiter {:.3} overlaps {overlaps}",
+                h.per_s, h.to_longest
             );
             report::percentiles(&format!("{label} contended_handoff {at}"), &mut h.latencies_us);
         }
     }
+    for spread in [Spread::Threads, Spread::Processes] {
+        scaling(ctx, spread);
+    }
+}
+
+/// `waiters` contenders take `HANDOFFS` turns in all; the figures leave
+/// the first round out (see `events::Handoffs`).
+fn handoffs(
+    ctx: &Ctx,
+    label: &str,
+    program: &Program,
+    spread: Spread,
+    role: &str,
+    waiters: usize,
+) -> (events::Handoffs, usize) {
+    let name = format!("{label}-{}-{waiters}-{}", spread.name(), events::monotonic_ns());
+    let roles = vec![role; waiters];
+    let events = ctx.contend(program, spread, &name, HANDOFFS.div_ceil(waiters), &roles);
+    (events::handoffs(&events, waiters), events::overlaps(&events))
+}
+
+/// Runs of the FIFO mutex with 4 and with 64 waiters, alternating, so
+/// that load changes on a shared machine hit both alike: the ratio of
+/// their median hand-offs per second (target: at least 0.8).
+fn scaling(ctx: &Ctx, spread: Spread) {
+    const PAIRS: usize = 5;
+    let mut runs = [Vec::new(), Vec::new()];
+    let mut overlaps = 0;
+    for _ in 0..PAIRS {
+        for (i, waiters) in [4, 64].into_iter().enumerate() {
+            let (h, o) = handoffs(ctx, "fifo", &Program::Zkutil, spread, "fifo", waiters);
+            runs[i].push(h.per_s);
+            overlaps += o;
+        }
+    }
+    let [four, sixty_four] = runs.map(|mut r| {
+        r.sort_by(f64::total_cmp);
+        r
+    });
+    let list = |r: &[f64]| r.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(",");
+    println!(
+        "ratio fifo_contended_64/4_waiters {} {:.3} (median of {PAIRS} alternating runs each; 4: {} 64: {}; overlaps {overlaps})",
+        spread.name(),
+        sixty_four[PAIRS / 2] / four[PAIRS / 2],
+        list(&four),
+        list(&sixty_four)
+    );
 }
 
 fn uncontended(ctx: &Ctx, client: &Client) {
