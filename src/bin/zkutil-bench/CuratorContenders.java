@@ -58,7 +58,9 @@ public class CuratorContenders {
         }
         System.out.println("ready");
         System.out.flush();
-        new BufferedReader(new InputStreamReader(System.in)).readLine();
+        if (new BufferedReader(new InputStreamReader(System.in)).readLine() == null) {
+            System.exit(0); // the bench went away before the start
+        }
 
         long[][] stamps = new long[n][3 * rounds];
         Thread[] threads = new Thread[n];

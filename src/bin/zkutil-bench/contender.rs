@@ -69,7 +69,12 @@ pub fn main(args: &[String]) {
     let turns: Vec<Box<dyn Turn>> = roles.iter().map(|role| handle(&client, name, role)).collect();
     println!("ready");
     std::io::stdout().flush().expect("stdout");
-    std::io::stdin().lock().read_line(&mut String::new()).expect("stdin");
+    if std::io::stdin().lock().read_line(&mut String::new()).expect("stdin") == 0 {
+        // The bench went away before the start: nothing to measure.
+        drop(turns);
+        client.close();
+        return;
+    }
 
     let events: Vec<Event> = thread::scope(|s| {
         let threads: Vec<_> = turns
