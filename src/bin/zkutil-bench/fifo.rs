@@ -23,7 +23,7 @@ const T: Timeout = Timeout::After(Duration::from_secs(60));
 const HANDOFFS: usize = 800;
 /// One JVM per waiter is heavy on this 2-core machine: Curator as
 /// separate processes only up to this many (`clients` goes on to 64).
-pub const CURATOR_PROCESSES: usize = 16;
+const CURATOR_PROCESSES: usize = 16;
 
 pub fn run(ctx: &Ctx) {
     let config = Config { lock_dir: Some(format!("{}/fifo/", ctx.root)), ..ctx.config.clone() };
