@@ -7,8 +7,9 @@
 # same loops in C in the same process (bindings/ruby/bench, when ruby and
 # ruby-ffi are installed: scripts/install-deps.sh ruby), then the anchors
 # (the official C client's floor, Apache Curator and the Python k3zkutil)
-# against the same server when they are available.
-# Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,fifo,cas,wait,hierarchy] [--no-anchors]
+# against the same server when they are available. The fifo and rwlock
+# contention figures include Curator's recipes (a JDK, unless --no-anchors).
+# Usage: scripts/bench.sh [--no-fsync] [-n N] [--only raw,lock,fifo,rwlock,cas,wait,hierarchy] [--no-anchors]
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -35,15 +36,38 @@ cargo build --locked --release --bin zkutil-bench
 
 zkdir=$(mktemp -d /tmp/zkutil-bench-zk.XXXXXX)
 trap 'scripts/zk-server.sh stop "$zkdir" >/dev/null 2>&1 || true; rm -rf "$zkdir"' EXIT
-hosts=$(ZK_JVM_OPTS="-Dzookeeper.forceSync=$fsync" scripts/zk-server.sh start "$zkdir" --owner $$)
+# No limit on connections from one address (default 60): the contention
+# runs connect a client per process, 64 and more.
+hosts=$(ZK_JVM_OPTS="-Dzookeeper.forceSync=$fsync" ZK_CONFIG=maxClientCnxns=0 \
+    scripts/zk-server.sh start "$zkdir" --owner $$)
 echo "ZooKeeper at $hosts (forceSync=$fsync), load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 args=(--hosts "$hosts" -n "$n")
 [ -z "$only" ] || args+=(--only "$only")
+if [ "$anchors" = yes ] && { [ -z "$only" ] || [[ ",$only," == *,fifo,* || ",$only," == *,rwlock,* ]]; }; then
+    # Curator's InterProcessMutex and InterProcessReadWriteLock under the
+    # same contention as the FIFO mutex and the read-write lock
+    # (src/bin/zkutil-bench/CuratorContenders.java, started by the bench).
+    # Needs a JDK and Curator (scripts/install-deps.sh java).
+    scripts/install-deps.sh java
+    cp=$(printf '/usr/share/java/%s.jar\n' curator-client curator-framework curator-recipes zookeeper zookeeper-jute \
+        guava failureaccess slf4j-api slf4j-nop netty-handler netty-common netty-transport netty-buffer \
+        netty-resolver netty-codec netty-transport-native-epoll netty-transport-native-unix-common \
+        audience-annotations commons-io metrics-core | while read -r j; do [ -f "$j" ] && printf ':%s' "$j"; done)
+    javac -d "$zkdir" -cp "$cp" src/bin/zkutil-bench/CuratorContenders.java
+    args+=(--curator-classpath "$zkdir$cp")
+fi
 target/release/zkutil-bench "${args[@]}"
 
+# The bindings' per-call figures go with the raw floors: skipped when
+# --only names other benchmarks alone.
+bindings=yes
+[ -z "$only" ] || [[ ",$only," == *,raw,* ]] || bindings=no
+
 echo
-if command -v go >/dev/null 2>&1; then
+if [ "$bindings" = no ]; then
+    echo "Go binding and Ruby gem: skipped (--only without raw)"
+elif command -v go >/dev/null 2>&1; then
     echo "Go binding against the same loops in C, per call (medians of interleaved batches of 50; Go-C: of the paired differences):"
     go_pc=$(bindings/go/install-lib.sh 2>/dev/null)
     (cd bindings/go && PKG_CONFIG_PATH=$go_pc GOFLAGS=-mod=mod GOPROXY=off go run ./bench -hosts "$hosts" -n "$n")
@@ -51,32 +75,21 @@ else
     echo "Go binding: skipped (no go; scripts/install-deps.sh go)"
 fi
 
-if command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
+if [ "$bindings" = yes ] && command -v ruby >/dev/null 2>&1 && ruby -e 'require "ffi"' 2>/dev/null; then
     cargo build --locked --release --lib
     gcc -O2 -shared -fPIC -Iinclude bindings/ruby/bench/loops.c -Ltarget/release -lzkutil \
         -Wl,-rpath,"$repo/target/release" -o "$zkdir/libzkutil-ruby-bench.so"
     ZKUTIL_LIB="$repo/target/release/libzkutil.so" \
         ruby -Ibindings/ruby/lib bindings/ruby/bench/bench.rb "$hosts" "$zkdir/libzkutil-ruby-bench.so" "$n"
-else
+elif [ "$bindings" = yes ]; then
     echo "Ruby gem: skipped (no ruby with ffi; scripts/install-deps.sh ruby)"
 fi
 
 # The shared folder lies next to the repository.
 anchors_dir=../shared/bench/anchors
 anchor_run=$anchors_dir/run
-if [ "$anchors" = yes ] && [ -n "$only" ] && [[ ",$only," == *,fifo,* ]]; then
-    # Only the fifo lines: Curator's InterProcessMutex under the same
-    # contention (threads on one client), for the fifo contended figures.
-    # Needs a JDK and Curator (scripts/install-deps.sh java).
-    scripts/install-deps.sh java
-    cp=$(printf '/usr/share/java/%s.jar\n' curator-client curator-framework curator-recipes zookeeper zookeeper-jute \
-        guava failureaccess slf4j-api slf4j-nop netty-handler netty-common netty-transport netty-buffer \
-        netty-resolver netty-codec netty-transport-native-epoll netty-transport-native-unix-common \
-        audience-annotations commons-io metrics-core | while read -r j; do [ -f "$j" ] && printf ':%s' "$j"; done)
-    javac -d "$zkdir" -cp "$cp" "$anchors_dir/CuratorContended.java"
-    echo
-    java -cp "$zkdir$cp" CuratorContended "$hosts" 800 1,4,16,64
-elif [ "$anchors" = yes ] && [ -x "$anchor_run" ]; then
+# (Skipped for the contention runs, which measure Curator themselves.)
+if [ "$anchors" = yes ] && [[ ",$only," != *,fifo,* && ",$only," != *,rwlock,* ]] && [ -x "$anchor_run" ]; then
     echo
     echo "anchors on the same server:"
     "$anchor_run" "$hosts" "$n"

@@ -34,8 +34,8 @@
 # should `trap '... stop DIR' EXIT`.
 #
 # Environment: ZK_START_TIMEOUT or ZKU_ZK_START_TIMEOUT (seconds, default
-# 30), ZK_JVM_OPTS (extra JVM options), ZKU_ZK_CLASSPATH, ZKU_JAVA or
-# JAVA_HOME.
+# 30), ZK_JVM_OPTS (extra JVM options), ZK_CONFIG (extra zoo.cfg lines),
+# ZKU_ZK_CLASSPATH, ZKU_JAVA or JAVA_HOME.
 set -euo pipefail
 
 script=$(readlink -f "${BASH_SOURCE[0]}")
@@ -66,6 +66,7 @@ admin.enableServer=false
 4lw.commands.whitelist=*
 maxSessionTimeout=60000
 minSessionTimeout=400'
+base_config+=${ZK_CONFIG:+$'\n'$ZK_CONFIG}
 
 start_mark='zk-watchdog: starting java'
 

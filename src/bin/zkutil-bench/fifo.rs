@@ -1,68 +1,116 @@
 //! The FIFO mutex: uncontended acquire + release against its raw floor
 //! (create of an ephemeral sequential node, the children read, the delete,
 //! on the same client, interleaved), and contended hand-offs with 1, 4,
-//! 16 and 64 waiters (threads each with its own handle on one client),
-//! next to the k3zkutil-layout lock under the same load: hand-offs per
-//! second, hand-off latency (from the holder calling release to the next
-//! holder's acquire returning) and the fraction of hand-offs that went to
-//! the longest waiter. Curator's figure comes from the anchors
-//! (`CuratorContended`, run by scripts/bench.sh on the same server).
+//! 16 and 64 waiters, next to the k3zkutil-layout lock and Curator's
+//! InterProcessMutex under the same load, with the waiters as threads on
+//! one client, as separate clients (Curator) and as separate processes
+//! (`contention`): hand-offs per second, hand-off latency (from the
+//! holder's release call to the next holder's acquire returning), the
+//! fraction of hand-offs that went to the longest waiter, and overlapping
+//! holds (none for a correct lock).
 
-use std::sync::{Arc, Mutex};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use zkutil::{Client, Config, CreateOptions, FifoLock, FifoOptions, Lock, LockOptions, Timeout};
+use zkutil::{Client, Config, CreateOptions, FifoLock, FifoOptions, Timeout};
 
-use crate::Ctx;
+use crate::contention::{Program, Spread};
+use crate::events;
 use crate::report;
+use crate::{Ctx, WAITERS};
 
 const T: Timeout = Timeout::After(Duration::from_secs(60));
-const WAITERS: [usize; 4] = [1, 4, 16, 64];
-/// Hand-offs per waiter count (as CuratorContended's default).
+/// Hand-offs per waiter count.
 const HANDOFFS: usize = 800;
-
-/// A lock the contended benchmark can take turns on.
-trait Turn: Send + Sync {
-    fn take(&self);
-    fn give(&self);
-}
-
-impl Turn for FifoLock {
-    fn take(&self) {
-        self.acquire(T).expect("fifo acquire");
-    }
-    fn give(&self) {
-        self.release(T).expect("fifo release");
-    }
-}
-
-impl Turn for Lock {
-    fn take(&self) {
-        self.acquire(T).expect("lock acquire");
-    }
-    fn give(&self) {
-        self.release(T).expect("lock release");
-    }
-}
+/// One JVM per waiter is heavy on this 2-core machine: Curator as
+/// separate processes only up to this many (`clients` goes on to 64).
+const CURATOR_PROCESSES: usize = 16;
 
 pub fn run(ctx: &Ctx) {
     let config = Config { lock_dir: Some(format!("{}/fifo/", ctx.root)), ..ctx.config.clone() };
     let client = Client::connect(config).expect("connect");
     uncontended(ctx, &client);
-    for waiters in WAITERS {
-        contended("fifo", &client, waiters, |c, name| {
-            Box::new(FifoLock::new(c, name, FifoOptions::default()).unwrap())
-        });
-        contended("lock", &client, waiters, |c, name| Box::new(Lock::new(c, name, LockOptions::default()).unwrap()));
-    }
     client.close();
+    let mut setups = vec![
+        ("fifo", Program::Zkutil, Spread::Threads, "fifo"),
+        ("lock", Program::Zkutil, Spread::Threads, "lock"),
+        ("fifo", Program::Zkutil, Spread::Processes, "fifo"),
+        ("lock", Program::Zkutil, Spread::Processes, "lock"),
+    ];
+    if let Some(classpath) = &ctx.curator_classpath {
+        for spread in [Spread::Threads, Spread::Clients, Spread::Processes] {
+            setups.push(("curator_mutex", Program::Curator(classpath), spread, "mutex"));
+        }
+    }
+    for waiters in WAITERS {
+        for (label, program, spread, role) in &setups {
+            if matches!(program, Program::Curator(_)) && *spread == Spread::Processes && waiters > CURATOR_PROCESSES {
+                continue;
+            }
+            let (mut h, overlaps) = handoffs(ctx, label, program, *spread, role, waiters);
+            let at = format!("{}={waiters}", spread.name());
+            println!(
+                "bench {label} contended {at} handoffs_per_s {:.1} to_longest_waiter {:.3} overlaps {overlaps}",
+                h.per_s, h.to_longest
+            );
+            report::percentiles(&format!("{label} contended_handoff {at}"), &mut h.latencies_us);
+        }
+    }
+    for spread in [Spread::Threads, Spread::Processes] {
+        scaling(ctx, spread);
+    }
+}
+
+/// `waiters` contenders take `HANDOFFS` turns in all; the figures leave
+/// the first round out (see `events::Handoffs`).
+fn handoffs(
+    ctx: &Ctx,
+    label: &str,
+    program: &Program,
+    spread: Spread,
+    role: &str,
+    waiters: usize,
+) -> (events::Handoffs, usize) {
+    let name = format!("{label}-{}-{waiters}-{}", spread.name(), events::monotonic_ns());
+    let roles = vec![role; waiters];
+    let events = ctx.contend(program, spread, &name, HANDOFFS.div_ceil(waiters), &roles);
+    (events::handoffs(&events, waiters), events::overlaps(&events))
+}
+
+/// Runs of the FIFO mutex with 4 and with 64 waiters, alternating, so
+/// that load changes on a shared machine hit both alike: the ratio of
+/// their median hand-offs per second (target: at least 0.8).
+fn scaling(ctx: &Ctx, spread: Spread) {
+    const PAIRS: usize = 5;
+    let mut runs = [Vec::new(), Vec::new()];
+    let mut overlaps = 0;
+    for _ in 0..PAIRS {
+        for (i, waiters) in [4, 64].into_iter().enumerate() {
+            let (h, o) = handoffs(ctx, "fifo", &Program::Zkutil, spread, "fifo", waiters);
+            runs[i].push(h.per_s);
+            overlaps += o;
+        }
+    }
+    let [four, sixty_four] = runs.map(|mut r| {
+        r.sort_by(f64::total_cmp);
+        r
+    });
+    let list = |r: &[f64]| r.iter().map(|x| format!("{x:.0}")).collect::<Vec<_>>().join(",");
+    println!(
+        "ratio fifo_contended_64/4_waiters {} {:.3} (median of {PAIRS} alternating runs each; 4: {} 64: {}; overlaps {overlaps})",
+        spread.name(),
+        sixty_four[PAIRS / 2] / four[PAIRS / 2],
+        list(&four),
+        list(&sixty_four)
+    );
 }
 
 fn uncontended(ctx: &Ctx, client: &Client) {
     let lock = FifoLock::new(client, "uncontended", FifoOptions::default()).expect("fifo");
-    lock.take();
-    lock.give();
+    let cycle = || {
+        lock.acquire(T).expect("fifo acquire");
+        lock.release(T).expect("fifo release");
+    };
+    cycle();
     let dir = lock.path().to_string();
     let prefix = format!("{dir}/_c_00000000-0000-0000-0000-000000000000-lock-");
     let sequential = CreateOptions::ephemeral().sequential();
@@ -71,64 +119,8 @@ fn uncontended(ctx: &Ctx, client: &Client) {
         client.children(&dir, T).expect("children");
         client.delete(&node, None, T).expect("delete");
     };
-    let (raw_us, us) = crate::lock::interleaved(ctx.n, raw, || {
-        lock.take();
-        lock.give();
-    });
+    let (raw_us, us) = crate::lock::interleaved(ctx.n, raw, cycle);
     report::line("raw create_sequential+children+delete(interleaved)", raw_us);
     report::line("fifo acquire+release", us);
     report::ratio("fifo_acquire+release/raw_create_sequential+children+delete(interleaved)", us, raw_us);
-}
-
-/// `waiters` threads, each with its own handle on one client, take turns
-/// on one lock until `HANDOFFS` hand-offs are done.
-fn contended(kind: &str, client: &Client, waiters: usize, make: impl Fn(&Client, &str) -> Box<dyn Turn>) {
-    let name = format!("contended-{kind}-{waiters}");
-    let rounds = HANDOFFS.div_ceil(waiters);
-    let locks: Vec<Arc<dyn Turn>> = (0..waiters).map(|_| Arc::from(make(client, &name))).collect();
-    // Who waits since when, and when the holder started releasing.
-    let queue: Arc<Mutex<Vec<(usize, Instant)>>> = Arc::new(Mutex::new(Vec::new()));
-    let released_at: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
-    let stats = Arc::new(Mutex::new((Vec::new(), 0usize, 0usize))); // latencies, hand-offs, to the longest waiter
-    let start = Instant::now();
-    let threads: Vec<_> = locks
-        .into_iter()
-        .enumerate()
-        .map(|(id, lock)| {
-            let (queue, released_at, stats) = (queue.clone(), released_at.clone(), stats.clone());
-            thread::spawn(move || {
-                for _ in 0..rounds {
-                    queue.lock().unwrap().push((id, Instant::now()));
-                    lock.take();
-                    let now = Instant::now();
-                    let longest = {
-                        let mut q = queue.lock().unwrap();
-                        let oldest = q.iter().min_by_key(|(_, since)| *since).map(|(who, _)| *who);
-                        q.retain(|(who, _)| *who != id);
-                        oldest == Some(id)
-                    };
-                    if let Some(at) = released_at.lock().unwrap().take() {
-                        let mut s = stats.lock().unwrap();
-                        s.0.push(now.duration_since(at).as_secs_f64() * 1e6);
-                        s.1 += 1;
-                        s.2 += usize::from(longest);
-                    }
-                    *released_at.lock().unwrap() = Some(Instant::now());
-                    lock.give();
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    let seconds = start.elapsed().as_secs_f64();
-    let mut s = stats.lock().unwrap();
-    let (handoffs, to_longest) = (s.1, s.2);
-    println!(
-        "bench {kind} contended waiters={waiters} handoffs_per_s {:.1} to_longest_waiter {:.3}",
-        (rounds * waiters) as f64 / seconds,
-        to_longest as f64 / handoffs.max(1) as f64
-    );
-    report::percentiles(&format!("{kind} contended_handoff waiters={waiters}"), &mut s.0);
 }
