@@ -383,8 +383,6 @@ static void setup(void) {
     H_lock_id_parts = make_lock_id_parts();
     H_reader = make_reader();
     must("zku_wait_absent_start", zku_wait_absent_start(H_client, "/fuzz/reader", -1, &H_op, NULL));
-}
-
     H_registration = make_registration();
     H_members = make_members();
     /* The zxid check sees a write (so that "no write" means something). */
