@@ -54,6 +54,14 @@ module Zkutil
       Native.zku_client_state(ptr)
     end
 
+    # The client's counters (Native::ClientStats) as a Hash, for metrics;
+    # also readable after #close.
+    def stats
+      stats = Native::ClientStats.new
+      Zkutil.check { |err| Native.zku_client_get_stats(ptr, stats, err) }
+      stats.members.to_h { |m| [m, stats[m]] }
+    end
+
     def add_auth(scheme, auth, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil)
       data, len = Memory.bytes(auth)
       blocking(cancel) { |c, err| Native.zku_client_add_auth(ptr, scheme, data, len, timeout_ms, c, err) }
