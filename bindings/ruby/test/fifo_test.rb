@@ -1,6 +1,7 @@
 # frozen_string_literal: true
 
 require_relative "test_helper"
+require "timeout"
 
 class FifoTest < ZkCase
   ROUNDS = 15
@@ -100,6 +101,18 @@ class FifoTest < ZkCase
     other_read = client.fifo(lock_name, kind: :read)
     assert other_read.try_acquire.first, "other readers come in"
     [own_read, other_read].each(&:release)
+  end
+
+  def test_acquire_interrupted_by_timeout_leaves_no_node
+    lock_name = fresh_name
+    holder = client.fifo(lock_name)
+    holder.acquire
+    waiter = client.fifo(lock_name)
+    start = ZkTest.monotonic
+    assert_raises(Timeout::Error) { Timeout.timeout(0.2) { waiter.acquire(timeout_ms: -1) } }
+    assert_operator ZkTest.monotonic - start, :<, 2
+    assert_equal 1, waiter.contenders.size, "its next call waits for the cleanup of its node"
+    holder.release
   end
 
   def test_bad_input
