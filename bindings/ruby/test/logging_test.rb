@@ -31,5 +31,7 @@ class LoggingTest < ZkCase
     after = client.stats
     assert_equal before[:requests_sent] + 1, after[:requests_sent]
     assert_equal before[:errors_node] + 1, after[:errors_node]
+    client.close
+    assert_equal after[:requests_sent], client.stats[:requests_sent], "readable after close"
   end
 end
