@@ -1,7 +1,7 @@
 # frozen_string_literal: true
 
 # A counter under a lock, then the same with compare-and-swap, and a reader
-# seeing the result. ZKU_HOSTS names the server (default 127.0.0.1:2181).
+# seeing the result; a FIFO mutex, and a registered member listed. ZKU_HOSTS names the server (default 127.0.0.1:2181).
 #   ruby -Ibindings/ruby/lib bindings/ruby/examples/counter.rb
 require "zkutil"
 require "timeout"
@@ -35,6 +35,18 @@ Zkutil::Client.open(hosts: ENV.fetch("ZKU_HOSTS", "127.0.0.1:2181")) do |client|
   rescue Zkutil::NoNode => e
     puts "#{e.class}: #{e.message}"
   end
+
+  fifo = client.fifo("zkutil-ruby-example-fifo-#{Process.pid}")
+  fifo.synchronize { |token| puts "FIFO mutex held with fencing token #{token}" }
+  fifo_path = fifo.path
+  fifo.free
+  client.delete(fifo_path) # the lock path stays after its last holder
+
+  members = "#{path}-members"
+  registration = client.register("#{members}/instance-", "127.0.0.1:8080", sequential: true)
+  puts "members: #{client.members(members).values.inspect}"
+  registration.free
+  client.delete(members)
 
   reader.free
   client.delete(path)

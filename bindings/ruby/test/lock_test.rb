@@ -6,34 +6,13 @@ require "json"
 class LockTest < ZkCase
   ROUNDS = 15
 
-  # Inside the lock: read the counter, write it + 1, record [count, token].
-  # Mutual exclusion: no increment lost; fencing: tokens grow with count.
-  def self.count_under(lock, client, counter, rounds)
-    Array.new(rounds) do
-      lock.synchronize(timeout_ms: 60_000) do |token|
-        data, stat = client.get(counter)
-        count = data.to_i + 1
-        client.set(counter, count.to_s, version: stat.version)
-        [count, token]
-      end
-    end
-  end
-
-  def assert_increasing_tokens(records, total)
-    records = records.sort
-    assert_equal (1..total).to_a, records.map(&:first)
-    tokens = records.map(&:last)
-    assert_equal tokens.sort, tokens
-    assert_equal tokens.uniq, tokens
-  end
-
   def test_contention_across_threads
     name = "ruby-threads-#{SecureRandom.hex(4)}"
     counter = client.create(unique_path, "0")
     records = Array.new(4) do
       Thread.new do
         lock = client.lock(name)
-        LockTest.count_under(lock, client, counter, ROUNDS).tap { lock.free }
+        count_under(lock, counter, ROUNDS).tap { lock.free }
       end
     end.flat_map(&:value)
     assert_increasing_tokens(records, 4 * ROUNDS)

@@ -39,5 +39,6 @@ class ProcessTest < ZkCase
     assert status.success?, out
     assert_includes out, "reader saw {\"count\":2}"
     assert_includes out, "wait_absent interrupted by Timeout"
+    assert_includes out, 'members: ["127.0.0.1:8080"]'
   end
 end

@@ -46,4 +46,26 @@ class ZkCase < Minitest::Test
   def unique_path(prefix = "ruby")
     ZkTest.unique_path(prefix)
   end
+
+  # Inside the lock (a Lock or a Fifo): read the counter, write it + 1,
+  # record [count, token]. Mutual exclusion: no increment lost; fencing:
+  # tokens grow with count.
+  def count_under(lock, counter, rounds)
+    Array.new(rounds) do
+      lock.synchronize(timeout_ms: 60_000) do |token|
+        data, stat = client.get(counter)
+        count = data.to_i + 1
+        client.set(counter, count.to_s, version: stat.version)
+        [count, token]
+      end
+    end
+  end
+
+  def assert_increasing_tokens(records, total)
+    records = records.sort
+    assert_equal (1..total).to_a, records.map(&:first)
+    tokens = records.map(&:last)
+    assert_equal tokens.sort, tokens
+    assert_equal tokens.uniq, tokens
+  end
 end

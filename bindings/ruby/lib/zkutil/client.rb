@@ -10,6 +10,10 @@ module Zkutil
   # `cancel:` (a Zkutil::Cancel), and returns within 50 ms when its thread
   # is interrupted (Timeout.timeout, Thread#raise, Thread#kill).
   class Client < Handle
+    include Notifications::Io # #io / #drain: session state changes (STATE_*)
+    include Notifications::StateBlock # #on_state { |old, new| }: STATE_*
+    NATIVE = :zku_client
+
     # Connects (up to the configured connect timeout). `config`: a
     # Zkutil::Config, or its options as keywords.
     def initialize(config = nil, cancel: nil, **options)
@@ -50,13 +54,12 @@ module Zkutil
       Native.zku_client_state(ptr)
     end
 
-    # Calls the block with (old_state, new_state) on every session state
-    # change, on a library thread; without a block removes it.
-    def on_state(&block)
-      user_data = block && callback_user_data(block)
-      Zkutil.check { |err| Native.zku_client_set_state_callback(ptr, block && Callbacks::STATE, user_data, nil, err) }
-      replace_callbacks(user_data)
-      nil
+    # The client's counters (Native::ClientStats) as a Hash, for metrics;
+    # also readable after #close.
+    def stats
+      stats = Native::ClientStats.new
+      Zkutil.check { |err| Native.zku_client_get_stats(ptr, stats, err) }
+      stats.members.to_h { |m| [m, stats[m]] }
     end
 
     def add_auth(scheme, auth, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil)
@@ -187,6 +190,23 @@ module Zkutil
     # A lock handle on lock_dir + name (see Zkutil::Lock).
     def lock(name, **options)
       Lock.new(self, name, **options)
+    end
+
+    # A sequential lock on lock_dir + name (see Zkutil::Fifo; kind: :mutex,
+    # :leader, :read or :write).
+    def fifo(name, **options)
+      Fifo.new(self, name, **options)
+    end
+
+    # A node kept at `path` while the handle lives (see Zkutil::Registration).
+    def register(path, data = "", **options)
+      Registration.new(self, path, data, **options)
+    end
+
+    # The children of `parent` with their data: { name => data }, sorted by name.
+    def members(parent, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil)
+      out = Memory.out_pointer
+      blocking(cancel, -> { Memory.take_members(out) }) { |c, err| Native.zku_members_list(ptr, parent, timeout_ms, c, out, err) }
     end
 
     # A cached reader of the JSON object at `path` (see Zkutil::Reader).

@@ -4,7 +4,9 @@ module Zkutil
   # A distributed lock on lock_dir + name (zku_lock; k3zkutil's ZKLock).
   # Lock calls default to the lock's default timeout (LOCK_DEFAULT_TIMEOUT).
   class Lock < Handle
+    include Locking
     FREE_ORDER = 0
+    NATIVE = :zku_lock
     # A lock on a shared client. identifier: nil for a new unique one;
     # persistent: the node survives the session.
     def initialize(client, name, identifier: nil, persistent: false, default_timeout_ms: LOCK_DEFAULT_TIMEOUT)
@@ -40,16 +42,6 @@ module Zkutil
       token.get_int64(0)
     end
 
-    # Acquires, yields the fencing token, releases (also when the block raises).
-    def synchronize(timeout_ms: LOCK_DEFAULT_TIMEOUT, cancel: nil)
-      token = acquire(timeout_ms: timeout_ms, cancel: cancel)
-      begin
-        yield token
-      ensure
-        release
-      end
-    end
-
     # One attempt that never waits: [locked, holder_data, version, token].
     def try_acquire(timeout_ms: LOCK_DEFAULT_TIMEOUT, cancel: nil)
       locked = FFI::MemoryPointer.new(:uint8)
@@ -60,12 +52,6 @@ module Zkutil
       Zkutil.blocking(cancel, results) do |c, err|
         Native.zku_lock_try_acquire(ptr, timeout_ms, c, locked, holder, version, token, err)
       end
-    end
-
-    # Deletes our node; Zkutil::LockLost when the lock had been lost.
-    def release(timeout_ms: LOCK_DEFAULT_TIMEOUT, cancel: nil)
-      Zkutil.blocking(cancel) { |c, err| Native.zku_lock_release(ptr, timeout_ms, c, err) }
-      nil
     end
 
     # k3zkutil's try_release: [released, holder_data, version].
@@ -89,63 +75,12 @@ module Zkutil
       nil
     end
 
-    # One of the LOCK_* states.
-    def state
-      Native.zku_lock_get_state(ptr)
-    end
-
     def locked?
       Native.zku_lock_is_locked(ptr)
     end
 
-    # The fencing token of the current acquisition; Zkutil::NotLocked when unlocked.
-    def token
-      out = FFI::MemoryPointer.new(:int64)
-      Zkutil.check { |err| Native.zku_lock_token(ptr, out, err) }
-      out.get_int64(0)
-    end
-
-    def lost_reason
-      reason = Native.zku_lock_lost_reason(ptr)
-      return nil if reason.null?
-
-      begin
-        reason.read_string.force_encoding(Encoding::UTF_8)
-      ensure
-        Native.zku_string_free(reason)
-      end
-    end
-
     def identifier
       Native.zku_lock_identifier(ptr).force_encoding(Encoding::UTF_8)
-    end
-
-    def path
-      Native.zku_lock_path(ptr).force_encoding(Encoding::UTF_8)
-    end
-
-    # Calls the block with (old, new) on every state change, on a library
-    # thread; without a block removes it.
-    def on_state(&block)
-      user_data = block && callback_user_data(block)
-      Zkutil.check { |err| Native.zku_lock_set_state_callback(ptr, block && Callbacks::STATE, user_data, nil, err) }
-      replace_callbacks(user_data)
-      nil
-    end
-
-    # An IO that becomes readable on every state change (for IO.select or
-    # IO#wait_readable after require "io/wait"); then call #drain. Owned by the lock: do not close it.
-    def io
-      @io ||= begin
-        fd = FFI::MemoryPointer.new(:int)
-        Zkutil.check { |err| Native.zku_lock_fd(ptr, fd, err) }
-        IO.for_fd(fd.get_int(0), autoclose: false)
-      end
-    end
-
-    # Empties #io and returns the current state.
-    def drain
-      Native.zku_lock_fd_drain(ptr)
     end
 
     # Sets the node's "val" (JSON text) while held; returns the new version.
@@ -172,21 +107,6 @@ module Zkutil
       Zkutil.blocking(cancel, -> { [Memory.take_string(id), Memory.take_buf(data), Stat.from(stat)] }) do |c, err|
         Native.zku_lock_holder(ptr, timeout_ms, c, id, data, stat, err)
       end
-    end
-
-    # Sets `path`'s data only while we hold the lock (one multi operation).
-    def guarded_set(path, data, version: ANY_VERSION, timeout_ms: LOCK_DEFAULT_TIMEOUT, cancel: nil)
-      bytes, len = Memory.bytes(data)
-      stat = Native::Stat.new
-      Zkutil.blocking(cancel) do |c, err|
-        Native.zku_lock_guarded_set(ptr, path, bytes, len, version, timeout_ms, c, stat, err)
-      end
-      Stat.from(stat)
-    end
-
-    def guarded_delete(path, version: ANY_VERSION, timeout_ms: LOCK_DEFAULT_TIMEOUT, cancel: nil)
-      Zkutil.blocking(cancel) { |c, err| Native.zku_lock_guarded_delete(ptr, path, version, timeout_ms, c, err) }
-      nil
     end
 
     private

@@ -12,7 +12,11 @@ module Zkutil
 
     # A `char **` result: the string (UTF-8), or nil for NULL.
     def take_string(out)
-      ptr = out.read_pointer
+      take_c_string(out.read_pointer)
+    end
+
+    # A `char *` result: the string (UTF-8), or nil for NULL.
+    def take_c_string(ptr)
       return nil if ptr.null?
 
       begin
@@ -43,6 +47,22 @@ module Zkutil
         Array.new(Native.zku_strings_len(list)) { |i| Native.zku_strings_get(list, i).force_encoding(Encoding::UTF_8) }
       ensure
         Native.zku_strings_free(list)
+      end
+    end
+
+    # A `zku_members **` result: a Hash of name => data (binary String), sorted by name.
+    def take_members(out)
+      list = out.read_pointer
+      return {} if list.null?
+
+      begin
+        len = FFI::MemoryPointer.new(:size_t)
+        Array.new(Native.zku_members_len(list)) do |i|
+          data = Native.zku_members_data(list, i, len)
+          [Native.zku_members_name(list, i).force_encoding(Encoding::UTF_8), data.read_bytes(len.read(:size_t))]
+        end.to_h
+      ensure
+        Native.zku_members_free(list)
       end
     end
 

@@ -5,7 +5,10 @@ module Zkutil
   # block, when given, gets (event, path, old_json, new_json, stat) for
   # every READER_EVENT_* on a library thread.
   class Reader < Handle
+    include Notifications::Io # #io readable on every event; #drain returns READER_STATE_*
     FREE_ORDER = 0
+    NATIVE = :zku_reader
+
     def initialize(client, path, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil, &on_event)
       @client = client
       user_data = on_event && Callbacks.register(on_event)
