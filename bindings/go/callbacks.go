@@ -52,6 +52,11 @@ func goZkuHolderFn(ud unsafe.Pointer, holder *C.char, n C.size_t, version C.int3
 	return 0
 }
 
+//export goZkuLogFn
+func goZkuLogFn(ud unsafe.Pointer, level C.zku_log_level, message *C.char) {
+	handleValue(ud).(*sink[LogMessage]).deliver(LogMessage{LogLevel(level), C.GoString(message)})
+}
+
 //export goZkuFreeHandle
 func goZkuFreeHandle(ud unsafe.Pointer) {
 	h := cgo.Handle(uintptr(ud))

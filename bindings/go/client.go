@@ -269,3 +269,45 @@ func (c *Client) FDDrain() State {
 	defer c.mu.RUnlock()
 	return State(C.zku_client_fd_drain(cl))
 }
+
+// ClientStats is a snapshot of a client's counters, for a metrics
+// system (see zku_client_stats in zkutil.h for what is counted). Counters
+// only grow; fields ending in Now are current values.
+type ClientStats struct {
+	RequestsSent        uint64 // each attempt of a retried read counts
+	RequestsInFlightNow uint64
+	SlowReplies         uint64 // replies that took more than 1 s
+	ErrorsNode          uint64 // no node, node exists, bad version, not empty, ...
+	ErrorsPermission    uint64
+	ErrorsConnection    uint64 // connection lost, or no reply in time
+	ErrorsSession       uint64
+	ErrorsOther         uint64
+	Disconnects         uint64
+	Reconnects          uint64
+	SessionRenewals     uint64
+	WatchesNow          uint64
+	CallbacksWaitingNow uint64
+}
+
+// Stats is a snapshot of the client's counters; ErrClosed once closed.
+func (c *Client) Stats() (ClientStats, error) {
+	cl, err := c.use()
+	if err != nil {
+		return ClientStats{}, err
+	}
+	defer c.mu.RUnlock()
+	var s C.zku_client_stats
+	var cerr *C.zku_error
+	if rc := C.zku_client_get_stats(cl, &s, &cerr); rc != 0 {
+		return ClientStats{}, errorFrom(rc, cerr)
+	}
+	return ClientStats{
+		RequestsSent: uint64(s.requests_sent), RequestsInFlightNow: uint64(s.requests_in_flight_now),
+		SlowReplies: uint64(s.slow_replies), ErrorsNode: uint64(s.errors_node),
+		ErrorsPermission: uint64(s.errors_permission), ErrorsConnection: uint64(s.errors_connection),
+		ErrorsSession: uint64(s.errors_session), ErrorsOther: uint64(s.errors_other),
+		Disconnects: uint64(s.disconnects), Reconnects: uint64(s.reconnects),
+		SessionRenewals: uint64(s.session_renewals), WatchesNow: uint64(s.watches_now),
+		CallbacksWaitingNow: uint64(s.callbacks_waiting_now),
+	}, nil
+}

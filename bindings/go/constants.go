@@ -231,13 +231,13 @@ const (
 	// LockLost (ZKU_LOCK_LOST): Lost for good: session expired or closed, node deleted or changed to another holder, or (ephemeral locks) disconnected for longer than the session timeout. `zku_lock_release` acknowledges it (ZKU_ELOCKLOST).
 	LockLost LockState = 3
 	// LogError (ZKU_LOG_ERROR): Something was lost: a session expired or its credentials were refused, a lock was lost, a reader's session ended.
-	LogError = 1
+	LogError LogLevel = 1
 	// LogWarn (ZKU_LOG_WARN): Trouble worked around or reported: a connection lost, a lock suspended, a reader stale, deleted or invalid, a background cleanup attempt that failed, a reply slower than 1 s, log messages dropped.
-	LogWarn = 2
+	LogWarn LogLevel = 2
 	// LogInfo (ZKU_LOG_INFO): Normal life: sessions established (with the connect string and session id), reconnected and closed, lock state changes, reader changes, background cleanups done.
-	LogInfo = 3
+	LogInfo LogLevel = 3
 	// LogDebug (ZKU_LOG_DEBUG): Details: every request a client sends for its node operations, CAS, readers and waits, with its reply time.
-	LogDebug = 4
+	LogDebug LogLevel = 4
 	// RegistrationAbsent (ZKU_REGISTRATION_ABSENT): The node is not there: not created yet, deleted (the handle creates it again), its session expired (created again when the client gets a new session; never without session renewal), or a node this handle did not create is at the path (left alone; ours is created once it is gone). `zku_registration_absent_reason` says which.
 	RegistrationAbsent RegistrationState = 0
 	// RegistrationPresent (ZKU_REGISTRATION_PRESENT): Our node exists, as last confirmed by the server.
@@ -370,6 +370,21 @@ func (v LockState) String() string {
 		return "ZKU_LOCK_LOST"
 	}
 	return fmt.Sprintf("LockState(%d)", int32(v))
+}
+
+// String gives the constant's C name.
+func (v LogLevel) String() string {
+	switch v {
+	case LogError:
+		return "ZKU_LOG_ERROR"
+	case LogWarn:
+		return "ZKU_LOG_WARN"
+	case LogInfo:
+		return "ZKU_LOG_INFO"
+	case LogDebug:
+		return "ZKU_LOG_DEBUG"
+	}
+	return fmt.Sprintf("LogLevel(%d)", int32(v))
 }
 
 // String gives the constant's C name.

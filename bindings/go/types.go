@@ -50,3 +50,7 @@ type RegistrationState int32
 // RegistrationFlag is a set of registration flags (RegistrationPersistent,
 // RegistrationSequential).
 type RegistrationFlag uint32
+
+// LogLevel is how important a log message is (LogError, LogWarn, LogInfo,
+// LogDebug); each level includes the ones before it.
+type LogLevel int32
