@@ -251,12 +251,7 @@ func (c *Client) FD() (int, error) {
 		return -1, err
 	}
 	defer c.mu.RUnlock()
-	var fd C.int
-	var cerr *C.zku_error
-	if rc := C.zku_client_fd(cl, &fd, &cerr); rc != 0 {
-		return -1, errorFrom(rc, cerr)
-	}
-	return int(fd), nil
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_client_fd(cl, fd, cerr) })
 }
 
 // FDDrain empties the descriptor of FD and returns the current state

@@ -46,9 +46,17 @@ func (o *FifoOptions) args() (ident *C.char, timeout C.int32_t) {
 	return optString(o.Identifier), lockTimeout(o.DefaultTimeout)
 }
 
-type fifoNewFn func(*C.zku_client, *C.char, *C.char, C.int32_t, **C.zku_fifo, **C.zku_error) C.zku_rc
+// fifoKind says which zku_fifo_new* makes a handle.
+type fifoKind int
 
-func (c *Client) newFifo(newFn fifoNewFn, name string, opts *FifoOptions) (*Fifo, error) {
+const (
+	fifoMutex fifoKind = iota
+	fifoLeader
+	fifoRead
+	fifoWrite
+)
+
+func (c *Client) newFifo(kind fifoKind, name string, opts *FifoOptions) (*Fifo, error) {
 	cl, err := c.use()
 	if err != nil {
 		return nil, err
@@ -60,7 +68,18 @@ func (c *Client) newFifo(newFn fifoNewFn, name string, opts *FifoOptions) (*Fifo
 	defer freeString(n)
 	var f *C.zku_fifo
 	var cerr *C.zku_error
-	if rc := newFn(cl, n, ident, timeout, &f, &cerr); rc != 0 {
+	var rc C.zku_rc
+	switch kind {
+	case fifoMutex:
+		rc = C.zku_fifo_new(cl, n, ident, timeout, &f, &cerr)
+	case fifoLeader:
+		rc = C.zku_fifo_new_leader(cl, n, ident, timeout, &f, &cerr)
+	case fifoRead:
+		rc = C.zku_fifo_new_read(cl, n, ident, timeout, &f, &cerr)
+	case fifoWrite:
+		rc = C.zku_fifo_new_write(cl, n, ident, timeout, &f, &cerr)
+	}
+	if rc != 0 {
 		return nil, errorFrom(rc, cerr)
 	}
 	return &Fifo{f: f}, nil
@@ -70,9 +89,7 @@ func (c *Client) newFifo(newFn fifoNewFn, name string, opts *FifoOptions) (*Fifo
 // InterProcessMutex layout) using the client's session (the client must
 // stay open while it is used). Nothing is sent. opts may be nil.
 func (c *Client) NewFifo(name string, opts *FifoOptions) (*Fifo, error) {
-	return c.newFifo(func(cl *C.zku_client, n, id *C.char, t C.int32_t, out **C.zku_fifo, e **C.zku_error) C.zku_rc {
-		return C.zku_fifo_new(cl, n, id, t, out, e)
-	}, name, opts)
+	return c.newFifo(fifoMutex, name, opts)
 }
 
 // NewLeader makes a leader-election participant on name (Curator
@@ -81,26 +98,20 @@ func (c *Client) NewFifo(name string, opts *FifoOptions) (*Fifo, error) {
 // the participants, the leader first; LockSuspended and LockLost tell a
 // leader it may have lost, or has lost, leadership.
 func (c *Client) NewLeader(name string, opts *FifoOptions) (*Fifo, error) {
-	return c.newFifo(func(cl *C.zku_client, n, id *C.char, t C.int32_t, out **C.zku_fifo, e **C.zku_error) C.zku_rc {
-		return C.zku_fifo_new_leader(cl, n, id, t, out, e)
-	}, name, opts)
+	return c.newFifo(fifoLeader, name, opts)
 }
 
 // NewReadLock makes the read side of the read-write lock name (Curator
 // InterProcessReadWriteLock's layout): held together with other readers
 // unless a writer is ahead in line.
 func (c *Client) NewReadLock(name string, opts *FifoOptions) (*Fifo, error) {
-	return c.newFifo(func(cl *C.zku_client, n, id *C.char, t C.int32_t, out **C.zku_fifo, e **C.zku_error) C.zku_rc {
-		return C.zku_fifo_new_read(cl, n, id, t, out, e)
-	}, name, opts)
+	return c.newFifo(fifoRead, name, opts)
 }
 
 // NewWriteLock makes the write side of the read-write lock name: held
 // alone, once every reader and writer ahead in line let go.
 func (c *Client) NewWriteLock(name string, opts *FifoOptions) (*Fifo, error) {
-	return c.newFifo(func(cl *C.zku_client, n, id *C.char, t C.int32_t, out **C.zku_fifo, e **C.zku_error) C.zku_rc {
-		return C.zku_fifo_new_write(cl, n, id, t, out, e)
-	}, name, opts)
+	return c.newFifo(fifoWrite, name, opts)
 }
 
 // NewReadOf makes the read side that belongs to this write side: an
@@ -380,12 +391,7 @@ func (f *Fifo) FD() (int, error) {
 		return -1, err
 	}
 	defer f.mu.RUnlock()
-	var fd C.int
-	var cerr *C.zku_error
-	if rc := C.zku_fifo_fd(cf, &fd, &cerr); rc != 0 {
-		return -1, errorFrom(rc, cerr)
-	}
-	return int(fd), nil
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_fifo_fd(cf, fd, cerr) })
 }
 
 // FDDrain empties the descriptor of FD and returns the current state.

@@ -416,12 +416,7 @@ func (l *Lock) FD() (int, error) {
 		return -1, err
 	}
 	defer l.mu.RUnlock()
-	var fd C.int
-	var cerr *C.zku_error
-	if rc := C.zku_lock_fd(cl, &fd, &cerr); rc != 0 {
-		return -1, errorFrom(rc, cerr)
-	}
-	return int(fd), nil
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_lock_fd(cl, fd, cerr) })
 }
 
 // FDDrain empties the descriptor of FD and returns the current state.

@@ -191,12 +191,7 @@ func (r *Reader) FD() (int, error) {
 		return -1, err
 	}
 	defer r.mu.RUnlock()
-	var fd C.int
-	var cerr *C.zku_error
-	if rc := C.zku_reader_fd(cr, &fd, &cerr); rc != 0 {
-		return -1, errorFrom(rc, cerr)
-	}
-	return int(fd), nil
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_reader_fd(cr, fd, cerr) })
 }
 
 // FDDrain empties the descriptor of FD and returns the reader's state

@@ -76,3 +76,14 @@ func lockTimeout(d time.Duration) C.int32_t {
 		return C.int32_t(d.Milliseconds())
 	}
 }
+
+// descriptor runs a handle's zku_*_fd call (FD of Client, Reader, Lock,
+// Fifo, Registration).
+func descriptor(call func(fd *C.int, cerr **C.zku_error) C.zku_rc) (int, error) {
+	var fd C.int
+	var cerr *C.zku_error
+	if rc := call(&fd, &cerr); rc != 0 {
+		return -1, errorFrom(rc, cerr)
+	}
+	return int(fd), nil
+}
