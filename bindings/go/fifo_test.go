@@ -267,3 +267,50 @@ func TestFifoGuardedWritesFDAndBadInput(t *testing.T) {
 		t.Fatalf("NewFifo(\"\"): %v, want ErrPath", err)
 	}
 }
+
+func TestFifoCloseWaitsForABlockedAcquire(t *testing.T) {
+	c := connect(t)
+	name := uniquePath(t)[1:]
+	holder, err := c.NewFifo(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Close()
+	if _, err := holder.Acquire(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	waiter, err := c.NewFifo(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	acquired := make(chan error, 1)
+	go func() {
+		_, err := waiter.Acquire(ctx)
+		acquired <- err
+	}()
+	time.Sleep(200 * time.Millisecond)
+	closed := make(chan error, 1)
+	go func() { closed <- waiter.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while an Acquire was blocked", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	cancel()
+	if err := <-acquired; !errors.Is(err, zkutil.ErrCancelled) {
+		t.Fatalf("the blocked Acquire: %v, want ErrCancelled", err)
+	}
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return once the Acquire ended")
+	}
+	if cs, err := holder.Contenders(timeout(t)); err != nil || len(cs) != 1 {
+		t.Fatalf("contenders after Close = %v, %v; want the holder alone", cs, err)
+	}
+}

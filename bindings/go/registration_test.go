@@ -166,3 +166,33 @@ func TestClientAndReaderFD(t *testing.T) {
 		t.Fatalf("FD after Close: %v, want ErrClosed", err)
 	}
 }
+
+func TestRegistrationWaitsForAForeignNode(t *testing.T) {
+	c, operator := connect(t), connect(t)
+	path := uniquePath(t)
+	if _, _, err := operator.Create(timeout(t), path, []byte("theirs"), nil); err != nil {
+		t.Fatal(err)
+	}
+	reg, err := c.Register(timeout(t), path, []byte("ours"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close(timeout(t))
+	if reg.State() != zkutil.RegistrationAbsent || reg.AbsentReason() == "" {
+		t.Fatalf("State() = %v (%q) with a foreign node at the path, want absent with a reason", reg.State(), reg.AbsentReason())
+	}
+	if data, _, err := operator.Get(timeout(t), path); err != nil || string(data) != "theirs" {
+		t.Fatalf("the foreign node = %q, %v; want it untouched", data, err)
+	}
+	states, err := reg.States()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := operator.Delete(timeout(t), path, zkutil.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, states, zkutil.RegistrationPresent)
+	if data, _, err := operator.Get(timeout(t), path); err != nil || string(data) != "ours" {
+		t.Fatalf("the node after the foreign one went = %q, %v; want ours", data, err)
+	}
+}
