@@ -25,6 +25,11 @@ func goZkuLockStateFn(ud unsafe.Pointer, oldState, newState C.zku_lock_state) {
 	handleValue(ud).(*sink[LockStateChange]).deliver(LockStateChange{LockState(oldState), LockState(newState)})
 }
 
+//export goZkuRegistrationStateFn
+func goZkuRegistrationStateFn(ud unsafe.Pointer, oldState, newState C.zku_registration_state) {
+	handleValue(ud).(*sink[RegistrationStateChange]).deliver(RegistrationStateChange{RegistrationState(oldState), RegistrationState(newState)})
+}
+
 //export goZkuReaderFn
 func goZkuReaderFn(ud unsafe.Pointer, event C.int32_t, path, oldJSON, newJSON *C.char, stat *C.zku_stat) {
 	ev := ReaderEvent{Kind: ReaderEventKind(event), Path: C.GoString(path), Old: C.GoString(oldJSON), New: C.GoString(newJSON)}
@@ -45,6 +50,11 @@ func goZkuHolderFn(ud unsafe.Pointer, holder *C.char, n C.size_t, version C.int3
 		return 1
 	}
 	return 0
+}
+
+//export goZkuLogFn
+func goZkuLogFn(ud unsafe.Pointer, level C.zku_log_level, message *C.char) {
+	handleValue(ud).(*sink[LogMessage]).deliver(LogMessage{LogLevel(level), C.GoString(message)})
 }
 
 //export goZkuFreeHandle

@@ -11,7 +11,6 @@ import "C"
 import (
 	"context"
 	"errors"
-	"runtime/cgo"
 	"sync"
 	"time"
 )
@@ -22,8 +21,7 @@ type Client struct {
 	mu      sync.RWMutex // held for reading by every call, for writing by Close
 	c       *C.zku_client
 	closeMu sync.Mutex
-	stateMu sync.Mutex
-	states  *sink[StateChange]
+	states  stateSink[StateChange]
 }
 
 // StateChange is a session state transition.
@@ -145,9 +143,7 @@ func (c *Client) CloseContext(ctx context.Context) error {
 	c.c = nil
 	c.mu.Unlock()
 	C.zku_client_free(cl) // outside c.mu: the state callback may use the client
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	if err == nil && c.states != nil {
+	if err == nil {
 		err = c.states.err()
 	}
 	return err
@@ -212,25 +208,18 @@ func (c *Client) States() (<-chan StateChange, error) {
 
 // stateSink registers the client's state callback on first use.
 func (c *Client) stateSink() (*sink[StateChange], error) {
-	cl, err := c.use()
-	if err != nil {
-		return nil, err
-	}
-	defer c.mu.RUnlock()
-	c.stateMu.Lock()
-	defer c.stateMu.Unlock()
-	if c.states != nil {
-		return c.states, nil
-	}
-	s := newSink[StateChange](16)
-	h := newHandle(s)
-	var cerr *C.zku_error
-	if rc := C.go_zku_client_set_state_callback(cl, h, &cerr); rc != 0 {
-		cgo.Handle(h).Delete()
-		return nil, errorFrom(rc, cerr)
-	}
-	c.states = s
-	return s, nil
+	return c.states.get(func(h C.uintptr_t) error {
+		cl, err := c.use()
+		if err != nil {
+			return err
+		}
+		defer c.mu.RUnlock()
+		var cerr *C.zku_error
+		if rc := C.go_zku_client_set_state_callback(cl, h, &cerr); rc != 0 {
+			return errorFrom(rc, cerr)
+		}
+		return nil
+	})
 }
 
 // AddAuth adds credentials to the session, e.g. "digest" with
@@ -250,4 +239,70 @@ func (c *Client) AddAuth(ctx context.Context, scheme string, auth []byte) error 
 		return o.fail(rc, cerr)
 	}
 	return nil
+}
+
+// FD is a descriptor that becomes readable on every session state change
+// (and once right after its creation), for poll or epoll; call FDDrain
+// when it is. It belongs to the client (closed by Close): do not read,
+// write or close it.
+func (c *Client) FD() (int, error) {
+	cl, err := c.use()
+	if err != nil {
+		return -1, err
+	}
+	defer c.mu.RUnlock()
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_client_fd(cl, fd, cerr) })
+}
+
+// FDDrain empties the descriptor of FD and returns the current state
+// (StateClosed once closed).
+func (c *Client) FDDrain() State {
+	cl, err := c.use()
+	if err != nil {
+		return StateClosed
+	}
+	defer c.mu.RUnlock()
+	return State(C.zku_client_fd_drain(cl))
+}
+
+// ClientStats is a snapshot of a client's counters, for a metrics
+// system (see zku_client_stats in zkutil.h for what is counted). Counters
+// only grow; fields ending in Now are current values.
+type ClientStats struct {
+	RequestsSent        uint64 // each attempt of a retried read counts
+	RequestsInFlightNow uint64
+	SlowReplies         uint64 // replies that took more than 1 s
+	ErrorsNode          uint64 // no node, node exists, bad version, not empty, ...
+	ErrorsPermission    uint64
+	ErrorsConnection    uint64 // connection lost, or no reply in time
+	ErrorsSession       uint64
+	ErrorsOther         uint64
+	Disconnects         uint64
+	Reconnects          uint64
+	SessionRenewals     uint64
+	WatchesNow          uint64
+	CallbacksWaitingNow uint64
+}
+
+// Stats is a snapshot of the client's counters; ErrClosed once closed.
+func (c *Client) Stats() (ClientStats, error) {
+	cl, err := c.use()
+	if err != nil {
+		return ClientStats{}, err
+	}
+	defer c.mu.RUnlock()
+	var s C.zku_client_stats
+	var cerr *C.zku_error
+	if rc := C.zku_client_get_stats(cl, &s, &cerr); rc != 0 {
+		return ClientStats{}, errorFrom(rc, cerr)
+	}
+	return ClientStats{
+		RequestsSent: uint64(s.requests_sent), RequestsInFlightNow: uint64(s.requests_in_flight_now),
+		SlowReplies: uint64(s.slow_replies), ErrorsNode: uint64(s.errors_node),
+		ErrorsPermission: uint64(s.errors_permission), ErrorsConnection: uint64(s.errors_connection),
+		ErrorsSession: uint64(s.errors_session), ErrorsOther: uint64(s.errors_other),
+		Disconnects: uint64(s.disconnects), Reconnects: uint64(s.reconnects),
+		SessionRenewals: uint64(s.session_renewals), WatchesNow: uint64(s.watches_now),
+		CallbacksWaitingNow: uint64(s.callbacks_waiting_now),
+	}, nil
 }

@@ -83,9 +83,9 @@ const (
 	// ReaderStateClosed (ZKU_READER_STATE_CLOSED): Reader state: closed (by `zku_reader_close`, or the client). Final.
 	ReaderStateClosed ReaderState = 6
 	// RegistrationPersistent (ZKU_REGISTRATION_PERSISTENT): Registration flag: a persistent node (survives the session; still deleted by close and free) instead of an ephemeral one.
-	RegistrationPersistent = 1
+	RegistrationPersistent RegistrationFlag = 1
 	// RegistrationSequential (ZKU_REGISTRATION_SEQUENTIAL): Registration flag: a sequential node (`path` is the name prefix): every creation gets a new name, see `zku_registration_path`.
-	RegistrationSequential = 2
+	RegistrationSequential RegistrationFlag = 2
 	// VersionMajor (ZKU_VERSION_MAJOR): Major version (matches Cargo.toml; checked by a test).
 	VersionMajor = 0
 	// VersionMinor (ZKU_VERSION_MINOR): Minor version.
@@ -231,19 +231,19 @@ const (
 	// LockLost (ZKU_LOCK_LOST): Lost for good: session expired or closed, node deleted or changed to another holder, or (ephemeral locks) disconnected for longer than the session timeout. `zku_lock_release` acknowledges it (ZKU_ELOCKLOST).
 	LockLost LockState = 3
 	// LogError (ZKU_LOG_ERROR): Something was lost: a session expired or its credentials were refused, a lock was lost, a reader's session ended.
-	LogError = 1
+	LogError LogLevel = 1
 	// LogWarn (ZKU_LOG_WARN): Trouble worked around or reported: a connection lost, a lock suspended, a reader stale, deleted or invalid, a background cleanup attempt that failed, a reply slower than 1 s, log messages dropped.
-	LogWarn = 2
+	LogWarn LogLevel = 2
 	// LogInfo (ZKU_LOG_INFO): Normal life: sessions established (with the connect string and session id), reconnected and closed, lock state changes, reader changes, background cleanups done.
-	LogInfo = 3
+	LogInfo LogLevel = 3
 	// LogDebug (ZKU_LOG_DEBUG): Details: every request a client sends for its node operations, CAS, readers and waits, with its reply time.
-	LogDebug = 4
+	LogDebug LogLevel = 4
 	// RegistrationAbsent (ZKU_REGISTRATION_ABSENT): The node is not there: not created yet, deleted (the handle creates it again), its session expired (created again when the client gets a new session; never without session renewal), or a node this handle did not create is at the path (left alone; ours is created once it is gone). `zku_registration_absent_reason` says which.
-	RegistrationAbsent = 0
+	RegistrationAbsent RegistrationState = 0
 	// RegistrationPresent (ZKU_REGISTRATION_PRESENT): Our node exists, as last confirmed by the server.
-	RegistrationPresent = 1
+	RegistrationPresent RegistrationState = 1
 	// RegistrationClosed (ZKU_REGISTRATION_CLOSED): Closed by `zku_registration_close` (final).
-	RegistrationClosed = 2
+	RegistrationClosed RegistrationState = 2
 )
 
 // codes lists every error code with its C name.
@@ -370,4 +370,32 @@ func (v LockState) String() string {
 		return "ZKU_LOCK_LOST"
 	}
 	return fmt.Sprintf("LockState(%d)", int32(v))
+}
+
+// String gives the constant's C name.
+func (v LogLevel) String() string {
+	switch v {
+	case LogError:
+		return "ZKU_LOG_ERROR"
+	case LogWarn:
+		return "ZKU_LOG_WARN"
+	case LogInfo:
+		return "ZKU_LOG_INFO"
+	case LogDebug:
+		return "ZKU_LOG_DEBUG"
+	}
+	return fmt.Sprintf("LogLevel(%d)", int32(v))
+}
+
+// String gives the constant's C name.
+func (v RegistrationState) String() string {
+	switch v {
+	case RegistrationAbsent:
+		return "ZKU_REGISTRATION_ABSENT"
+	case RegistrationPresent:
+		return "ZKU_REGISTRATION_PRESENT"
+	case RegistrationClosed:
+		return "ZKU_REGISTRATION_CLOSED"
+	}
+	return fmt.Sprintf("RegistrationState(%d)", int32(v))
 }

@@ -30,8 +30,7 @@ type Lock struct {
 	mu      sync.RWMutex // held for reading by every call, for writing by Close
 	l       *C.zku_lock
 	closeMu sync.Mutex
-	stateMu sync.Mutex
-	states  *sink[LockStateChange]
+	states  stateSink[LockStateChange]
 }
 
 // LockStateChange is a lock state transition.
@@ -58,15 +57,7 @@ func (o *LockOptions) args() (ident *C.char, flags C.uint32_t, timeout C.int32_t
 	if o.Persistent {
 		flags = C.uint32_t(LockPersistent)
 	}
-	switch {
-	case o.DefaultTimeout == 0:
-		timeout = lockDefaultTimeout
-	case o.DefaultTimeout < 0:
-		timeout = -1
-	default:
-		timeout = C.int32_t(o.DefaultTimeout.Milliseconds())
-	}
-	return optString(o.Identifier), flags, timeout
+	return optString(o.Identifier), flags, lockTimeout(o.DefaultTimeout)
 }
 
 // NewLock makes a lock on name using the client's session (the client
@@ -117,7 +108,9 @@ func NewLockWithConfig(ctx context.Context, cfg Config, name string, opts *LockO
 		cgo.Handle(h).Delete()
 		return nil, o.fail(rc, cerr)
 	}
-	return &Lock{l: l, states: s}, nil
+	lock := &Lock{l: l}
+	lock.states.set(s)
+	return lock, nil
 }
 
 func (l *Lock) use() (*C.zku_lock, error) {
@@ -168,12 +161,7 @@ func (l *Lock) Close() error {
 	l.l = nil
 	l.mu.Unlock()
 	C.zku_lock_free(cl) // outside l.mu: the state callback may use the lock
-	l.stateMu.Lock()
-	defer l.stateMu.Unlock()
-	if l.states != nil {
-		return l.states.err()
-	}
-	return nil
+	return l.states.err()
 }
 
 // Acquire takes the lock, waiting for the holder to let go, and returns
@@ -389,11 +377,7 @@ func (l *Lock) OnState(fn func(old, new LockState)) error {
 	if err != nil {
 		return err
 	}
-	if fn == nil {
-		s.setFunc(nil)
-	} else {
-		s.setFunc(func(ch LockStateChange) { fn(ch.Old, ch.New) })
-	}
+	s.setFunc(lockStateFunc(fn))
 	return nil
 }
 
@@ -409,25 +393,18 @@ func (l *Lock) States() (<-chan LockStateChange, error) {
 }
 
 func (l *Lock) stateSink() (*sink[LockStateChange], error) {
-	cl, err := l.use()
-	if err != nil {
-		return nil, err
-	}
-	defer l.mu.RUnlock()
-	l.stateMu.Lock()
-	defer l.stateMu.Unlock()
-	if l.states != nil {
-		return l.states, nil
-	}
-	s := newSink[LockStateChange](16)
-	h := newHandle(s)
-	var cerr *C.zku_error
-	if rc := C.go_zku_lock_set_state_callback(cl, h, &cerr); rc != 0 {
-		cgo.Handle(h).Delete()
-		return nil, errorFrom(rc, cerr)
-	}
-	l.states = s
-	return s, nil
+	return l.states.get(func(h C.uintptr_t) error {
+		cl, err := l.use()
+		if err != nil {
+			return err
+		}
+		defer l.mu.RUnlock()
+		var cerr *C.zku_error
+		if rc := C.go_zku_lock_set_state_callback(cl, h, &cerr); rc != 0 {
+			return errorFrom(rc, cerr)
+		}
+		return nil
+	})
 }
 
 // FD is a descriptor that becomes readable on every state change, for
@@ -439,12 +416,7 @@ func (l *Lock) FD() (int, error) {
 		return -1, err
 	}
 	defer l.mu.RUnlock()
-	var fd C.int
-	var cerr *C.zku_error
-	if rc := C.zku_lock_fd(cl, &fd, &cerr); rc != 0 {
-		return -1, errorFrom(rc, cerr)
-	}
-	return int(fd), nil
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_lock_fd(cl, fd, cerr) })
 }
 
 // FDDrain empties the descriptor of FD and returns the current state.

@@ -306,3 +306,25 @@ func TestCloseWhileCallbacksUseTheHandles(t *testing.T) {
 		}
 	}
 }
+
+func TestLockFD(t *testing.T) {
+	c := connect(t)
+	l, err := c.NewLock(uniquePath(t)[1:], nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	fd, err := l.FD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !readable(t, fd, 5*time.Second) || l.FDDrain() != zkutil.LockUnlocked {
+		t.Fatal("FD not readable with LockUnlocked right after its creation")
+	}
+	if _, err := l.Acquire(timeout(t)); err != nil {
+		t.Fatal(err)
+	}
+	if !readable(t, fd, 5*time.Second) || l.FDDrain() != zkutil.LockHeld {
+		t.Fatal("FD not readable with LockHeld after Acquire")
+	}
+}

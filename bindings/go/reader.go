@@ -180,3 +180,27 @@ func (r *Reader) State() ReaderState {
 	defer r.mu.RUnlock()
 	return ReaderState(C.zku_reader_state(cr))
 }
+
+// FD is a descriptor that becomes readable on every reader event (and
+// once right after its creation), for poll or epoll; call FDDrain when it
+// is, then Get the value. It belongs to the reader (closed by Close): do
+// not read, write or close it.
+func (r *Reader) FD() (int, error) {
+	cr, err := r.use()
+	if err != nil {
+		return -1, err
+	}
+	defer r.mu.RUnlock()
+	return descriptor(func(fd *C.int, cerr **C.zku_error) C.zku_rc { return C.zku_reader_fd(cr, fd, cerr) })
+}
+
+// FDDrain empties the descriptor of FD and returns the reader's state
+// (ReaderStateClosed once closed).
+func (r *Reader) FDDrain() ReaderState {
+	cr, err := r.use()
+	if err != nil {
+		return ReaderStateClosed
+	}
+	defer r.mu.RUnlock()
+	return ReaderState(C.zku_reader_fd_drain(cr))
+}

@@ -10,9 +10,11 @@ package zkutil
 
 extern void goZkuStateFn(void *, zku_state, zku_state);
 extern void goZkuLockStateFn(void *, zku_lock_state, zku_lock_state);
+extern void goZkuRegistrationStateFn(void *, zku_registration_state, zku_registration_state);
 extern void goZkuReaderFn(void *, int32_t, const char *, const char *, const char *, const zku_stat *);
 extern int32_t goZkuCasFn(void *, const uint8_t *, size_t, const zku_stat *, zku_cas_next *);
 extern int goZkuHolderFn(void *, const char *, size_t, int32_t);
+extern void goZkuLogFn(void *, zku_log_level, const char *);
 extern void goZkuFreeHandle(void *);
 
 zku_rc go_zku_client_set_state_callback(const zku_client *client, uintptr_t h, zku_error **err) {
@@ -21,6 +23,18 @@ zku_rc go_zku_client_set_state_callback(const zku_client *client, uintptr_t h, z
 
 zku_rc go_zku_lock_set_state_callback(const zku_lock *lock, uintptr_t h, zku_error **err) {
 	return zku_lock_set_state_callback(lock, goZkuLockStateFn, (void *)h, goZkuFreeHandle, err);
+}
+
+zku_rc go_zku_fifo_set_state_callback(const zku_fifo *fifo, uintptr_t h, zku_error **err) {
+	return zku_fifo_set_state_callback(fifo, goZkuLockStateFn, (void *)h, goZkuFreeHandle, err);
+}
+
+zku_rc go_zku_registration_set_state_callback(const zku_registration *registration, uintptr_t h, zku_error **err) {
+	return zku_registration_set_state_callback(registration, goZkuRegistrationStateFn, (void *)h, goZkuFreeHandle, err);
+}
+
+zku_rc go_zku_set_log_callback(zku_log_level level, uintptr_t h, zku_error **err) {
+	return zku_set_log_callback(level, goZkuLogFn, (void *)h, goZkuFreeHandle, err);
 }
 
 zku_rc go_zku_lock_new_with_config(const zku_config *config, const char *name, const char *identifier,

@@ -42,3 +42,15 @@ type PathKind int32
 
 // ConfigField names a text field of a Config (ConfigNodeID, ...).
 type ConfigField int32
+
+// RegistrationState is a registration node handle's state
+// (RegistrationAbsent, RegistrationPresent, RegistrationClosed).
+type RegistrationState int32
+
+// RegistrationFlag is a set of registration flags (RegistrationPersistent,
+// RegistrationSequential).
+type RegistrationFlag uint32
+
+// LogLevel is how important a log message is (LogError, LogWarn, LogInfo,
+// LogDebug); each level includes the ones before it.
+type LogLevel int32

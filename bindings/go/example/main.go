@@ -1,6 +1,7 @@
 // Command example takes a lock, increments a counter with compare-and-swap
 // while holding it (a guarded write of the fencing token too), and follows
-// a JSON node with a cached reader. The servers come from ZKU_HOSTS.
+// a JSON node with a cached reader, and registers itself as a member of a
+// group it lists. The servers come from ZKU_HOSTS.
 package main
 
 import (
@@ -78,6 +79,23 @@ func run() error {
 		fmt.Printf("reader: %v %s -> %s\n", ev.Kind, ev.Old, ev.New)
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+
+	// An ephemeral sequential member node, kept (re-created if deleted)
+	// until Close.
+	members := "/zkutil-go-example/members"
+	opts := &zkutil.RegistrationOptions{Flags: zkutil.RegistrationSequential}
+	me, err := client.Register(ctx, members+"/worker-", []byte("counter "+string(value)), opts)
+	if err != nil {
+		return err
+	}
+	defer me.Close(ctx)
+	list, err := client.Members(ctx, members)
+	if err != nil {
+		return err
+	}
+	for _, m := range list {
+		fmt.Printf("member %s: %s\n", m.Name, m.Data)
 	}
 	return nil
 }

@@ -38,7 +38,10 @@ var rules = []rule{
 	{regexp.MustCompile(`^CREATE_`), "CreateFlag", true},
 	{regexp.MustCompile(`^READER_EVENT_`), "ReaderEventKind", true},
 	{regexp.MustCompile(`^READER_STATE_`), "ReaderState", true},
+	{regexp.MustCompile(`^REGISTRATION_(ABSENT|PRESENT|CLOSED)$`), "RegistrationState", true},
+	{regexp.MustCompile(`^REGISTRATION_`), "RegistrationFlag", true},
 	{regexp.MustCompile(`^STATE_`), "State", true},
+	{regexp.MustCompile(`^LOG_`), "LogLevel", true},
 	{regexp.MustCompile(`^PATH_`), "PathKind", true},
 	{regexp.MustCompile(`^CONFIG_`), "ConfigField", true},
 	{regexp.MustCompile(`^WAIT_`), "WaitFlag", true},
@@ -46,7 +49,7 @@ var rules = []rule{
 }
 
 // Types whose values get a String method naming the constant.
-var named = map[string]bool{"State": true, "LockState": true, "ReaderEventKind": true, "ReaderState": true}
+var named = map[string]bool{"State": true, "LockState": true, "ReaderEventKind": true, "ReaderState": true, "RegistrationState": true, "LogLevel": true}
 
 var acronyms = map[string]string{"ACL": "ACL", "CAS": "CAS", "JSON": "JSON", "ID": "ID", "MS": "MS", "TTL": "TTL", "UTF8": "UTF8", "TXID": "TxID"}
 
