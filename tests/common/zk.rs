@@ -99,8 +99,10 @@ const START_MARK: &str = "zk-watchdog: starting java";
 /// a newline to PIDFILE, then loops reading stdin
 /// with a 0.5 s timeout:
 /// * the byte `s`    -> kill the JVM (SIGKILL), reap it, exit; keep the files.
-/// * EOF             -> the owner closed the pipe or died: kill the JVM, then
-///   `rm -rf CLEANUP` (when not empty).
+/// * EOF             -> the owner died (gone within 1 s): kill the JVM, then
+///   `rm -rf CLEANUP` (when not empty); from an owner still alive after
+///   that, a stop (its `s` may have been lost by a read timing out as it
+///   came: the directory must stay, the owner still uses it).
 /// * the JVM is gone -> exit (the owner sees the watchdog exit).
 /// * the owner (pid + start time from /proc) is gone -> as for EOF.
 /// * SIGTERM/SIGINT/SIGHUP -> kill the JVM, exit; keep the files.
@@ -131,7 +133,14 @@ while [ -z "$why" ]; do
   if read -r -N 1 -t 0.5 line; then
     [ "$line" != s ] || why=stop
   elif [ $? -le 128 ]; then
-    why=eof
+    # EOF: the owner is dying, or it closed the pipe after writing `s` and
+    # a read timing out just then lost the byte (bash's read -t can): only
+    # an owner gone within a second means cleaning up.
+    why=stop
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      alive "$owner" "$owner_start" || { why=eof; break; }
+      sleep 0.1
+    done
   elif ! alive "$jpid"; then
     why=exited
   elif ! alive "$owner" "$owner_start"; then
