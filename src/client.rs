@@ -15,8 +15,8 @@
 //! subscribes again.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -25,15 +25,20 @@ use zookeeper_client as zk;
 use crate::acl::Acl;
 use crate::cancel::{self, Cancel};
 use crate::config::{self, Config};
-use crate::dispatch::{Callback, Delivery, Pending, StateQueue};
+use crate::dispatch::{Callback, Delivery, Pending};
 use crate::error::{Code, Error, Result};
 use crate::log::{Level, log_event};
 use crate::node::SessionState;
-use crate::notify::Notifier;
 use crate::runtime::{self, Deadline, Timeout};
 use crate::stats::{ClientStats, Counters, ErrorClass};
 
 mod nodes;
+mod session;
+mod states;
+
+pub(crate) use session::open_session;
+use session::{CLOSE_WAIT, close_session, spawn_state_monitor};
+use states::States;
 
 pub(crate) use nodes::create_once;
 
@@ -71,107 +76,6 @@ struct Inner {
     /// Credentials added with [`Client::add_auth`] (scheme, credentials):
     /// auth is per session, so a renewal adds them to the new one.
     added_auth: Mutex<Vec<(String, Vec<u8>)>>,
-}
-
-/// The session state, for waiting on it inside the library, and its
-/// callback; its changes are logged and counted.
-struct States {
-    /// The current session's states. Its Expired is final; a renewal puts
-    /// a new channel here and drops the old one (whose receivers then see
-    /// `changed()` fail, after the expiry).
-    current: RwLock<watch::Sender<SessionState>>,
-    callback: Delivery<StateQueue<SessionState>>,
-    /// Readable after every change, for event loops.
-    notifier: Notifier,
-    session_id: AtomicI64,
-    /// Whether an expiry is followed by a new session.
-    renews: bool,
-    hosts: String,
-    stats: Arc<Counters>,
-}
-
-impl States {
-    fn new(state: SessionState, session_id: i64, renews: bool, hosts: String, stats: Arc<Counters>) -> States {
-        let queue = if renews {
-            StateQueue::until(state, |s| matches!(s, SessionState::AuthFailed | SessionState::Closed))
-        } else {
-            StateQueue::until(state, |s| s.is_terminal())
-        };
-        States {
-            current: RwLock::new(watch::Sender::new(state)),
-            callback: Delivery::counted(queue, Some(stats.callbacks_waiting().clone())),
-            notifier: Notifier::default(),
-            session_id: AtomicI64::new(session_id),
-            renews,
-            hosts,
-            stats,
-        }
-    }
-
-    fn get(&self) -> SessionState {
-        *self.current.read().unwrap().borrow()
-    }
-
-    fn subscribe(&self) -> watch::Receiver<SessionState> {
-        self.current.read().unwrap().subscribe()
-    }
-
-    /// A session's last state is final, but a client renewing an expired
-    /// session may still be closed before the next one opens.
-    fn can_move(&self, from: SessionState, to: SessionState) -> bool {
-        from != to
-            && (!from.is_terminal() || (self.renews && from == SessionState::Expired && to == SessionState::Closed))
-    }
-
-    fn log_change(&self, old: SessionState, new: SessionState) {
-        let id = self.session_id.load(Ordering::Relaxed);
-        match new {
-            SessionState::Suspended if old.is_connected() => {
-                self.stats.disconnected();
-                log_event!(Level::Warn, "session 0x{id:x}: connection lost, reconnecting to {}", self.hosts);
-            }
-            SessionState::Connected | SessionState::ConnectedReadOnly if old == SessionState::Suspended => {
-                self.stats.reconnected();
-                let read_only = if new == SessionState::ConnectedReadOnly { " (read-only)" } else { "" };
-                log_event!(Level::Info, "session 0x{id:x}: reconnected to {}{read_only}", self.hosts);
-            }
-            SessionState::Expired if self.renews => {
-                log_event!(Level::Warn, "session 0x{id:x} expired, opening a new session with {}", self.hosts)
-            }
-            SessionState::Expired => log_event!(Level::Error, "session 0x{id:x} expired"),
-            SessionState::AuthFailed => log_event!(Level::Error, "session 0x{id:x}: authentication failed"),
-            SessionState::Closed => log_event!(Level::Info, "session 0x{id:x} closed"),
-            _ => log_event!(Level::Info, "session 0x{id:x}: {old:?} -> {new:?}"),
-        }
-    }
-
-    /// Moves to `new` unless the state is already final (a Closed set by
-    /// `close` stays, whatever the crate reports after it).
-    fn set(&self, new: SessionState) {
-        self.current.read().unwrap().send_if_modified(|s| {
-            let changed = self.can_move(*s, new);
-            if changed {
-                self.log_change(*s, new);
-                *s = new;
-                // Posted under the channel's lock, so changes go out in order.
-                self.callback.post(new);
-                self.notifier.signal();
-            }
-            changed
-        });
-    }
-
-    /// Starts the states of the session `id` that replaces the expired one.
-    fn renewed(&self, id: i64, state: SessionState) {
-        let old_id = self.session_id.swap(id, Ordering::Relaxed);
-        self.stats.renewed();
-        log_event!(Level::Warn, "session 0x{old_id:x} renewed: new session 0x{id:x} with {}", self.hosts);
-        let mut current = self.current.write().unwrap();
-        // Posted under the lock, so it follows the old session's Expired.
-        self.callback.post(state);
-        self.notifier.signal();
-        *current = watch::Sender::new(state);
-    }
 }
 
 impl Client {
@@ -593,24 +497,6 @@ impl Drop for Inner {
     }
 }
 
-impl Inner {
-    /// Makes `zk`, a new session opened after an expiry, the client's
-    /// session, unless the client was closed meanwhile: then `zk` is given
-    /// back to be closed.
-    fn install(&self, zk: zk::Client) -> Option<zk::Client> {
-        let mut slot = self.zk.write().unwrap();
-        if slot.is_none() {
-            return Some(zk);
-        }
-        self.session_timeout_ms.store(zk.session_timeout().as_millis() as u64, Ordering::Relaxed);
-        let (id, state) = (zk.session_id().0, SessionState::from_zk(zk.state()));
-        // The expired session's client: nothing left to close.
-        let _expired = slot.replace(zk);
-        self.state.renewed(id, state);
-        None
-    }
-}
-
 /// The timeout of the next step of a composite call given `timeout`, which
 /// started when `deadline` was computed: `NoWait` stays one attempt; else
 /// what is left, and once nothing is, a timeout error (a `NoWait` step
@@ -636,141 +522,3 @@ fn in_flight(what: &str, cause: Error) -> Error {
 /// several round trips even on a loaded network, a fraction of the
 /// default session timeout.
 pub const SLOW_REPLY: Duration = Duration::from_secs(1);
-
-/// How long closing waits at most, by default, for the server to confirm.
-const CLOSE_WAIT: Duration = Duration::from_secs(5);
-
-/// Opens a session from `config` (hosts, session timeout, credentials),
-/// waiting at most its connect timeout. Runs on the runtime.
-pub(crate) async fn open_session(config: &Config) -> Result<zk::Client> {
-    open_session_with(config, &[]).await
-}
-
-/// [`open_session`] adding the credentials `added` (scheme, credentials)
-/// too: the crate sends them right after the handshake, ahead of any
-/// request of the session.
-async fn open_session_with(config: &Config, added: &[(String, Vec<u8>)]) -> Result<zk::Client> {
-    let hosts = config.hosts();
-    let mut connector = zk::Client::connector().with_session_timeout(config.session_timeout());
-    if let Some(auth) = config.auth() {
-        connector = connector.with_auth(&auth.scheme, &auth.credentials());
-    }
-    for (scheme, credentials) in added {
-        connector = connector.with_auth(scheme, credentials);
-    }
-    let connect_timeout = config.connect_timeout();
-    let deadline = Timeout::from_duration(connect_timeout).deadline();
-    let no_session = || {
-        Error::new(Code::ConnectionLoss, format!("no session with {hosts} within {} ms", connect_timeout.as_millis()))
-    };
-    match deadline.run("connect", connector.connect(&hosts)).await {
-        Err(e) if e.code() == Code::OperationTimeout => Err(no_session()),
-        // Cancelled, or the client closed.
-        Err(e) => Err(e),
-        Ok(Ok(zk)) => Ok(zk),
-        // The crate gives up after its own session timeout.
-        Ok(Err(zk::Error::Timeout | zk::Error::NoHosts)) => Err(no_session()),
-        Ok(Err(e)) => Err(Error::from(e).context(format!("connect to {hosts}"))),
-    }
-}
-
-/// Drops the last handle to the session (which makes the crate send
-/// CloseSession) and waits until the server confirmed or the session ended,
-/// at most until `deadline`; returns whether it did.
-fn close_session(zk: zk::Client, deadline: Deadline) -> bool {
-    let mut watcher = zk.state_watcher();
-    // On a runtime thread (a recipe task dropped the last handle) we cannot
-    // block; the session still closes in the background.
-    if tokio::runtime::Handle::try_current().is_ok() {
-        drop(zk);
-        return false;
-    }
-    let context = runtime::handle().enter();
-    drop(zk);
-    drop(context);
-    let closed = async move {
-        while !watcher.state().is_terminated() {
-            watcher.changed().await;
-        }
-    };
-    runtime::block_on(deadline.run("close", closed)).is_ok()
-}
-
-/// Follows the session's states and, when the client renews sessions,
-/// replaces an expired session by a new one, for as long as the client
-/// lives. Runs on the runtime, so never in a fork() child (whose runtime
-/// is its own): a parent's client is not renewed there.
-fn spawn_state_monitor(mut watcher: zk::StateWatcher, inner: &Arc<Inner>) {
-    // The states outlive the client's last handle a little (a dropped
-    // client still reports its Closed); the client itself is needed only
-    // to renew.
-    let (states, client) = (Arc::downgrade(&inner.state), Arc::downgrade(inner));
-    let renews = inner.state.renews;
-    runtime::handle().spawn(async move {
-        loop {
-            let last = follow_session(&mut watcher, &states).await;
-            if last != Some(SessionState::Expired) || !renews {
-                return;
-            }
-            match renew(&client).await {
-                Some(next) => watcher = next,
-                None => return,
-            }
-        }
-    });
-}
-
-/// Reports one session's states until its last; `None` once the client
-/// is gone.
-async fn follow_session(watcher: &mut zk::StateWatcher, states: &Weak<States>) -> Option<SessionState> {
-    loop {
-        let new = SessionState::from_zk(watcher.changed().await);
-        states.upgrade()?.set(new);
-        if new.is_terminal() {
-            return Some(new);
-        }
-    }
-}
-
-/// Pause between two failed attempts to open a session after an expiry.
-const RENEW_PAUSE: Duration = Duration::from_secs(1);
-
-/// Opens the session that replaces an expired one (with the configured
-/// credentials and those added since), retrying until it is open and
-/// installed, or the client is closed or gone; returns its state watcher.
-async fn renew(client: &Weak<Inner>) -> Option<zk::StateWatcher> {
-    let closed = client.upgrade()?.closed.clone();
-    loop {
-        let (config, added, expired_id) = {
-            let inner = client.upgrade()?;
-            if closed.is_cancelled() {
-                return None;
-            }
-            let expired_id = inner.state.session_id.load(Ordering::Relaxed);
-            (inner.config.clone(), inner.added_auth.lock().unwrap().clone(), expired_id)
-        };
-        // Not cut short by a close (a session half opened would stay on the
-        // server until it times out): one opened after the close is closed
-        // below, at once.
-        match open_session_with(&config, &added).await {
-            Ok(zk) => {
-                let watcher = zk.state_watcher();
-                // Gone or closed: the new session is dropped here, which
-                // closes it.
-                return match client.upgrade()?.install(zk) {
-                    None => Some(watcher),
-                    Some(_closed_meanwhile) => None,
-                };
-            }
-            Err(e) => {
-                let pause_ms = RENEW_PAUSE.as_millis();
-                log_event!(
-                    Level::Warn,
-                    "session 0x{expired_id:x}: no new session yet ({e}); trying again in {pause_ms} ms"
-                );
-                let pause = Deadline::never().min_after(RENEW_PAUSE).run("renewal pause", std::future::pending::<()>());
-                let _ = cancel::until_closed(&closed, pause).await;
-            }
-        }
-    }
-}
