@@ -13,14 +13,14 @@ use super::cancel::{cancellable, zku_cancel};
 use super::client::zku_client;
 use super::error::zku_error;
 use super::lock::{
-    StateHandle, ZKU_LOCK_DEFAULT_TIMEOUT, fd_drain_of, fd_of, get_state, lost_reason_of, set_state_callback_of,
-    token_of, zku_lock_state, zku_lock_state_fn,
+    LockHandle, ZKU_LOCK_DEFAULT_TIMEOUT, call_timeout, fd_drain_of, fd_of, get_state, guarded_delete_of,
+    guarded_set_of, lost_reason_of, set_state_callback_of, token_of, zku_lock_state, zku_lock_state_fn,
 };
 use super::node::zku_stat;
 use super::op::{self, Outcome, op_out, zku_op};
 use super::{
-    SessionHandle, bytes_arg, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg,
-    set_out, str_arg, version_arg, write_out, zku_rc,
+    SessionHandle, clear_out, guard, guard_value, live_session, opt_str_arg, required_out, session_arg, set_out,
+    str_arg, write_out, zku_rc,
 };
 use crate::cancel::Cancel;
 use crate::client::Client;
@@ -28,6 +28,7 @@ use crate::error::Result;
 use crate::fifo::{FifoLock, FifoOptions};
 use crate::lock::LockState;
 use crate::lock::feed::StateFeed;
+use crate::node::Stat;
 use crate::runtime::Timeout;
 
 /// A FIFO mutex on `lock_dir + name`: each contender an ephemeral
@@ -65,7 +66,7 @@ impl SessionHandle for zku_fifo {
     }
 }
 
-impl StateHandle for zku_fifo {
+impl LockHandle for zku_fifo {
     const ARG: &'static str = "fifo";
 
     fn state(&self) -> LockState {
@@ -83,6 +84,18 @@ impl StateHandle for zku_fifo {
     fn feed(&self) -> &StateFeed {
         self.lock.feed()
     }
+
+    fn default_timeout(&self) -> Timeout {
+        self.lock.default_timeout()
+    }
+
+    fn guarded_set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
+        self.lock.guarded_set(path, data, version, timeout)
+    }
+
+    fn guarded_delete(&self, path: &str, version: Option<i32>, timeout: Timeout) -> Result<()> {
+        self.lock.guarded_delete(path, version, timeout)
+    }
 }
 
 /// # Safety
@@ -94,7 +107,7 @@ unsafe fn fifo_arg<'a>(fifo: *const zku_fifo) -> Result<&'a FifoLock> {
 
 /// A call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
 fn fifo_timeout(lock: &FifoLock, ms: i32) -> Result<Timeout> {
-    if ms == ZKU_LOCK_DEFAULT_TIMEOUT { Ok(lock.default_timeout()) } else { super::timeout_arg(ms) }
+    call_timeout(lock.default_timeout(), ms)
 }
 
 /// Creates a FIFO mutex handle on `name` (path: the client's lock_dir +
@@ -496,18 +509,8 @@ pub unsafe extern "C" fn zku_fifo_guarded_set(
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stat, zku_stat::default()) };
-        // SAFETY: NULL or valid (caller).
-        let (lock, path, data) =
-            unsafe { (fifo_arg(fifo)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
-        let (version, timeout) = (version_arg(expected_version)?, fifo_timeout(lock, timeout_ms)?);
-        let st = cancellable(cancel, Some(lock.client()), || lock.guarded_set(path, data, version, timeout))?;
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stat, st.into()) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { guarded_set_of(fifo, path, data, data_len, expected_version, timeout_ms, cancel, stat, err) }
 }
 
 /// Deletes `path` only if we still hold the lock (as
@@ -525,12 +528,8 @@ pub unsafe extern "C" fn zku_fifo_guarded_delete(
     cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or valid (caller).
-        let (lock, path) = unsafe { (fifo_arg(fifo)?, str_arg(path, "path")?) };
-        let (version, timeout) = (version_arg(expected_version)?, fifo_timeout(lock, timeout_ms)?);
-        cancellable(cancel, Some(lock.client()), || lock.guarded_delete(path, version, timeout))
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { guarded_delete_of(fifo, path, expected_version, timeout_ms, cancel, err) }
 }
 
 /// The state, as `zku_lock_get_state` (ZKU_LOCK_UNLOCKED for NULL).

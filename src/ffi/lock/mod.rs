@@ -150,7 +150,7 @@ fn boxed(lock: Lock) -> Result<*mut zku_lock> {
 
 /// A lock call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT, -1, 0 or positive ms.
 fn lock_timeout(lock: &Lock, ms: i32) -> Result<Timeout> {
-    if ms == ZKU_LOCK_DEFAULT_TIMEOUT { Ok(lock.default_timeout()) } else { super::timeout_arg(ms) }
+    state::call_timeout(lock.default_timeout(), ms)
 }
 
 /// # Safety

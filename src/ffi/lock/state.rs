@@ -1,22 +1,26 @@
 //! `zku_lock` state: getters (state, token, loss reason, identity) and the
-//! notifications (callback, pollable descriptor); their bodies, shared with
-//! `zku_fifo` through [`StateHandle`].
+//! notifications (callback, pollable descriptor); their bodies, and those
+//! of the guarded writes, shared with `zku_fifo` through [`LockHandle`].
 
 use super::*;
 use crate::lock::feed::StateFeed;
+use crate::node::Stat;
 
-/// A C handle that reports `zku_lock_state`s (`zku_lock`, `zku_fifo`):
-/// what the state getters and notifications of each need.
-pub(crate) trait StateHandle: SessionHandle {
+/// A C lock handle (`zku_lock`, `zku_fifo`): what the bodies of their
+/// state getters, notifications and guarded writes need.
+pub(crate) trait LockHandle: SessionHandle {
     /// The handle argument's name, for error messages.
     const ARG: &'static str;
     fn state(&self) -> LockState;
     fn token(&self) -> Option<i64>;
     fn lost_reason(&self) -> Option<String>;
     fn feed(&self) -> &StateFeed;
+    fn default_timeout(&self) -> Timeout;
+    fn guarded_set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat>;
+    fn guarded_delete(&self, path: &str, version: Option<i32>, timeout: Timeout) -> Result<()>;
 }
 
-impl StateHandle for zku_lock {
+impl LockHandle for zku_lock {
     const ARG: &'static str = "lock";
 
     fn state(&self) -> LockState {
@@ -34,6 +38,74 @@ impl StateHandle for zku_lock {
     fn feed(&self) -> &StateFeed {
         self.lock.feed()
     }
+
+    fn default_timeout(&self) -> Timeout {
+        self.lock.default_timeout()
+    }
+
+    fn guarded_set(&self, path: &str, data: &[u8], version: Option<i32>, timeout: Timeout) -> Result<Stat> {
+        self.lock.guarded_set(path, data, version, timeout)
+    }
+
+    fn guarded_delete(&self, path: &str, version: Option<i32>, timeout: Timeout) -> Result<()> {
+        self.lock.guarded_delete(path, version, timeout)
+    }
+}
+
+/// A lock call's timeout: ZKU_LOCK_DEFAULT_TIMEOUT (the handle's default),
+/// -1, 0 or positive ms.
+pub(crate) fn call_timeout(default: Timeout, ms: i32) -> Result<Timeout> {
+    if ms == ZKU_LOCK_DEFAULT_TIMEOUT { Ok(default) } else { super::super::timeout_arg(ms) }
+}
+
+/// The body of `zku_*_guarded_set`.
+///
+/// # Safety
+/// Pointers are NULL or valid; `data` has `data_len` readable bytes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn guarded_set_of<H: LockHandle>(
+    handle: *const H,
+    path: *const c_char,
+    data: *const u8,
+    data_len: usize,
+    expected_version: i32,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    stat: *mut zku_stat,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, zku_stat::default()) };
+        // SAFETY: NULL or valid (caller).
+        let (h, path, data) =
+            unsafe { (session_arg(handle, H::ARG)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
+        let (version, timeout) = (version_arg(expected_version)?, call_timeout(h.default_timeout(), timeout_ms)?);
+        let st = cancellable(cancel, Some(h.client()), || h.guarded_set(path, data, version, timeout))?;
+        // SAFETY: NULL or writable (caller).
+        unsafe { write_out(stat, st.into()) };
+        Ok(())
+    })
+}
+
+/// The body of `zku_*_guarded_delete`.
+///
+/// # Safety
+/// Pointers are NULL or valid.
+pub(crate) unsafe fn guarded_delete_of<H: LockHandle>(
+    handle: *const H,
+    path: *const c_char,
+    expected_version: i32,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or valid (caller).
+        let (h, path) = unsafe { (session_arg(handle, H::ARG)?, str_arg(path, "path")?) };
+        let (version, timeout) = (version_arg(expected_version)?, call_timeout(h.default_timeout(), timeout_ms)?);
+        cancellable(cancel, Some(h.client()), || h.guarded_delete(path, version, timeout))
+    })
 }
 
 /// The body of `zku_*_get_state`: ZKU_LOCK_UNLOCKED for NULL or a handle
@@ -41,7 +113,7 @@ impl StateHandle for zku_lock {
 ///
 /// # Safety
 /// `handle` is NULL or live.
-pub(crate) unsafe fn get_state<H: StateHandle>(handle: *const H) -> zku_lock_state {
+pub(crate) unsafe fn get_state<H: LockHandle>(handle: *const H) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
     unsafe { live_session(handle) }
         .map_or(ZKU_LOCK_UNLOCKED, |h| guard_value(ZKU_LOCK_UNLOCKED, || state_code(h.state())))
@@ -51,7 +123,7 @@ pub(crate) unsafe fn get_state<H: StateHandle>(handle: *const H) -> zku_lock_sta
 ///
 /// # Safety
 /// Pointers are NULL or valid.
-pub(crate) unsafe fn token_of<H: StateHandle>(handle: *const H, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
+pub(crate) unsafe fn token_of<H: LockHandle>(handle: *const H, token: *mut i64, err: *mut *mut zku_error) -> zku_rc {
     guard(err, || {
         // SAFETY: NULL or writable (caller).
         unsafe { write_out(token, 0) };
@@ -69,7 +141,7 @@ pub(crate) unsafe fn token_of<H: StateHandle>(handle: *const H, token: *mut i64,
 ///
 /// # Safety
 /// `handle` is NULL or live.
-pub(crate) unsafe fn lost_reason_of<H: StateHandle>(handle: *const H) -> *mut c_char {
+pub(crate) unsafe fn lost_reason_of<H: LockHandle>(handle: *const H) -> *mut c_char {
     // SAFETY: NULL or live (caller).
     let Some(h) = (unsafe { live_session(handle) }) else { return std::ptr::null_mut() };
     guard_value(std::ptr::null_mut(), || {
@@ -81,7 +153,7 @@ pub(crate) unsafe fn lost_reason_of<H: StateHandle>(handle: *const H) -> *mut c_
 ///
 /// # Safety
 /// As `zku_lock_set_state_callback`.
-pub(crate) unsafe fn set_state_callback_of<H: StateHandle>(
+pub(crate) unsafe fn set_state_callback_of<H: LockHandle>(
     handle: *const H,
     callback: zku_lock_state_fn,
     user_data: *mut c_void,
@@ -99,7 +171,7 @@ pub(crate) unsafe fn set_state_callback_of<H: StateHandle>(
 ///
 /// # Safety
 /// Pointers are NULL or valid.
-pub(crate) unsafe fn fd_of<H: StateHandle>(handle: *const H, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
+pub(crate) unsafe fn fd_of<H: LockHandle>(handle: *const H, fd: *mut c_int, err: *mut *mut zku_error) -> zku_rc {
     // SAFETY: `fd` NULL or writable, `handle` NULL or live (caller).
     guard(err, || unsafe { crate::ffi::fd_out(fd, || session_arg(handle, H::ARG)?.feed().fd()) })
 }
@@ -108,7 +180,7 @@ pub(crate) unsafe fn fd_of<H: StateHandle>(handle: *const H, fd: *mut c_int, err
 ///
 /// # Safety
 /// `handle` is NULL or live.
-pub(crate) unsafe fn fd_drain_of<H: StateHandle>(handle: *const H) -> zku_lock_state {
+pub(crate) unsafe fn fd_drain_of<H: LockHandle>(handle: *const H) -> zku_lock_state {
     // SAFETY: NULL or live (caller).
     crate::ffi::drain_result(unsafe { session_arg(handle, H::ARG) }, |h| {
         h.feed().drain();

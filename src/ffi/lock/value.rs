@@ -152,18 +152,8 @@ pub unsafe extern "C" fn zku_lock_guarded_set(
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stat, zku_stat::default()) };
-        // SAFETY: NULL or valid (caller).
-        let (lock, path, data) =
-            unsafe { (lock_arg(lock)?, str_arg(path, "path")?, bytes_arg(data, data_len, "data")?) };
-        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
-        let st = cancellable(cancel, Some(lock.client()), || lock.guarded_set(path, data, version, timeout))?;
-        // SAFETY: NULL or writable (caller).
-        unsafe { write_out(stat, st.into()) };
-        Ok(())
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { state::guarded_set_of(lock, path, data, data_len, expected_version, timeout_ms, cancel, stat, err) }
 }
 
 /// Deletes `path` only if we still hold the lock (as
@@ -181,10 +171,6 @@ pub unsafe extern "C" fn zku_lock_guarded_delete(
     cancel: Option<&zku_cancel>,
     err: *mut *mut zku_error,
 ) -> zku_rc {
-    guard(err, || {
-        // SAFETY: NULL or valid (caller).
-        let (lock, path) = unsafe { (lock_arg(lock)?, str_arg(path, "path")?) };
-        let (version, timeout) = (version_arg(expected_version)?, lock_timeout(lock, timeout_ms)?);
-        cancellable(cancel, Some(lock.client()), || lock.guarded_delete(path, version, timeout))
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe { state::guarded_delete_of(lock, path, expected_version, timeout_ms, cancel, err) }
 }
