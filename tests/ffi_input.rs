@@ -274,6 +274,63 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
         );
         assert!(buf.is_null());
 
+        let mut into = [0u8; 8];
+        let mut len = 7usize;
+        expect(
+            "get_into client NULL",
+            call(|e| {
+                zku_client_get_into(
+                    null(),
+                    existing.as_ptr(),
+                    1000,
+                    None,
+                    into.as_mut_ptr(),
+                    8,
+                    &mut len,
+                    null_mut(),
+                    e,
+                )
+            }),
+            ZKU_ENULL,
+            "client",
+        );
+        assert_eq!(len, 0, "data_len is 0 on failure");
+        expect(
+            "get_into path NULL",
+            call(|e| zku_client_get_into(c, null(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), e)),
+            ZKU_ENULL,
+            "path",
+        );
+        expect(
+            "get_into data_len NULL",
+            call(|e| {
+                zku_client_get_into(c, existing.as_ptr(), 1000, None, into.as_mut_ptr(), 8, null_mut(), null_mut(), e)
+            }),
+            ZKU_ENULL,
+            "data_len",
+        );
+        expect(
+            "get_into buf NULL with a length",
+            call(|e| zku_client_get_into(c, existing.as_ptr(), 1000, None, null_mut(), 8, &mut len, null_mut(), e)),
+            ZKU_ENULL,
+            "buf",
+        );
+        expect(
+            "get_into bad utf8",
+            call(|e| zku_client_get_into(c, bad_utf8(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), e)),
+            ZKU_EUTF8,
+            "UTF-8",
+        );
+        expect(
+            "get_into relative path",
+            call(|e| {
+                zku_client_get_into(c, cs("rel").as_ptr(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), e)
+            }),
+            ZKU_EPATH,
+            "absolute",
+        );
+        assert_eq!(into, [0u8; 8], "nothing is copied on failure");
+
         let set = |client, p: *const c_char, d: *const u8, n: usize, v, t, err| {
             zku_client_set(client, p, d, n, v, t, None, null_mut(), err)
         };

@@ -11,7 +11,7 @@ use super::client::zku_client;
 use super::error::zku_error;
 use super::{bytes_arg, clear_out, guard, handle, session_arg, str_arg, timeout_arg, version_arg, write_out, zku_rc};
 use crate::client::Client;
-use crate::error::{Error, Result};
+use crate::error::{Code, Error, Result};
 use crate::node::{CreateOptions, NodeKind, Stat};
 
 /// A znode's metadata, as ZooKeeper's Stat.
@@ -211,6 +211,63 @@ pub unsafe extern "C" fn zku_client_get(
         // SAFETY: checked / NULL or writable (caller).
         unsafe {
             write_out(data, zku_buf::boxed(bytes));
+            write_out(stat, st.into());
+        }
+        Ok(())
+    })
+}
+
+/// `zku_client_get` into the caller's buffer, allocating nothing: copies
+/// the node's data into `buf` (`buf_len` bytes; NULL when 0), its length
+/// into `*data_len` and its stat into `*stat` (may be NULL). When the data
+/// is longer than `buf_len`, copies nothing, sets `*data_len` to the length
+/// needed and returns ZKU_EBUFSIZE (a later read may find other data: call
+/// again with a larger buffer, or use zku_client_get).
+/// Blocking (network), up to `timeout_ms`.
+/// Errors: ZKU_EBUFSIZE, ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
+///
+/// # Safety
+/// Pointers are NULL or valid; `buf` has `buf_len` writable bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_client_get_into(
+    client: *const zku_client,
+    path: *const c_char,
+    timeout_ms: i32,
+    cancel: Option<&zku_cancel>,
+    buf: *mut u8,
+    buf_len: usize,
+    data_len: *mut usize,
+    stat: *mut zku_stat,
+    err: *mut *mut zku_error,
+) -> zku_rc {
+    guard(err, || {
+        // SAFETY: NULL or writable (caller).
+        unsafe {
+            write_out(data_len, 0);
+            write_out(stat, zku_stat::default());
+        }
+        super::required_out(data_len, "data_len")?;
+        if buf.is_null() && buf_len > 0 {
+            return Err(super::null_arg("buf"));
+        }
+        // SAFETY: NULL or valid (caller).
+        let (client, path) = unsafe { (client_arg(client)?, str_arg(path, "path")?) };
+        let timeout = timeout_arg(timeout_ms)?;
+        let (bytes, st) = cancellable(cancel, Some(client), || client.get(path, timeout))?;
+        // SAFETY: checked non-NULL (caller: writable).
+        unsafe { super::set_out(data_len, bytes.len()) };
+        if bytes.len() > buf_len {
+            return Err(Error::new(
+                Code::BufferTooSmall,
+                format!("{path}: the data is {} bytes, the buffer {buf_len}", bytes.len()),
+            ));
+        }
+        // SAFETY: `buf` has `buf_len` >= bytes.len() writable bytes (caller),
+        // non-NULL unless both are 0; a Vec never overlaps caller memory.
+        unsafe {
+            if !bytes.is_empty() {
+                std::ptr::copy_nonoverlapping(bytes.as_ptr(), buf, bytes.len());
+            }
             write_out(stat, st.into());
         }
         Ok(())

@@ -178,6 +178,13 @@ class Gen:
                 ("SMALL, (size_t)PTRDIFF_MAX + 1", "4-byte buffer/PTRDIFF_MAX+1", True),
                 ("BIG, BIG_LEN", "2 MiB", True),
             ], 2
+        if ctype == "uint8_t *" and nxt and nxt[0] == "size_t":  # a caller buffer the call writes
+            return [
+                ("NULL, 0", "NULL/0", False),
+                ("NULL, 5", "NULL/5", True),
+                ("OUT_BUF, 1", "1 byte", False),
+                ("OUT_BUF, sizeof OUT_BUF", "64 bytes", False),
+            ], 2
         if ctype == "const char *const *" and nxt and nxt[0] == "size_t":
             return [
                 ("NULL, 0", "NULL/0", False),

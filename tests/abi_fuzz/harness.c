@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 const uint8_t SMALL[4] = {1, 2, 3, 4};
+uint8_t OUT_BUF[64];
 const uint8_t *BIG;
 size_t BIG_LEN = 2 * 1024 * 1024; /* over ZKU_MAX_DATA_LEN and the server's packet limit */
 const char *const NAMES[2] = {"read", "write"};

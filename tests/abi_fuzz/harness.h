@@ -44,6 +44,7 @@ void call_freed(struct call *c);
 #define PAIR_PTR(p, n) (p)
 #define PAIR_LEN(p, n) (n)
 extern const uint8_t SMALL[4];
+extern uint8_t OUT_BUF[64];
 extern const uint8_t *BIG;
 extern size_t BIG_LEN;
 extern const char *const NAMES[2];
