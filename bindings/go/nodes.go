@@ -8,7 +8,9 @@ import "C"
 
 import (
 	"context"
+	"sync"
 	"time"
+	"unsafe"
 )
 
 // CreateOptions are the optional parts of Client.Create.
@@ -83,16 +85,46 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, Stat, error) {
 		return nil, Stat{}, err
 	}
 	defer c.end(&o)
-	p := C.CString(path)
-	defer freeString(p)
-	var buf *C.zku_buf
-	var st C.zku_stat
-	var cerr *C.zku_error
-	if rc := C.zku_client_get(cl, p, o.timeout, o.cancel, &buf, &st, &cerr); rc != 0 {
-		return nil, Stat{}, o.fail(rc, cerr)
+	p := pathArg(path)
+	s := getScratches.Get().(*getScratch)
+	defer getScratches.Put(s)
+	buf, inScratch := s.data[:], true
+	for {
+		rc := C.zku_client_get_into(cl, p, o.timeout, o.cancel, (*C.uint8_t)(unsafe.Pointer(&buf[0])),
+			C.size_t(len(buf)), &s.n, &s.st, &s.cerr)
+		cerr := s.cerr
+		s.cerr = nil
+		switch {
+		case rc == 0 && inScratch:
+			data := make([]byte, s.n)
+			copy(data, buf)
+			return data, statFrom(&s.st), nil
+		case rc == 0:
+			return buf[:s.n], statFrom(&s.st), nil
+		case rc == C.ZKU_EBUFSIZE:
+			// Larger than the scratch buffer (or grown since the last
+			// read): read again into a buffer of its size.
+			C.zku_error_free(cerr)
+			buf, inScratch = make([]byte, s.n), false
+			if err := o.again(); err != nil {
+				return nil, Stat{}, err
+			}
+		default:
+			return nil, Stat{}, o.fail(rc, cerr)
+		}
 	}
-	return takeBuf(buf), statFrom(&st), nil
 }
+
+// getScratch is where Get has the library write: one cgo call, no
+// allocation in the library. It holds no Go pointer, so C may write it.
+type getScratch struct {
+	data [4096]byte
+	n    C.size_t
+	st   C.zku_stat
+	cerr *C.zku_error
+}
+
+var getScratches = sync.Pool{New: func() any { return new(getScratch) }}
 
 // GetJSON reads a node whose data must be UTF-8 JSON text (ErrJSON).
 func (c *Client) GetJSON(ctx context.Context, path string) (string, Stat, error) {

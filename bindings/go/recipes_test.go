@@ -1,8 +1,10 @@
 package zkutil_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -490,5 +492,40 @@ func TestCloseContextStalledServer(t *testing.T) {
 		if _, _, err := c.Get(timeout(t), "/"); !errors.Is(err, zkutil.ErrClosed) {
 			t.Fatalf("Get after CloseContext: %v, want ErrClosed", err)
 		}
+	}
+}
+
+// Get reads through a pooled buffer of 4 KiB: data of every size comes back
+// whole, in a slice of its own (not the pool's), with its stat.
+func TestGetOfEverySize(t *testing.T) {
+	c := connect(t)
+	ctx := timeout(t)
+	root := uniquePath(t)
+	if _, _, err := c.Create(ctx, root, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	var got [][]byte
+	for i, size := range []int{0, 1, 4095, 4096, 4097, 100000} {
+		data := make([]byte, size)
+		for k := range data {
+			data[k] = byte(k*7 + i)
+		}
+		path := fmt.Sprintf("%s/n%d", root, size)
+		if _, _, err := c.Create(ctx, path, data, nil); err != nil {
+			t.Fatal(err)
+		}
+		read, st, err := c.Get(ctx, path)
+		if err != nil || !bytes.Equal(read, data) || int(st.DataLength) != size || read == nil {
+			t.Fatalf("Get of %d bytes: %d bytes (nil: %v), stat %+v, %v", size, len(read), read == nil, st, err)
+		}
+		got = append(got, read)
+	}
+	for i, size := range []int{0, 1, 4095, 4096, 4097, 100000} {
+		if len(got[i]) != size || (size > 0 && got[i][0] != byte(i)) {
+			t.Fatalf("the %d-byte result changed after later Gets", size)
+		}
+	}
+	if _, _, err := c.Get(ctx, root+"/none"); !errors.Is(err, zkutil.ErrNoNode) {
+		t.Fatalf("Get of a missing node: %v, want ErrNoNode", err)
 	}
 }

@@ -86,16 +86,8 @@ func start(ctx context.Context, noDeadline C.int32_t) (op, error) {
 	if err := ctx.Err(); err != nil {
 		return o, contextError(err)
 	}
-	if deadline, ok := ctx.Deadline(); ok {
-		left := time.Until(deadline)
-		if left <= 0 {
-			return o, contextError(context.DeadlineExceeded)
-		}
-		ms := (left + time.Millisecond - 1) / time.Millisecond
-		if ms > math.MaxInt32 {
-			ms = math.MaxInt32
-		}
-		o.timeout = C.int32_t(ms)
+	if err := o.again(); err != nil {
+		return o, err
 	}
 	if ctx.Done() != nil {
 		C.zku_cancel_new(&o.cancel, nil)
@@ -109,6 +101,25 @@ func start(ctx context.Context, noDeadline C.int32_t) (op, error) {
 	// core from the library's threads and the server (README, Go binding).
 	runtime.Gosched()
 	return o, nil
+}
+
+// again sets the timeout_ms of the call's next C call from the context's
+// deadline (the time left, rounded up); without one it stays as it is.
+func (o *op) again() error {
+	deadline, ok := o.ctx.Deadline()
+	if !ok {
+		return nil
+	}
+	left := time.Until(deadline)
+	if left <= 0 {
+		return contextError(context.DeadlineExceeded)
+	}
+	ms := (left + time.Millisecond - 1) / time.Millisecond
+	if ms > math.MaxInt32 {
+		ms = math.MaxInt32
+	}
+	o.timeout = C.int32_t(ms)
+	return nil
 }
 
 func watchContext(ctx context.Context, cancel *C.zku_cancel, stop, done chan struct{}) {
@@ -149,6 +160,15 @@ func (o *op) fail(rc C.zku_rc, cerr *C.zku_error) error {
 		e.cause = err
 	}
 	return e
+}
+
+// pathArg is path as a NUL-terminated string in Go memory, for a C call
+// that reads it during the call only: cheaper than C.CString and its free
+// (two cgo calls).
+func pathArg(path string) *C.char {
+	b := make([]byte, len(path)+1)
+	copy(b, path)
+	return (*C.char)(unsafe.Pointer(&b[0]))
 }
 
 // freeString frees a C.CString.
