@@ -90,14 +90,19 @@ int main(void) {
     CHECK("get", zku_client_get(alice, created, TIMEOUT_MS, NULL, &data, &stat, &err_));
     if (zku_buf_len(data) != 4 || memcmp(zku_buf_data(data), bytes, 4) != 0) return 1;
     zku_buf_free(data);
-    /* The same read into a buffer of our own, allocating nothing; a buffer
-     * too short gets ZKU_EBUFSIZE and the length needed. */
+    /* The same read into a buffer of our own, allocating nothing. Data that
+     * does not fit comes back in a zku_buf when we pass one (else
+     * ZKU_EBUFSIZE with the length needed). */
     uint8_t small[2], room[16];
     size_t len = 0;
-    rc = zku_client_get_into(alice, created, TIMEOUT_MS, NULL, small, sizeof small, &len, NULL, NULL);
+    CHECK("get_into", zku_client_get_into(alice, created, TIMEOUT_MS, NULL, room, sizeof room, &len, &data, &stat, &err_));
+    if (len != 4 || data != NULL || memcmp(room, bytes, 4) != 0) return 1;
+    CHECK("get_into, too long", zku_client_get_into(alice, created, TIMEOUT_MS, NULL, small, sizeof small, &len, &data,
+                                                    NULL, &err_));
+    if (len != 4 || data == NULL || memcmp(zku_buf_data(data), bytes, 4) != 0) return 1;
+    zku_buf_free(data);
+    rc = zku_client_get_into(alice, created, TIMEOUT_MS, NULL, small, sizeof small, &len, NULL, NULL, NULL);
     if (rc != ZKU_EBUFSIZE || len != 4) return 1;
-    CHECK("get_into", zku_client_get_into(alice, created, TIMEOUT_MS, NULL, room, sizeof room, &len, &stat, &err_));
-    if (len != 4 || memcmp(room, bytes, 4) != 0) return 1;
     char job[128];
     snprintf(job, sizeof job, "%s", created);
     zku_string_free(created);

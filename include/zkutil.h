@@ -2851,19 +2851,20 @@ zku_rc zku_client_create(const struct zku_client *client, const char *path, cons
 zku_rc zku_client_get(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, struct zku_buf **data, struct zku_stat *stat, struct zku_error **err);
 
 /**
- * `zku_client_get` into the caller's buffer, allocating nothing: copies
- * the node's data into `buf` (`buf_len` bytes; NULL when 0), its length
- * into `*data_len` and its stat into `*stat` (may be NULL). When the data
- * is longer than `buf_len`, copies nothing, sets `*data_len` to the length
- * needed and returns ZKU_EBUFSIZE (a later read may find other data: call
- * again with a larger buffer, or use zku_client_get).
- * Blocking (network), up to `timeout_ms`.
+ * `zku_client_get` into the caller's buffer, allocating nothing when the
+ * data fits: copies the node's data into `buf` (`buf_len` bytes; NULL when
+ * 0), its length into `*data_len` and its stat into `*stat` (may be NULL).
+ * Data longer than `buf_len` is not copied: it comes back in a new
+ * `*overflow` (free with `zku_buf_free`) when `overflow` is not NULL,
+ * else the call returns ZKU_EBUFSIZE with `*data_len` set to the length
+ * needed (a later read may find other data). `*overflow` is NULL
+ * otherwise. Blocking (network), up to `timeout_ms`.
  * Errors: ZKU_EBUFSIZE, ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
  *
  * # Safety
  * Pointers are NULL or valid; `buf` has `buf_len` writable bytes.
  */
-zku_rc zku_client_get_into(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, uint8_t *buf, size_t buf_len, size_t *data_len, struct zku_stat *stat, struct zku_error **err);
+zku_rc zku_client_get_into(const struct zku_client *client, const char *path, int32_t timeout_ms, const struct zku_cancel *cancel, uint8_t *buf, size_t buf_len, size_t *data_len, struct zku_buf **overflow, struct zku_stat *stat, struct zku_error **err);
 
 /**
  * Replaces a node's data if its version is `expected_version`

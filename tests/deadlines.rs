@@ -163,7 +163,18 @@ fn every_blocking_call_keeps_its_timeout_against_a_stalled_server() {
         tm.time("zku_client_get", |e| zku_client_get(cl, node.as_ptr(), t, None, &mut buf, null_mut(), e));
         let (mut into, mut into_len) = ([0u8; 16], 0usize);
         tm.time("zku_client_get_into", |e| {
-            zku_client_get_into(cl, node.as_ptr(), t, None, into.as_mut_ptr(), into.len(), &mut into_len, null_mut(), e)
+            zku_client_get_into(
+                cl,
+                node.as_ptr(),
+                t,
+                None,
+                into.as_mut_ptr(),
+                into.len(),
+                &mut into_len,
+                null_mut(),
+                null_mut(),
+                e,
+            )
         });
         tm.time("zku_client_get_json", |e| zku_client_get_json(cl, node.as_ptr(), t, None, &mut text, null_mut(), e));
         tm.time("zku_client_exists", |e| zku_client_exists(cl, node.as_ptr(), t, None, &mut b, null_mut(), e));

@@ -288,6 +288,7 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
                     8,
                     &mut len,
                     null_mut(),
+                    null_mut(),
                     e,
                 )
             }),
@@ -297,34 +298,84 @@ fn node_operations_refuse_bad_input_and_change_nothing() {
         assert_eq!(len, 0, "data_len is 0 on failure");
         expect(
             "get_into path NULL",
-            call(|e| zku_client_get_into(c, null(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), e)),
+            call(|e| {
+                zku_client_get_into(c, null(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), null_mut(), e)
+            }),
             ZKU_ENULL,
             "path",
         );
         expect(
             "get_into data_len NULL",
             call(|e| {
-                zku_client_get_into(c, existing.as_ptr(), 1000, None, into.as_mut_ptr(), 8, null_mut(), null_mut(), e)
+                zku_client_get_into(
+                    c,
+                    existing.as_ptr(),
+                    1000,
+                    None,
+                    into.as_mut_ptr(),
+                    8,
+                    null_mut(),
+                    null_mut(),
+                    null_mut(),
+                    e,
+                )
             }),
             ZKU_ENULL,
             "data_len",
         );
         expect(
             "get_into buf NULL with a length",
-            call(|e| zku_client_get_into(c, existing.as_ptr(), 1000, None, null_mut(), 8, &mut len, null_mut(), e)),
+            call(|e| {
+                zku_client_get_into(
+                    c,
+                    existing.as_ptr(),
+                    1000,
+                    None,
+                    null_mut(),
+                    8,
+                    &mut len,
+                    null_mut(),
+                    null_mut(),
+                    e,
+                )
+            }),
             ZKU_ENULL,
             "buf",
         );
         expect(
             "get_into bad utf8",
-            call(|e| zku_client_get_into(c, bad_utf8(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), e)),
+            call(|e| {
+                zku_client_get_into(
+                    c,
+                    bad_utf8(),
+                    1000,
+                    None,
+                    into.as_mut_ptr(),
+                    8,
+                    &mut len,
+                    null_mut(),
+                    null_mut(),
+                    e,
+                )
+            }),
             ZKU_EUTF8,
             "UTF-8",
         );
         expect(
             "get_into relative path",
             call(|e| {
-                zku_client_get_into(c, cs("rel").as_ptr(), 1000, None, into.as_mut_ptr(), 8, &mut len, null_mut(), e)
+                zku_client_get_into(
+                    c,
+                    cs("rel").as_ptr(),
+                    1000,
+                    None,
+                    into.as_mut_ptr(),
+                    8,
+                    &mut len,
+                    null_mut(),
+                    null_mut(),
+                    e,
+                )
             }),
             ZKU_EPATH,
             "absolute",

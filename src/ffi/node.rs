@@ -217,13 +217,14 @@ pub unsafe extern "C" fn zku_client_get(
     })
 }
 
-/// `zku_client_get` into the caller's buffer, allocating nothing: copies
-/// the node's data into `buf` (`buf_len` bytes; NULL when 0), its length
-/// into `*data_len` and its stat into `*stat` (may be NULL). When the data
-/// is longer than `buf_len`, copies nothing, sets `*data_len` to the length
-/// needed and returns ZKU_EBUFSIZE (a later read may find other data: call
-/// again with a larger buffer, or use zku_client_get).
-/// Blocking (network), up to `timeout_ms`.
+/// `zku_client_get` into the caller's buffer, allocating nothing when the
+/// data fits: copies the node's data into `buf` (`buf_len` bytes; NULL when
+/// 0), its length into `*data_len` and its stat into `*stat` (may be NULL).
+/// Data longer than `buf_len` is not copied: it comes back in a new
+/// `*overflow` (free with `zku_buf_free`) when `overflow` is not NULL,
+/// else the call returns ZKU_EBUFSIZE with `*data_len` set to the length
+/// needed (a later read may find other data). `*overflow` is NULL
+/// otherwise. Blocking (network), up to `timeout_ms`.
 /// Errors: ZKU_EBUFSIZE, ZKU_ENONODE, ZKU_ENOAUTH, ZKU_EPATH, connection codes.
 ///
 /// # Safety
@@ -237,6 +238,7 @@ pub unsafe extern "C" fn zku_client_get_into(
     buf: *mut u8,
     buf_len: usize,
     data_len: *mut usize,
+    overflow: *mut *mut zku_buf,
     stat: *mut zku_stat,
     err: *mut *mut zku_error,
 ) -> zku_rc {
@@ -244,6 +246,7 @@ pub unsafe extern "C" fn zku_client_get_into(
         // SAFETY: NULL or writable (caller).
         unsafe {
             write_out(data_len, 0);
+            clear_out(overflow);
             write_out(stat, zku_stat::default());
         }
         super::required_out(data_len, "data_len")?;
@@ -257,10 +260,18 @@ pub unsafe extern "C" fn zku_client_get_into(
         // SAFETY: checked non-NULL (caller: writable).
         unsafe { super::set_out(data_len, bytes.len()) };
         if bytes.len() > buf_len {
-            return Err(Error::new(
-                Code::BufferTooSmall,
-                format!("{path}: the data is {} bytes, the buffer {buf_len}", bytes.len()),
-            ));
+            if overflow.is_null() {
+                return Err(Error::new(
+                    Code::BufferTooSmall,
+                    format!("{path}: the data is {} bytes, the buffer {buf_len}", bytes.len()),
+                ));
+            }
+            // SAFETY: checked non-NULL / NULL or writable (caller).
+            unsafe {
+                super::set_out(overflow, zku_buf::boxed(bytes));
+                write_out(stat, st.into());
+            }
+            return Ok(());
         }
         // SAFETY: `buf` has `buf_len` >= bytes.len() writable bytes (caller),
         // non-NULL unless both are 0; a Vec never overlaps caller memory.
