@@ -88,40 +88,32 @@ func (c *Client) Get(ctx context.Context, path string) ([]byte, Stat, error) {
 	p := pathArg(path)
 	s := getScratches.Get().(*getScratch)
 	defer getScratches.Put(s)
-	buf, inScratch := s.data[:], true
-	for {
-		rc := C.zku_client_get_into(cl, p, o.timeout, o.cancel, (*C.uint8_t)(unsafe.Pointer(&buf[0])),
-			C.size_t(len(buf)), &s.n, &s.st, &s.cerr)
+	rc := C.zku_client_get_into(cl, p, o.timeout, o.cancel, (*C.uint8_t)(unsafe.Pointer(&s.data[0])),
+		C.size_t(len(s.data)), &s.n, &s.overflow, &s.st, &s.cerr)
+	if rc != 0 {
 		cerr := s.cerr
 		s.cerr = nil
-		switch {
-		case rc == 0 && inScratch:
-			data := make([]byte, s.n)
-			copy(data, buf)
-			return data, statFrom(&s.st), nil
-		case rc == 0:
-			return buf[:s.n], statFrom(&s.st), nil
-		case rc == C.ZKU_EBUFSIZE:
-			// Larger than the scratch buffer (or grown since the last
-			// read): read again into a buffer of its size.
-			C.zku_error_free(cerr)
-			buf, inScratch = make([]byte, s.n), false
-			if err := o.again(); err != nil {
-				return nil, Stat{}, err
-			}
-		default:
-			return nil, Stat{}, o.fail(rc, cerr)
-		}
+		return nil, Stat{}, o.fail(rc, cerr)
 	}
+	if s.overflow != nil { // larger than the scratch buffer
+		b := s.overflow
+		s.overflow = nil
+		return takeBuf(b), statFrom(&s.st), nil
+	}
+	data := make([]byte, s.n)
+	copy(data, s.data[:])
+	return data, statFrom(&s.st), nil
 }
 
-// getScratch is where Get has the library write: one cgo call, no
-// allocation in the library. It holds no Go pointer, so C may write it.
+// getScratch is where Get has the library write: one cgo call, nothing
+// allocated in the library for data up to 4 KiB. It holds no Go pointer,
+// so C may write it.
 type getScratch struct {
-	data [4096]byte
-	n    C.size_t
-	st   C.zku_stat
-	cerr *C.zku_error
+	data     [4096]byte
+	n        C.size_t
+	overflow *C.zku_buf
+	st       C.zku_stat
+	cerr     *C.zku_error
 }
 
 var getScratches = sync.Pool{New: func() any { return new(getScratch) }}

@@ -86,8 +86,16 @@ func start(ctx context.Context, noDeadline C.int32_t) (op, error) {
 	if err := ctx.Err(); err != nil {
 		return o, contextError(err)
 	}
-	if err := o.again(); err != nil {
-		return o, err
+	if deadline, ok := ctx.Deadline(); ok {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return o, contextError(context.DeadlineExceeded)
+		}
+		ms := (left + time.Millisecond - 1) / time.Millisecond
+		if ms > math.MaxInt32 {
+			ms = math.MaxInt32
+		}
+		o.timeout = C.int32_t(ms)
 	}
 	if ctx.Done() != nil {
 		C.zku_cancel_new(&o.cancel, nil)
@@ -101,25 +109,6 @@ func start(ctx context.Context, noDeadline C.int32_t) (op, error) {
 	// core from the library's threads and the server (README, Go binding).
 	runtime.Gosched()
 	return o, nil
-}
-
-// again sets the timeout_ms of the call's next C call from the context's
-// deadline (the time left, rounded up); without one it stays as it is.
-func (o *op) again() error {
-	deadline, ok := o.ctx.Deadline()
-	if !ok {
-		return nil
-	}
-	left := time.Until(deadline)
-	if left <= 0 {
-		return contextError(context.DeadlineExceeded)
-	}
-	ms := (left + time.Millisecond - 1) / time.Millisecond
-	if ms > math.MaxInt32 {
-		ms = math.MaxInt32
-	}
-	o.timeout = C.int32_t(ms)
-	return nil
 }
 
 func watchContext(ctx context.Context, cancel *C.zku_cancel, stop, done chan struct{}) {
