@@ -20,6 +20,11 @@ module Zkutil
     def cancelled?
       Native.zku_cancel_is_cancelled(ptr)
     end
+
+    # Not while the watcher may be cancelling it for an interrupt.
+    def free
+      Interrupts.synchronize { super }
+    end
   end
 
   # Makes blocking calls Timeout-friendly. Ruby cannot interrupt a C call:
@@ -28,75 +33,98 @@ module Zkutil
   # such calls are running, looks every 5 ms for their threads having an
   # interrupt pending and cancels their call (it returns within 50 ms); the
   # interrupt is then raised as usual.
+  #
+  # Each fiber that makes calls has a Caller, registered once: its own
+  # zku_cancel, reused by its calls until the watcher cancels it, and the
+  # cancel of the call it runs. A call only sets and clears that field: no
+  # lock and no allocation per call (they cost several µs per `get`:
+  # README, Ruby gem). The watcher sleeps after a second without calls;
+  # the next call wakes it.
   module Interrupts
     POLL_SECONDS = 0.005
+    IDLE_POLLS = 200
 
-    @mutex = Mutex.new
-    @wakeup = ConditionVariable.new
-    @calls = {}.compare_by_identity
-    @watcher = nil
+    # thread and fiber: whose calls; cancel: the fiber's own zku_cancel;
+    # running: the cancel of the call running now (nil: none); stale: the
+    # watcher cancelled `cancel`, the next call makes a new one; get_room:
+    # the fiber's Memory::GetRoom, kept here to find both at once.
+    Caller = Struct.new(:thread, :fiber, :generation, :cancel, :running, :stale, :get_room)
 
     class << self
       # Yields the zku_cancel pointer to pass to the call: `cancel`'s, or
-      # the calling fiber's own, kept for its next calls until the watcher
-      # cancels it (a new one per call cost several µs per get: README).
-      def run(cancel)
-        Thread.handle_interrupt(Object => :never) do
-          raw = cancel ? cancel.ptr : own_cancel
-          entry = [Thread.current, raw, false]
-          track(entry)
-          begin
-            yield raw
-          ensure
-            untrack(entry)
-            drop_own_cancel(raw) if entry[2] && !cancel
-          end
-        end
+      # the calling fiber's own. Interrupts wait until the block is done,
+      # so it can copy and free what the library returned first.
+      def run(cancel = nil, &call)
+        me = current
+        Thread.handle_interrupt(Object => :never) { running(me, cancel, &call) }
       end
 
-      # After fork only this thread exists: forget the parent's watcher.
+      # #run for a call whose outputs are all in memory the caller owns (an
+      # interrupt may come as the call returns: the block's `rescue` frees
+      # what it must). Cheaper: no interrupt mask. `me`: #current.
+      def run_unmasked(me, cancel = nil, &call)
+        running(me, cancel, &call)
+      end
+
+      # The calling fiber's Caller.
+      def current
+        me = Thread.current[:zkutil_caller]
+        return me if me && me.generation == Zkutil.fork_generation
+
+        me = Caller.new(Thread.current, Fiber.current, Zkutil.fork_generation, new_cancel, nil, false)
+        @mutex.synchronize { @callers << me }
+        Thread.current[:zkutil_caller] = me
+      end
+
+      # Under the lock the watcher holds while it cancels: a Cancel is freed
+      # here, so never while the watcher uses it.
+      def synchronize(&block) = @mutex.synchronize(&block)
+
+      # After fork only this thread exists: forget the parent's watcher and
+      # callers (their cancels are the parent's).
       def reset_after_fork
         @mutex = Mutex.new
         @wakeup = ConditionVariable.new
-        @calls = {}.compare_by_identity
+        @callers = []
         @watcher = nil
+        @sleeping = true
       end
 
       private
 
-      # The fiber's reusable zku_cancel, freed by the collector once nothing
-      # uses it, never at exit (unlike a Handle: a call under it may still
-      # run then). One made before fork() is the parent's.
-      def own_cancel
-        own, generation = Thread.current[:zkutil_cancel]
-        return own if own && generation == Zkutil.fork_generation
-
-        out = Memory.out_pointer
-        Zkutil.check { |err| Native.zku_cancel_new(out, err) }
-        own = FFI::AutoPointer.new(out.read_pointer, Handle.releaser(:zku_cancel_free, Zkutil.fork_generation))
-        Thread.current[:zkutil_cancel] = [own, Zkutil.fork_generation]
-        own
-      end
-
-      # The watcher cancelled it (the flag is sticky): the fiber's next call
-      # makes a new one. Freed by the collector, not here: a call of this
-      # fiber that is still running (a block run during a call may make a
-      # call itself) may use it.
-      def drop_own_cancel(raw)
-        own, = Thread.current[:zkutil_cancel]
-        Thread.current[:zkutil_cancel] = nil if own.equal?(raw)
-      end
-
-      def track(entry)
-        @mutex.synchronize do
-          @calls[entry] = true
-          @watcher = start_watcher unless @watcher&.alive?
-          @wakeup.signal if @calls.size == 1
+      def running(me, cancel)
+        if me.stale
+          me.cancel = new_cancel
+          me.stale = false
+        end
+        raw = cancel ? cancel.ptr : me.cancel
+        outer = me.running # a call made from a block run during a call
+        begin
+          me.running = raw
+          # After setting `running`: the watcher, before it sleeps, looks
+          # at every `running` after setting @sleeping (both under the GVL).
+          wake if @sleeping
+          yield raw
+        ensure
+          me.running = outer
         end
       end
 
-      def untrack(entry)
-        @mutex.synchronize { @calls.delete(entry) }
+      # A zku_cancel freed by the collector once nothing uses it (the
+      # watcher may still hold one it replaced), never at exit, and never
+      # in a child after fork (it is the parent's).
+      def new_cancel
+        out = Memory.out_pointer
+        Zkutil.check { |err| Native.zku_cancel_new(out, err) }
+        FFI::AutoPointer.new(out.read_pointer, Handle.releaser(:zku_cancel_free, Zkutil.fork_generation))
+      end
+
+      def wake
+        @mutex.synchronize do
+          @sleeping = false
+          @watcher = start_watcher unless @watcher&.alive?
+          @wakeup.signal
+        end
       end
 
       def start_watcher
@@ -104,25 +132,53 @@ module Zkutil
           Thread.current.name = "zkutil-interrupts"
           Thread.current.report_on_exception = false
           # A new thread inherits its creator's interrupt mask (:never here).
-          Thread.handle_interrupt(Object => :immediate) { loop { watch_once } }
+          Thread.handle_interrupt(Object => :immediate) { loop { watch } }
         end
       end
 
-      def watch_once
+      # Polls until a second passes without a running call (forgetting
+      # the callers of ended fibers every second), then sleeps until a call
+      # wakes it.
+      def watch
+        idle = 0
+        polls = 0
+        while idle < IDLE_POLLS
+          sleep POLL_SECONDS
+          idle = cancel_interrupted ? 0 : idle + 1
+          polls += 1
+          @mutex.synchronize { forget_ended } if (polls % IDLE_POLLS).zero?
+        end
         @mutex.synchronize do
-          @wakeup.wait(@mutex) while @calls.empty?
-          # Under the mutex: an entry here is still running, so its cancel
-          # is not freed yet.
-          @calls.each_key do |entry|
-            thread, raw = entry
-            next unless thread.pending_interrupt?
-
-            Native.zku_cancel_cancel(raw)
-            entry[2] = true
+          forget_ended
+          @sleeping = true
+          if @callers.any?(&:running)
+            @sleeping = false
+          else
+            @wakeup.wait(@mutex) while @sleeping
           end
         end
-        sleep POLL_SECONDS
+      end
+
+      def forget_ended
+        @callers.select! { |c| c.thread.alive? && c.fiber.alive? }
+      end
+
+      # Cancels the calls of threads with an interrupt pending; tells
+      # whether any call is running.
+      def cancel_interrupted
+        @mutex.synchronize do
+          @callers.count do |c|
+            raw = c.running or next false
+            if c.thread.pending_interrupt?
+              c.stale = true if raw.equal?(c.cancel)
+              Native.zku_cancel_cancel(raw)
+            end
+            true
+          end.positive?
+        end
       end
     end
+
+    reset_after_fork
   end
 end

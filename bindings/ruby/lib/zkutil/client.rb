@@ -80,10 +80,25 @@ module Zkutil
     end
 
     # [data (binary String), Stat].
+    #
+    # Reads into memory of the calling fiber's (zku_client_get_into): the
+    # library allocates nothing for data up to 4 KiB, and no lock or
+    # interrupt mask is taken (README, Ruby gem).
     def get(path, timeout_ms: DEFAULT_TIMEOUT_MS, cancel: nil)
-      out = Memory.out_pointer
-      stat = Native::Stat.new
-      blocking(cancel, -> { [Memory.take_buf(out), Stat.from(stat)] }) { |c, err| Native.zku_client_get(ptr, path, timeout_ms, c, out, stat, err) }
+      me = Interrupts.current
+      room = me.get_room ||= Memory::GetRoom.make
+      rc = Interrupts.run_unmasked(me, cancel) do |c|
+        Native.zku_client_get_into(ptr, path, timeout_ms, c, room.data, Memory::GET_ROOM, room.len, room.overflow,
+                                   room.stat, room.err)
+      rescue Exception # rubocop:disable Lint/RescueException -- an interrupt as the call returned
+        room.drop_outputs
+        raise
+      end
+      raise room.error(rc) unless rc.zero?
+
+      stat = Stat.new(room.stat.get_bytes(0, Stat::SIZE))
+      length = stat.data_length
+      [length > Memory::GET_ROOM ? room.take_overflow : room.data.get_bytes(0, length), stat]
     end
 
     # Writes if the version is `version` (ANY_VERSION: any); returns the Stat.

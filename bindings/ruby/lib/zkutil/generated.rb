@@ -362,7 +362,7 @@ module Zkutil
     attach_function :zku_members_free, [:pointer], :void, blocking: false
     attach_function :zku_client_create, [:pointer, :string, :buffer_in, :size_t, :uint32, :int64, :pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_get, [:pointer, :string, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
-    attach_function :zku_client_get_into, [:pointer, :string, :int32, :pointer, :pointer, :size_t, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_client_get_into, [:pointer, :string, :int32, :pointer, :pointer, :size_t, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_set, [:pointer, :string, :buffer_in, :size_t, :int32, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_delete, [:pointer, :string, :int32, :int32, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_client_exists, [:pointer, :string, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
