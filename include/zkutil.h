@@ -1045,7 +1045,7 @@ typedef struct zku_client_stats {
 
 /**
  * The call was cancelled: by its `zku_cancel` (any blocking call; a write
- * already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
+ * already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel` or `zku_fifo_cancel`.
  */
 #define ZKU_ECANCELLED -1009
 
@@ -2093,6 +2093,18 @@ void zku_fifo_free(struct zku_fifo *fifo);
  * Pointers are NULL or valid.
  */
 zku_rc zku_fifo_acquire(const struct zku_fifo *fifo, int32_t timeout_ms, const struct zku_cancel *cancel, int64_t *token, struct zku_error **err);
+
+/**
+ * Makes acquires running on this handle, in any thread (blocking,
+ * `zku_fifo_try_acquire` and those started with `zku_fifo_acquire_start`),
+ * return ZKU_ECANCELLED promptly, leaving no node behind (as for a cancel
+ * of their own). Acquires started after this call are not affected. Never
+ * blocks. NULL is ignored.
+ *
+ * # Safety
+ * `fifo` is NULL or live.
+ */
+void zku_fifo_cancel(const struct zku_fifo *fifo);
 
 /**
  * Starts `zku_fifo_acquire` without blocking (also the leader latch's

@@ -1046,6 +1046,9 @@ public:
         if (!locked) return std::nullopt;
         return token;
     }
+    // Stops the acquires running on this handle in other threads
+    // (zku_fifo_cancel); later ones are not affected.
+    void cancel_acquire() const noexcept { zku_fifo_cancel(h_.get()); }
     void release(milliseconds timeout = default_timeout, const cancel *c = nullptr) const {
         zku_error *err = nullptr;
         detail::check(zku_fifo_release(h_.get(), detail::timeout_ms(timeout), detail::native(c), &err), err);

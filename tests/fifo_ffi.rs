@@ -308,3 +308,55 @@ fn a_read_side_of_a_write_side_through_the_c_api() {
         zku_fifo_free(other);
     }
 }
+
+/// zku_fifo_cancel ends the acquires running on the handle, in any thread
+/// (the second one waiting behind the first), promptly and without leaving
+/// a node; a later acquire is not affected.
+#[test]
+fn cancel_ends_running_acquires_and_not_later_ones() {
+    let client = CClient::connect(&shared_server().connect_string(), 10_000);
+    let name = unique_path("fifo-cancel").trim_start_matches('/').to_string();
+    let a = new_fifo(&client, &name, "alpha");
+    let b = new_fifo(&client, &name, "beta");
+    // SAFETY: live handles, freed once at the end, after the threads joined.
+    unsafe {
+        zku_fifo_cancel(null());
+        ok("acquire", call(|e| zku_fifo_acquire(a, T, None, null_mut(), e)));
+        let b_addr = b as usize;
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let b = b_addr as *const zku_fifo;
+                    call(|e| zku_fifo_acquire(b, -1, None, null_mut(), e))
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let (mut names, mut ids) = (null_mut(), null_mut());
+        ok("contenders", call(|e| zku_fifo_contenders(a, T, None, &mut names, &mut ids, e)));
+        drop(strings(names));
+        assert_eq!(strings(ids), ["alpha", "beta"], "b waits with its node");
+        let start = std::time::Instant::now();
+        zku_fifo_cancel(b);
+        for w in waiters {
+            expect("cancelled", w.join().unwrap(), ZKU_ECANCELLED, "cancelled");
+        }
+        let took = start.elapsed();
+        assert!(took < std::time::Duration::from_millis(50 + 250), "cancel took {took:?}");
+        assert_eq!(zku_fifo_get_state(b), ZKU_LOCK_UNLOCKED);
+        let (mut names, mut ids) = (null_mut(), null_mut());
+        ok("contenders", call(|e| zku_fifo_contenders(a, T, None, &mut names, &mut ids, e)));
+        drop(strings(names));
+        assert_eq!(strings(ids), ["alpha"], "no node of b's left");
+
+        // Not sticky: a later acquire waits (and times out) as usual, and
+        // gets the lock once a lets go.
+        expect("later acquire", call(|e| zku_fifo_acquire(b, 200, None, null_mut(), e)), ZKU_ETIMEOUT, "timed out");
+        ok("release", call(|e| zku_fifo_release(a, T, None, e)));
+        let mut token = 0;
+        ok("acquire after", call(|e| zku_fifo_acquire(b, T, None, &mut token, e)));
+        assert!(token > 0);
+        zku_fifo_free(a);
+        zku_fifo_free(b);
+    }
+}

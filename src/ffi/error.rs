@@ -72,7 +72,7 @@ pub const ZKU_ENOTLOCKED: zku_rc = -1007;
 /// The lock was lost (session expired, node deleted or taken over).
 pub const ZKU_ELOCKLOST: zku_rc = -1008;
 /// The call was cancelled: by its `zku_cancel` (any blocking call; a write
-/// already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
+/// already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel` or `zku_fifo_cancel`.
 pub const ZKU_ECANCELLED: zku_rc = -1009;
 /// The handle (or its client) was closed: `zku_client_close`,
 /// `zku_client_free`, `zku_reader_close`.

@@ -345,6 +345,22 @@ pub unsafe extern "C" fn zku_fifo_acquire(
     })
 }
 
+/// Makes acquires running on this handle, in any thread (blocking,
+/// `zku_fifo_try_acquire` and those started with `zku_fifo_acquire_start`),
+/// return ZKU_ECANCELLED promptly, leaving no node behind (as for a cancel
+/// of their own). Acquires started after this call are not affected. Never
+/// blocks. NULL is ignored.
+///
+/// # Safety
+/// `fifo` is NULL or live.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn zku_fifo_cancel(fifo: *const zku_fifo) {
+    // SAFETY: NULL or live (caller).
+    if let Some(f) = unsafe { super::live_session(fifo) } {
+        guard_value((), || f.lock.cancel());
+    }
+}
+
 /// Starts `zku_fifo_acquire` without blocking (also the leader latch's
 /// wait to lead, and either side of a read-write lock): `*out` gets an
 /// operation (see `zku_op`) whose descriptor becomes readable when the

@@ -14,6 +14,7 @@ use tokio::sync::OwnedMutexGuard;
 use zookeeper_client as zk;
 
 use super::{Held, Inner, monitor};
+use crate::cancel;
 use crate::error::{Code, Error, Result};
 use crate::lock::LockState;
 use crate::runtime::{self, Deadline, Timeout};
@@ -45,6 +46,12 @@ impl Inner {
     /// `wait`: wait behind the others (acquire) or give up at once
     /// (try_acquire, `Ok(None)`).
     pub(super) fn acquire(self: &Arc<Self>, timeout: Timeout, wait: bool) -> Result<Option<i64>> {
+        // Ended early, as by a cancel of its own, by `FifoLock::cancel`.
+        let stop = self.running_acquires().clone();
+        cancel::scope(Some(&stop), None, || self.acquire_in_scope(timeout, wait))
+    }
+
+    fn acquire_in_scope(self: &Arc<Self>, timeout: Timeout, wait: bool) -> Result<Option<i64>> {
         self.check_open()?;
         let what = format!("acquire {}", self.dir);
         let deadline = timeout.deadline();

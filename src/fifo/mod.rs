@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use zookeeper_client as zk;
 
+use crate::cancel::Cancel;
 use crate::client::Client;
 use crate::config::Key;
 use crate::error::{Code, Error, Result};
@@ -107,6 +108,9 @@ struct Inner {
     ops: Arc<tokio::sync::Mutex<()>>,
     feed: StateFeed,
     closed: AtomicBool,
+    /// The flag of the acquires running now: `cancel` fires it and puts a
+    /// fresh one in its place, so later acquires are not affected.
+    cancel: Mutex<Cancel>,
 }
 
 impl FifoLock {
@@ -217,6 +221,7 @@ impl FifoLock {
             ops: Arc::new(tokio::sync::Mutex::new(())),
             feed: StateFeed::new(client),
             closed: AtomicBool::new(false),
+            cancel: Mutex::new(Cancel::waking()),
         };
         Ok(FifoLock { inner: Arc::new(inner) })
     }
@@ -288,6 +293,15 @@ impl FifoLock {
     /// this returns, if the server answers in time).
     pub fn try_acquire(&self, timeout: Timeout) -> Result<Option<i64>> {
         self.inner.acquire(timeout, false)
+    }
+
+    /// Makes acquires running on this handle (in any thread, blocking or
+    /// one attempt) return `Cancelled` promptly, leaving no node behind
+    /// (as for a cancel of their own). Acquires started after this call
+    /// are not affected.
+    pub fn cancel(&self) {
+        let fired = std::mem::replace(&mut *self.inner.running_acquires(), Cancel::waking());
+        fired.cancel();
     }
 
     /// Releases the lock: deletes our node. Not held: Ok, nothing sent.
@@ -383,6 +397,14 @@ impl Drop for FifoLock {
 }
 
 impl Inner {
+    /// The flag of the acquires running now (see `FifoLock::cancel`).
+    fn running_acquires(&self) -> MutexGuard<'_, Cancel> {
+        self.cancel.lock().unwrap_or_else(|poisoned| {
+            self.cancel.clear_poison();
+            poisoned.into_inner()
+        })
+    }
+
     /// Locks the handle's state; a panic while it was held reports a
     /// held lock as `Lost` (as the k3zkutil lock does).
     fn lock_shared(&self) -> MutexGuard<'_, Shared> {

@@ -435,6 +435,14 @@ void fifo_locks(const zkutil::client &client) {
     mutex.release(10s);
     CHECK(!mutex.token() && !mutex.lost_reason());
     CHECK(other.try_acquire(10s).has_value());
+    // cancel_acquire ends an acquire blocked in another thread.
+    int blocked_rc = 0;
+    std::thread waiter([&] { blocked_rc = code_of([&] { mutex.acquire(zkutil::forever); }); });
+    std::this_thread::sleep_for(200ms);
+    mutex.cancel_acquire();
+    waiter.join();
+    CHECK(blocked_rc == ZKU_ECANCELLED);
+    CHECK(other.contenders(10s).size() == 1);
     other.release(10s);
 
     auto write = zkutil::fifo::write(client, "rw");
