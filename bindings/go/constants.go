@@ -192,7 +192,7 @@ const (
 	ErrNotLocked Code = -1007
 	// ErrLockLost (ZKU_ELOCKLOST): The lock was lost (session expired, node deleted or taken over).
 	ErrLockLost Code = -1008
-	// ErrCancelled (ZKU_ECANCELLED): The call was cancelled: by its `zku_cancel` (any blocking call; a write already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`.
+	// ErrCancelled (ZKU_ECANCELLED): The call was cancelled: by its `zku_cancel` (any blocking call; a write already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel` or `zku_fifo_cancel`.
 	ErrCancelled Code = -1009
 	// ErrClosed (ZKU_ECLOSED): The handle (or its client) was closed: `zku_client_close`, `zku_client_free`, `zku_reader_close`.
 	ErrClosed Code = -1010

@@ -164,23 +164,36 @@ func (f *Fifo) end(o *op) {
 	f.mu.RUnlock()
 }
 
-// Close frees the handle: releases the lock first if held (up to the
-// default timeout, capped at the session timeout), stops the state
-// callback and closes the States channel. It waits for calls in progress
-// in other goroutines (cancel their contexts to end them sooner). It
-// returns the first panic of the state callback, if any.
+// Close frees the handle: ends acquires running in other goroutines with
+// ErrCancelled, waits for the other calls in progress, releases the lock
+// if held (up to the default timeout, capped at the session timeout),
+// stops the state callback and closes the States channel. It returns the
+// first panic of the state callback, if any.
 func (f *Fifo) Close() error {
 	f.closeMu.Lock()
 	defer f.closeMu.Unlock()
-	f.mu.Lock() // waits for calls in progress; later ones fail with ErrClosed
+	f.mu.RLock()
 	cf := f.f
-	f.f = nil
-	f.mu.Unlock()
+	f.mu.RUnlock()
 	if cf == nil {
 		return nil
 	}
+	C.zku_fifo_cancel(cf)
+	f.mu.Lock() // waits for calls in progress; later ones fail with ErrClosed
+	f.f = nil
+	f.mu.Unlock()
 	C.zku_fifo_free(cf) // outside f.mu: the state callback may use the handle
 	return f.states.err()
+}
+
+// Cancel makes acquires running on this handle, in any goroutine, return
+// ErrCancelled promptly, leaving no node behind; later acquires are not
+// affected.
+func (f *Fifo) Cancel() {
+	if cf, err := f.use(); err == nil {
+		C.zku_fifo_cancel(cf)
+		f.mu.RUnlock()
+	}
 }
 
 // Acquire joins the queue and waits for our turn, and returns the fencing

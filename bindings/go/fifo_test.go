@@ -268,7 +268,7 @@ func TestFifoGuardedWritesFDAndBadInput(t *testing.T) {
 	}
 }
 
-func TestFifoCloseWaitsForABlockedAcquire(t *testing.T) {
+func TestFifoCloseEndsABlockedAcquire(t *testing.T) {
 	c := connect(t)
 	name := uniquePath(t)[1:]
 	holder, err := c.NewFifo(name, nil)
@@ -283,34 +283,55 @@ func TestFifoCloseWaitsForABlockedAcquire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	acquired := make(chan error, 1)
+	acquired := make(chan error, 2)
+	for i := 0; i < 2; i++ {
+		go func() {
+			_, err := waiter.Acquire(context.Background())
+			acquired <- err
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	// Cancel ends both acquires (the second waits behind the first); the
+	// handle stays usable.
+	waiter.Cancel()
+	for i := 0; i < 2; i++ {
+		select {
+		case err := <-acquired:
+			if !errors.Is(err, zkutil.ErrCancelled) {
+				t.Fatalf("a cancelled Acquire: %v, want ErrCancelled", err)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("Cancel did not end a blocked Acquire")
+		}
+	}
+	// (A deadline ends it as a timeout or, when the context's timer fires
+	// first, as a cancel: either way with context.DeadlineExceeded.)
+	if _, err := waiter.Acquire(shortContext(t, 200*time.Millisecond)); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("an Acquire after Cancel: %v, want the context's deadline", err)
+	}
+	// Close ends a blocked Acquire too, then frees the handle.
 	go func() {
-		_, err := waiter.Acquire(ctx)
+		_, err := waiter.Acquire(context.Background())
 		acquired <- err
 	}()
-	time.Sleep(200 * time.Millisecond)
-	closed := make(chan error, 1)
-	go func() { closed <- waiter.Close() }()
-	select {
-	case err := <-closed:
-		t.Fatalf("Close returned (%v) while an Acquire was blocked", err)
-	case <-time.After(300 * time.Millisecond):
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	if err := waiter.Close(); err != nil {
+		t.Fatal(err)
 	}
-	cancel()
 	if err := <-acquired; !errors.Is(err, zkutil.ErrCancelled) {
-		t.Fatalf("the blocked Acquire: %v, want ErrCancelled", err)
+		t.Fatalf("the Acquire blocked during Close: %v, want ErrCancelled", err)
 	}
-	select {
-	case err := <-closed:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Close did not return once the Acquire ended")
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("Close took %v with an Acquire blocked", took)
 	}
 	if cs, err := holder.Contenders(timeout(t)); err != nil || len(cs) != 1 {
 		t.Fatalf("contenders after Close = %v, %v; want the holder alone", cs, err)
 	}
+}
+
+func shortContext(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
