@@ -115,6 +115,22 @@ class FifoTest < ZkCase
     holder.release
   end
 
+  def test_cancel_ends_acquires_running_in_other_threads
+    lock_name = fresh_name
+    holder = client.fifo(lock_name)
+    holder.acquire
+    waiter = client.fifo(lock_name)
+    threads = Array.new(2) { Thread.new { waiter.acquire(timeout_ms: -1) rescue $! } }
+    sleep 0.3
+    waiter.cancel
+    threads.each { |t| assert_kind_of Zkutil::Cancelled, t.value }
+    assert_equal 1, waiter.contenders.size, "no node of the waiter's left"
+    assert_raises(Zkutil::OperationTimeout) { waiter.acquire(timeout_ms: 200) }
+    holder.release
+    assert_operator waiter.acquire, :>, 0
+    waiter.release
+  end
+
   def test_bad_input
     assert_raises(Zkutil::InvalidPath) { client.fifo("") }
     assert_raises(Zkutil::InvalidArgument) { client.fifo(fresh_name, identifier: "") }

@@ -21,9 +21,12 @@ module Zkutil
       Native.zku_cancel_is_cancelled(ptr)
     end
 
-    # Not while the watcher may be cancelling it for an interrupt.
+    # While a call in another thread runs under it, the library's flag is
+    # freed by the collector once that call is done, not now.
     def free
-      Interrupts.synchronize { super }
+      return super unless Interrupts.in_use?(self)
+
+      @freed = true
     end
   end
 
@@ -46,9 +49,10 @@ module Zkutil
 
     # thread and fiber: whose calls; cancel: the fiber's own zku_cancel;
     # running: the cancel of the call running now (nil: none); stale: the
-    # watcher cancelled `cancel`, the next call makes a new one; get_room:
+    # watcher cancelled `cancel`, the next call makes a new one; using: the
+    # Handles the running call uses (Handle#free waits for it); get_room:
     # the fiber's Memory::GetRoom, kept here to find both at once.
-    Caller = Struct.new(:thread, :fiber, :generation, :cancel, :running, :stale, :get_room)
+    Caller = Struct.new(:thread, :fiber, :generation, :cancel, :running, :stale, :using, :get_room)
 
     class << self
       # Yields the zku_cancel pointer to pass to the call: `cancel`'s, or
@@ -71,14 +75,31 @@ module Zkutil
         me = Thread.current[:zkutil_caller]
         return me if me && me.generation == Zkutil.fork_generation
 
-        me = Caller.new(Thread.current, Fiber.current, Zkutil.fork_generation, new_cancel, nil, false)
+        me = Caller.new(Thread.current, Fiber.current, Zkutil.fork_generation, new_cancel, nil, false, [])
         @mutex.synchronize { @callers << me }
         Thread.current[:zkutil_caller] = me
       end
 
-      # Under the lock the watcher holds while it cancels: a Cancel is freed
-      # here, so never while the watcher uses it.
-      def synchronize(&block) = @mutex.synchronize(&block)
+      # Notes that the calling fiber's running call, if any, uses `handle`
+      # (Handle#ptr). `me`: the fiber's Caller, when known.
+      def uses(handle, me = nil)
+        me ||= Thread.current[:zkutil_caller]
+        me.using << handle if me&.running
+      end
+
+      # Whether a call of another fiber uses `handle` now.
+      def in_use?(handle)
+        me = Thread.current[:zkutil_caller]
+        @mutex.synchronize do
+          @callers.any? { |c| !c.equal?(me) && c.running && c.using.include?(handle) }
+        end
+      end
+
+      # Waits until no call of another fiber uses `handle` (the calling
+      # fiber's own, from a block run during a call, cannot end first).
+      def wait_unused(handle)
+        sleep POLL_SECONDS while in_use?(handle)
+      end
 
       # After fork only this thread exists: forget the parent's watcher and
       # callers (their cancels are the parent's).
@@ -99,14 +120,17 @@ module Zkutil
         end
         raw = cancel ? cancel.ptr : me.cancel
         outer = me.running # a call made from a block run during a call
+        used = me.using.size
         begin
           me.running = raw
+          me.using << cancel if cancel
           # After setting `running`: the watcher, before it sleeps, looks
           # at every `running` after setting @sleeping (both under the GVL).
           wake if @sleeping
           yield raw
         ensure
           me.running = outer
+          me.using.pop while me.using.size > used
         end
       end
 

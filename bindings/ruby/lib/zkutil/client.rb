@@ -88,8 +88,8 @@ module Zkutil
       me = Interrupts.current
       room = me.get_room ||= Memory::GetRoom.make
       rc = Interrupts.run_unmasked(me, cancel) do |c|
-        Native.zku_client_get_into(ptr, path, timeout_ms, c, room.data, Memory::GET_ROOM, room.len, room.overflow,
-                                   room.stat, room.err)
+        Native.zku_client_get_into(ptr(me), path, timeout_ms, c, room.data, Memory::GET_ROOM, room.len,
+                                   room.overflow, room.stat, room.err)
       rescue Exception # rubocop:disable Lint/RescueException -- an interrupt as the call returned
         room.drop_outputs
         raise
@@ -251,6 +251,13 @@ module Zkutil
     end
 
     private
+
+    # #free: calls on the client and its handles in other threads raise
+    # Zkutil::Closed (the session is closed as the free would).
+    def end_calls
+      wait = Native.zku_client_session_timeout_ms(@pointer)
+      Native.zku_client_close(@pointer, wait.positive? ? [wait, 5000].min : 5000, nil, nil)
+    end
 
     def blocking(cancel, results = nil, &call)
       Zkutil.blocking(cancel, results, &call)

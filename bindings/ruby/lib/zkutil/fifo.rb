@@ -53,6 +53,13 @@ module Zkutil
       end
     end
 
+    # Makes acquires running on this handle, in any thread, raise
+    # Zkutil::Cancelled promptly, leaving no node; later ones are not affected.
+    def cancel
+      Native.zku_fifo_cancel(ptr)
+      nil
+    end
+
     def locked?
       state == LOCK_HELD
     end
@@ -64,6 +71,13 @@ module Zkutil
       Zkutil.blocking(cancel, -> { Memory.take_strings(names).zip(Memory.take_strings(ids)) }) do |c, err|
         Native.zku_fifo_contenders(ptr, timeout_ms, c, names, ids, err)
       end
+    end
+
+    private
+
+    # #free: acquires running in other threads raise Zkutil::Cancelled.
+    def end_calls
+      Native.zku_fifo_cancel(@pointer)
     end
   end
 end

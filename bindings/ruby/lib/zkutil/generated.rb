@@ -155,7 +155,7 @@ module Zkutil
     -1006 => [:BufferTooSmall, "A caller buffer is too small."],
     -1007 => [:NotLocked, "The lock is not held by this handle."],
     -1008 => [:LockLost, "The lock was lost (session expired, node deleted or taken over)."],
-    -1009 => [:Cancelled, "The call was cancelled: by its `zku_cancel` (any blocking call; a write already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel`."],
+    -1009 => [:Cancelled, "The call was cancelled: by its `zku_cancel` (any blocking call; a write already sent gives ZKU_EUNKNOWN instead) or by `zku_lock_cancel` or `zku_fifo_cancel`."],
     -1010 => [:Closed, "The handle (or its client) was closed: `zku_client_close`, `zku_client_free`, `zku_reader_close`."],
     -1011 => [:Panic, "A bug: the library panicked; the message says where."],
     -1012 => [:InvalidArgument, "An argument has an invalid value (negative timeout other than -1, unknown flag bits, ...)."],
@@ -309,6 +309,7 @@ module Zkutil
     attach_function :zku_fifo_new_read_of, [:pointer, :string, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_free, [:pointer], :void, blocking: true
     attach_function :zku_fifo_acquire, [:pointer, :int32, :pointer, :pointer, :pointer], :zku_rc, blocking: true
+    attach_function :zku_fifo_cancel, [:pointer], :void, blocking: false
     attach_function :zku_fifo_acquire_start, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: false
     attach_function :zku_fifo_try_acquire, [:pointer, :int32, :pointer, :pointer, :pointer, :pointer], :zku_rc, blocking: true
     attach_function :zku_fifo_release, [:pointer, :int32, :pointer, :pointer], :zku_rc, blocking: true

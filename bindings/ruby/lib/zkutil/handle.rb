@@ -38,11 +38,15 @@ module Zkutil
       ->(ptr) { Native.public_send(free_function, ptr) if Zkutil.fork_generation == generation }
     end
 
-    # The live pointer, for calls.
-    def ptr
-      raise Forked.new("#{self.class.name} was made before fork(): create a new one in this process") if forked?
+    # The live pointer, for calls. A blocking call that uses it is known to
+    # #free, which waits for it. `me`: the calling fiber's
+    # Interrupts::Caller when the caller has it at hand.
+    def ptr(me = nil)
+      generation = me ? me.generation : Zkutil.fork_generation
+      raise Forked.new("#{self.class.name} was made before fork(): create a new one in this process") if @generation != generation
       raise Closed.new("#{self.class.name} was freed", Closed::CODE) if @freed
 
+      Interrupts.uses(self, me)
       @pointer
     end
 
@@ -51,6 +55,9 @@ module Zkutil
     end
 
     # Frees the handle now (idempotent); later calls raise Zkutil::Closed.
+    # The library's handle must not be freed during a call, so calls on it
+    # in other threads end first: those the handle can end (#end_calls)
+    # raise there, the others are waited for.
     def free
       return if @freed
 
@@ -58,6 +65,8 @@ module Zkutil
       if forked?
         @pointer.autorelease = false
       else
+        end_calls if Interrupts.in_use?(self)
+        Interrupts.wait_unused(self)
         @pointer.free
       end
       @callbacks.each { |user_data| Callbacks.forget(user_data) }
@@ -65,6 +74,9 @@ module Zkutil
     end
 
     private
+
+    # Ends calls in progress on the handle that could wait long (#free).
+    def end_calls; end
 
     # Registers a block for this handle's callback; it is forgotten when
     # the callback is replaced (`replaced` the previous one) or the handle freed.

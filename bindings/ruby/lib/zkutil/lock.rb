@@ -111,6 +111,11 @@ module Zkutil
 
     private
 
+    # #free: acquires blocked in other threads raise Zkutil::Cancelled.
+    def end_calls
+      Native.zku_lock_cancel(@pointer)
+    end
+
     def acquire_loop(timeout_ms, cancel, token, on_holder)
       sync = SyncCallback.new(1) { |holder, len, version| on_holder.call(holder.read_bytes(len), version) ? 1 : 0 }
       function = FFI::Function.new(:int, %i[pointer pointer size_t int32]) { |_, *args| sync.call(*args) }

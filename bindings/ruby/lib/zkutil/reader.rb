@@ -60,5 +60,12 @@ module Zkutil
       Native.zku_reader_close(ptr)
       nil
     end
+
+    private
+
+    # #free: a wait for the next event in another thread raises Zkutil::Closed.
+    def end_calls
+      Native.zku_reader_close(@pointer)
+    end
   end
 end
