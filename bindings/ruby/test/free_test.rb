@@ -49,28 +49,18 @@ class FreeTest < ZkCase
   # A call that free cannot end (a CAS commit against a stalled server)
   # is waited for.
   def test_free_waits_for_a_call_it_cannot_end
-    dir = Dir.mktmpdir("zkutil-ruby-free")
-    script = File.join(ZkTest::REPO, "scripts/zk-server.sh")
-    hosts = IO.popen([script, "start", dir, "--owner", Process.pid.to_s], &:read).strip
-    stalled = Zkutil::Client.new(hosts: hosts)
-    path = stalled.create(unique_path, "0")
-    cas = stalled.cas_begin(path)
-    jvm = Integer(File.read(File.join(dir, "pid")))
-    Process.kill(:STOP, jvm)
-    begin
-      thread = blocked { cas.commit("1", timeout_ms: 1500) }
-      start = ZkTest.monotonic
-      cas.free
-      assert thread.join(0), "the commit returned before free did"
-      assert_operator ZkTest.monotonic - start, :>, 0.8, "free waited for the commit"
-      assert_kind_of Zkutil::Error, thread.value
-    ensure
-      Process.kill(:CONT, jvm)
+    with_own_server do |own, jvm|
+      path = own.create(unique_path, "0")
+      cas = own.cas_begin(path)
+      stalled(jvm) do
+        thread = blocked { cas.commit("1", timeout_ms: 1500) }
+        start = ZkTest.monotonic
+        cas.free
+        assert thread.join(0), "the commit returned before free did"
+        assert_operator ZkTest.monotonic - start, :>, 0.8, "free waited for the commit"
+        assert_kind_of Zkutil::Error, thread.value
+      end
     end
-  ensure
-    stalled&.free
-    system(script, "stop", dir, out: File::NULL)
-    FileUtils.rm_rf(dir)
   end
 
   # A Cancel freed while a call runs under it is freed by the collector

@@ -47,28 +47,18 @@ class GetTest < ZkCase
   # cancels the call) and a short timeout gives OperationTimeout; the
   # client works again once the server resumes.
   def test_get_against_a_stalled_server
-    dir = Dir.mktmpdir("zkutil-ruby-stall")
-    script = File.join(ZkTest::REPO, "scripts/zk-server.sh")
-    hosts = IO.popen([script, "start", dir, "--owner", Process.pid.to_s], &:read).strip
-    stalled = Zkutil::Client.new(hosts: hosts)
-    path = stalled.create(unique_path, "v")
-    jvm = Integer(File.read(File.join(dir, "pid")))
-    Process.kill(:STOP, jvm)
-    begin
-      start = ZkTest.monotonic
-      assert_raises(Timeout::Error) { Timeout.timeout(0.3) { stalled.get(path, timeout_ms: -1) } }
-      assert_operator ZkTest.monotonic - start, :<, 0.3 + 0.05 + SLACK
-      start = ZkTest.monotonic
-      assert_raises(Zkutil::OperationTimeout) { stalled.get(path, timeout_ms: 300) }
-      assert_operator ZkTest.monotonic - start, :<, 0.3 + 0.1 + SLACK
-    ensure
-      Process.kill(:CONT, jvm)
+    with_own_server do |own, jvm|
+      path = own.create(unique_path, "v")
+      stalled(jvm) do
+        start = ZkTest.monotonic
+        assert_raises(Timeout::Error) { Timeout.timeout(0.3) { own.get(path, timeout_ms: -1) } }
+        assert_operator ZkTest.monotonic - start, :<, 0.3 + 0.05 + SLACK
+        start = ZkTest.monotonic
+        assert_raises(Zkutil::OperationTimeout) { own.get(path, timeout_ms: 300) }
+        assert_operator ZkTest.monotonic - start, :<, 0.3 + 0.1 + SLACK
+      end
+      assert_equal "v", own.get(path).first
     end
-    assert_equal "v", stalled.get(path).first
-  ensure
-    stalled&.free
-    system(script, "stop", dir, out: File::NULL)
-    FileUtils.rm_rf(dir)
   end
 
   # After a second without calls the watcher sleeps; the next call wakes

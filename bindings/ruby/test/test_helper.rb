@@ -6,6 +6,7 @@ require "zkutil" # first: its at_exit (freeing handles) must run after the tests
 require "minitest/autorun"
 require "securerandom"
 require "tmpdir"
+require "fileutils"
 
 module ZkTest
   REPO = File.expand_path("../../..", __dir__)
@@ -45,6 +46,28 @@ class ZkCase < Minitest::Test
 
   def unique_path(prefix = "ruby")
     ZkTest.unique_path(prefix)
+  end
+
+  # A server of the test's own (to stall): yields a client on it and its
+  # JVM's pid; stops it after.
+  def with_own_server
+    dir = Dir.mktmpdir("zkutil-ruby-own")
+    script = File.join(ZkTest::REPO, "scripts/zk-server.sh")
+    hosts = IO.popen([script, "start", dir, "--owner", Process.pid.to_s], &:read).strip
+    own = Zkutil::Client.new(hosts: hosts)
+    yield own, Integer(File.read(File.join(dir, "pid")))
+  ensure
+    own&.free
+    system(script, "stop", dir, out: File::NULL)
+    FileUtils.rm_rf(dir)
+  end
+
+  # Runs the block with the server's JVM stopped (SIGSTOP).
+  def stalled(jvm)
+    Process.kill(:STOP, jvm)
+    yield
+  ensure
+    Process.kill(:CONT, jvm)
   end
 
   # Inside the lock (a Lock or a Fifo): read the counter, write it + 1,
