@@ -59,6 +59,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"sort"
@@ -74,7 +75,7 @@ const batch = 50
 
 func main() {
 	hosts := flag.String("hosts", os.Getenv("ZKU_HOSTS"), "ZooKeeper connect string")
-	n := flag.Int("n", 2000, "calls of each get loop (the helper loop makes 50x as many)")
+	n := flag.Int("n", 20000, "calls of each get loop (the helper loop makes 50x as many)")
 	flag.Parse()
 	if err := run(*hosts, *n); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -141,7 +142,9 @@ func run(hosts string, n int) error {
 			cs, gs, diffs = append(cs, c), append(gs, g), append(diffs, g-c)
 		}
 		c, g := median(cs), median(gs)
-		fmt.Printf("go-bench %-22s C %9.0f ns/call  Go %9.0f ns/call  Go-C %+7.0f ns  Go/C %.3f\n", l.name, c, g, median(diffs), g/c)
+		lo, hi := medianInterval(diffs)
+		fmt.Printf("go-bench %-22s C %9.0f ns/call  Go %9.0f ns/call  Go-C %+7.0f ns (95%% CI %+.0f to %+.0f)  Go/C %.3f\n",
+			l.name, c, g, median(diffs), lo, hi, g/c)
 	}
 	return nil
 }
@@ -152,6 +155,18 @@ func run(hosts string, n int) error {
 func median(xs []float64) float64 {
 	sort.Float64s(xs)
 	return xs[len(xs)/2]
+}
+
+// medianInterval is a distribution-free 95% confidence interval of the
+// median of xs: the order statistics 1.96 standard deviations of a
+// binomial(len, 1/2) either side of the middle.
+func medianInterval(xs []float64) (float64, float64) {
+	sort.Float64s(xs)
+	k := float64(len(xs))
+	spread := 0.98 * math.Sqrt(k)
+	lo := int(math.Max(0, math.Floor(k/2-spread)))
+	hi := int(math.Min(k-1, math.Ceil(k/2+spread)))
+	return xs[lo], xs[hi]
 }
 
 // timeLoop is the mean ns per call of k calls.
