@@ -11,31 +11,26 @@ use std::ptr::{null, null_mut};
 
 use capi::{CClient, call, cs, expect, ok, take_buf};
 use common::zk::{shared_server, unique_path};
+use zkutil::ffi::buf::zku_buf;
 use zkutil::ffi::error::*;
 use zkutil::ffi::node::*;
+use zkutil::ffi::zku_rc;
 
-fn create(client: &CClient, path: &str, data: &[u8]) {
+fn client() -> CClient {
+    CClient::connect(&shared_server().connect_string(), 10_000)
+}
+
+fn create(client: &CClient, path: &str, data: &[u8]) -> String {
     let p = cs(path);
     // SAFETY: live client, valid pointers.
     ok(
         "create",
         call(|e| unsafe {
-            zku_client_create(
-                client.ptr(),
-                p.as_ptr(),
-                data.as_ptr(),
-                data.len(),
-                0,
-                0,
-                null(),
-                5000,
-                None,
-                null_mut(),
-                null_mut(),
-                e,
-            )
+            let (d, n) = (data.as_ptr(), data.len());
+            zku_client_create(client.ptr(), p.as_ptr(), d, n, 0, 0, null(), 5000, None, null_mut(), null_mut(), e)
         }),
     );
+    path.to_string()
 }
 
 /// zku_client_get's data and stat, for comparison.
@@ -48,216 +43,115 @@ fn get(client: &CClient, path: &str) -> (Vec<u8>, zku_stat) {
     (take_buf(buf), stat)
 }
 
+/// The outputs of one zku_client_get_into call.
+struct Into {
+    len: usize,
+    overflow: *mut zku_buf,
+    stat: zku_stat,
+}
+
+/// zku_client_get_into of `path` into `buf` (None: NULL/0); with
+/// `overflow` and `stat` out-parameters when asked (else NULL). The
+/// out-parameters start non-zero, to see what the call writes.
+fn get_into(
+    client: &CClient,
+    path: &str,
+    buf: Option<&mut [u8]>,
+    overflow: bool,
+    stat: bool,
+) -> ((zku_rc, String), Into) {
+    let p = cs(path);
+    let mut out = Into {
+        len: 99,
+        overflow: std::ptr::NonNull::dangling().as_ptr(),
+        stat: zku_stat { version: 7, ..zku_stat::default() },
+    };
+    let (b, n) = buf.map_or((null_mut(), 0), |b| (b.as_mut_ptr(), b.len()));
+    let overflow_out: *mut *mut zku_buf = if overflow { &mut out.overflow } else { null_mut() };
+    let stat_out: *mut zku_stat = if stat { &mut out.stat } else { null_mut() };
+    // SAFETY: `b` has `n` writable bytes (or is NULL/0); live client; the
+    // out-parameters point into `out` or are NULL.
+    let rc = call(|e| unsafe {
+        zku_client_get_into(client.ptr(), p.as_ptr(), 5000, None, b, n, &mut out.len, overflow_out, stat_out, e)
+    });
+    (rc, out)
+}
+
 #[test]
 fn copies_data_that_fits_with_its_length_and_stat() {
-    let client = CClient::connect(&shared_server().connect_string(), 10_000);
-    let path = unique_path("get-into");
+    let client = client();
     let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect(); // binary, with NULs
-    create(&client, &path, &data);
+    let path = create(&client, &unique_path("get-into"), &data);
     let (want, want_stat) = get(&client, &path);
     assert_eq!(want, data);
 
     for size in [1000usize, 4096] {
         let mut buf = vec![0xAAu8; size];
-        let mut len = 0usize;
-        let mut stat = zku_stat::default();
-        let p = cs(&path);
-        // SAFETY: buf has `size` writable bytes; live client.
-        ok(
-            "get_into",
-            call(|e| unsafe {
-                zku_client_get_into(
-                    client.ptr(),
-                    p.as_ptr(),
-                    5000,
-                    None,
-                    buf.as_mut_ptr(),
-                    size,
-                    &mut len,
-                    null_mut(),
-                    &mut stat,
-                    e,
-                )
-            }),
-        );
-        assert_eq!(len, 1000);
-        assert_eq!(&buf[..len], &data[..], "the data, buffer of {size}");
-        assert!(buf[len..].iter().all(|&b| b == 0xAA), "nothing written past the data");
-        assert_eq!(stat, want_stat, "the same stat as zku_client_get");
+        let (rc, out) = get_into(&client, &path, Some(&mut buf), true, true);
+        ok("get_into", rc);
+        assert_eq!(out.len, 1000);
+        assert!(out.overflow.is_null(), "*overflow is NULL when the data fits");
+        assert_eq!(&buf[..1000], &data[..], "the data, buffer of {size}");
+        assert!(buf[1000..].iter().all(|&b| b == 0xAA), "nothing written past the data");
+        assert_eq!(out.stat, want_stat, "the same stat as zku_client_get");
     }
-
-    // The stat is optional.
+    // The stat and overflow are optional.
     let mut buf = [0u8; 1000];
-    let mut len = 0usize;
-    let p = cs(&path);
-    // SAFETY: as above.
-    ok(
-        "get_into without stat",
-        call(|e| unsafe {
-            zku_client_get_into(
-                client.ptr(),
-                p.as_ptr(),
-                5000,
-                None,
-                buf.as_mut_ptr(),
-                1000,
-                &mut len,
-                null_mut(),
-                null_mut(),
-                e,
-            )
-        }),
-    );
-    assert_eq!((len, &buf[..]), (1000, &data[..]));
+    let (rc, out) = get_into(&client, &path, Some(&mut buf), false, false);
+    ok("get_into without stat", rc);
+    assert_eq!((out.len, &buf[..]), (1000, &data[..]));
 }
 
 #[test]
 fn a_short_buffer_gets_ebufsize_with_the_length_needed_and_stays_untouched() {
-    let client = CClient::connect(&shared_server().connect_string(), 10_000);
-    let path = unique_path("get-into-short");
-    create(&client, &path, b"0123456789");
-    let p = cs(&path);
-
+    let client = client();
+    let path = create(&client, &unique_path("get-into-short"), b"0123456789");
     let mut buf = [0x55u8; 9];
-    let mut len = 0usize;
-    let mut stat = zku_stat { version: 7, ..zku_stat::default() };
-    // SAFETY: buf has 9 writable bytes; live client.
-    let got = call(|e| unsafe {
-        zku_client_get_into(
-            client.ptr(),
-            p.as_ptr(),
-            5000,
-            None,
-            buf.as_mut_ptr(),
-            9,
-            &mut len,
-            null_mut(),
-            &mut stat,
-            e,
-        )
-    });
-    expect("9-byte buffer", got, ZKU_EBUFSIZE, "10 bytes");
-    assert_eq!(len, 10, "the length needed");
+    let (rc, out) = get_into(&client, &path, Some(&mut buf), false, true);
+    expect("9-byte buffer", rc, ZKU_EBUFSIZE, "10 bytes");
+    assert_eq!(out.len, 10, "the length needed");
     assert_eq!(buf, [0x55u8; 9], "nothing copied");
-    assert_eq!(stat, zku_stat::default(), "the stat is written only on success");
+    assert_eq!(out.stat, zku_stat::default(), "the stat is written only on success");
 
     // NULL/0 asks for the length only.
-    // SAFETY: a NULL buffer of 0 bytes is allowed.
-    let got = call(|e| unsafe {
-        zku_client_get_into(client.ptr(), p.as_ptr(), 5000, None, null_mut(), 0, &mut len, null_mut(), null_mut(), e)
-    });
-    expect("NULL/0", got, ZKU_EBUFSIZE, "10 bytes");
-    assert_eq!(len, 10);
+    let (rc, out) = get_into(&client, &path, None, false, false);
+    expect("NULL/0", rc, ZKU_EBUFSIZE, "10 bytes");
+    assert_eq!(out.len, 10);
 }
 
 #[test]
 fn data_that_does_not_fit_comes_back_in_overflow_when_asked() {
-    let client = CClient::connect(&shared_server().connect_string(), 10_000);
-    let path = unique_path("get-into-overflow");
+    let client = client();
     let data: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
-    create(&client, &path, &data);
+    let path = create(&client, &unique_path("get-into-overflow"), &data);
     let (_, want_stat) = get(&client, &path);
-    let p = cs(&path);
     let mut buf = [0x77u8; 16];
-    let mut len = 0usize;
-    let mut overflow = null_mut();
-    let mut stat = zku_stat::default();
-    // SAFETY: buf has 16 writable bytes; live client.
-    ok(
-        "overflow",
-        call(|e| unsafe {
-            zku_client_get_into(
-                client.ptr(),
-                p.as_ptr(),
-                5000,
-                None,
-                buf.as_mut_ptr(),
-                16,
-                &mut len,
-                &mut overflow,
-                &mut stat,
-                e,
-            )
-        }),
-    );
-    assert_eq!(len, 5000);
-    assert!(!overflow.is_null());
-    assert_eq!(take_buf(overflow), data);
+    let (rc, out) = get_into(&client, &path, Some(&mut buf), true, true);
+    ok("overflow", rc);
+    assert_eq!(out.len, 5000);
+    assert!(!out.overflow.is_null());
+    assert_eq!(take_buf(out.overflow), data);
     assert_eq!(buf, [0x77u8; 16], "the buffer is untouched");
-    assert_eq!(stat, want_stat);
-
-    // Data that fits leaves *overflow NULL.
-    let small = unique_path("get-into-overflow-small");
-    create(&client, &small, b"abc");
-    let p = cs(&small);
-    let mut overflow = zku_buf_sentinel();
-    // SAFETY: as above.
-    ok(
-        "fits",
-        call(|e| unsafe {
-            zku_client_get_into(
-                client.ptr(),
-                p.as_ptr(),
-                5000,
-                None,
-                buf.as_mut_ptr(),
-                16,
-                &mut len,
-                &mut overflow,
-                null_mut(),
-                e,
-            )
-        }),
-    );
-    assert!(overflow.is_null(), "*overflow is NULL when the data fits");
-    assert_eq!((len, &buf[..3]), (3, &b"abc"[..]));
-}
-
-/// A non-NULL pointer value the call must overwrite (never dereferenced).
-fn zku_buf_sentinel() -> *mut zkutil::ffi::buf::zku_buf {
-    std::ptr::NonNull::dangling().as_ptr()
+    assert_eq!(out.stat, want_stat);
 }
 
 #[test]
 fn an_empty_node_needs_no_buffer() {
-    let client = CClient::connect(&shared_server().connect_string(), 10_000);
-    let path = unique_path("get-into-empty");
-    create(&client, &path, b"");
-    let p = cs(&path);
-    let mut len = 99usize;
-    let mut stat = zku_stat::default();
-    // SAFETY: a NULL buffer of 0 bytes is allowed.
-    ok(
-        "empty",
-        call(|e| unsafe {
-            zku_client_get_into(client.ptr(), p.as_ptr(), 5000, None, null_mut(), 0, &mut len, null_mut(), &mut stat, e)
-        }),
-    );
-    assert_eq!(len, 0);
-    assert_eq!(stat, get(&client, &path).1);
+    let client = client();
+    let path = create(&client, &unique_path("get-into-empty"), b"");
+    let (rc, out) = get_into(&client, &path, None, true, true);
+    ok("empty", rc);
+    assert_eq!(out.len, 0);
+    assert!(out.overflow.is_null());
+    assert_eq!(out.stat, get(&client, &path).1);
 }
 
 #[test]
 fn a_missing_node_is_enonode_with_nothing_written() {
-    let client = CClient::connect(&shared_server().connect_string(), 10_000);
-    let p = cs(&unique_path("get-into-missing"));
+    let client = client();
+    let path = unique_path("get-into-missing");
     let mut buf = [0x33u8; 4];
-    let mut len = 5usize;
-    // SAFETY: buf has 4 writable bytes.
-    let got = call(|e| unsafe {
-        zku_client_get_into(
-            client.ptr(),
-            p.as_ptr(),
-            5000,
-            None,
-            buf.as_mut_ptr(),
-            4,
-            &mut len,
-            null_mut(),
-            null_mut(),
-            e,
-        )
-    });
-    expect("missing", got, ZKU_ENONODE, "get-into-missing");
-    assert_eq!((len, buf), (0, [0x33u8; 4]));
+    let (rc, out) = get_into(&client, &path, Some(&mut buf), true, true);
+    expect("missing", rc, ZKU_ENONODE, "get-into-missing");
+    assert_eq!((out.len, out.overflow.is_null(), out.stat, buf), (0, true, zku_stat::default(), [0x33u8; 4]));
 }
