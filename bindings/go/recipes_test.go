@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,7 +169,7 @@ func TestCancelFromContext(t *testing.T) {
 		_, _, err := c.GetNext(ctx, path, 0, false)
 		return err
 	})
-	// Cancelled before the binding starts watching the context (10 ms in).
+	// Cancelled before the watcher's first look at the context.
 	cancelWithin(t, "GetNext cancelled at once", time.Millisecond, func(ctx context.Context) error {
 		_, _, err := c.GetNext(ctx, path, 0, false)
 		return err
@@ -527,5 +528,81 @@ func TestGetOfEverySize(t *testing.T) {
 	}
 	if _, _, err := c.Get(ctx, root+"/none"); !errors.Is(err, zkutil.ErrNoNode) {
 		t.Fatalf("Get of a missing node: %v, want ErrNoNode", err)
+	}
+}
+
+// One watcher looks after every cancellable call: cancelling some of many
+// concurrent calls ends those (within 50 ms) and no other; the zku_cancel
+// objects reused after thousands of calls still work; the watcher
+// goroutine ends once no call is in flight.
+func TestContextWatcherWithManyCalls(t *testing.T) {
+	c := connect(t)
+	path := uniquePath(t)
+	if _, _, err := c.Create(timeout(t), path, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	base := runtime.NumGoroutine()
+	long, stopLong := context.WithCancel(context.Background())
+	defer stopLong()
+	for i := 0; i < 2000; i++ { // spares taken and put back
+		if _, _, err := c.Get(long, path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, 20)
+	cancels := make([]context.CancelFunc, 20)
+	for i := range cancels {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancels[i] = cancel
+		go func(i int) {
+			results <- result{i, c.WaitAbsent(ctx, path)}
+		}(i)
+	}
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	for i := 0; i < 20; i += 2 {
+		cancels[i]()
+	}
+	for k := 0; k < 10; k++ {
+		r := <-results
+		if r.i%2 != 0 || !errors.Is(r.err, zkutil.ErrCancelled) || !errors.Is(r.err, context.Canceled) {
+			t.Fatalf("call %d ended with %v; want only the even ones, cancelled", r.i, r.err)
+		}
+	}
+	if took := time.Since(start); took > 50*time.Millisecond+200*time.Millisecond {
+		t.Fatalf("cancelled calls took %v to return", took)
+	}
+	select {
+	case r := <-results:
+		t.Fatalf("call %d, not cancelled, ended: %v", r.i, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if err := c.Delete(timeout(t), path, zkutil.AnyVersion); err != nil {
+		t.Fatal(err)
+	}
+	for k := 0; k < 10; k++ {
+		if r := <-results; r.err != nil {
+			t.Fatalf("call %d: %v", r.i, r.err)
+		}
+	}
+	for _, cancel := range cancels {
+		cancel()
+	}
+	// A cancelled zku_cancel is sticky: were one reused, these would fail.
+	for i := 0; i < 100; i++ {
+		if _, _, err := c.Exists(long, "/"); err != nil {
+			t.Fatalf("a call after the cancellations: %v", err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > base {
+		t.Fatalf("%d goroutines once every call ended, %d before", n, base)
 	}
 }

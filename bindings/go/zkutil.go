@@ -61,23 +61,13 @@ func statFrom(s *C.zku_stat) Stat {
 }
 
 // op is one blocking call's timeout and cancel object, made from its
-// context: once the call has run for watchDelay, a goroutine cancels it
-// when the context is done.
+// context; a cancellable context is watched (ctxwatch.go) until end.
 type op struct {
 	ctx     context.Context
 	timeout C.int32_t
 	cancel  *C.zku_cancel
-	watch   *time.Timer
-	stop    chan struct{}
-	done    chan struct{}
+	watchID uint64
 }
-
-// watchDelay is how long a cancellable call runs before a goroutine starts
-// watching its context. Most calls end sooner and never start one: a new
-// goroutine per call costs a thread wake-up and tens of µs on a busy
-// machine (README, Go binding). The library sees the cancel within 5 ms,
-// so a call still returns within 50 ms of its context's cancellation.
-const watchDelay = 10 * time.Millisecond
 
 // start prepares a call under ctx; noDeadline is the timeout_ms to use
 // when ctx has no deadline. Fails at once when ctx is already done.
@@ -98,10 +88,7 @@ func start(ctx context.Context, noDeadline C.int32_t) (op, error) {
 		o.timeout = C.int32_t(ms)
 	}
 	if ctx.Done() != nil {
-		C.zku_cancel_new(&o.cancel, nil)
-		o.stop, o.done = make(chan struct{}), make(chan struct{})
-		cancel, stop, done := o.cancel, o.stop, o.done
-		o.watch = time.AfterFunc(watchDelay, func() { watchContext(ctx, cancel, stop, done) })
+		o.watchID, o.cancel = watch(ctx)
 	}
 	// Pass through the scheduler before the C call. A goroutine that only
 	// makes cgo calls never does, and after 10 ms of that, Go's sysmon
@@ -111,26 +98,11 @@ func start(ctx context.Context, noDeadline C.int32_t) (op, error) {
 	return o, nil
 }
 
-func watchContext(ctx context.Context, cancel *C.zku_cancel, stop, done chan struct{}) {
-	defer close(done)
-	select {
-	case <-ctx.Done():
-		C.zku_cancel_cancel(cancel)
-	case <-stop:
-	}
-}
-
-// end frees the cancel object once nothing can cancel through it.
+// end ends the watch of the call's context, if any.
 func (o *op) end() {
-	if o.cancel == nil {
-		return
+	if o.cancel != nil {
+		unwatch(o.watchID)
 	}
-	if !o.watch.Stop() {
-		// The watcher started (or is starting): wait until it let go.
-		close(o.stop)
-		<-o.done
-	}
-	C.zku_cancel_free(o.cancel)
 }
 
 // fail turns a failed call's result into an error, linked to the
