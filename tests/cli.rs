@@ -933,6 +933,9 @@ fn register_recreates_a_deleted_node_and_waits_for_another_sessions_node() {
     let czxid = c.exists(&path, T).unwrap().unwrap().czxid;
     c.delete(&path, None, T).unwrap();
     wait_for("the new node", || c.exists(&path, T).unwrap().is_some_and(|s| s.czxid != czxid));
+    // zkutil tells of it once its keeper has the create's reply, a moment
+    // after the node shows here (a fresh-clone run once lost that race).
+    std::thread::sleep(Duration::from_millis(300));
     std::fs::write(&flag, b"").unwrap();
     let o = finish(child);
     expect(&o, 0);

@@ -166,6 +166,10 @@ pub fn register(args: RegisterArgs, global: &Global) -> Result<u8, CliError> {
         }
         std::thread::sleep(supervise::TICK);
     };
+    // What changed in the command's last tick is told too.
+    for state in states.try_iter() {
+        note(&registration, state);
+    }
     close(&registration, &client);
     if child.was_stopped() {
         return Ok(lost_exit);
