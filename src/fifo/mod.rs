@@ -397,12 +397,10 @@ impl Drop for FifoLock {
 }
 
 impl Inner {
-    /// The flag of the acquires running now (see `FifoLock::cancel`).
+    /// The flag of the acquires running now (see `FifoLock::cancel`). Only
+    /// ever read or swapped whole, so a panic cannot leave it half done.
     fn running_acquires(&self) -> MutexGuard<'_, Cancel> {
-        self.cancel.lock().unwrap_or_else(|poisoned| {
-            self.cancel.clear_poison();
-            poisoned.into_inner()
-        })
+        self.cancel.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Locks the handle's state; a panic while it was held reports a

@@ -88,9 +88,7 @@ module Zkutil
 
       # The Error of a failed call (its error object freed).
       def error(rc)
-        error = err.read_pointer
-        err.put_pointer(0, nil)
-        Zkutil.error_from(rc, error)
+        Zkutil.error_from(rc, take_error)
       end
 
       # The larger data (a binary String), its zku_buf freed.
@@ -103,9 +101,15 @@ module Zkutil
       # Frees what an interrupted call left: its error or larger data.
       def drop_outputs
         take_overflow
-        error = err.read_pointer
-        err.put_pointer(0, nil)
+        error = take_error
         Native.zku_error_free(error) unless error.null?
+      end
+
+      # The error object the call wrote (maybe NULL), taken out of `err`.
+      def take_error
+        err.read_pointer
+      ensure
+        err.put_pointer(0, nil)
       end
     end
     GET_ROOM = 4096
